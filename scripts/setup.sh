@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what csumwatch needs on Debian 12 (run as root) and builds it. Safe to repeat:
+# apt runs only for packages that are missing, npm ci only when the lock file changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(libpcap-dev tcpdump tshark dnsmasq-base dnsutils iproute2 ethtool iptables)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer for it.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp=node_modules/.csumwatch-lock
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+npm run --silent build

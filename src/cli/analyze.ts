@@ -1,0 +1,106 @@
+// csumwatch analyze FILE... [--vxlan-port N]... [--dns-port N]... [--json]
+
+import { parseArgs } from 'node:util';
+import { analyzeFiles } from '../analyze/analyze';
+import { toJson, toText } from '../analyze/report';
+import { parsePort, UsageError } from './errors';
+
+export const HELP = `usage: csumwatch analyze FILE... [options]
+
+Reads pcap and pcapng captures (Ethernet, 802.1Q/802.1ad, Linux cooked v1/v2, raw IP), verifies
+every IPv4/IPv6/UDP/TCP checksum outside and inside VXLAN, matches DNS queries with their
+responses, and says which queries were lost to bad checksums.
+
+options:
+  --json               print one JSON object (the format in CONTRACT.md) instead of the report
+  --vxlan-port N       decode UDP port N as VXLAN; repeat for more (default 4789 and 8472)
+  --dns-port N         decode UDP port N as DNS; repeat for more (default 53)
+  --dns-timeout S      seconds after which an unanswered query is lost (default 5)
+  --dns-capacity N     DNS transactions kept in flight at once (default 65536)
+  --lost N             recent lost transactions listed (default 100)
+  -h, --help           this help
+
+exit status: 0 read every file, 1 a file could not be read (what was read is still reported),
+2 bad usage.
+`;
+
+export function runAnalyze(argv: string[]): number {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: 'boolean' },
+        'vxlan-port': { type: 'string', multiple: true },
+        'dns-port': { type: 'string', multiple: true },
+        'dns-timeout': { type: 'string' },
+        'dns-capacity': { type: 'string' },
+        lost: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0].replace(/^[A-Z]/, (c) => c.toLowerCase()));
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const files = parsed.positionals;
+  if (files.length === 0) throw new UsageError('analyze: no capture file given (see csumwatch analyze --help)');
+  const vxlanPorts = v['vxlan-port']?.map((p) => parsePort('--vxlan-port', p));
+  const dnsPorts = v['dns-port']?.map((p) => parsePort('--dns-port', p));
+  const timeout = v['dns-timeout'] === undefined ? 5 : Number(v['dns-timeout']);
+  if (!(timeout > 0)) throw new UsageError(`--dns-timeout: not a positive number of seconds: ${v['dns-timeout']}`);
+  const capacity = positiveInt('--dns-capacity', v['dns-capacity'], 65536);
+  const lost = v.lost === undefined ? 100 : Number(v.lost);
+  if (!Number.isInteger(lost) || lost < 0) throw new UsageError(`--lost: not a count: ${v.lost}`);
+
+  const progress = process.stderr.isTTY ? progressBar() : undefined;
+  const a = analyzeFiles(files, {
+    vxlanPorts, dnsPorts, dnsTimeoutUs: timeout * 1e6, dnsCapacity: capacity, lostListSize: lost,
+    onProgress: progress?.update,
+  });
+  progress?.done();
+  process.stdout.write(v.json ? JSON.stringify(toJson(a), null, 2) + '\n' : toText(a));
+  let failed = 0;
+  for (const f of a.files) {
+    if (f.error) {
+      process.stderr.write(`csumwatch: ${f.error}\n`);
+      failed++;
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+function positiveInt(flag: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag}: not a positive whole number: ${v}`);
+  return n;
+}
+
+/** A progress line on a terminal, for files large enough to wait for (over 64 MiB). */
+function progressBar(): { update: (path: string, done: number, total: number) => void; done: () => void } {
+  let shown = false;
+  let last = 0;
+  return {
+    update(path, done, total) {
+      if (total < 64 << 20) return;
+      const now = Date.now();
+      if (now - last < 200 && done < total) return;
+      last = now;
+      const width = 30;
+      const filled = Math.round((done / total) * width);
+      const mb = (n: number): string => (n / (1 << 20)).toFixed(0);
+      process.stderr.write(`\r${path} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${mb(done)}/${mb(total)} MiB`);
+      shown = true;
+    },
+    done() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}

@@ -1,0 +1,20 @@
+/** Bad command-line usage: exit 2 with one line on stderr. */
+export class UsageError extends Error {
+  readonly code = 'CSW_ERR_USAGE';
+}
+
+/** A failure the user should read as one line (no stack): exit 1. */
+export class CliError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Parses a port value, or throws UsageError naming the flag. */
+export function parsePort(flag: string, v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new UsageError(`${flag}: not a port number: ${v}`);
+  return n;
+}

@@ -1,0 +1,456 @@
+// DNS transaction table: matches responses to queries, recognises retransmissions and copies of
+// one packet seen on two interfaces, measures latency, and decides each transaction's outcome.
+//
+// A transaction is keyed by client address and port, server address and port, DNS ID and the
+// question (name, type, class), as CONTRACT.md fixes. It lives in a bounded table of typed arrays
+// (open addressing with linear probing, plus a list in arrival order for the timeout sweep and for
+// eviction), so observing a packet allocates nothing. A transaction leaves the table on timeout,
+// at finish() or when evicted for room; only then is its outcome counted. Names are copied into a
+// ring arena and turned into strings only for transactions that were lost.
+
+import { copyName, MAX_NAME_LEN, nameToString, qtypeName } from '../decode/dns';
+import { Frame, LAYER_COUNT, LAYER_NAMES, Stack } from '../decode/frame';
+import { LatencyHistogram } from './histogram';
+
+export type LostCause = 'checksum' | 'timeout' | 'end_of_capture' | 'evicted';
+
+/** A transaction that ended without an answer: kept in the bounded most-recent list. */
+export interface LostTransaction {
+  /** First query, microseconds since the epoch. */
+  tsUs: number;
+  client: string;
+  clientPort: number;
+  server: string;
+  serverPort: number;
+  id: number;
+  name: string;
+  qtype: string;
+  cause: LostCause;
+  /** The outermost layer whose checksum was bad in one of its packets, e.g. "vxlan.udp"; null if none. */
+  layer: string | null;
+  /** True when that bad field held only the pseudo-header sum (an offload never completed). */
+  pseudoOnly: boolean;
+  queries: number;
+  vxlan: boolean;
+}
+
+export interface CorrelatorOptions {
+  /** Transactions kept in flight at once; the oldest is evicted (and counted) for room. */
+  capacity?: number;
+  /** A query unanswered this long is lost (microseconds). Default 5 s, the resolv.conf default. */
+  timeoutUs?: number;
+  /** How many recent lost transactions to keep for reports and /debug/lost. */
+  lostListSize?: number;
+  /** Distinct lost names counted for the "top lost names" list before the rest fold into one. */
+  lostNamesLimit?: number;
+}
+
+const STATE_FREE = 0;
+const STATE_PENDING = 1;
+const STATE_ANSWERED = 2;
+
+/** Two sightings of one query on different interfaces this close together are one packet. */
+const SAME_PACKET_US = 2000;
+/** Sweep for timeouts at most this often in capture time. */
+const SWEEP_EVERY_US = 100_000;
+
+const OTHER_NAMES = '(other names)';
+
+export class DnsCorrelator {
+  // Counters: plain numbers, read by reports and collectors.
+  queries = 0;
+  responses = 0;
+  answered = 0;
+  unanswered = 0;
+  lostToChecksum = 0;
+  retransmissions = 0;
+  duplicateResponses = 0;
+  /** Responses that match no transaction in the table (query not captured, or already timed out). */
+  orphanResponses = 0;
+  /** DNS messages whose question could not be decoded, so they key no transaction. */
+  unkeyed = 0;
+  evicted = 0;
+  /** Responses by RCODE (4 bits). */
+  readonly rcodes = new Float64Array(16);
+  /** Lost-to-checksum transactions by their failing layer. */
+  readonly lostByLayer = new Float64Array(LAYER_COUNT);
+  /** ...of which the bad field held only the pseudo-header sum. */
+  readonly lostPseudoOnly = new Float64Array(LAYER_COUNT);
+  readonly latency = new LatencyHistogram();
+
+  private readonly timeoutUs: number;
+  private readonly lostListSize: number;
+  private readonly lostNamesLimit: number;
+
+  // Slot storage.
+  private readonly family: Uint8Array;
+  private readonly addrs: Int32Array; // 8 words a slot: client[4] then server[4]
+  private readonly ports: Uint16Array; // client, server
+  private readonly dnsId: Uint16Array;
+  private readonly qtype: Uint16Array;
+  private readonly qclass: Uint16Array;
+  private readonly nameH1: Int32Array;
+  private readonly nameH2: Int32Array;
+  private readonly nameLen: Uint16Array;
+  private readonly nameAt: Float64Array;
+  private readonly state: Uint8Array;
+  private readonly badMask: Uint8Array;
+  private readonly pseudoMask: Uint8Array;
+  private readonly vxlan: Uint8Array;
+  private readonly queryCount: Uint16Array;
+  private readonly firstTs: Float64Array;
+  private readonly lastQueryTs: Float64Array;
+  private readonly lastIf: Int32Array;
+  private readonly hashOf: Int32Array;
+  private readonly prev: Int32Array;
+  private readonly next: Int32Array;
+  private head = -1; // oldest
+  private tail = -1; // newest
+  private freeTop: number;
+  private readonly freeList: Int32Array;
+  private live = 0;
+
+  // Hash index: slot + 1 per entry, 0 empty. Power-of-two size, at most half full.
+  private readonly index: Int32Array;
+  private readonly mask: number;
+
+  // Name ring arena.
+  private readonly arena: Uint8Array;
+  private arenaPos = 0;
+
+  // Scratch key of the packet being observed.
+  private readonly key = new Int32Array(8);
+  private keyFamily = 0;
+  private keyClientPort = 0;
+  private keyServerPort = 0;
+
+  private lastSweep = 0;
+  private readonly lostRing: LostTransaction[] = [];
+  private lostNext = 0;
+  private readonly lostNames = new Map<string, number>();
+
+  constructor(opts: CorrelatorOptions = {}) {
+    const cap = opts.capacity ?? 65536;
+    if (!Number.isInteger(cap) || cap < 1 || cap > 1 << 24) throw new RangeError(`capacity out of range: ${cap}`);
+
+    this.timeoutUs = opts.timeoutUs ?? 5_000_000;
+    this.lostListSize = opts.lostListSize ?? 100;
+    this.lostNamesLimit = opts.lostNamesLimit ?? 10_000;
+    this.family = new Uint8Array(cap);
+    this.addrs = new Int32Array(cap * 8);
+    this.ports = new Uint16Array(cap * 2);
+    this.dnsId = new Uint16Array(cap);
+    this.qtype = new Uint16Array(cap);
+    this.qclass = new Uint16Array(cap);
+    this.nameH1 = new Int32Array(cap);
+    this.nameH2 = new Int32Array(cap);
+    this.nameLen = new Uint16Array(cap);
+    this.nameAt = new Float64Array(cap);
+    this.state = new Uint8Array(cap);
+    this.badMask = new Uint8Array(cap);
+    this.pseudoMask = new Uint8Array(cap);
+    this.vxlan = new Uint8Array(cap);
+    this.queryCount = new Uint16Array(cap);
+    this.firstTs = new Float64Array(cap);
+    this.lastQueryTs = new Float64Array(cap);
+    this.lastIf = new Int32Array(cap);
+    this.hashOf = new Int32Array(cap);
+    this.prev = new Int32Array(cap);
+    this.next = new Int32Array(cap);
+    this.freeList = new Int32Array(cap);
+    for (let i = 0; i < cap; i++) this.freeList[i] = cap - 1 - i;
+    this.freeTop = cap;
+    let size = 2;
+    while (size < cap * 2) size *= 2;
+    this.index = new Int32Array(size);
+    this.mask = size - 1;
+    // Room for the names of every slot at their typical length, and never less than 64 KiB.
+    this.arena = new Uint8Array(Math.max(65536, Math.min(cap, 1 << 20) * 64));
+  }
+
+  /** Transactions in the table now (pending or answered and lingering). */
+  get inFlight(): number {
+    return this.live;
+  }
+
+  /** Feeds one decoded frame captured at tsUs on interface ifIndex. */
+  observe(b: Uint8Array, f: Frame, tsUs: number, ifIndex: number): void {
+    if (tsUs - this.lastSweep >= SWEEP_EVERY_US) {
+      this.sweep(tsUs);
+      this.lastSweep = tsUs;
+    }
+    const d = f.dns;
+    if (!d.present) return;
+    const isQuery = d.qr === 0;
+    if (isQuery) this.queries++;
+    else {
+      this.responses++;
+      this.rcodes[d.rcode]++;
+    }
+    if (!d.keyed) {
+      this.unkeyed++;
+      return;
+    }
+    const s = d.inner ? f.inner : f.outer;
+    const h = this.loadKey(b, f, s, isQuery);
+    let slot = this.find(h, f);
+    const bad = f.badMask();
+    if (isQuery) {
+      if (slot < 0) {
+        slot = this.insert(h, b, f, tsUs);
+      } else if (this.lastIf[slot] !== ifIndex && tsUs - this.lastQueryTs[slot] <= SAME_PACKET_US) {
+        // The same query seen again on another interface (underlay and vxlan device): one packet.
+      } else {
+        this.retransmissions++;
+        this.queryCount[slot]++;
+      }
+      this.lastQueryTs[slot] = tsUs;
+      this.lastIf[slot] = ifIndex;
+      this.noteBad(slot, bad, f.pseudoOnlyBad);
+      return;
+    }
+    if (slot < 0) {
+      this.orphanResponses++;
+      return;
+    }
+    if (bad !== 0) {
+      // A response that fails a checksum never reaches the client: not an answer.
+      this.noteBad(slot, bad, f.pseudoOnlyBad);
+      return;
+    }
+    if (this.state[slot] === STATE_ANSWERED) {
+      this.duplicateResponses++;
+      return;
+    }
+    this.state[slot] = STATE_ANSWERED;
+    this.latency.record(tsUs - this.firstTs[slot]);
+  }
+
+  /** Ends every transaction whose first query is older than the timeout at nowUs. */
+  sweep(nowUs: number): void {
+    while (this.head >= 0 && nowUs - this.firstTs[this.head] >= this.timeoutUs) this.finalize(this.head, 'timeout');
+  }
+
+  /** End of input: every transaction still in the table ends now. */
+  finish(): void {
+    while (this.head >= 0) this.finalize(this.head, 'end_of_capture');
+  }
+
+  /** The most recent lost transactions, newest first. */
+  lost(): LostTransaction[] {
+    const n = this.lostRing.length;
+    const out: LostTransaction[] = [];
+    for (let i = 1; i <= n; i++) out.push(this.lostRing[(this.lostNext - i + n) % n]);
+    return out;
+  }
+
+  /** Names of lost transactions with their counts, most lost first. */
+  topLostNames(limit: number): Array<{ name: string; lost: number }> {
+    return [...this.lostNames.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, limit)
+      .map(([name, lost]) => ({ name, lost }));
+  }
+
+  // --- internals ---
+
+  /** Fills the scratch key from the packet (client is the query's source) and returns its hash. */
+  private loadKey(b: Uint8Array, f: Frame, s: Stack, isQuery: boolean): number {
+    const cOff = isQuery ? s.srcOffset : s.dstOffset;
+    const sOff = isQuery ? s.dstOffset : s.srcOffset;
+    const k = this.key;
+    const words = s.ipVersion === 4 ? 1 : 4;
+    k.fill(0);
+    for (let i = 0; i < words; i++) {
+      const c = cOff + i * 4;
+      const v = sOff + i * 4;
+      k[i] = (b[c] << 24) | (b[c + 1] << 16) | (b[c + 2] << 8) | b[c + 3];
+      k[4 + i] = (b[v] << 24) | (b[v + 1] << 16) | (b[v + 2] << 8) | b[v + 3];
+    }
+    this.keyFamily = s.ipVersion;
+    this.keyClientPort = isQuery ? s.srcPort : s.dstPort;
+    this.keyServerPort = isQuery ? s.dstPort : s.srcPort;
+    const d = f.dns;
+    let h = Math.imul(s.ipVersion ^ 0x9e3779b9, 0x85ebca6b);
+    for (let i = 0; i < 8; i++) h = Math.imul(h ^ k[i], 0xcc9e2d51) ^ (h >>> 13);
+    h = Math.imul(h ^ ((this.keyClientPort << 16) | this.keyServerPort), 0x1b873593);
+    h = Math.imul(h ^ ((d.id << 16) | d.qtype), 0xe6546b64);
+    h = Math.imul(h ^ d.qclass ^ d.nameHash1, 0x85ebca6b);
+    h ^= h >>> 16;
+    return h;
+  }
+
+  private matches(slot: number, f: Frame): boolean {
+    const d = f.dns;
+    if (this.family[slot] !== this.keyFamily || this.dnsId[slot] !== d.id) return false;
+    if (this.ports[slot * 2] !== this.keyClientPort || this.ports[slot * 2 + 1] !== this.keyServerPort) return false;
+    if (this.qtype[slot] !== d.qtype || this.qclass[slot] !== d.qclass || this.nameLen[slot] !== d.nameLength) return false;
+    if (this.nameH1[slot] !== (d.nameHash1 | 0) || this.nameH2[slot] !== (d.nameHash2 | 0)) return false;
+    const a = this.addrs;
+    const k = this.key;
+    const o = slot * 8;
+    for (let i = 0; i < 8; i++) if (a[o + i] !== k[i]) return false;
+    return true;
+  }
+
+  private find(h: number, f: Frame): number {
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const e = this.index[i];
+      if (e === 0) return -1;
+      if (this.hashOf[e - 1] === h && this.matches(e - 1, f)) return e - 1;
+    }
+  }
+
+  private insert(h: number, b: Uint8Array, f: Frame, tsUs: number): number {
+    if (this.freeTop === 0) {
+      this.evicted++;
+      this.finalize(this.head, 'evicted');
+    }
+    const slot = this.freeList[--this.freeTop];
+    const d = f.dns;
+    this.family[slot] = this.keyFamily;
+    this.addrs.set(this.key, slot * 8);
+    this.ports[slot * 2] = this.keyClientPort;
+    this.ports[slot * 2 + 1] = this.keyServerPort;
+    this.dnsId[slot] = d.id;
+    this.qtype[slot] = d.qtype;
+    this.qclass[slot] = d.qclass;
+    this.nameH1[slot] = d.nameHash1 | 0;
+    this.nameH2[slot] = d.nameHash2 | 0;
+    this.nameLen[slot] = d.nameLength;
+    this.nameAt[slot] = this.storeName(b, f);
+    this.state[slot] = STATE_PENDING;
+    this.badMask[slot] = 0;
+    this.pseudoMask[slot] = 0;
+    this.vxlan[slot] = f.vxlan ? 1 : 0;
+    this.queryCount[slot] = 1;
+    this.firstTs[slot] = tsUs;
+    this.hashOf[slot] = h;
+    // Append to the arrival-order list.
+    this.prev[slot] = this.tail;
+    this.next[slot] = -1;
+    if (this.tail >= 0) this.next[this.tail] = slot;
+    else this.head = slot;
+    this.tail = slot;
+    // Index it.
+    let i = h & this.mask;
+    while (this.index[i] !== 0) i = (i + 1) & this.mask;
+    this.index[i] = slot + 1;
+    this.live++;
+    return slot;
+  }
+
+  /** Copies the question name into the ring arena; returns its absolute position. */
+  private storeName(b: Uint8Array, f: Frame): number {
+    const size = this.arena.length;
+    let pos = this.arenaPos;
+    if ((pos % size) + MAX_NAME_LEN > size) pos += size - (pos % size); // never split a name
+    const d = f.dns;
+    const n = d.nameOffset < 0 ? 0 : copyName(b, d, this.arena, pos % size);
+    this.arenaPos = pos + n;
+    return pos;
+  }
+
+  private noteBad(slot: number, bad: number, pseudo: number): void {
+    this.badMask[slot] |= bad;
+    this.pseudoMask[slot] |= pseudo & bad;
+  }
+
+  /** Counts the outcome of a transaction and frees its slot. */
+  private finalize(slot: number, why: LostCause): void {
+    if (this.state[slot] === STATE_ANSWERED) {
+      this.answered++;
+    } else {
+      this.unanswered++;
+      const bad = this.badMask[slot];
+      let layer = -1;
+      if (bad !== 0) {
+        layer = 31 - Math.clz32(bad & -bad); // lowest bit: the outermost failing layer
+        this.lostToChecksum++;
+        this.lostByLayer[layer]++;
+        if ((this.pseudoMask[slot] & (1 << layer)) !== 0) this.lostPseudoOnly[layer]++;
+      }
+      this.recordLost(slot, bad !== 0 ? 'checksum' : why, layer);
+    }
+    this.unlink(slot);
+  }
+
+  private recordLost(slot: number, cause: LostCause, layer: number): void {
+    const name = this.nameOf(slot);
+    const seen = this.lostNames.get(name);
+    if (seen !== undefined) this.lostNames.set(name, seen + 1);
+    else if (this.lostNames.size < this.lostNamesLimit) this.lostNames.set(name, 1);
+    else this.lostNames.set(OTHER_NAMES, (this.lostNames.get(OTHER_NAMES) ?? 0) + 1);
+    if (this.lostListSize === 0) return;
+    const v6 = this.family[slot] === 6;
+    const entry: LostTransaction = {
+      tsUs: this.firstTs[slot],
+      client: addrString(this.addrs, slot * 8, v6),
+      clientPort: this.ports[slot * 2],
+      server: addrString(this.addrs, slot * 8 + 4, v6),
+      serverPort: this.ports[slot * 2 + 1],
+      id: this.dnsId[slot],
+      name,
+      qtype: qtypeName(this.qtype[slot]),
+      cause,
+      layer: layer >= 0 ? LAYER_NAMES[layer] : null,
+      pseudoOnly: layer >= 0 && (this.pseudoMask[slot] & (1 << layer)) !== 0,
+      queries: this.queryCount[slot],
+      vxlan: this.vxlan[slot] === 1,
+    };
+    if (this.lostRing.length < this.lostListSize) this.lostRing.push(entry);
+    else this.lostRing[this.lostNext] = entry;
+    this.lostNext = (this.lostNext + 1) % this.lostListSize;
+  }
+
+  private nameOf(slot: number): string {
+    const at = this.nameAt[slot];
+    // Overwritten once the arena has wrapped past it.
+    if (this.arenaPos - at > this.arena.length - MAX_NAME_LEN) return '(name no longer kept)';
+    return nameToString(this.arena, at % this.arena.length, this.nameLen[slot]);
+  }
+
+  /** Removes a slot from the list and the index (backward-shift deletion keeps probes short). */
+  private unlink(slot: number): void {
+    const p = this.prev[slot];
+    const n = this.next[slot];
+    if (p >= 0) this.next[p] = n;
+    else this.head = n;
+    if (n >= 0) this.prev[n] = p;
+    else this.tail = p;
+    const m = this.mask;
+    let i = this.hashOf[slot] & m;
+    while (this.index[i] !== slot + 1) i = (i + 1) & m;
+    for (let j = (i + 1) & m; this.index[j] !== 0; j = (j + 1) & m) {
+      const home = this.hashOf[this.index[j] - 1] & m;
+      // Move entry j back into the hole at i when its home is not cyclically in (i, j].
+      if (((j - home) & m) >= ((j - i) & m)) {
+        this.index[i] = this.index[j];
+        i = j;
+      }
+    }
+    this.index[i] = 0;
+    this.state[slot] = STATE_FREE;
+    this.freeList[this.freeTop++] = slot;
+    this.live--;
+  }
+}
+
+function addrString(a: Int32Array, o: number, v6: boolean): string {
+  if (!v6) {
+    const x = a[o];
+    return `${(x >>> 24) & 255}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
+  }
+  const parts: string[] = [];
+  for (let i = 0; i < 4; i++) parts.push(((a[o + i] >>> 16) & 0xffff).toString(16), (a[o + i] & 0xffff).toString(16));
+  // Compress the longest run of zero groups (RFC 5952 §4.2).
+  let best = -1, bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && parts[j] === '0') j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j === i ? i + 1 : j;
+  }
+  if (best < 0) return parts.join(':');
+  return `${parts.slice(0, best).join(':')}::${parts.slice(best + bestLen).join(':')}`;
+}

@@ -1,0 +1,171 @@
+// Decodes one captured frame, every layer down to DNS, into a reused Frame view (the shape of
+// gopacket's DecodingLayerParser: fixed layers, preallocated, no allocation per packet).
+//
+// Order matters for one check: the outer UDP checksum of a VXLAN frame is verified after the inner
+// transport checksum, because when the inner one is partial the sender computed the outer one as
+// if the inner were complete (local checksum offload, Linux Documentation/networking/checksum-offloads.rst).
+
+import { BAD_PSEUDO_ONLY, completedField, Csum, fold, verifyTransport } from './checksum';
+import { decodeDns } from './dns';
+import { decodeEthernet, decodeNull, decodeRaw, decodeSll, decodeSll2, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LinkView } from './ethernet';
+import { DIR_RX, FRAG_FIRST, FRAG_LATER, Frame, Layer, Stack } from './frame';
+import { decodeIPv4 } from './ipv4';
+import { decodeIPv6 } from './ipv6';
+import { Status } from './status';
+import { decodeTcp } from './tcp';
+import { decodeUdp } from './udp';
+import { decodeVxlan, VXLAN_HEADER_LEN } from './vxlan';
+
+export const LINKTYPE_NULL = 0;
+export const LINKTYPE_ETHERNET = 1;
+export const LINKTYPE_RAW = 101;
+export const LINKTYPE_LINUX_SLL = 113;
+export const LINKTYPE_IPV4 = 228;
+export const LINKTYPE_IPV6 = 229;
+export const LINKTYPE_LINUX_SLL2 = 276;
+// Some systems write raw IP as DLT 12 or 14 (OpenBSD, old libpcap).
+const LINKTYPE_RAW_ALT1 = 12;
+const LINKTYPE_RAW_ALT2 = 14;
+
+const PROTO_TCP = 6;
+const PROTO_UDP = 17;
+
+export const DEFAULT_VXLAN_PORTS: readonly number[] = [4789, 8472];
+export const DEFAULT_DNS_PORTS: readonly number[] = [53];
+
+export interface DecoderOptions {
+  /** UDP destination ports decoded as VXLAN; default 4789 (IANA, Calico, Cilium) and 8472 (flannel, Linux default). */
+  vxlanPorts?: readonly number[];
+  /** UDP ports decoded as DNS (either end); default 53. */
+  dnsPorts?: readonly number[];
+}
+
+function portSet(ports: readonly number[]): Uint8Array {
+  const set = new Uint8Array(65536);
+  for (const p of ports) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`port out of range: ${p}`);
+    set[p] = 1;
+  }
+  return set;
+}
+
+export class Decoder {
+  private readonly vxlanPorts: Uint8Array;
+  private readonly dnsPorts: Uint8Array;
+  private readonly link = new LinkView();
+
+  constructor(opts: DecoderOptions = {}) {
+    this.vxlanPorts = portSet(opts.vxlanPorts ?? DEFAULT_VXLAN_PORTS);
+    this.dnsPorts = portSet(opts.dnsPorts ?? DEFAULT_DNS_PORTS);
+  }
+
+  /**
+   * Decodes the frame captured at b[off, end), wireLen bytes long on the wire, into f.
+   * Reads nothing at or past end. Returns f.status.
+   */
+  decode(b: Uint8Array, off: number, end: number, wireLen: number, linkType: number, dir: number, f: Frame): Status {
+    f.reset(dir);
+    const wireEnd = off + (wireLen > end - off ? wireLen : end - off);
+    const v = this.link;
+    let st: Status;
+    switch (linkType) {
+      case LINKTYPE_ETHERNET: st = decodeEthernet(b, off, end, wireEnd, v); break;
+      case LINKTYPE_LINUX_SLL: st = decodeSll(b, off, end, wireEnd, v, f); break;
+      case LINKTYPE_LINUX_SLL2: st = decodeSll2(b, off, end, wireEnd, v, f); break;
+      case LINKTYPE_RAW: case LINKTYPE_RAW_ALT1: case LINKTYPE_RAW_ALT2: st = decodeRaw(b, off, end, wireEnd, v); break;
+      case LINKTYPE_IPV4: v.l3Offset = off; v.ethertype = ETHERTYPE_IPV4; v.tags = 0; st = Status.OK; break;
+      case LINKTYPE_IPV6: v.l3Offset = off; v.ethertype = ETHERTYPE_IPV6; v.tags = 0; st = Status.OK; break;
+      case LINKTYPE_NULL: st = decodeNull(b, off, end, wireEnd, v); break;
+      default: st = Status.LINK_TYPE_UNSUPPORTED;
+    }
+    if (st !== Status.OK) return (f.status = st);
+    f.vlanTags = v.tags;
+    return (f.status = this.decodeStack(b, v.l3Offset, v.ethertype, end, wireEnd, f.outer, false, f));
+  }
+
+  /** Decodes IP, transport, and VXLAN or DNS above it. inner: this stack is inside VXLAN. */
+  private decodeStack(b: Uint8Array, o: number, ethertype: number, end: number, wireEnd: number, s: Stack, inner: boolean, f: Frame): Status {
+    let st: Status;
+    if (ethertype === ETHERTYPE_IPV4) st = decodeIPv4(b, o, end, wireEnd, s, f.csum, inner ? Layer.VXLAN_IPV4 : Layer.IPV4);
+    else if (ethertype === ETHERTYPE_IPV6) st = decodeIPv6(b, o, end, wireEnd, s);
+    else return Status.NOT_IP;
+    if (st !== Status.OK || s.fragment === FRAG_LATER) return st;
+
+    const dEnd = s.ipEnd;
+    const capEnd = dEnd < end ? dEnd : end;
+    const allowPartial = f.dir !== DIR_RX;
+    if (s.proto === PROTO_UDP) {
+      st = decodeUdp(b, capEnd, dEnd, s, s.fragment === FRAG_FIRST);
+      if (st !== Status.OK) return st;
+      // The payload ends at the UDP length on the wire; a first fragment's payload is cut at the
+      // fragment's end, which the payload decoders must see as a short capture, not a lie.
+      const payEnd = s.l4End < capEnd ? s.l4End : capEnd;
+      const payWireEnd = s.l4End;
+      if (!inner && this.vxlanPorts[s.dstPort] === 1) {
+        st = this.decodeVxlanPayload(b, s.l4Offset + 8, payEnd, payWireEnd, f);
+        this.verifyOuterUdp(b, capEnd, s, f, allowPartial);
+        return st;
+      }
+      // A zero UDP checksum: legal over IPv4; over IPv6 only on a tunnel's outer header, RFC 6935.
+      const zero = s.ipVersion === 4 ? Csum.NONE : Csum.BAD;
+      this.record(f, inner ? Layer.VXLAN_UDP : Layer.UDP, verifyTransport(b, s, capEnd, zero, allowPartial));
+      if (this.dnsPorts[s.dstPort] === 1 || this.dnsPorts[s.srcPort] === 1) {
+        st = decodeDns(b, s.l4Offset + 8, payEnd, payWireEnd, f.dns);
+        f.dns.inner = inner;
+        return st;
+      }
+      return Status.OK;
+    }
+    if (s.proto === PROTO_TCP) {
+      st = decodeTcp(b, capEnd, dEnd, s);
+      if (st !== Status.OK) return st;
+      this.record(f, inner ? Layer.VXLAN_TCP : Layer.TCP, verifyTransport(b, s, capEnd, -1, allowPartial));
+    }
+    return Status.OK;
+  }
+
+  private decodeVxlanPayload(b: Uint8Array, o: number, capEnd: number, dEnd: number, f: Frame): Status {
+    let st = decodeVxlan(b, o, capEnd, dEnd, f);
+    if (st !== Status.OK) return st;
+    const v = this.link;
+    st = decodeEthernet(b, o + VXLAN_HEADER_LEN, capEnd, dEnd, v);
+    if (st === Status.OK) {
+      f.innerVlanTags = v.tags;
+      st = this.decodeStack(b, v.l3Offset, v.ethertype, capEnd, dEnd, f.inner, true, f);
+    }
+    if (st !== Status.OK) f.statusInner = true;
+    return st;
+  }
+
+  /**
+   * The tunnel's own UDP checksum. Over IPv6 a zero is legal here (RFC 6935 §5). When the inner
+   * transport checksum is partial, the kernel computed this one as if the inner were complete
+   * (local checksum offload): verify it against the completed inner field.
+   */
+  private verifyOuterUdp(b: Uint8Array, capEnd: number, s: Stack, f: Frame, allowPartial: boolean): void {
+    let r = verifyTransport(b, s, capEnd, Csum.NONE, allowPartial);
+    if (r === Csum.BAD || r === BAD_PSEUDO_ONLY) {
+      const inner = f.inner;
+      const innerLayer = f.csum[Layer.VXLAN_UDP] === Csum.PARTIAL ? Layer.VXLAN_UDP : f.csum[Layer.VXLAN_TCP] === Csum.PARTIAL ? Layer.VXLAN_TCP : -1;
+      if (innerLayer >= 0) {
+        let was = inner.l4Field;
+        let should = completedField(inner);
+        if (((inner.l4FieldOffset - s.l4Offset) & 1) !== 0) {
+          // The inner field sits at an odd offset in the outer segment: its bytes swap roles.
+          was = ((was & 0xff) << 8) | (was >>> 8);
+          should = ((should & 0xff) << 8) | (should >>> 8);
+        }
+        if (fold(s.l4Sum + (~was & 0xffff) + should) === 0xffff) r = Csum.OK;
+      }
+    }
+    this.record(f, Layer.UDP, r);
+  }
+
+  private record(f: Frame, layer: Layer, r: number): void {
+    if (r === BAD_PSEUDO_ONLY) {
+      f.pseudoOnlyBad |= 1 << layer;
+      r = Csum.BAD;
+    }
+    f.csum[layer] = r;
+  }
+}

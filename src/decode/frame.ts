@@ -1,0 +1,162 @@
+// Views the decoders fill: allocated once, reused for every frame, numbers and offsets only.
+// Every field is initialised in the constructor so V8 keeps one hidden class per view.
+
+import { Status } from './status';
+
+/** Packet direction relative to the capturing host. */
+export const DIR_UNKNOWN = 0;
+export const DIR_RX = 1;
+export const DIR_TX = 2;
+
+/** Checksummed layers, in CONTRACT.md order. IPv6 has no header checksum and so no entry. */
+export enum Layer {
+  IPV4 = 0,
+  UDP = 1,
+  TCP = 2,
+  VXLAN_IPV4 = 3,
+  VXLAN_UDP = 4,
+  VXLAN_TCP = 5,
+}
+export const LAYER_COUNT = 6;
+export const LAYER_NAMES: readonly string[] = ['ipv4', 'udp', 'tcp', 'vxlan.ipv4', 'vxlan.udp', 'vxlan.tcp'];
+
+/** Fragment position of an IP datagram. */
+export const FRAG_NONE = 0;
+export const FRAG_FIRST = 1;
+export const FRAG_LATER = 2;
+
+/** One IP stack with its transport header: the frame's own, or the one inside VXLAN. */
+export class Stack {
+  /** 0 when no IP header was decoded, else 4 or 6. */
+  ipVersion = 0;
+  ipOffset = 0;
+  /** Declared end of the datagram (IPv4 total length, IPv6 payload length): Ethernet padding trimmed. */
+  ipEnd = 0;
+  /** Upper-layer protocol after IPv6 extension headers; -1 when none. */
+  proto = -1;
+  /** Offsets of the source address and of the destination used in the pseudo-header (IPv6: final routing hop). */
+  srcOffset = 0;
+  dstOffset = 0;
+  fragment = FRAG_NONE;
+  /** Transport header offset, or -1 when none was decoded. */
+  l4Offset = -1;
+  /** Declared end of the transport segment (UDP length; TCP: end of datagram). */
+  l4End = 0;
+  srcPort = 0;
+  dstPort = 0;
+  /** The transport checksum field as found on the wire. */
+  l4Field = 0;
+  /** Offset of that field in the buffer. */
+  l4FieldOffset = 0;
+  /** Folded sum over pseudo-header and segment, checksum field included (valid when verified). */
+  l4Sum = 0;
+
+  reset(): void {
+    this.ipVersion = 0;
+    this.ipOffset = 0;
+    this.ipEnd = 0;
+    this.proto = -1;
+    this.srcOffset = 0;
+    this.dstOffset = 0;
+    this.fragment = FRAG_NONE;
+    this.l4Offset = -1;
+    this.l4End = 0;
+    this.srcPort = 0;
+    this.dstPort = 0;
+    this.l4Field = 0;
+    this.l4FieldOffset = 0;
+    this.l4Sum = 0;
+  }
+}
+
+/** DNS header and first question (RFC 1035 §4.1). */
+export class DnsView {
+  /** A DNS header was decoded. */
+  present = false;
+  /** The question was decoded too, so the message can be keyed into a transaction. */
+  keyed = false;
+  /** The DNS message was found inside VXLAN. */
+  inner = false;
+  msgOffset = 0;
+  id = 0;
+  qr = 0;
+  opcode = 0;
+  rcode = 0;
+  tc = 0;
+  qdcount = 0;
+  /** Offset of the question name (compressed form, walk with copyName), or -1 without a question. */
+  nameOffset = -1;
+  /** Uncompressed wire length of the name (with length octets and the root), 0 without a question. */
+  nameLength = 0;
+  /** Two independent 32-bit hashes of the lower-cased name. */
+  nameHash1 = 0;
+  nameHash2 = 0;
+  qtype = 0;
+  qclass = 0;
+
+  reset(): void {
+    this.present = false;
+    this.keyed = false;
+    this.inner = false;
+    this.msgOffset = 0;
+    this.id = 0;
+    this.qr = 0;
+    this.opcode = 0;
+    this.rcode = 0;
+    this.tc = 0;
+    this.qdcount = 0;
+    this.nameOffset = -1;
+    this.nameLength = 0;
+    this.nameHash1 = 0;
+    this.nameHash2 = 0;
+    this.qtype = 0;
+    this.qclass = 0;
+  }
+}
+
+/** Everything decoded from one captured frame. */
+export class Frame {
+  /** The first problem met, or OK. Checksums decoded before it stay recorded. */
+  status = Status.OK;
+  /** The status arose inside the VXLAN payload. */
+  statusInner = false;
+  dir = DIR_UNKNOWN;
+  vlanTags = 0;
+  outer = new Stack();
+  /** True when the frame is VXLAN: inner holds the encapsulated stack. */
+  vxlan = false;
+  vni = 0;
+  innerVlanTags = 0;
+  inner = new Stack();
+  /** Checksum result per Layer (a Csum value), -1 where the layer is absent or not verified. */
+  readonly csum = new Int8Array(LAYER_COUNT);
+  /** Bit per Layer: BAD because an inbound field held only the pseudo-header sum (offload never completed). */
+  pseudoOnlyBad = 0;
+  readonly dns = new DnsView();
+
+  constructor() {
+    this.csum.fill(-1);
+  }
+
+  reset(dir: number): void {
+    this.status = Status.OK;
+    this.statusInner = false;
+    this.dir = dir;
+    this.vlanTags = 0;
+    this.outer.reset();
+    this.vxlan = false;
+    this.vni = 0;
+    this.innerVlanTags = 0;
+    this.inner.reset();
+    this.csum.fill(-1);
+    this.pseudoOnlyBad = 0;
+    this.dns.reset();
+  }
+
+  /** Bit per Layer whose checksum is BAD. */
+  badMask(): number {
+    let m = 0;
+    for (let i = 0; i < LAYER_COUNT; i++) if (this.csum[i] === 1) m |= 1 << i;
+    return m;
+  }
+}
