@@ -3,8 +3,10 @@
 //
 // A transaction is keyed by client address and port, server address and port, DNS ID and the
 // question (name, type, class), as CONTRACT.md fixes. It lives in a bounded table of typed arrays
-// (open addressing with linear probing, plus a list in arrival order for the timeout sweep and for
-// eviction), so observing a packet allocates nothing. A transaction leaves the table on timeout,
+// (open addressing with linear probing), so observing a packet allocates nothing. Two lists order
+// the slots for the timeout sweep: pending transactions by first query, answered ones by answer.
+// Answered transactions linger for the timeout to recognise late duplicates and retransmissions,
+// and are the first evicted when the table is full, so lingering never pushes out a pending query. A transaction leaves the table on timeout,
 // at finish() or when evicted for room; only then is its outcome counted. Names are copied into a
 // ring arena and turned into strings only for transactions that were lost.
 
@@ -48,6 +50,8 @@ export interface CorrelatorOptions {
 const STATE_FREE = 0;
 const STATE_PENDING = 1;
 const STATE_ANSWERED = 2;
+const LIST_PENDING = 0;
+const LIST_ANSWERED = 1;
 
 /** Two sightings of one query on different interfaces this close together are one packet. */
 const SAME_PACKET_US = 2000;
@@ -69,6 +73,7 @@ export class DnsCorrelator {
   orphanResponses = 0;
   /** DNS messages whose question could not be decoded, so they key no transaction. */
   unkeyed = 0;
+  /** Pending transactions pushed out of a full table before their timeout (counted unanswered). */
   evicted = 0;
   /** Responses by RCODE (4 bits). */
   readonly rcodes = new Float64Array(16);
@@ -102,10 +107,12 @@ export class DnsCorrelator {
   private readonly lastQueryTs: Float64Array;
   private readonly lastIf: Int32Array;
   private readonly hashOf: Int32Array;
+  private readonly answeredTs: Float64Array;
   private readonly prev: Int32Array;
   private readonly next: Int32Array;
-  private head = -1; // oldest
-  private tail = -1; // newest
+  /** Oldest and newest slot of each list: [pending, answered]. */
+  private readonly head = new Int32Array([-1, -1]);
+  private readonly tail = new Int32Array([-1, -1]);
   private freeTop: number;
   private readonly freeList: Int32Array;
   private live = 0;
@@ -155,6 +162,7 @@ export class DnsCorrelator {
     this.lastQueryTs = new Float64Array(cap);
     this.lastIf = new Int32Array(cap);
     this.hashOf = new Int32Array(cap);
+    this.answeredTs = new Float64Array(cap);
     this.prev = new Int32Array(cap);
     this.next = new Int32Array(cap);
     this.freeList = new Int32Array(cap);
@@ -222,18 +230,25 @@ export class DnsCorrelator {
       this.duplicateResponses++;
       return;
     }
+    this.unlinkList(slot, LIST_PENDING);
     this.state[slot] = STATE_ANSWERED;
+    this.answeredTs[slot] = tsUs;
+    this.appendList(slot, LIST_ANSWERED);
     this.latency.record(tsUs - this.firstTs[slot]);
   }
 
   /** Ends every transaction whose first query is older than the timeout at nowUs. */
   sweep(nowUs: number): void {
-    while (this.head >= 0 && nowUs - this.firstTs[this.head] >= this.timeoutUs) this.finalize(this.head, 'timeout');
+    const h = this.head;
+    while (h[LIST_PENDING] >= 0 && nowUs - this.firstTs[h[LIST_PENDING]] >= this.timeoutUs) this.finalize(h[LIST_PENDING], 'timeout');
+    while (h[LIST_ANSWERED] >= 0 && nowUs - this.answeredTs[h[LIST_ANSWERED]] >= this.timeoutUs) this.finalize(h[LIST_ANSWERED], 'timeout');
   }
 
   /** End of input: every transaction still in the table ends now. */
   finish(): void {
-    while (this.head >= 0) this.finalize(this.head, 'end_of_capture');
+    const h = this.head;
+    while (h[LIST_ANSWERED] >= 0) this.finalize(h[LIST_ANSWERED], 'end_of_capture');
+    while (h[LIST_PENDING] >= 0) this.finalize(h[LIST_PENDING], 'end_of_capture');
   }
 
   /** The most recent lost transactions, newest first. */
@@ -303,8 +318,10 @@ export class DnsCorrelator {
 
   private insert(h: number, b: Uint8Array, f: Frame, tsUs: number): number {
     if (this.freeTop === 0) {
-      this.evicted++;
-      this.finalize(this.head, 'evicted');
+      // Room first from answered transactions (only lingering), else the oldest pending one.
+      const victim = this.head[LIST_ANSWERED] >= 0 ? this.head[LIST_ANSWERED] : this.head[LIST_PENDING];
+      if (this.state[victim] === STATE_PENDING) this.evicted++;
+      this.finalize(victim, 'evicted');
     }
     const slot = this.freeList[--this.freeTop];
     const d = f.dns;
@@ -326,12 +343,7 @@ export class DnsCorrelator {
     this.queryCount[slot] = 1;
     this.firstTs[slot] = tsUs;
     this.hashOf[slot] = h;
-    // Append to the arrival-order list.
-    this.prev[slot] = this.tail;
-    this.next[slot] = -1;
-    if (this.tail >= 0) this.next[this.tail] = slot;
-    else this.head = slot;
-    this.tail = slot;
+    this.appendList(slot, LIST_PENDING);
     // Index it.
     let i = h & this.mask;
     while (this.index[i] !== 0) i = (i + 1) & this.mask;
@@ -410,14 +422,27 @@ export class DnsCorrelator {
     return nameToString(this.arena, at % this.arena.length, this.nameLen[slot]);
   }
 
-  /** Removes a slot from the list and the index (backward-shift deletion keeps probes short). */
-  private unlink(slot: number): void {
+  private appendList(slot: number, list: number): void {
+    const t = this.tail[list];
+    this.prev[slot] = t;
+    this.next[slot] = -1;
+    if (t >= 0) this.next[t] = slot;
+    else this.head[list] = slot;
+    this.tail[list] = slot;
+  }
+
+  private unlinkList(slot: number, list: number): void {
     const p = this.prev[slot];
     const n = this.next[slot];
     if (p >= 0) this.next[p] = n;
-    else this.head = n;
+    else this.head[list] = n;
     if (n >= 0) this.prev[n] = p;
-    else this.tail = p;
+    else this.tail[list] = p;
+  }
+
+  /** Removes a slot from its list and from the index (backward-shift deletion keeps probes short). */
+  private unlink(slot: number): void {
+    this.unlinkList(slot, this.state[slot] === STATE_ANSWERED ? LIST_ANSWERED : LIST_PENDING);
     const m = this.mask;
     let i = this.hashOf[slot] & m;
     while (this.index[i] !== slot + 1) i = (i + 1) & m;

@@ -1,0 +1,171 @@
+// npm run bench: frames per second of `csumwatch analyze` against `tcpdump -n -vv -r` and tshark
+// with checksum validation, on the same VXLAN+DNS captures, in one run; medians, ratios, peak RSS.
+//
+// The capture is built from a real one (test/fixtures/vxlan4789-rx.pcap: dig through a VXLAN
+// tunnel between two namespaces, real checksums on the wire). Its query/response pairs are tiled
+// into distinct transactions (client port and DNS ID rewritten, checksums recomputed); every 10th
+// query gets a flipped inner UDP checksum and loses its response, as a receiver would drop it.
+// Two sizes, to show that memory stays flat as the file grows.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { analyzeFiles } from '../src/analyze/analyze';
+import { readCaptureFile } from '../src/capture/replay';
+import { fold, pseudo4, sum16 } from '../src/decode/checksum';
+import { Decoder } from '../src/decode/decoder';
+import { Frame } from '../src/decode/frame';
+import { pcapBytes } from '../test/helpers/pcap-writer';
+
+const ROOT = join(__dirname, '..', '..');
+const OUT = process.env.CSW_BENCH_DIR ?? '/tmp/csumwatch-bench';
+const TEMPLATE = join(ROOT, 'test', 'fixtures', 'vxlan4789-rx.pcap');
+const SIZES = (process.env.CSW_BENCH_FRAMES ?? '200000,2000000').split(',').map(Number);
+const RUNS = Number(process.env.CSW_BENCH_RUNS ?? 5);
+
+interface Template { data: Buffer; query: boolean; }
+
+function loadTemplate(): Template[] {
+  const dec = new Decoder();
+  const f = new Frame();
+  const out: Template[] = [];
+  readCaptureFile(TEMPLATE, (r) => {
+    const data = Buffer.from(r.buf.subarray(r.off, r.off + r.capLen));
+    dec.decode(data, 0, data.length, r.wireLen, r.linkType, r.dir, f);
+    if (!f.vxlan || !f.dns.keyed) throw new Error(`template frame is not VXLAN+DNS: ${TEMPLATE}`);
+    out.push({ data, query: f.dns.qr === 0 });
+  });
+  return out;
+}
+
+/** Recomputes the inner UDP checksum, then the outer one (which covers it), of an IPv4/IPv4 VXLAN frame. */
+function fixChecksums(b: Buffer): void {
+  const outerIp = 14;
+  const outerUdp = outerIp + ((b[outerIp] & 15) << 2);
+  const innerIp = outerUdp + 8 + 8 + 14;
+  const innerUdp = innerIp + ((b[innerIp] & 15) << 2);
+  for (const [ip, udp] of [[innerIp, innerUdp], [outerIp, outerUdp]]) {
+    const len = (b[udp + 4] << 8) | b[udp + 5];
+    if (udp === outerUdp && b[udp + 6] === 0 && b[udp + 7] === 0) continue; // outer checksum off
+    b[udp + 6] = 0;
+    b[udp + 7] = 0;
+    let c = ~fold(pseudo4(b, ip + 12, ip + 16, 17, len) + sum16(b, udp, udp + len)) & 0xffff;
+    if (c === 0) c = 0xffff;
+    b[udp + 6] = c >> 8;
+    b[udp + 7] = c & 0xff;
+  }
+}
+
+function build(path: string, frames: number, tpl: Template[]): { lost: number; txns: number } {
+  const fd = openSync(path, 'w');
+  const innerUdp = (b: Buffer): number => { const ip = 14 + ((b[14] & 15) << 2) + 16 + 14; return ip + ((b[ip] & 15) << 2); };
+  let written = 0;
+  let lost = 0;
+  let txns = 0;
+  let ts = 1_700_000_000_000_000;
+  let first = true;
+  let batch: { data: Uint8Array; tsUs: number }[] = [];
+  const flush = (): void => {
+    const bytes = pcapBytes(1, batch);
+    writeSync(fd, first ? bytes : bytes.subarray(24));
+    first = false;
+    batch = [];
+  };
+  for (let round = 0; written < frames; round++) {
+    let damaged = -1;
+    for (let i = 0; i < tpl.length && written < frames; i++) {
+      const b = Buffer.from(tpl[i].data);
+      const u = innerUdp(b);
+      const portAt = tpl[i].query ? u : u + 2; // the client's port
+      // Query and response of one pair share the template's DNS ID: derive both rewrites from it.
+      const origId = (b[u + 8] << 8) | b[u + 9];
+      const port = 1024 + ((round * 7919 + origId) % 64000);
+      b[portAt] = port >> 8; b[portAt + 1] = port & 0xff;
+      const id = (origId + round * 31) & 0xffff;
+      b[u + 8] = id >> 8; b[u + 9] = id & 0xff; // DNS ID: query and response rewritten alike
+      fixChecksums(b);
+      if (tpl[i].query) {
+        txns++;
+        if (round % 10 === 0 && damaged < 0) {
+          damaged = i;
+          b[u + 7] ^= 0x01; // inner UDP checksum now bad
+          lost++;
+        }
+      } else if (damaged >= 0 && i === damaged + 1) {
+        continue; // the receiver dropped the query: no response
+      }
+      ts += 10;
+      batch.push({ data: b, tsUs: ts });
+      written++;
+      if (batch.length === 10_000) flush();
+    }
+  }
+  if (batch.length > 0) flush();
+  closeSync(fd);
+  return { lost, txns };
+}
+
+interface Run { seconds: number; rssKiB: number; }
+
+function timed(cmd: string, args: string[]): Run {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
+  const last = r.stderr.trim().split('\n').pop() ?? '';
+  const [s, m] = last.split(' ').map(Number);
+  if (r.status !== 0 || !(s >= 0)) throw new Error(`${cmd} failed: ${r.stderr.slice(-500)}`);
+  return { seconds: s, rssKiB: m };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function main(): void {
+  for (const tool of ['tcpdump', 'tshark', '/usr/bin/time']) {
+    try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); } catch { throw new Error(`${tool} is missing: run scripts/setup.sh`); }
+  }
+  mkdirSync(OUT, { recursive: true });
+  const tpl = loadTemplate();
+  const bin = join(ROOT, 'bin', 'csumwatch');
+  console.log(`csumwatch analyze benchmark: ${RUNS} runs per tool, medians; node ${process.version}, ${require('os').cpus()[0].model}`);
+  for (const n of SIZES) {
+    const path = join(OUT, `vxlan-dns-${n}.pcap`);
+    const truth = build(path, n, tpl);
+    const mb = statSync(path).size / 1e6;
+
+    // In-process: decode + verify + correlate only (no process start, no output).
+    const inproc: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = process.hrtime.bigint();
+      const a = analyzeFiles([path]);
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      inproc.push(s);
+      const d = a.dns;
+      if (a.stats.frames !== n || d.lostToChecksum !== truth.lost || d.unanswered !== truth.lost || d.answered !== truth.txns - truth.lost || d.orphanResponses !== 0) {
+        throw new Error(`wrong result on ${path}: frames ${a.stats.frames}/${n}, lost ${d.lostToChecksum}/${truth.lost}, unanswered ${d.unanswered}, answered ${d.answered}/${truth.txns - truth.lost}, orphans ${d.orphanResponses}`);
+      }
+    }
+    const tools: Array<[string, string, string[], number]> = [
+      ['csumwatch analyze --json', process.execPath, [bin, 'analyze', '--json', path], RUNS],
+      ['tcpdump -n -vv -r', 'tcpdump', ['-n', '-vv', '-r', path], RUNS],
+      ['tshark (checksums on)', 'tshark', ['-n', '-r', path, '-o', 'ip.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-d', 'udp.port==8472,vxlan'], Math.min(RUNS, 3)],
+    ];
+    console.log(`\n${n} frames, ${mb.toFixed(1)} MB, ${truth.txns} DNS transactions, ${truth.lost} lost to bad inner UDP checksums (verified in every csumwatch run)`);
+    const inS = median(inproc);
+    console.log(`  ${'in-process decode+verify+correlate'.padEnd(36)} ${(n / inS / 1e6).toFixed(2).padStart(7)} M frames/s  ${(mb / inS).toFixed(0).padStart(5)} MB/s  (median of ${RUNS}: ${inS.toFixed(3)} s)`);
+    const results: Record<string, { s: number; rss: number }> = {};
+    for (const [name, cmd, args, runs] of tools) {
+      const rs: Run[] = [];
+      for (let i = 0; i < runs; i++) rs.push(timed(cmd, args));
+      const s = median(rs.map((r) => r.seconds));
+      const rss = Math.max(...rs.map((r) => r.rssKiB));
+      results[name] = { s, rss };
+      console.log(`  ${name.padEnd(36)} ${(n / s / 1e6).toFixed(2).padStart(7)} M frames/s  ${(mb / s).toFixed(0).padStart(5)} MB/s  wall ${s.toFixed(2)} s  peak RSS ${(rss / 1024).toFixed(0)} MiB`);
+    }
+    const cw = results['csumwatch analyze --json'].s;
+    console.log(`  ratio: csumwatch is ${(results['tcpdump -n -vv -r'].s / cw).toFixed(1)}x tcpdump -vv, ${(results['tshark (checksums on)'].s / cw).toFixed(1)}x tshark (whole process, wall time)`);
+  }
+}
+
+if (!existsSync(TEMPLATE)) throw new Error(`missing ${TEMPLATE}`);
+main();

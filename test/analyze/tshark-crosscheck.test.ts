@@ -1,0 +1,68 @@
+// Cross-check against tshark (checksum validation on) over every fixture capture: both must agree
+// on every header, except where csumwatch knows better from transmit offload:
+//  - csumwatch "partial" (the field holds the pseudo-header sum on a packet sent by this host):
+//    tshark says bad;
+//  - the outer UDP checksum of such a frame, which csumwatch verifies as local checksum offload
+//    computed it ("ok"): tshark says bad;
+//  - "none" (checksum 0): tshark does not verify it (unverified).
+//  - "unverifiable" (capture cut the segment): tshark does not verify it either.
+
+import t from 'tap';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCaptureFile } from '../../src/capture/replay';
+import { Csum, CSUM_NAMES } from '../../src/decode/checksum';
+import { Decoder } from '../../src/decode/decoder';
+import { Frame, Layer, LAYER_COUNT, LAYER_NAMES } from '../../src/decode/frame';
+import { tsharkAvailable, tsharkChecksums } from '../helpers/tshark';
+
+const FIXTURES = join(__dirname, '..', '..', '..', 'test', 'fixtures');
+
+/** tshark statuses csumwatch's result may meet. */
+function agrees(r: number, ts: number | undefined, innerPartial: boolean, layer: number): boolean {
+  switch (r) {
+    case Csum.OK: return ts === 1 || (layer === Layer.UDP && innerPartial && ts === 0);
+    case Csum.BAD: return ts === 0;
+    case Csum.PARTIAL: return ts === 0;
+    case Csum.NONE: return ts === 2 || ts === undefined;
+    case Csum.UNVERIFIABLE: return ts === 2 || ts === undefined;
+    default: return ts === undefined || ts === 2;
+  }
+}
+
+if (!tsharkAvailable()) {
+  t.fail('tshark is not installed: scripts/setup.sh installs it');
+} else {
+  const files = readdirSync(FIXTURES).filter((f) => /\.pcap(ng)?$/.test(f)).sort();
+  t.ok(files.length >= 10, `fixtures present (${files.length})`);
+  for (const file of files) {
+    t.test(file, async (t) => {
+      const path = join(FIXTURES, file);
+      const ts = tsharkChecksums(path);
+      const decoder = new Decoder();
+      const f = new Frame();
+      const mismatches: string[] = [];
+      let n = 0;
+      let compared = 0;
+      readCaptureFile(path, (r) => {
+        decoder.decode(r.buf, r.off, r.off + r.capLen, r.wireLen, r.linkType, r.dir, f);
+        const tf = ts[n];
+        n++;
+        if (tf === undefined) return;
+        const innerPartial = f.csum[Layer.VXLAN_UDP] === Csum.PARTIAL || f.csum[Layer.VXLAN_TCP] === Csum.PARTIAL;
+        for (let l = 0; l < LAYER_COUNT; l++) {
+          const mine = f.csum[l];
+          const theirs = tf.layers[LAYER_NAMES[l]];
+          if (mine < 0 && theirs === undefined) continue;
+          compared++;
+          if (!agrees(mine, theirs, innerPartial, l)) {
+            mismatches.push(`frame ${n} ${LAYER_NAMES[l]}: csumwatch ${mine < 0 ? 'absent' : CSUM_NAMES[mine]}, tshark ${theirs === undefined ? 'absent' : ['bad', 'good', 'unverified'][theirs]} (${tf.protocols})`);
+          }
+        }
+      });
+      t.equal(n, ts.length, 'same number of frames as tshark');
+      t.ok(compared > 0, `compared ${compared} headers`);
+      t.same(mismatches.slice(0, 10), [], 'every header agrees with tshark');
+    });
+  }
+}
