@@ -1,0 +1,247 @@
+// The DNS correlator, fed with real packets: the 20 dig queries and answers of
+// test/fixtures/vxlan4789-rx.pcap (VXLAN between two namespaces, real checksums), replayed in
+// orders, copies and damages chosen per test, with the clock driven by the timestamps given.
+
+import t from 'tap';
+import { join } from 'node:path';
+import { readCaptureFile } from '../../src/capture/replay';
+import { DnsCorrelator, CorrelatorOptions } from '../../src/correlate/transactions';
+import { Decoder } from '../../src/decode/decoder';
+import { Frame, Layer } from '../../src/decode/frame';
+
+const FIXTURE = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'vxlan4789-rx.pcap');
+
+interface Pkt { data: Buffer; query: boolean; id: number; }
+
+function load(): { queries: Pkt[]; responses: Pkt[] } {
+  const dec = new Decoder();
+  const f = new Frame();
+  const queries: Pkt[] = [];
+  const responses: Pkt[] = [];
+  readCaptureFile(FIXTURE, (r) => {
+    const data = Buffer.from(r.buf.subarray(r.off, r.off + r.capLen));
+    dec.decode(data, 0, data.length, r.wireLen, r.linkType, r.dir, f);
+    const p = { data, query: f.dns.qr === 0, id: f.dns.id };
+    (p.query ? queries : responses).push(p);
+  });
+  // Pair them: the i-th response answers the i-th query.
+  responses.sort((a, b) => queries.findIndex((q) => q.id === a.id) - queries.findIndex((q) => q.id === b.id));
+  return { queries, responses };
+}
+
+const { queries, responses } = load();
+const T0 = 1_700_000_000_000_000;
+
+/** Offsets in an IPv4/IPv4 VXLAN frame without options. */
+const OUTER_UDP_CSUM = 14 + 20 + 6;
+const INNER_UDP_CSUM_LO = 14 + 20 + 8 + 8 + 14 + 20 + 7;
+
+/**
+ * The frame as a broken offload delivers it: inner UDP checksum wrong, outer checksum 0 (Linux
+ * vxlan's default, noudpcsum), so the inner checksum is what the receiver drops it for.
+ */
+function damaged(p: Pkt): Buffer {
+  const b = Buffer.from(p.data);
+  b[INNER_UDP_CSUM_LO] ^= 0x01;
+  b[OUTER_UDP_CSUM] = 0;
+  b[OUTER_UDP_CSUM + 1] = 0;
+  return b;
+}
+
+class Harness {
+  readonly c: DnsCorrelator;
+  private readonly dec = new Decoder();
+  private readonly f = new Frame();
+  constructor(opts: CorrelatorOptions = {}) {
+    this.c = new DnsCorrelator(opts);
+  }
+  feed(data: Buffer, tsUs: number, ifIndex = 0): void {
+    this.dec.decode(data, 0, data.length, data.length, 1, 0, this.f);
+    this.c.observe(data, this.f, tsUs, ifIndex);
+  }
+}
+
+t.test('the fixture has 20 queries, each answered once', async (t) => {
+  t.equal(queries.length, 20);
+  t.equal(responses.length, 20);
+  for (let i = 0; i < 20; i++) t.equal(responses[i].id, queries[i].id, `pair ${i}`);
+});
+
+t.test('every query answered: answered 20, latency measured from the first query', async (t) => {
+  const h = new Harness();
+  for (let i = 0; i < 20; i++) {
+    h.feed(queries[i].data, T0 + i * 1000);
+    h.feed(responses[i].data, T0 + i * 1000 + 250 + i);
+  }
+  h.c.finish();
+  const c = h.c;
+  t.equal(c.queries, 20);
+  t.equal(c.responses, 20);
+  t.equal(c.answered, 20);
+  t.equal(c.unanswered, 0);
+  t.equal(c.lostToChecksum, 0);
+  t.equal(c.rcodes[0], 20, 'NOERROR');
+  t.equal(c.latency.count, 20);
+  t.equal(c.latency.max, 269);
+  t.ok(Math.abs(c.latency.quantile(0.5) - 259) <= 259 / 32, `p50 ${c.latency.quantile(0.5)} within 1/32 of 259`);
+  t.equal(c.inFlight, 0, 'table empty after finish');
+  t.same(c.lost(), []);
+});
+
+t.test('a damaged query with no answer is lost to checksum, with its name and layer', async (t) => {
+  const h = new Harness();
+  for (let i = 0; i < 20; i++) {
+    if (i % 4 === 0) {
+      h.feed(damaged(queries[i]), T0 + i * 1000);
+    } else {
+      h.feed(queries[i].data, T0 + i * 1000);
+      h.feed(responses[i].data, T0 + i * 1000 + 300);
+    }
+  }
+  h.c.finish();
+  const c = h.c;
+  t.equal(c.answered, 15);
+  t.equal(c.unanswered, 5);
+  t.equal(c.lostToChecksum, 5);
+  t.equal(c.lostByLayer[Layer.UDP], 0, 'outer udp (checksum 0) is not the failing layer');
+  t.equal(c.lostByLayer[Layer.VXLAN_UDP], 5);
+  const lost = c.lost();
+  t.equal(lost.length, 5);
+  t.equal(lost[0].layer, 'vxlan.udp', 'failing layer named');
+  t.equal(lost[0].pseudoOnly, false);
+  t.equal(lost[0].cause, 'checksum');
+  t.equal(lost[0].client, '10.244.0.1');
+  t.equal(lost[0].server, '10.244.0.2');
+  t.equal(lost[0].serverPort, 53);
+  t.match(lost[0].name, /^q\d\d\.lab\.test\.$/);
+  t.equal(lost[0].qtype, 'A');
+  t.ok(lost[0].tsUs > lost[4].tsUs, 'newest first');
+  t.equal(c.topLostNames(10).length, 5);
+});
+
+t.test('with the outer checksum on, the outermost failing layer is named', async (t) => {
+  const h = new Harness();
+  const b = Buffer.from(queries[0].data);
+  b[INNER_UDP_CSUM_LO] ^= 0x01; // the outer UDP checksum covers this byte too
+  h.feed(b, T0);
+  h.c.finish();
+  t.equal(h.c.lost()[0].layer, 'udp');
+  t.equal(h.c.lostByLayer[Layer.UDP], 1);
+});
+
+t.test('a bad response is no answer; a later good one is', async (t) => {
+  const h = new Harness();
+  h.feed(queries[0].data, T0);
+  h.feed(damaged(responses[0]), T0 + 100);
+  h.feed(queries[1].data, T0 + 200);
+  h.feed(damaged(responses[1]), T0 + 300);
+  h.feed(queries[1].data, T0 + 1_000_200); // the client retries
+  h.feed(responses[1].data, T0 + 1_000_300);
+  h.c.finish();
+  t.equal(h.c.answered, 1, 'query 1 answered after its retry');
+  t.equal(h.c.unanswered, 1);
+  t.equal(h.c.lostToChecksum, 1, 'query 0 lost: its only response was bad');
+  t.equal(h.c.retransmissions, 1);
+  t.equal(h.c.lost()[0].queries, 1);
+});
+
+t.test('retransmissions, copies on another interface, duplicates and orphans', async (t) => {
+  const h = new Harness();
+  h.feed(queries[0].data, T0, 0);
+  h.feed(queries[0].data, T0 + 150, 1); // the same packet seen on the vxlan device
+  h.feed(queries[0].data, T0 + 1_000_000, 0); // a real retry, one second later
+  h.feed(responses[0].data, T0 + 1_000_400, 0);
+  h.feed(responses[0].data, T0 + 1_000_450, 1); // the answer seen again
+  h.feed(responses[5].data, T0 + 1_000_500, 0); // no query for it was captured
+  h.c.finish();
+  const c = h.c;
+  t.equal(c.queries, 3, 'every query packet counted');
+  t.equal(c.responses, 3);
+  t.equal(c.retransmissions, 1, 'only the retry is a retransmission');
+  t.equal(c.duplicateResponses, 1);
+  t.equal(c.orphanResponses, 1);
+  t.equal(c.answered + c.unanswered, 1, 'one transaction');
+  t.equal(c.latency.max, 1_000_400, 'latency from the first query');
+});
+
+t.test('timeouts follow the clock given: sweep is injectable', async (t) => {
+  const h = new Harness({ timeoutUs: 2_000_000 });
+  h.feed(queries[0].data, T0);
+  h.feed(queries[1].data, T0 + 500_000);
+  h.c.sweep(T0 + 1_999_999);
+  t.equal(h.c.unanswered, 0, 'not yet');
+  h.c.sweep(T0 + 2_000_000);
+  t.equal(h.c.unanswered, 1, 'the first timed out');
+  t.equal(h.c.lost()[0].cause, 'timeout');
+  // A response after the timeout finds nothing: it is an orphan, not an answer.
+  h.feed(responses[0].data, T0 + 2_100_000);
+  t.equal(h.c.orphanResponses, 1);
+  h.feed(responses[1].data, T0 + 2_200_000);
+  h.c.finish();
+  t.equal(h.c.answered, 1);
+  t.equal(h.c.unanswered, 1);
+});
+
+t.test('observe sweeps by itself as capture time advances', async (t) => {
+  const h = new Harness({ timeoutUs: 1_000_000 });
+  h.feed(queries[0].data, T0);
+  h.feed(queries[1].data, T0 + 5_000_000);
+  t.equal(h.c.unanswered, 1);
+  t.equal(h.c.inFlight, 1);
+});
+
+t.test('a full table evicts, counts it, and keeps the invariants', async (t) => {
+  const h = new Harness({ capacity: 4 });
+  for (let i = 0; i < 20; i++) h.feed(queries[i].data, T0 + i);
+  t.equal(h.c.inFlight, 4);
+  t.equal(h.c.evicted, 16);
+  for (let i = 16; i < 20; i++) h.feed(responses[i].data, T0 + 100 + i);
+  h.c.finish();
+  t.equal(h.c.answered, 4, 'the four newest survived and were answered');
+  t.equal(h.c.unanswered, 16);
+  t.equal(h.c.answered + h.c.unanswered, 20);
+  t.equal(h.c.lost()[0].cause, 'evicted');
+});
+
+t.test('answered transactions give way before pending ones', async (t) => {
+  const h = new Harness({ capacity: 4 });
+  for (let i = 0; i < 3; i++) {
+    h.feed(queries[i].data, T0 + i * 10);
+    h.feed(responses[i].data, T0 + i * 10 + 5);
+  }
+  h.feed(queries[3].data, T0 + 100); // table now full: 3 answered, 1 pending
+  h.feed(queries[4].data, T0 + 110);
+  h.feed(queries[5].data, T0 + 120);
+  t.equal(h.c.evicted, 0, 'no pending transaction was evicted');
+  t.equal(h.c.answered, 2, 'two lingering answered ones made room');
+  h.c.finish();
+  t.equal(h.c.answered + h.c.unanswered, 6);
+});
+
+t.test('the lost list is bounded and newest first', async (t) => {
+  const h = new Harness({ lostListSize: 3 });
+  for (let i = 0; i < 10; i++) h.feed(queries[i].data, T0 + i);
+  h.c.finish();
+  const lost = h.c.lost();
+  t.equal(lost.length, 3);
+  t.equal(h.c.unanswered, 10);
+  t.ok(lost[0].tsUs >= lost[1].tsUs && lost[1].tsUs >= lost[2].tsUs);
+});
+
+t.test('many transactions through a small table: index stays consistent', async (t) => {
+  // Queries and answers interleaved with timeouts and evictions over 20 rounds; every response
+  // that follows its query in time must still find it.
+  const h = new Harness({ capacity: 8, timeoutUs: 50 });
+  let ts = T0;
+  for (let round = 0; round < 20; round++) {
+    for (let i = 0; i < 20; i++) h.feed(queries[i].data, (ts += 1));
+    for (let i = 12; i < 20; i++) h.feed(responses[i].data, (ts += 1));
+    ts += 1000;
+    h.c.sweep(ts);
+  }
+  h.c.finish();
+  t.equal(h.c.answered + h.c.unanswered, 400, 'every query of every round is one transaction');
+  t.equal(h.c.answered, 8 * 20, 'the 8 newest of each round were answered');
+  t.equal(h.c.orphanResponses, 0);
+  t.equal(h.c.inFlight, 0);
+});
