@@ -1,0 +1,151 @@
+// `csumwatch analyze` as a user runs it: the real bin/csumwatch in a child process.
+
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const BIN = join(ROOT, 'bin', 'csumwatch');
+const FIX = join(ROOT, 'test', 'fixtures');
+const tmp = mkdtempSync(join(tmpdir(), 'csw-cli-'));
+
+function run(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function errLines(err: string): string[] {
+  return err.split('\n').filter((l) => l !== '');
+}
+
+t.test('help and usage errors', async (t) => {
+  let r = run('--help');
+  t.equal(r.code, 0);
+  t.match(r.out, /usage: csumwatch COMMAND/);
+  r = run('analyze', '--help');
+  t.equal(r.code, 0);
+  t.match(r.out, /--vxlan-port N/);
+  r = run();
+  t.equal(r.code, 2, 'no command');
+  for (const args of [['nope'], ['analyze'], ['analyze', '--vxlan-port', '0', 'x.pcap'], ['analyze', '--vxlan-port', 'abc', 'x.pcap'],
+    ['analyze', '--dns-port', '70000', 'x.pcap'], ['analyze', '--bogus', 'x.pcap'], ['analyze', '--dns-timeout', '-1', 'x.pcap']]) {
+    r = run(...args);
+    t.equal(r.code, 2, `exit 2: ${args.join(' ')}`);
+    t.equal(errLines(r.err).length, 1, `one stderr line: ${args.join(' ')}`);
+    t.match(r.err, /^csumwatch: /);
+    t.notMatch(r.err, /\n\s+at /, 'no stack trace');
+  }
+});
+
+/** CONTRACT.md's analyze --json object with every number replaced by 0. */
+const CONTRACT_SHAPE = {
+  frames: 0,
+  malformed: 0,
+  checksums: {
+    ipv4: { ok: 0, bad: 0 },
+    ipv6: {},
+    udp: { ok: 0, bad: 0, none: 0, partial: 0, unverifiable: 0 },
+    tcp: { ok: 0, bad: 0, partial: 0, unverifiable: 0 },
+    vxlan: {
+      ipv4: { ok: 0, bad: 0 },
+      udp: { ok: 0, bad: 0, none: 0, partial: 0, unverifiable: 0 },
+      tcp: { ok: 0, bad: 0, partial: 0, unverifiable: 0 },
+    },
+  },
+  dns: {
+    queries: 0, responses: 0, answered: 0, unanswered: 0, lost_to_checksum: 0,
+    rcodes: { NOERROR: 0 },
+    latency_ms: { p50: 0, p90: 0, p99: 0, max: 0 },
+  },
+};
+
+/** Keeps only the keys the contract names, numbers zeroed: what remains must equal the shape. */
+function project(shape: unknown, v: unknown): unknown {
+  if (typeof shape === 'number') return typeof v === 'number' ? 0 : v;
+  if (shape && typeof shape === 'object') {
+    if (!v || typeof v !== 'object') return v;
+    const out: Record<string, unknown> = {};
+    const keys = Object.keys(shape);
+    if (keys.length === 0) return Object.keys(v).length === 0 ? {} : v;
+    for (const k of keys) out[k] = project((shape as Record<string, unknown>)[k], (v as Record<string, unknown>)[k]);
+    return out;
+  }
+  return v;
+}
+
+t.test('--json has the CONTRACT.md shape, every bucket present, consistent counts', async (t) => {
+  const r = run('analyze', '--json', join(FIX, 'vxlan4789-rx.pcap'));
+  t.equal(r.code, 0);
+  t.equal(r.err, '');
+  const j = JSON.parse(r.out);
+  t.same(project(CONTRACT_SHAPE, j), CONTRACT_SHAPE);
+  t.same(Object.keys(j).slice(0, 4), ['frames', 'malformed', 'checksums', 'dns'], 'contract keys first, in order');
+  t.equal(j.frames, 40);
+  t.equal(j.dns.queries, 20);
+  t.equal(j.dns.answered + j.dns.unanswered, 20);
+  t.ok(j.dns.lost_to_checksum <= j.dns.unanswered);
+  t.equal(j.checksums.vxlan.udp.ok, 40);
+  t.ok(j.dns.latency_ms.p50 > 0 && j.dns.latency_ms.p50 <= j.dns.latency_ms.p90 && j.dns.latency_ms.p99 <= j.dns.latency_ms.max);
+  t.type(j.verdict, 'string');
+});
+
+t.test('readable report ends with a verdict', async (t) => {
+  const r = run('analyze', join(FIX, 'vxlan4789-rx.pcap'));
+  t.equal(r.code, 0);
+  t.match(r.out, /vxlan\.udp\s+40\s+0\s+0\s+0\s+0/);
+  t.match(r.out, /\nverdict: no checksum errors: all 160 verified headers good\n$/);
+});
+
+t.test('a file that does not exist: one line, exit 1, the other files still reported', async (t) => {
+  const r = run('analyze', '--json', join(tmp, 'missing.pcap'), join(FIX, 'vxlan4789-rx.pcap'));
+  t.equal(r.code, 1);
+  t.same(errLines(r.err), [`csumwatch: reading ${join(tmp, 'missing.pcap')}: no such file`]);
+  const j = JSON.parse(r.out);
+  t.equal(j.frames, 40);
+  t.equal(j.files[0].error, `reading ${join(tmp, 'missing.pcap')}: no such file`);
+});
+
+t.test('a capture cut mid-record: what came before is reported, exit 1', async (t) => {
+  const whole = readFileSync(join(FIX, 'vxlan4789-rx.pcap'));
+  // 24-byte file header, then records: find where the 11th starts and cut inside it.
+  let o = 24;
+  for (let i = 0; i < 10; i++) o += 16 + whole.readUInt32LE(o + 8);
+  const cut = join(tmp, 'cut.pcap');
+  writeFileSync(cut, whole.subarray(0, o + 30));
+  const r = run('analyze', '--json', cut);
+  t.equal(r.code, 1);
+  const lines = errLines(r.err);
+  t.equal(lines.length, 1);
+  t.match(lines[0], new RegExp(`^csumwatch: reading ${cut}: at offset ${o}: `));
+  const j = JSON.parse(r.out);
+  t.equal(j.frames, 10, 'the ten whole records before the damage');
+  t.equal(j.dns.queries + j.dns.responses, 10);
+});
+
+t.test('not a capture file', async (t) => {
+  const junk = join(tmp, 'junk.pcap');
+  writeFileSync(junk, 'this is not a capture file at all, just text\n');
+  const r = run('analyze', junk);
+  t.equal(r.code, 1);
+  t.match(r.err, /^csumwatch: reading .*junk\.pcap: at offset 0: not a pcap or pcapng file/);
+  t.match(r.out, /verdict: no checksums to verify in 0 frames/);
+});
+
+t.test('--vxlan-port replaces the default set; --dns-port adds nothing unless given', async (t) => {
+  let j = JSON.parse(run('analyze', '--json', '--vxlan-port', '8472', join(FIX, 'vxlan4789-rx.pcap')).out);
+  t.equal(j.vxlan_frames, 0, '4789 is plain UDP when only 8472 is named');
+  t.equal(j.dns.queries, 0);
+  j = JSON.parse(run('analyze', '--json', '--vxlan-port', '8472', '--vxlan-port', '4789', join(FIX, 'vxlan4789-rx.pcap')).out);
+  t.equal(j.vxlan_frames, 40);
+  j = JSON.parse(run('analyze', '--json', '--dns-port', '5353', join(FIX, 'vxlan4789-rx.pcap')).out);
+  t.equal(j.dns.queries, 0, 'port 53 is not DNS when only 5353 is named');
+});
+
+t.test('several files add up', async (t) => {
+  const f = join(FIX, 'vxlan4789-rx.pcap');
+  const j = JSON.parse(run('analyze', '--json', f, f).out);
+  t.equal(j.frames, 80);
+  t.equal(j.files.length, 2);
+});
