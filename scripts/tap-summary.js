@@ -1,16 +1,54 @@
 #!/usr/bin/env node
-// Passes TAP through unchanged and closes with "N passed, N failed" over every assertion
-// in every file (subtest summaries are not counted twice: the parser runs flat).
+// Passes TAP through unchanged and closes with "N passed, N failed[, N skipped]" counting every
+// leaf assertion of every file. A result line at the indentation of an open "# Subtest:" is that
+// subtest's summary and is not counted again; a failing summary with no failing assertion inside
+// (a file that crashed, a timeout) counts as one failure, so nothing can fail silently.
 'use strict';
-const { Parser } = require('tap-parser');
+const readline = require('node:readline');
 
-const parser = new Parser({ flat: true }, (results) => {
-  const failed = results.fail;
-  const passed = results.pass;
-  // A run that stopped early (bail out, crash) has a bad plan: count that as a failure too.
-  const broken = !results.ok && failed === 0 ? 1 : 0;
-  process.stdout.write(`${passed} passed, ${failed + broken} failed\n`);
-  process.exitCode = failed + broken > 0 ? 1 : 0;
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+let bailed = false;
+const open = []; // { indent, fails }
+const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+
+rl.on('line', (line) => {
+  process.stdout.write(line + '\n');
+  const sub = /^(\s*)# Subtest\b/.exec(line);
+  if (sub) {
+    open.push({ indent: sub[1].length, fails: 0 });
+    return;
+  }
+  if (/^\s*Bail out!/.test(line)) {
+    bailed = true;
+    return;
+  }
+  const m = /^(\s*)(not )?ok\b(.*)$/.exec(line);
+  if (!m) return;
+  const indent = m[1].length;
+  const ok = !m[2];
+  const top = open[open.length - 1];
+  if (top && top.indent === indent) {
+    open.pop();
+    if (!ok && top.fails === 0) count(false, '');
+    return;
+  }
+  count(ok, m[3]);
 });
-process.stdin.on('data', (chunk) => process.stdout.write(chunk));
-process.stdin.pipe(parser);
+
+function count(ok, rest) {
+  if (ok && /#\s*(skip|todo)\b/i.test(rest)) skipped++;
+  else if (ok) passed++;
+  else {
+    failed++;
+    for (const o of open) o.fails++;
+  }
+}
+
+rl.on('close', () => {
+  if (bailed && failed === 0) failed = 1;
+  if (passed + failed === 0) failed = 1; // no test ran: that is a failure, not a pass
+  process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+  process.exitCode = failed > 0 ? 1 : 0;
+});

@@ -275,12 +275,16 @@ export class DnsCorrelator {
     const sOff = isQuery ? s.dstOffset : s.srcOffset;
     const k = this.key;
     const words = s.ipVersion === 4 ? 1 : 4;
-    k.fill(0);
-    for (let i = 0; i < words; i++) {
-      const c = cOff + i * 4;
-      const v = sOff + i * 4;
-      k[i] = (b[c] << 24) | (b[c + 1] << 16) | (b[c + 2] << 8) | b[c + 3];
-      k[4 + i] = (b[v] << 24) | (b[v + 1] << 16) | (b[v + 2] << 8) | b[v + 3];
+    for (let i = 0; i < 4; i++) {
+      if (i < words) {
+        const c = cOff + i * 4;
+        const v = sOff + i * 4;
+        k[i] = (b[c] << 24) | (b[c + 1] << 16) | (b[c + 2] << 8) | b[c + 3];
+        k[4 + i] = (b[v] << 24) | (b[v + 1] << 16) | (b[v + 2] << 8) | b[v + 3];
+      } else {
+        k[i] = 0;
+        k[4 + i] = 0;
+      }
     }
     this.keyFamily = s.ipVersion;
     this.keyClientPort = isQuery ? s.srcPort : s.dstPort;
@@ -326,7 +330,7 @@ export class DnsCorrelator {
     const slot = this.freeList[--this.freeTop];
     const d = f.dns;
     this.family[slot] = this.keyFamily;
-    this.addrs.set(this.key, slot * 8);
+    for (let i = 0; i < 8; i++) this.addrs[slot * 8 + i] = this.key[i];
     this.ports[slot * 2] = this.keyClientPort;
     this.ports[slot * 2 + 1] = this.keyServerPort;
     this.dnsId[slot] = d.id;
