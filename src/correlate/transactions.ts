@@ -271,8 +271,10 @@ export class DnsCorrelator {
 
   /** Fills the scratch key from the packet (client is the query's source) and returns its hash. */
   private loadKey(b: Uint8Array, f: Frame, s: Stack, isQuery: boolean): number {
-    const cOff = isQuery ? s.srcOffset : s.dstOffset;
-    const sOff = isQuery ? s.dstOffset : s.srcOffset;
+    // The header's own destination, not the pseudo-header's (a routing header may hide that one).
+    const dst = s.ipOffset + (s.ipVersion === 4 ? 16 : 24);
+    const cOff = isQuery ? s.srcOffset : dst;
+    const sOff = isQuery ? dst : s.srcOffset;
     const k = this.key;
     const words = s.ipVersion === 4 ? 1 : 4;
     for (let i = 0; i < 4; i++) {

@@ -87,8 +87,9 @@ export interface TransportSegment {
 export function verifyTransport(b: Uint8Array, seg: TransportSegment, capEnd: number, zeroResult: number, allowPartial: boolean): number {
   const field = seg.l4Field;
   if (field === 0 && zeroResult >= 0) return zeroResult;
-  // A first fragment's checksum covers bytes that travel in later fragments.
-  if (seg.fragment !== 0 || seg.l4End > capEnd) return Csum.UNVERIFIABLE;
+  // A first fragment's checksum covers bytes that travel in later fragments; a final destination
+  // the decoder could not resolve (dstOffset -1) leaves the pseudo-header unknown.
+  if (seg.fragment !== 0 || seg.l4End > capEnd || seg.dstOffset < 0) return Csum.UNVERIFIABLE;
   const len = seg.l4End - seg.l4Offset;
   const ps = seg.ipVersion === 4
     ? pseudo4(b, seg.srcOffset, seg.dstOffset, seg.proto, len)

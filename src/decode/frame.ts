@@ -34,7 +34,10 @@ export class Stack {
   ipEnd = 0;
   /** Upper-layer protocol after IPv6 extension headers; -1 when none. */
   proto = -1;
-  /** Offsets of the source address and of the destination used in the pseudo-header (IPv6: final routing hop). */
+  /**
+   * Offsets of the source address and of the destination used in the pseudo-header (IPv6: final
+   * routing hop; -1 when a routing header hides it, and the transport checksum is unverifiable).
+   */
   srcOffset = 0;
   dstOffset = 0;
   fragment = FRAG_NONE;

@@ -25,7 +25,9 @@ export function decodeIPv4(b: Uint8Array, o: number, end: number, wireEnd: numbe
   const ihl = (b[o] & 0x0f) << 2; // IHL counts 32-bit words, RFC 791 §3.1
   if (ihl < 20) return Status.IPV4_IHL_TOO_SMALL;
   if (o + ihl > end) return o + ihl > wireEnd ? Status.IPV4_TOO_SHORT : Status.TRUNCATED;
-  const total = (b[o + 2] << 8) | b[o + 3];
+  // Total length 0 on a frame too large for 16 bits: Linux BIG TCP as captured on the sending host
+  // (net/ipv4: tot_len is 0 above 64 KiB); the frame's own length is the datagram's.
+  const total = b[o + 2] === 0 && b[o + 3] === 0 && wireEnd - o > 0xffff ? wireEnd - o : (b[o + 2] << 8) | b[o + 3];
   if (total < ihl) return Status.IPV4_TOTAL_LENGTH_TOO_SHORT;
   // The total length trims Ethernet padding; past the frame's wire length it is a lie.
   if (o + total > wireEnd) return Status.IPV4_TOTAL_LENGTH_EXCEEDS_FRAME;

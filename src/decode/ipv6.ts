@@ -25,7 +25,9 @@ export function decodeIPv6(b: Uint8Array, o: number, end: number, wireEnd: numbe
   if (o + 40 > end) return o + 40 > wireEnd ? Status.IPV6_TOO_SHORT : Status.TRUNCATED;
   if (b[o] >> 4 !== 6) return Status.IPV6_VERSION_MISMATCH;
   const payload = (b[o + 4] << 8) | b[o + 5];
-  const dEnd = o + 40 + payload;
+  // Payload length 0 on a frame too large for 16 bits: Linux BIG TCP (or a jumbogram, RFC 2675)
+  // as captured on the sending host; the frame's own length is the datagram's.
+  const dEnd = payload === 0 && wireEnd - o - 40 > 0xffff ? wireEnd : o + 40 + payload;
   if (dEnd > wireEnd) return Status.IPV6_PAYLOAD_LENGTH_EXCEEDS_FRAME;
   s.ipVersion = 6;
   s.ipOffset = o;
@@ -73,6 +75,10 @@ function finalDestination(b: Uint8Array, p: number, len: number, s: Stack): Stat
     // Segment routing header (RFC 8754 §2): Segment List[0] is the final segment.
     if (len < 24) return Status.IPV6_ROUTING_HEADER_INVALID;
     s.dstOffset = p + 8;
+  } else {
+    // Other types (RPL, RFC 6554, keeps its addresses compressed against the header's): the final
+    // destination is not one run of 16 bytes here, so the transport checksum is not verified.
+    s.dstOffset = -1;
   }
   return Status.OK;
 }
