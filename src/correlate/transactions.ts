@@ -28,7 +28,10 @@ export interface LostTransaction {
   name: string;
   qtype: string;
   cause: LostCause;
-  /** The outermost layer whose checksum was bad in one of its packets, e.g. "vxlan.udp"; null if none. */
+  /**
+   * The layer blamed, e.g. "vxlan.udp": the outermost whose checksum was bad in one of its packets,
+   * or, where a field held only the pseudo-header sum, that layer (the root cause). null if none.
+   */
   layer: string | null;
   /** True when that bad field held only the pseudo-header sum (an offload never completed). */
   pseudoOnly: boolean;
@@ -383,7 +386,12 @@ export class DnsCorrelator {
       const bad = this.badMask[slot];
       let layer = -1;
       if (bad !== 0) {
-        layer = 31 - Math.clz32(bad & -bad); // lowest bit: the outermost failing layer
+        // The failing layer is the outermost bad one, unless a layer's field held only the
+        // pseudo-header sum: then the offload that never completed is the cause, and the outer
+        // checksum computed over it (local checksum offload) failed only because of it.
+        const pseudo = this.pseudoMask[slot];
+        const pick = pseudo !== 0 ? pseudo : bad;
+        layer = 31 - Math.clz32(pick & -pick); // lowest bit: the outermost
         this.lostToChecksum++;
         this.lostByLayer[layer]++;
         if ((this.pseudoMask[slot] & (1 << layer)) !== 0) this.lostPseudoOnly[layer]++;

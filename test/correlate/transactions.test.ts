@@ -245,3 +245,25 @@ t.test('many transactions through a small table: index stays consistent', async 
   t.equal(h.c.orphanResponses, 0);
   t.equal(h.c.inFlight, 0);
 });
+
+t.test('an inbound pseudo-header-only inner checksum is blamed, not the outer one computed over it', async (t) => {
+  // Real bytes from test/fixtures/vxlan-tx-offload-on.pcap (sender side, offload on): the inner UDP
+  // field holds the pseudo-header sum and the outer checksum was computed by local checksum
+  // offload. Decoded as received, both fail; the cause is the inner offload that never completed.
+  const { readCaptureFile: read } = require('../../src/capture/replay');
+  const path = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'vxlan-tx-offload-on.pcap');
+  const frames: Buffer[] = [];
+  read(path, (r: { buf: Buffer; off: number; capLen: number }) => frames.push(Buffer.from(r.buf.subarray(r.off, r.off + r.capLen))));
+  const dec = new Decoder();
+  const f = new Frame();
+  const c = new DnsCorrelator();
+  dec.decode(frames[0], 0, frames[0].length, frames[0].length, 1, 1 /* received */, f);
+  t.equal(f.csum[Layer.UDP], 1, 'outer bad when received');
+  t.equal(f.csum[Layer.VXLAN_UDP], 1, 'inner bad when received');
+  t.equal(f.pseudoOnlyBad, 1 << Layer.VXLAN_UDP);
+  c.observe(frames[0], f, T0, 0);
+  c.finish();
+  t.equal(c.lost()[0].layer, 'vxlan.udp');
+  t.equal(c.lost()[0].pseudoOnly, true);
+  t.equal(c.lostPseudoOnly[Layer.VXLAN_UDP], 1);
+});
