@@ -1,9 +1,10 @@
 // Runs tshark with checksum validation on and returns, per frame, the checksum status of each
-// layer in csumwatch's layer names. tshark's status numbers: 0 bad, 1 good, 2 unverified.
+// layer in csumwatch's layer names. tshark's status numbers: 0 bad, 1 good, 2 unverified,
+// 3 not present (a zero UDP checksum), 4 illegal (a zero UDP checksum over IPv6).
 
 import { execFileSync } from 'node:child_process';
 
-export type TsharkStatus = 0 | 1 | 2;
+export type TsharkStatus = 0 | 1 | 2 | 3 | 4;
 export interface TsharkFrame {
   protocols: string;
   /** Keyed by csumwatch layer name: "ipv4", "udp", "tcp", "vxlan.ipv4", "vxlan.udp", "vxlan.tcp". */
