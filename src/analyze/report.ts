@@ -109,6 +109,14 @@ function plural(n: number, one: string, many = one + 's'): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** The layer that cost the most DNS transactions. */
+function topLostLayer(a: Analysis): number {
+  const lost = a.dns.lostByLayer;
+  let top = 0;
+  for (let l = 1; l < LAYER_COUNT; l++) if (lost[l] > lost[top]) top = l;
+  return top;
+}
+
 /** One line a person can act on. */
 export function verdict(a: Analysis): string {
   const st = a.stats;
@@ -123,8 +131,7 @@ export function verdict(a: Analysis): string {
     verified += st.count(l, Csum.OK) + st.count(l, Csum.BAD) + st.count(l, Csum.PARTIAL) + st.count(l, Csum.NONE);
   }
   if (d.lostToChecksum > 0) {
-    let top = 0;
-    for (let l = 1; l < LAYER_COUNT; l++) if (d.lostByLayer[l] > d.lostByLayer[top]) top = l;
+    const top = topLostLayer(a);
     const pseudoOnly = d.lostPseudoOnly[top] * 2 > d.lostByLayer[top];
     let pattern: string;
     if ((top === Layer.VXLAN_UDP || top === Layer.VXLAN_TCP) && pseudoOnly) {
@@ -151,8 +158,7 @@ export function verdict(a: Analysis): string {
 function remediation(a: Analysis): string | null {
   const d = a.dns;
   if (d.lostToChecksum === 0) return null;
-  let top = 0;
-  for (let l = 1; l < LAYER_COUNT; l++) if (d.lostByLayer[l] > d.lostByLayer[top]) top = l;
+  const top = topLostLayer(a);
   if (top === Layer.VXLAN_UDP || top === Layer.VXLAN_TCP) {
     return 'fix: on the sending node turn off transmit checksum offload on the VXLAN device: ethtool -K <vxlan-dev> tx-checksum-ip-generic off (Calico: FelixConfiguration featureDetectOverride "ChecksumOffloadBroken=true"); make it persistent with a udev rule or the CNI\'s setting';
   }
