@@ -6,9 +6,10 @@
 // (open addressing with linear probing), so observing a packet allocates nothing. Two lists order
 // the slots for the timeout sweep: pending transactions by first query, answered ones by answer.
 // Answered transactions linger for the timeout to recognise late duplicates and retransmissions,
-// and are the first evicted when the table is full, so lingering never pushes out a pending query. A transaction leaves the table on timeout,
-// at finish() or when evicted for room; only then is its outcome counted. Names are copied into a
-// ring arena and turned into strings only for transactions that were lost.
+// and are the first evicted when the table is full, so lingering never pushes out a pending query.
+// A transaction leaves the table on timeout, at finish() or when evicted for room; only then is its
+// outcome counted. Names are copied into a ring arena and turned into strings only for
+// transactions that were lost.
 
 import { copyName, MAX_NAME_LEN, nameToString, qtypeName } from '../decode/dns';
 import { Frame, LAYER_COUNT, LAYER_NAMES, Stack } from '../decode/frame';
@@ -240,7 +241,10 @@ export class DnsCorrelator {
     this.latency.record(tsUs - this.firstTs[slot]);
   }
 
-  /** Ends every transaction whose first query is older than the timeout at nowUs. */
+  /**
+   * Ends every pending transaction whose first query, and every answered one whose answer, is older
+   * than the timeout at nowUs.
+   */
   sweep(nowUs: number): void {
     const h = this.head;
     while (h[LIST_PENDING] >= 0 && nowUs - this.firstTs[h[LIST_PENDING]] >= this.timeoutUs) this.finalize(h[LIST_PENDING], 'timeout');
