@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(libpcap-dev tcpdump tshark dnsmasq-base dnsutils iproute2 ethtool iptables)
+# clang, libbpf-dev, bpftool and make build bpf/*.bpf.c; the rest runs the lab and the tests.
+apt_packages=(libpcap-dev tcpdump tshark dnsmasq-base dnsutils dnsperf iproute2 ethtool iptables
+  clang libbpf-dev bpftool make)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

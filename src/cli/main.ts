@@ -2,15 +2,19 @@
 
 import { runAnalyze } from './analyze';
 import { UsageError } from './errors';
+import { runLab } from './lab';
 
 const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   analyze: runAnalyze,
+  lab: runLab,
 };
 
 const HELP = `usage: csumwatch COMMAND [options]
 
 commands:
   analyze FILE...   verify checksums in pcap/pcapng captures and find DNS queries lost to them
+  lab COMMAND       a lab of network namespaces with VXLAN, DNS and a checksum fault injector
+                    (up, down, status, fault, demo)
 
 Run 'csumwatch COMMAND --help' for a command's options.
 `;

@@ -1,0 +1,328 @@
+// Building and removing a lab (see config.ts for what it is made of).
+//
+// `up` first removes whatever a lab of the same name left behind, then records its settings in
+// /run/csumwatch-lab/NAME/state.json before it creates anything. `down` needs no record: it
+// finds the lab by its namespace names and its bpffs directory, stops every process inside its
+// namespaces and deletes them, which deletes every link, qdisc, filter and iptables rule in
+// them. So `down` works after a crash halfway through `up`, and twice in a row.
+
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { DEFAULT_CONFIG, LabConfig, NodeSpec, ownsNs, Topology, topology, underlayDev, VLAN_ID } from './config';
+import { dig, dnsperf, DnsperfOptions, DnsperfResult, startDnsmasq, waitForAnswer } from './dns';
+import { inNetNs, inNs, LabError, requireRoot, requireTools, run, sleepMs } from './exec';
+import { bpfObject, ensureBpffs, ensureClsact, Injector, pinDir } from './inject';
+import { parseSnmp, Snmp } from '../node/snmp';
+
+export const RUN_ROOT = '/run/csumwatch-lab';
+
+export type VlanMode = 'none' | 'device' | 'tc-bpf';
+
+export interface LabState {
+  config: LabConfig;
+  phase: 'building' | 'up';
+  /** How the VLAN underlay was made: a kernel VLAN device, or tc tagging (no 802.1Q driver). */
+  vlanMode: VlanMode;
+  created: string;
+}
+
+export type Log = (line: string) => void;
+const quiet: Log = () => undefined;
+
+export function runDir(name: string): string {
+  return path.join(RUN_ROOT, name);
+}
+
+/** A lab that is up. */
+export class Lab {
+  readonly topo: Topology;
+
+  constructor(readonly state: LabState) {
+    this.topo = topology(state.config);
+  }
+
+  get name(): string {
+    return this.state.config.name;
+  }
+
+  get config(): LabConfig {
+    return this.state.config;
+  }
+
+  get dir(): string {
+    return runDir(this.name);
+  }
+
+  node(i: number): NodeSpec {
+    const n = this.topo.nodes[i - 1];
+    if (!n) throw new LabError(`lab ${this.name}: no node ${i} (it has ${this.topo.nodes.length})`);
+    return n;
+  }
+
+  /** The injector on node i's underlay egress. */
+  injector(i: number): Injector {
+    return new Injector(this.name, this.node(i).ns, i, 'eth0');
+  }
+
+  /** /proc/net/snmp of node i. */
+  snmp(i: number): Snmp {
+    return parseSnmp(inNs(this.node(i).ns, 'cat', ['/proc/net/snmp']).stdout);
+  }
+
+  /** dnsperf from node `from` (default the client) to the DNS server. */
+  dnsperf(o: DnsperfOptions, from = 1): DnsperfResult {
+    return dnsperf(this.node(from).ns, this.topo.server.overlay, this.dir, o);
+  }
+
+  dig(name: string, type = 'A', from = 1): string[] {
+    return dig(this.node(from).ns, this.topo.server.overlay, name, type);
+  }
+
+  /** Transmit checksum offload features of a device on node i ("on"/"off" by feature name). */
+  offload(i: number, dev: string): Record<string, string> {
+    const out = inNs(this.node(i).ns, 'ethtool', ['-k', dev]).stdout;
+    const f: Record<string, string> = {};
+    for (const m of out.matchAll(/^\s*(tx-checksum[\w-]*|tx-checksumming):\s+(on|off)/gm)) f[m[1]] = m[2];
+    return f;
+  }
+
+  /** Sets a device feature on node i, e.g. setFeature(1, 'vxlan0', 'tx-checksum-ip-generic', false). */
+  setFeature(i: number, dev: string, feature: string, on: boolean): void {
+    inNs(this.node(i).ns, 'ethtool', ['-K', dev, feature, on ? 'on' : 'off']);
+  }
+
+  /** Reads the state of lab name, or throws when it is not up. */
+  static open(name: string): Lab {
+    const st = readState(name);
+    if (!st) throw new LabError(`lab ${name}: not up (run \`csumwatch lab up\`)`);
+    if (st.phase !== 'up') throw new LabError(`lab ${name}: left half-built by an earlier run (run \`csumwatch lab down\`)`);
+    if (!nsExists(topology(st.config).client.ns)) throw new LabError(`lab ${name}: its namespaces are gone (run \`csumwatch lab down\`, then \`lab up\`)`);
+    return new Lab(st);
+  }
+}
+
+export function readState(name: string): LabState | null {
+  try {
+    const st = JSON.parse(fs.readFileSync(path.join(runDir(name), 'state.json'), 'utf8')) as LabState;
+    st.config = { ...DEFAULT_CONFIG, ...st.config };
+    return st;
+  } catch {
+    return null;
+  }
+}
+
+function writeState(st: LabState): void {
+  const dir = runDir(st.config.name);
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = path.join(dir, 'state.json.tmp');
+  fs.writeFileSync(tmp, JSON.stringify(st, null, 2) + '\n');
+  fs.renameSync(tmp, path.join(dir, 'state.json'));
+}
+
+/** Names of all network namespaces on this host. */
+export function listNs(): string[] {
+  const out = run('ip', ['netns', 'list']).stdout;
+  return out.split('\n').map((l) => l.split(' ')[0]).filter((n) => n !== '');
+}
+
+function nsExists(ns: string): boolean {
+  return fs.existsSync(path.join('/run/netns', ns));
+}
+
+/** Builds lab c; replaces a lab of the same name. */
+export function labUp(c: LabConfig, log: Log = quiet): Lab {
+  requireRoot('lab up');
+  topology(c); // checks c before anything is touched
+  requireTools(['ip', 'tc', 'bridge', 'ethtool', 'bpftool', 'nsenter', 'dnsmasq', 'dig', ...(c.nat ? ['iptables'] : [])]);
+  bpfObject('inject');
+  if (c.vlan) bpfObject('vlan-tag');
+  if (labDown(c.name).length > 0) log(`lab ${c.name}: replaced the lab that was up`);
+
+  const st: LabState = { config: c, phase: 'building', vlanMode: 'none', created: new Date().toISOString() };
+  writeState(st);
+  ensureBpffs();
+  const t = topology(c);
+  const sw = t.switchNs;
+
+  for (const ns of [sw, ...t.nodes.map((n) => n.ns)]) {
+    run('ip', ['netns', 'add', ns]);
+    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    // IPv6 only where a device asks for it: no router or neighbour solicitations, no MLD
+    // reports in the captures.
+    inNs(ns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+  }
+  for (const br of ['br0', 'br1']) {
+    run('ip', ['-n', sw, 'link', 'add', br, 'type', 'bridge']);
+    run('ip', ['-n', sw, 'link', 'set', br, 'up']);
+  }
+
+  for (const n of t.nodes) {
+    run('ip', ['link', 'add', 'eth0', 'netns', n.ns, 'address', n.macEth0, 'type', 'veth', 'peer', 'name', n.swEth0, 'netns', sw]);
+    run('ip', ['link', 'add', 'eth1', 'netns', n.ns, 'address', n.macEth1, 'type', 'veth', 'peer', 'name', n.swEth1, 'netns', sw]);
+    run('ip', ['-n', sw, 'link', 'set', n.swEth0, 'master', 'br0', 'up']);
+    run('ip', ['-n', sw, 'link', 'set', n.swEth1, 'master', 'br1', 'up']);
+  }
+
+  if (c.vlan) {
+    const probe = run('ip', ['-n', t.client.ns, 'link', 'add', 'link', 'eth0', 'name', `eth0.${VLAN_ID}`, 'type', 'vlan', 'id', String(VLAN_ID)], { allowFail: true });
+    st.vlanMode = probe.status === 0 ? 'device' : 'tc-bpf';
+    if (probe.status === 0) run('ip', ['-n', t.client.ns, 'link', 'del', `eth0.${VLAN_ID}`]);
+    log(`lab ${c.name}: VLAN ${VLAN_ID} underlay by ${st.vlanMode === 'device' ? 'VLAN devices' : 'tc (this kernel has no 802.1Q driver)'}`);
+  }
+
+  for (const n of t.nodes) buildNode(t, n, st.vlanMode);
+  for (const n of t.nodes) {
+    new Injector(c.name, n.ns, n.index, 'eth0').attach(c.port);
+  }
+  if (c.nat) {
+    const ns = t.client.ns;
+    inNs(ns, 'iptables', ['-t', 'nat', '-A', 'POSTROUTING', '-p', 'udp', '--dport', String(c.port), '-j', 'MASQUERADE', '--random-fully']);
+    inNs(ns, 'ethtool', ['-K', 'vxlan0', 'tx', 'on']);
+    inNs(ns, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
+  }
+
+  const dir = runDir(c.name);
+  startDnsmasq(t.server.ns, t.server.overlay, dir);
+  waitForAnswer(t.server.ns, t.server.overlay, `lab ${c.name}: dnsmasq on ${t.server.ns}`);
+  if (c.bind === 'eth0' && !c.nat) {
+    for (const n of t.nodes.slice(0, -1)) waitForAnswer(n.ns, t.server.overlay, `lab ${c.name}: through the tunnel from ${n.ns}`);
+  }
+  st.phase = 'up';
+  writeState(st);
+  log(`lab ${c.name}: up: ${describe(t, st.vlanMode)}`);
+  return new Lab(st);
+}
+
+/** One node: addresses, VXLAN device, offload settings, static neighbours and FDB. */
+function buildNode(t: Topology, n: NodeSpec, vlanMode: VlanMode): void {
+  const c = t.config;
+  const ns = n.ns;
+  const v6u = c.underlay === 'ipv6';
+  const ud = underlayDev(vlanMode === 'device');
+  const ip = (...a: string[]) => run('ip', ['-n', ns, ...a]);
+  if (vlanMode === 'device') ip('link', 'add', 'link', 'eth0', 'name', ud, 'type', 'vlan', 'id', String(VLAN_ID));
+  if (vlanMode === 'tc-bpf') {
+    const obj = bpfObject('vlan-tag');
+    ensureClsact(ns, 'eth0');
+    inNetNs(ns, 'tc', ['filter', 'replace', 'dev', 'eth0', 'egress', 'pref', '2', 'handle', '2', 'bpf', 'da', 'obj', obj, 'sec', 'tc']);
+    inNetNs(ns, 'tc', ['filter', 'replace', 'dev', 'eth0', 'ingress', 'pref', '2', 'handle', '2', 'bpf', 'da', 'obj', obj, 'sec', 'tc']);
+  }
+  if (v6u) {
+    v6On(ns, ud);
+    v6On(ns, 'eth1');
+  }
+  ip('addr', 'add', `${n.underlay}/${t.underlayPrefix}`, 'dev', ud, ...(v6u ? ['nodad'] : []));
+  ip('addr', 'add', `${n.second}/${t.underlayPrefix}`, 'dev', 'eth1', ...(v6u ? ['nodad'] : []));
+
+  const wrong = n === t.client && c.bind === 'eth1';
+  const csum = v6u ? (c.udpcsum ? ['udpcsum'] : ['noudpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx']) : [c.udpcsum ? 'udpcsum' : 'noudpcsum'];
+  ip('link', 'add', 'vxlan0', 'address', n.macVxlan, 'type', 'vxlan', 'id', String(c.vni), 'dstport', String(c.port),
+    'local', wrong ? n.second : n.underlay, 'dev', wrong ? 'eth1' : ud, 'nolearning', ...csum);
+  if (c.overlay === 'ipv6') v6On(ns, 'vxlan0');
+  ip('addr', 'add', `${n.overlay}/${t.overlayPrefix}`, 'dev', 'vxlan0', ...(c.overlay === 'ipv6' ? ['nodad'] : []));
+
+  if (!c.offload) {
+    const devs = ['vxlan0', 'eth0', 'eth1', ...(vlanMode === 'device' ? [ud] : [])];
+    for (const d of devs) inNs(ns, 'ethtool', ['-K', d, 'tx', 'off']);
+  }
+  for (const d of ['eth0', 'eth1', ...(vlanMode === 'device' ? [ud] : []), 'vxlan0']) ip('link', 'set', d, 'up');
+
+  for (const p of t.nodes) {
+    if (p === n) continue;
+    ip('neigh', 'replace', p.underlay, 'lladdr', p.macEth0, 'dev', ud, 'nud', 'permanent');
+    ip('neigh', 'replace', p.second, 'lladdr', p.macEth1, 'dev', 'eth1', 'nud', 'permanent');
+    ip('neigh', 'replace', p.overlay, 'lladdr', p.macVxlan, 'dev', 'vxlan0', 'nud', 'permanent');
+    run('bridge', ['-n', ns, 'fdb', 'append', p.macVxlan, 'dev', 'vxlan0', 'dst', p.underlay, 'self', 'permanent']);
+  }
+}
+
+/**
+ * IPv6 on a device without a link-local address (addrgenmode none), so it sends no
+ * solicitations of its own; neighbours are static. Joining the solicited-node group still sends
+ * MLD reports: their unsolicited repeats are made 1 ms apart so they are over at once.
+ */
+function v6On(ns: string, dev: string): void {
+  run('ip', ['-n', ns, 'link', 'set', 'dev', dev, 'addrgenmode', 'none']);
+  inNs(ns, 'sysctl', ['-q', '-w', `net.ipv6.conf.${dev}.mldv1_unsolicited_report_interval=1`,
+    `net.ipv6.conf.${dev}.mldv2_unsolicited_report_interval=1`, `net.ipv6.conf.${dev}.disable_ipv6=0`]);
+}
+
+function describe(t: Topology, vlanMode: VlanMode): string {
+  const c = t.config;
+  const parts = [
+    `${c.nodes} nodes`, `VXLAN ${c.port} VNI ${c.vni}`, `${c.underlay} underlay`, `${c.overlay} overlay`,
+    c.udpcsum ? 'outer UDP checksums' : 'no outer UDP checksums', `tx offload ${c.offload ? 'on' : 'off'}`,
+  ];
+  if (vlanMode !== 'none') parts.push(`VLAN ${VLAN_ID} (${vlanMode})`);
+  if (c.bind !== 'eth0') parts.push(`node1 vxlan0 bound to ${c.bind}`);
+  if (c.nat) parts.push('node1 NATs the VXLAN port (--random-fully) with vxlan0 offload on');
+  parts.push(`DNS ${t.server.overlay} on ${t.server.ns}`);
+  return parts.join(', ');
+}
+
+/**
+ * Removes lab name: stops every process in its namespaces, deletes them, its pinned BPF
+ * objects and its run directory. Returns what it removed (empty: there was nothing).
+ */
+export function labDown(name: string, log: Log = quiet): string[] {
+  requireRoot('lab down');
+  const removed: string[] = [];
+  const namespaces = listNs().filter((ns) => ownsNs(name, ns));
+  // Processes first: a namespace with a process still in it outlives `ip netns del`.
+  const pids: number[] = [];
+  for (const ns of namespaces) {
+    const out = run('ip', ['netns', 'pids', ns], { allowFail: true }).stdout;
+    for (const p of out.split('\n')) if (/^\d+$/.test(p.trim())) pids.push(Number(p.trim()));
+  }
+  killAll(pids);
+  if (pids.length > 0) removed.push(`${pids.length} process${pids.length === 1 ? '' : 'es'}`);
+  for (const ns of namespaces) {
+    run('ip', ['netns', 'del', ns], { allowFail: true });
+    removed.push(`namespace ${ns}`);
+  }
+  const pins = pinDir(name);
+  if (fs.existsSync(pins)) {
+    fs.rmSync(pins, { recursive: true, force: true });
+    removed.push(`pinned BPF objects ${pins}`);
+  }
+  const dir = runDir(name);
+  if (fs.existsSync(dir)) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  if (removed.length > 0) log(`lab ${name}: removed ${removed.join(', ')}`);
+  return removed;
+}
+
+function killAll(pids: number[]): void {
+  const signal = (p: number, s: NodeJS.Signals | 0) => {
+    try {
+      process.kill(p, s);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let left = pids.filter((p) => signal(p, 'SIGTERM'));
+  for (let i = 0; i < 30 && left.length > 0; i++) {
+    sleepMs(100);
+    left = left.filter((p) => signal(p, 0));
+  }
+  for (const p of left) signal(p, 'SIGKILL');
+}
+
+/** Labs on this host: by run directory and by namespace name. */
+export function listLabs(): string[] {
+  const names = new Set<string>();
+  try {
+    for (const d of fs.readdirSync(RUN_ROOT)) names.add(d);
+  } catch {
+    // none
+  }
+  for (const ns of listNs()) {
+    const m = /^([a-z][a-z0-9]{0,7})-(node[1-8]|sw)$/.exec(ns);
+    if (m) names.add(m[1]);
+  }
+  return [...names].sort();
+}

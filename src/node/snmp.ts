@@ -1,0 +1,31 @@
+// /proc/net/snmp: the kernel's per-namespace protocol counters (Ip, Icmp, Tcp, Udp, ...).
+// Each protocol is two lines, names then values:
+//   Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors ...
+//   Udp: 120 0 3 118 0 0 3 ...
+
+export type Snmp = Record<string, Record<string, number>>;
+
+/** Parses /proc/net/snmp text; a malformed pair of lines is skipped, never thrown. */
+export function parseSnmp(text: string): Snmp {
+  const out: Snmp = {};
+  const lines = text.split('\n');
+  for (let i = 0; i + 1 < lines.length; i++) {
+    const names = lines[i].trim().split(/\s+/);
+    const values = lines[i + 1].trim().split(/\s+/);
+    const proto = names[0];
+    if (!proto.endsWith(':') || values[0] !== proto || names.length !== values.length) continue;
+    const row: Record<string, number> = {};
+    for (let k = 1; k < names.length; k++) {
+      const v = Number(values[k]);
+      if (Number.isFinite(v)) row[names[k]] = v;
+    }
+    out[proto.slice(0, -1)] = row;
+    i++;
+  }
+  return out;
+}
+
+/** Counter proto.name, or 0 when this kernel does not have it. */
+export function snmpValue(s: Snmp, proto: string, name: string): number {
+  return s[proto]?.[name] ?? 0;
+}
