@@ -12,10 +12,17 @@
  *   pseudo-only  set the inner UDP checksum to the pseudo-header sum alone: what leaves a NIC
  *                that was handed the packet for checksum offload and never completed it
  *
- * For inner-udp and inner-ipv4 the outer UDP checksum, when there is one, is updated for the
- * damaged bytes (RFC 1624), as the sender's NIC would have computed it: exactly one layer is
- * wrong. pseudo-only leaves the outer checksum as local checksum offload computed it, over the
- * inner checksum the NIC should have written, as on the wire of a broken VMware host.
+ * The outer UDP checksum (when not 0) ends up as a NIC would have sent it:
+ *   inner-udp, inner-ipv4  true to the damaged bytes, so exactly one layer is wrong;
+ *   pseudo-only            as local checksum offload computed it: over the inner checksum the
+ *                          NIC should have written, as on the wire of a broken VMware host.
+ * At this hook the outer checksum is either complete, or still pending: the vxlan device left
+ * it to the underlay device, and it holds the pseudo-header sum until the stack completes it
+ * in software after this hook (validate_xmit_skb), over the bytes as they are then. So a
+ * complete outer checksum is updated for the damage (RFC 1624) in the inner modes and left
+ * alone for pseudo-only; a pending one is left alone in the inner modes (the completion covers
+ * the damage) and, for pseudo-only, offset by the same update so that the completion yields
+ * the value without the damage.
  *
  * Damage only sticks where the sender computed real checksums (transmit offload off on the
  * vxlan and underlay devices): a pending checksum would be completed over the damage later.
@@ -249,6 +256,8 @@ int csw_inject(struct __sk_buff *skb)
 
 	__u32 mode = cfg->mode;
 	__u32 pseudo = pseudo_sum(data, data_end, &inner, &ok);
+	/* Outer checksum still pending: the field holds the pseudo-header sum (see top). */
+	int outer_pending = csum_out != 0 && csum_out == pseudo_sum(data, data_end, &outer, &ok);
 	if (!ok)
 		return TC_ACT_OK;
 	/* The sender left the checksum to offload: damage now would be summed over later. */
@@ -295,8 +304,9 @@ int csw_inject(struct __sk_buff *skb)
 		count(&st->errors);
 		return TC_ACT_OK;
 	}
-	/* Keep the outer checksum true to the damaged inner bytes (not for pseudo-only: see top). */
-	if ((mode == CSW_INJECT_INNER_UDP || mode == CSW_INJECT_INNER_IPV4) && csum_out != 0) {
+	/* The outer checksum as a NIC would have sent it (see top). */
+	int inner_mode = mode == CSW_INJECT_INNER_UDP || mode == CSW_INJECT_INNER_IPV4;
+	if (csum_out != 0 && ((inner_mode && !outer_pending) || (mode == CSW_INJECT_PSEUDO_ONLY && outer_pending))) {
 		__u16 fixed = bpf_htons(csum_update(csum_out, old, new));
 
 		if (bpf_skb_store_bytes(skb, outer_off, &fixed, sizeof(fixed), 0) != 0) {

@@ -13,7 +13,7 @@ import { DEFAULT_CONFIG, LabConfig, NodeSpec, ownsNs, Topology, topology, underl
 import { dig, dnsperf, DnsperfOptions, DnsperfResult, startDnsmasq, waitForAnswer } from './dns';
 import { inNetNs, inNs, LabError, requireRoot, requireTools, run, sleepMs } from './exec';
 import { bpfObject, ensureBpffs, ensureClsact, Injector, pinDir } from './inject';
-import { parseSnmp, Snmp } from '../node/snmp';
+import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
 
 export const RUN_ROOT = '/run/csumwatch-lab';
 
@@ -65,9 +65,12 @@ export class Lab {
     return new Injector(this.name, this.node(i).ns, i, 'eth0');
   }
 
-  /** /proc/net/snmp of node i. */
+  /** Node i's kernel counters in one: /proc/net/snmp (Ip, Udp, ...), /proc/net/netstat (TcpExt,
+   * IpExt) and /proc/net/snmp6 (Ip6, Udp6, ...). */
   snmp(i: number): Snmp {
-    return parseSnmp(inNs(this.node(i).ns, 'cat', ['/proc/net/snmp']).stdout);
+    const ns = this.node(i).ns;
+    const cat = (f: string) => inNs(ns, 'cat', [f]).stdout;
+    return { ...parseSnmp(cat('/proc/net/snmp')), ...parseSnmp(cat('/proc/net/netstat')), ...parseSnmp6(cat('/proc/net/snmp6')) };
   }
 
   /** dnsperf from node `from` (default the client) to the DNS server. */
@@ -151,6 +154,10 @@ export function labUp(c: LabConfig, log: Log = quiet): Lab {
     // IPv6 only where a device asks for it: no router or neighbour solicitations, no MLD
     // reports in the captures.
     inNs(ns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    // Strict reverse-path filtering, as many distributions set it: a packet whose source
+    // address belongs to another network than the one it came in on is dropped (a vxlan device
+    // bound to the wrong interface sends with that interface's address).
+    inNs(ns, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=1', 'net.ipv4.conf.default.rp_filter=1']);
   }
   for (const br of ['br0', 'br1']) {
     run('ip', ['-n', sw, 'link', 'add', br, 'type', 'bridge']);
@@ -243,6 +250,8 @@ function buildNode(t: Topology, n: NodeSpec, vlanMode: VlanMode): void {
  * MLD reports: their unsolicited repeats are made 1 ms apart so they are over at once.
  */
 function v6On(ns: string, dev: string): void {
+  // Local delivery to the node's own IPv6 addresses goes through lo.
+  inNs(ns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.lo.disable_ipv6=0']);
   run('ip', ['-n', ns, 'link', 'set', 'dev', dev, 'addrgenmode', 'none']);
   inNs(ns, 'sysctl', ['-q', '-w', `net.ipv6.conf.${dev}.mldv1_unsolicited_report_interval=1`,
     `net.ipv6.conf.${dev}.mldv2_unsolicited_report_interval=1`, `net.ipv6.conf.${dev}.disable_ipv6=0`]);

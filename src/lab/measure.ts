@@ -8,7 +8,7 @@ import * as path from 'path';
 import { Analysis, analyzeFiles } from '../analyze/analyze';
 import { Capture, CaptureResult } from './capture';
 import { DnsperfResult } from './dns';
-import { LabError } from './exec';
+import { LabError, sleepMs } from './exec';
 import { InjectStats } from './inject';
 import { Lab } from './lab';
 import { Snmp, snmpValue } from '../node/snmp';
@@ -16,6 +16,8 @@ import { Snmp, snmpValue } from '../node/snmp';
 export interface Tap {
   node: number;
   iface: string;
+  /** Capture filter, ANDed with the interface (default 'udp'); e.g. 'outbound and udp'. */
+  filter?: string;
 }
 
 export interface TapResult extends Tap {
@@ -28,10 +30,15 @@ export interface NodeDelta {
   /** Packets the injector damaged during the run, all modes. */
   damaged: number;
   injector: InjectStats;
-  /** Udp InCsumErrors, Udp InErrors, Ip InHdrErrors increases during the run. */
+  /** Increases during the run of Udp InCsumErrors, Udp InErrors, Ip InHdrErrors (IPv4) and of
+   * Udp6InCsumErrors, Ip6InHdrErrors (IPv6). */
   udpInCsumErrors: number;
   udpInErrors: number;
   ipInHdrErrors: number;
+  udp6InCsumErrors: number;
+  ip6InHdrErrors: number;
+  /** TcpExt IPReversePathFilter: packets dropped by the reverse-path filter. */
+  ipReversePathFilter: number;
 }
 
 export interface Measurement {
@@ -56,7 +63,7 @@ export function measure(lab: Lab, o: MeasureOptions): Measurement {
   fs.mkdirSync(dir, { recursive: true });
   const nodes = lab.topo.nodes.map((n) => n.index);
   const before = nodes.map((i) => ({ inj: lab.injector(i).stats(), snmp: lab.snmp(i) }));
-  const caps = o.taps.map((t) => new Capture(lab.node(t.node).ns, t.iface, path.join(dir, `${o.prefix}-node${t.node}-${t.iface}.pcap`)));
+  const caps = o.taps.map((t) => new Capture(lab.node(t.node).ns, t.iface, path.join(dir, `${o.prefix}-node${t.node}-${t.iface}.pcap`), t.filter));
   const started: Capture[] = [];
   let perf: DnsperfResult;
   let results: CaptureResult[];
@@ -64,7 +71,8 @@ export function measure(lab: Lab, o: MeasureOptions): Measurement {
     for (const c of caps) started.push(c.start());
     perf = lab.dnsperf({ queries: o.queries, qps: o.qps, prefix: o.prefix });
   } finally {
-    results = started.map((c) => c.stop());
+    sleepMs(300); // the last packets reach the captures
+    results = started.map((c) => c.stop(0));
   }
   const after = nodes.map((i) => ({ inj: lab.injector(i).stats(), snmp: lab.snmp(i) }));
   for (const r of results) {
@@ -97,5 +105,8 @@ function nodeDelta(node: number, b: { inj: InjectStats; snmp: Snmp }, a: { inj: 
     udpInCsumErrors: d('Udp', 'InCsumErrors'),
     udpInErrors: d('Udp', 'InErrors'),
     ipInHdrErrors: d('Ip', 'InHdrErrors'),
+    udp6InCsumErrors: d('Udp6', 'InCsumErrors'),
+    ip6InHdrErrors: d('Ip6', 'InHdrErrors'),
+    ipReversePathFilter: d('TcpExt', 'IPReversePathFilter'),
   };
 }

@@ -29,3 +29,17 @@ export function parseSnmp(text: string): Snmp {
 export function snmpValue(s: Snmp, proto: string, name: string): number {
   return s[proto]?.[name] ?? 0;
 }
+
+/**
+ * Parses /proc/net/snmp6, one "Udp6InCsumErrors   3" per line, into the same shape as
+ * parseSnmp: { Udp6: { InCsumErrors: 3 }, Ip6: {...}, ... }.
+ */
+export function parseSnmp6(text: string): Snmp {
+  const out: Snmp = {};
+  for (const line of text.split('\n')) {
+    const m = /^(Ip6|Icmp6|Udp6|UdpLite6)(\w+)\s+(\d+)\s*$/.exec(line);
+    if (!m) continue;
+    (out[m[1]] ??= {})[m[2]] = Number(m[3]);
+  }
+  return out;
+}
