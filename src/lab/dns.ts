@@ -93,7 +93,7 @@ export function parseDnsperf(out: string): Omit<DnsperfResult, 'names'> {
     return Number(m[1]);
   };
   const rcodes: Record<string, number> = {};
-  const rc = /^\s*Response codes:\s+(.*)$/m.exec(out);
+  const rc = /^[ \t]*Response codes:[ \t]*(.*)$/m.exec(out);
   if (rc) {
     for (const part of rc[1].split(',')) {
       const m = /([A-Z]+)\s+(\d+)/.exec(part);

@@ -6,11 +6,13 @@ import { spawnSync } from 'child_process';
 /** A lab operation failed: "doing x: cause", code CSW_ERR_LAB. */
 export class LabError extends Error {
   readonly code: string = 'CSW_ERR_LAB';
+  override readonly name: string = 'LabError';
 }
 
 /** A tool the lab needs is missing: code CSW_ERR_LAB_TOOL, with the Debian package to install. */
 export class LabToolError extends LabError {
   override readonly code: string = 'CSW_ERR_LAB_TOOL';
+  override readonly name: string = 'LabToolError';
 }
 
 export interface RunResult {

@@ -54,6 +54,11 @@ export function encodeConfig(c: InjectConfig): Buffer {
   const b = Buffer.alloc(CFG_LAYOUT.size);
   if (!(c.probability >= 0 && c.probability <= 1)) throw new LabError(`fault probability: want 0 to 1, got ${c.probability}`);
   if (c.vxlanPorts.length < 1 || c.vxlanPorts.length > 2) throw new LabError('fault: one or two VXLAN ports');
+  for (const p of [...c.vxlanPorts, c.innerPort]) {
+    if (!Number.isInteger(p) || p < 0 || p > 65535) throw new LabError(`fault: not a port number: ${p}`);
+  }
+  if (!INJECT_MODES.includes(c.mode)) throw new LabError(`fault: unknown mode '${c.mode}'`);
+  if (!INJECT_DIRECTIONS.includes(c.direction)) throw new LabError(`fault: unknown direction '${c.direction}'`);
   const le = isLittleEndian();
   const w32 = (v: number, o: number) => (le ? b.writeUInt32LE(v, o) : b.writeUInt32BE(v, o));
   const w16 = (v: number, o: number) => (le ? b.writeUInt16LE(v, o) : b.writeUInt16BE(v, o));
@@ -72,13 +77,11 @@ export function decodeConfig(b: Buffer): InjectConfig {
   const r32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
   const r16 = (o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
   const ports = [r16(CFG_LAYOUT.vxlan_port), r16(CFG_LAYOUT.vxlan_port + 2)].filter((p) => p !== 0);
-  return {
-    mode: INJECT_MODES[r32(CFG_LAYOUT.mode)] ?? 'off',
-    probability: r32(CFG_LAYOUT.ppm) / PPM_ALL,
-    vxlanPorts: ports,
-    innerPort: r16(CFG_LAYOUT.inner_port),
-    direction: INJECT_DIRECTIONS[b[CFG_LAYOUT.direction]] ?? 'both',
-  };
+  const mode = INJECT_MODES[r32(CFG_LAYOUT.mode)];
+  const direction = INJECT_DIRECTIONS[b[CFG_LAYOUT.direction]];
+  if (mode === undefined) throw new LabError(`injector config: unknown mode ${r32(CFG_LAYOUT.mode)}`);
+  if (direction === undefined) throw new LabError(`injector config: unknown direction ${b[CFG_LAYOUT.direction]}`);
+  return { mode, probability: r32(CFG_LAYOUT.ppm) / PPM_ALL, vxlanPorts: ports, innerPort: r16(CFG_LAYOUT.inner_port), direction };
 }
 
 export function decodeStats(b: Buffer): InjectStats {

@@ -14,11 +14,10 @@ export function parseSnmp(text: string): Snmp {
     const values = lines[i + 1].trim().split(/\s+/);
     const proto = names[0];
     if (!proto.endsWith(':') || values[0] !== proto || names.length !== values.length) continue;
+    // A values line holds only numbers; otherwise this was not a pair: move on by one line.
+    if (!values.slice(1).every((v) => /^-?\d+$/.test(v))) continue;
     const row: Record<string, number> = {};
-    for (let k = 1; k < names.length; k++) {
-      const v = Number(values[k]);
-      if (Number.isFinite(v)) row[names[k]] = v;
-    }
+    for (let k = 1; k < names.length; k++) row[names[k]] = Number(values[k]);
     out[proto.slice(0, -1)] = row;
     i++;
   }

@@ -10,6 +10,8 @@
 // tool timeouts in src/lab/exec.ts.
 
 import t, { Test } from 'tap';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 
 import { Analysis } from '../../src/analyze/analyze';
 import { Csum } from '../../src/decode/checksum';
@@ -19,6 +21,7 @@ import { InjectDirection, InjectMode } from '../../src/lab/inject';
 import { labDown, labUp } from '../../src/lab/lab';
 import { measure, Measurement, TapResult } from '../../src/lab/measure';
 
+const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
 const LAB = 'cswscn';
 const QUERIES = 300;
 const QPS = 3000;
@@ -225,6 +228,19 @@ for (const s of SCENARIOS) {
     }
     const rx = m.taps.find((x) => `node${x.node} ${x.iface}` === s.expect.dnsTap)!;
     assertDns(t, m, rx, d);
+
+    // The same capture through `csumwatch analyze --json` as a user runs it (CONTRACT.md keys).
+    const cli = spawnSync(process.execPath, [BIN, 'analyze', '--json', '--vxlan-port', String(lab.config.port), rx.capture.file], { encoding: 'utf8' });
+    t.equal(cli.status, 0, 'csumwatch analyze exits 0');
+    const j = JSON.parse(cli.stdout);
+    t.equal(j.dns.queries, m.dnsperf.sent, 'analyze --json: dns.queries = dnsperf sent');
+    t.equal(j.dns.unanswered, m.dnsperf.lost, 'analyze --json: dns.unanswered = dnsperf lost');
+    t.equal(j.dns.lost_to_checksum, d, 'analyze --json: dns.lost_to_checksum = injector damaged');
+    const jsonBad: Record<string, number> = {};
+    for (const [layer, res] of [['ipv4', j.checksums.ipv4], ['udp', j.checksums.udp], ['vxlan.ipv4', j.checksums.vxlan.ipv4], ['vxlan.udp', j.checksums.vxlan.udp]] as const) {
+      if (res.bad > 0) jsonBad[layer] = res.bad;
+    }
+    t.same(jsonBad, s.expect.bad[s.expect.dnsTap](d), 'analyze --json: bad checksums by layer');
     if (s.fault.mode === 'pseudo-only') {
       const tx = m.taps.find((x) => x.node === inj && x.iface === 'eth0')!;
       t.same(counts(tx.analysis, Csum.PARTIAL), { 'vxlan.udp': d }, 'the sender\'s capture calls them partial, not bad');
