@@ -36,7 +36,10 @@ export class Capture {
     const err = fs.openSync(this.errFile, 'w');
     const child = spawn('ip', [
       'netns', 'exec', this.ns, 'tcpdump', '-i', 'any', '-y', 'LINUX_SLL2', '-n', '-U', '--immediate-mode',
-      '-B', '8192', '-Z', 'root', '-w', this.file, `ifindex ${ifindex} and (${this.filter})`,
+      // Snap length 2048 covers a 1500-byte frame whole (checksums need every byte). It also
+      // sizes the ring's slots: with the default 262144, an 8 MiB buffer holds 32 packets and
+      // a burst of 300 queries overflows it.
+      '-s', '2048', '-B', '8192', '-Z', 'root', '-w', this.file, `ifindex ${ifindex} and (${this.filter})`,
     ], { stdio: ['ignore', 'ignore', err], detached: true });
     fs.closeSync(err);
     child.unref();
