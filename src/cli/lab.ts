@@ -176,12 +176,12 @@ function fault(name: string, rest: string[], v: Values): number {
 }
 
 function status(name: string, json: boolean): number {
-  const st = readState(name);
-  if (!st) {
-    const others = listLabs();
+  if (!readState(name)) {
+    const others = listLabs().filter((n) => n !== name);
     throw new LabError(`lab ${name}: not up${others.length > 0 ? ` (labs here: ${others.join(', ')})` : ''}`);
   }
-  const lab = new Lab(st);
+  const lab = Lab.open(name);
+  const st = lab.state;
   const nodes = lab.topo.nodes.map((n) => {
     const snmp = lab.snmp(n.index);
     const inj = lab.injector(n.index);

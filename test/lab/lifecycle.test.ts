@@ -128,7 +128,10 @@ t.test('down after up was killed halfway', async (t) => {
 
   let r = cli('lab', 'fault', 'inner-udp', '--name', LAB);
   t.equal(r.code, 1, 'fault refuses a half-built lab');
-  t.match(r.err, /half-built|not up/);
+  t.match(r.err, /^csumwatch: lab cswlc: left half-built by an earlier run \(run `csumwatch lab down`\)\n$/);
+  r = cli('lab', 'status', '--name', LAB);
+  t.equal(r.code, 1, 'status says so too');
+  t.match(r.err, /half-built/);
 
   // A capture left running in a namespace, as after a crash during a test.
   const cap = spawn('ip', ['netns', 'exec', `${LAB}-node1`, 'tcpdump', '-i', 'lo', '-w', '/dev/null'], { stdio: 'ignore', detached: true });
