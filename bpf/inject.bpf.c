@@ -18,25 +18,31 @@
  *                          NIC should have written, as on the wire of a broken VMware host.
  * At this hook the outer checksum is either complete, or still pending: the vxlan device left
  * it to the underlay device, and it holds the pseudo-header sum until the stack completes it
- * in software after this hook (validate_xmit_skb), over the bytes as they are then. So a
- * complete outer checksum is updated for the damage (RFC 1624) in the inner modes and left
- * alone for pseudo-only; a pending one is left alone in the inner modes (the completion covers
- * the damage) and, for pseudo-only, offset by the same update so that the completion yields
- * the value without the damage.
+ * in software after this hook (validate_xmit_skb), over the bytes as they are then. Which one
+ * is pending comes from the kernel's sk_buff (ip_summed CHECKSUM_PARTIAL, csum_start), not
+ * from the field's value, which a complete checksum can equal by chance. So a complete outer
+ * checksum is updated for the damage (RFC 1624) in the inner modes and left alone for
+ * pseudo-only; a pending one is left alone in the inner modes (the completion covers the
+ * damage) and, for pseudo-only, offset by the same update so that the completion yields the
+ * value without the damage.
  *
- * Damage only sticks where the sender computed real checksums (transmit offload off on the
- * vxlan and underlay devices): a pending checksum would be completed over the damage later.
- * Such packets are counted in skipped_partial and left alone.
+ * With transmit offload on the vxlan device the inner UDP checksum is the pending one, and is
+ * completed after this hook over whatever was written into it: inner-udp and pseudo-only
+ * cannot damage it, and count such packets in skipped_partial. inner-ipv4 and outer-udp still
+ * damage; whether the receiver notices depends on the path (veth hands a pending checksum to a
+ * receiver that trusts it; the IPv4 header checksum is always verified).
  *
  * Every packet is passed on (TC_ACT_OK); the counters are the ground truth the lab reads back.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "shared/inject.h"
 
 #define TC_ACT_OK 0
+#define CHECKSUM_PARTIAL 3 /* include/linux/skbuff.h */
 
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
@@ -50,6 +56,9 @@
 
 /* Outer Ethernet (2 tags) + IPv6 + UDP + VXLAN + inner Ethernet + IPv6 + UDP. */
 #define PULL_LEN (ETH_HLEN + 8 + IPV6_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN + IPV6_HLEN + UDP_HLEN)
+
+/* The kernel's sk_buff behind the context, to read which checksum is pending (kernel 6.2+). */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -186,13 +195,17 @@ SEC("tc")
 int csw_inject(struct __sk_buff *skb)
 {
 	__u32 key = 0;
-	struct csw_inject_cfg *cfg = bpf_map_lookup_elem(&csw_inject_cfg, &key);
+	struct csw_inject_cfg *cfgp = bpf_map_lookup_elem(&csw_inject_cfg, &key);
 	struct csw_inject_stats *st = bpf_map_lookup_elem(&csw_inject_stats, &key);
 
-	if (!cfg || !st)
+	if (!cfgp || !st)
 		return TC_ACT_OK;
 	count(&st->seen);
-	if (cfg->mode == CSW_INJECT_OFF || cfg->mode >= CSW_INJECT_MODES)
+	/* One copy: user space may rewrite the map while this packet is looked at. */
+	struct csw_inject_cfg c = *cfgp;
+	const struct csw_inject_cfg *cfg = &c;
+	__u32 mode = cfg->mode;
+	if (mode == CSW_INJECT_OFF || mode >= CSW_INJECT_MODES)
 		return TC_ACT_OK;
 
 	__u32 want = skb->len < PULL_LEN ? skb->len : PULL_LEN;
@@ -254,14 +267,22 @@ int csw_inject(struct __sk_buff *skb)
 	}
 	count(&st->matched);
 
-	__u32 mode = cfg->mode;
 	__u32 pseudo = pseudo_sum(data, data_end, &inner, &ok);
-	/* Outer checksum still pending: the field holds the pseudo-header sum (see top). */
-	int outer_pending = csum_out != 0 && csum_out == pseudo_sum(data, data_end, &outer, &ok);
 	if (!ok)
 		return TC_ACT_OK;
+	/*
+	 * Which checksum, if any, is still pending (see top): the kernel's own record of it,
+	 * CHECKSUM_PARTIAL with csum_start at that UDP header (an offset from skb->head).
+	 */
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	int pending_at = -1;
+	if (BPF_CORE_READ_BITFIELD(kskb, ip_summed) == CHECKSUM_PARTIAL)
+		pending_at = (int)kskb->csum_start - (int)(kskb->data - kskb->head);
+	int outer_pending = pending_at == (int)outer.udp;
+	int inner_pending = pending_at == (int)inner.udp;
+
 	/* The sender left the checksum to offload: damage now would be summed over later. */
-	if ((mode == CSW_INJECT_INNER_UDP || mode == CSW_INJECT_PSEUDO_ONLY) && csum_in == pseudo) {
+	if ((mode == CSW_INJECT_INNER_UDP || mode == CSW_INJECT_PSEUDO_ONLY) && inner_pending) {
 		count(&st->skipped_partial);
 		return TC_ACT_OK;
 	}

@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# clang, libbpf-dev, bpftool and make build bpf/*.bpf.c; the rest runs the lab and the tests.
+# clang, libbpf-dev, bpftool and make build bpf/*.bpf.c; the rest runs the lab and the tests
+# (binutils: readelf checks the BPF object's map symbols).
 apt_packages=(libpcap-dev tcpdump tshark dnsmasq-base dnsutils dnsperf iproute2 ethtool iptables
-  clang libbpf-dev bpftool make)
+  clang libbpf-dev bpftool make binutils)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

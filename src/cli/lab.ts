@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util';
 
-import { checkConfig, DEFAULT_CONFIG, LabConfig } from '../lab/config';
+import { checkConfig, checkName, DEFAULT_CONFIG, LabConfig } from '../lab/config';
 import { LabError } from '../lab/exec';
 import { INJECT_DIRECTIONS, INJECT_MODES, InjectDirection, InjectMode } from '../lab/inject';
 import { Lab, labDown, labUp, listLabs, readState } from '../lab/lab';
@@ -34,7 +34,8 @@ options for up:
   --overlay ipv4|ipv6  overlay addresses (default ipv4)
   --vlan               tag the underlay with VLAN 100
   --no-udpcsum         outer UDP checksum 0 (flannel's default)
-  --offload            leave transmit checksum offload on (default: off, real checksums)
+  --offload            leave transmit checksum offload on (default: off, real checksums);
+                       then inner-udp and pseudo-only cannot damage (counted as skipped)
   --bind eth0|eth1     the device node1's vxlan0 is bound to (eth1: the wrong one)
   --nat                node1 NATs the VXLAN port with --random-fully while vxlan0 keeps
                        transmit checksum offload on: the kernel's own outer checksum bug
@@ -85,6 +86,11 @@ export async function runLab(argv: string[]): Promise<number> {
   }
   const [cmd, ...rest] = positionals;
   const name = v.name ?? DEFAULT_CONFIG.name;
+  try {
+    checkName(name);
+  } catch (err) {
+    throw new UsageError(`--name: ${(err as Error).message}`);
+  }
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const allowed: Record<string, readonly string[]> = {
     up: ['name', 'nodes', 'port', 'vni', 'underlay', 'overlay', 'vlan', 'no-udpcsum', 'offload', 'bind', 'nat'],
@@ -159,8 +165,10 @@ function fault(name: string, rest: string[], v: Values): number {
   if (mode === undefined) throw new UsageError(`lab fault: no mode (${INJECT_MODES.join(', ')})`);
   if (extra !== undefined) throw new UsageError(`lab fault: unexpected argument '${extra}'`);
   if (!(INJECT_MODES as readonly string[]).includes(mode)) throw new UsageError(`lab fault: unknown mode '${mode}' (${INJECT_MODES.join(', ')})`);
+  if (v.probability !== undefined && !/^(0|1|0?\.\d+|0\.\d*|1\.0*)$/.test(v.probability)) {
+    throw new UsageError(`--probability: want 0 to 1, got '${v.probability}'`);
+  }
   const p = v.probability === undefined ? 1 : Number(v.probability);
-  if (!(p >= 0 && p <= 1)) throw new UsageError(`--probability: want 0 to 1, got ${v.probability}`);
   const dir = v.direction ?? 'to';
   if (!(INJECT_DIRECTIONS as readonly string[]).includes(dir)) throw new UsageError(`--direction: want to, from or both, got ${dir}`);
   const innerPort = v.port === undefined ? 53 : v.port === '0' ? 0 : parsePort('--port', v.port);

@@ -71,6 +71,12 @@ export class Capture {
       }
       sleepMs(50);
     }
+    try {
+      process.kill(this.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    this.pid = 0;
     throw new LabError(`capture on ${this.ns}/${this.iface}: tcpdump did not report its counts: ${this.log().trim().split('\n').pop() ?? ''}`);
   }
 

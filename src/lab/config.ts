@@ -57,11 +57,16 @@ export const DNS_ZONE = 'lab.test';
 export const ANSWER_A = '10.9.9.9';
 export const ANSWER_AAAA = 'fd00::9';
 
+/** Throws LabError unless name is a lab name: it becomes part of paths and namespace names. */
+export function checkName(name: string): void {
+  if (!/^[a-z][a-z0-9]{0,7}$/.test(name)) {
+    throw new LabError(`lab name '${name}': want a lower-case letter, then up to 7 letters or digits`);
+  }
+}
+
 /** Throws LabError on a setting out of range. */
 export function checkConfig(c: LabConfig): void {
-  if (!/^[a-z][a-z0-9]{0,7}$/.test(c.name)) {
-    throw new LabError(`lab name '${c.name}': want a lower-case letter, then up to 7 letters or digits`);
-  }
+  checkName(c.name);
   if (!Number.isInteger(c.nodes) || c.nodes < 2 || c.nodes > 8) throw new LabError(`lab nodes: want 2 to 8, got ${c.nodes}`);
   if (!Number.isInteger(c.port) || c.port < 1 || c.port > 65535) throw new LabError(`lab port: not a port number: ${c.port}`);
   if (!Number.isInteger(c.vni) || c.vni < 1 || c.vni > 0xffffff) throw new LabError(`lab vni: want 1 to 16777215, got ${c.vni}`);
@@ -139,7 +144,9 @@ export function switchNs(name: string): string {
 
 /** True when namespace ns belongs to lab name. */
 export function ownsNs(name: string, ns: string): boolean {
-  return ns === switchNs(name) || new RegExp(`^${name}-node[1-8]$`).test(ns);
+  checkName(name);
+  const prefix = `${name}-node`;
+  return ns === switchNs(name) || (ns.length === prefix.length + 1 && ns.startsWith(prefix) && ns[prefix.length] >= '1' && ns[prefix.length] <= '8');
 }
 
 /** The device carrying the underlay address on a node: eth0, or eth0.100 with a VLAN device. */

@@ -14,7 +14,8 @@
 import { toText, verdict } from '../analyze/report';
 import { CSUM_NAMES, Csum } from '../decode/checksum';
 import { Layer } from '../decode/frame';
-import { DEFAULT_CONFIG, LabConfig } from './config';
+import { checkConfig, DEFAULT_CONFIG, LabConfig } from './config';
+import { requireTools } from './exec';
 import { labDown, labUp } from './lab';
 import { measure, Measurement, TapResult } from './measure';
 
@@ -33,6 +34,8 @@ export function runDemo(o: DemoOptions): number {
   const started = Date.now();
   const say = (s = '') => o.out(s + '\n');
   const cfg: LabConfig = { ...DEFAULT_CONFIG, name: o.name };
+  checkConfig(cfg);
+  requireTools(['dnsperf', 'tcpdump', 'iptables']);
   try {
     let lab = labUp(cfg);
     const t = lab.topo;

@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { checkName } from './config';
 import { inNetNs, LabError, run } from './exec';
 
 /** Modes in enum csw_inject_mode order. */
@@ -120,6 +121,7 @@ export function bpfObject(name: string): string {
 export const BPFFS = '/sys/fs/bpf';
 /** Where a lab pins its programs and maps. */
 export function pinDir(lab: string): string {
+  checkName(lab);
   return path.join(BPFFS, 'csumwatch-lab', lab);
 }
 

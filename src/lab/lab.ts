@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { DEFAULT_CONFIG, LabConfig, NodeSpec, ownsNs, Topology, topology, underlayDev, VLAN_ID } from './config';
+import { checkName, DEFAULT_CONFIG, LabConfig, NodeSpec, ownsNs, Topology, topology, underlayDev, VLAN_ID } from './config';
 import { dig, dnsperf, DnsperfOptions, DnsperfResult, startDnsmasq, waitForAnswer } from './dns';
 import { inNetNs, inNs, LabError, requireRoot, requireTools, run, sleepMs } from './exec';
 import { bpfObject, ensureBpffs, ensureClsact, Injector, pinDir } from './inject';
@@ -31,6 +31,7 @@ export type Log = (line: string) => void;
 const quiet: Log = () => undefined;
 
 export function runDir(name: string): string {
+  checkName(name);
   return path.join(RUN_ROOT, name);
 }
 
@@ -144,6 +145,21 @@ export function labUp(c: LabConfig, log: Log = quiet): Lab {
 
   const st: LabState = { config: c, phase: 'building', vlanMode: 'none', created: new Date().toISOString() };
   writeState(st);
+  try {
+    build(st, log);
+  } catch (err) {
+    // Leave nothing half-built behind; a process killed here is what `lab down` is for.
+    labDown(c.name);
+    throw err;
+  }
+  st.phase = 'up';
+  writeState(st);
+  log(`lab ${c.name}: up: ${describe(topology(c), st.vlanMode)}`);
+  return new Lab(st);
+}
+
+function build(st: LabState, log: Log): void {
+  const c = st.config;
   ensureBpffs();
   const t = topology(c);
   const sw = t.switchNs;
@@ -195,10 +211,6 @@ export function labUp(c: LabConfig, log: Log = quiet): Lab {
   if (c.bind === 'eth0' && !c.nat) {
     for (const n of t.nodes.slice(0, -1)) waitForAnswer(n.ns, t.server.overlay, `lab ${c.name}: through the tunnel from ${n.ns}`);
   }
-  st.phase = 'up';
-  writeState(st);
-  log(`lab ${c.name}: up: ${describe(t, st.vlanMode)}`);
-  return new Lab(st);
 }
 
 /** One node: addresses, VXLAN device, offload settings, static neighbours and FDB. */
@@ -253,8 +265,9 @@ function v6On(ns: string, dev: string): void {
   // Local delivery to the node's own IPv6 addresses goes through lo.
   inNs(ns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.lo.disable_ipv6=0']);
   run('ip', ['-n', ns, 'link', 'set', 'dev', dev, 'addrgenmode', 'none']);
-  inNs(ns, 'sysctl', ['-q', '-w', `net.ipv6.conf.${dev}.mldv1_unsolicited_report_interval=1`,
-    `net.ipv6.conf.${dev}.mldv2_unsolicited_report_interval=1`, `net.ipv6.conf.${dev}.disable_ipv6=0`]);
+  // Slashes, not dots: a VLAN device's name (eth0.100) has a dot of its own.
+  inNs(ns, 'sysctl', ['-q', '-w', `net/ipv6/conf/${dev}/mldv1_unsolicited_report_interval=1`,
+    `net/ipv6/conf/${dev}/mldv2_unsolicited_report_interval=1`, `net/ipv6/conf/${dev}/disable_ipv6=0`]);
 }
 
 function describe(t: Topology, vlanMode: VlanMode): string {
@@ -275,6 +288,7 @@ function describe(t: Topology, vlanMode: VlanMode): string {
  * objects and its run directory. Returns what it removed (empty: there was nothing).
  */
 export function labDown(name: string, log: Log = quiet): string[] {
+  checkName(name);
   requireRoot('lab down');
   const removed: string[] = [];
   const namespaces = listNs().filter((ns) => ownsNs(name, ns));
@@ -286,9 +300,11 @@ export function labDown(name: string, log: Log = quiet): string[] {
   }
   killAll(pids);
   if (pids.length > 0) removed.push(`${pids.length} process${pids.length === 1 ? '' : 'es'}`);
+  const failed: string[] = [];
   for (const ns of namespaces) {
-    run('ip', ['netns', 'del', ns], { allowFail: true });
-    removed.push(`namespace ${ns}`);
+    const r = run('ip', ['netns', 'del', ns], { allowFail: true });
+    if (r.status === 0) removed.push(`namespace ${ns}`);
+    else failed.push(`${ns}: ${r.stderr.trim().split('\n')[0]}`);
   }
   const pins = pinDir(name);
   if (fs.existsSync(pins)) {
@@ -300,7 +316,16 @@ export function labDown(name: string, log: Log = quiet): string[] {
     fs.rmSync(dir, { recursive: true, force: true });
     removed.push(dir);
   }
+  // The parents too, once no lab is left in them.
+  for (const parent of [path.dirname(pins), RUN_ROOT]) {
+    try {
+      fs.rmdirSync(parent);
+    } catch {
+      // not empty, or not there
+    }
+  }
   if (removed.length > 0) log(`lab ${name}: removed ${removed.join(', ')}`);
+  if (failed.length > 0) throw new LabError(`lab ${name}: could not delete namespaces: ${failed.join('; ')}`);
   return removed;
 }
 

@@ -65,15 +65,25 @@ export function measure(lab: Lab, o: MeasureOptions): Measurement {
   const before = nodes.map((i) => ({ inj: lab.injector(i).stats(), snmp: lab.snmp(i) }));
   const caps = o.taps.map((t) => new Capture(lab.node(t.node).ns, t.iface, path.join(dir, `${o.prefix}-node${t.node}-${t.iface}.pcap`), t.filter));
   const started: Capture[] = [];
-  let perf: DnsperfResult;
-  let results: CaptureResult[];
+  let perf: DnsperfResult | null = null;
+  let failure: unknown = null;
   try {
     for (const c of caps) started.push(c.start());
     perf = lab.dnsperf({ queries: o.queries, qps: o.qps, prefix: o.prefix });
-  } finally {
-    sleepMs(300); // the last packets reach the captures
-    results = started.map((c) => c.stop(0));
+  } catch (err) {
+    failure = err;
   }
+  // Stop every capture, whatever failed; the first failure is the one reported.
+  sleepMs(300); // the last packets reach the captures
+  const results: CaptureResult[] = [];
+  for (const c of started) {
+    try {
+      results.push(c.stop(0));
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  if (failure !== null || perf === null) throw failure;
   const after = nodes.map((i) => ({ inj: lab.injector(i).stats(), snmp: lab.snmp(i) }));
   for (const r of results) {
     if (r.droppedByKernel > 0) throw new LabError(`capture ${r.file}: the kernel dropped ${r.droppedByKernel} packets before tcpdump read them`);

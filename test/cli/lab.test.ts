@@ -31,6 +31,12 @@ t.test('bad usage: exit 2, one line, no stack', async (t) => {
     [['lab', 'up', '--underlay', 'ipx'], /ipv4 or ipv6/],
     [['lab', 'up', '--bind', 'eth5'], /eth0 or eth1/],
     [['lab', 'up', '--name', 'Bad_Name'], /lab name/],
+    [['lab', 'down', '--name', '..'], /--name: lab name '\.\.'/],
+    [['lab', 'down', '--name', ''], /--name: lab name ''/],
+    [['lab', 'demo', '--name', '../x'], /--name: lab name/],
+    [['lab', 'status', '--name', '.*'], /--name: lab name/],
+    [['lab', 'fault', 'off', '--probability', ''], /0 to 1/],
+    [['lab', 'fault', 'off', '--probability', '1e-1'], /0 to 1/],
     [['lab', 'up', '--nat', '--underlay', 'ipv6'], /IPv4 underlay/],
     [['lab', 'up', 'extra'], /unexpected argument/],
     [['lab', 'down', '--nodes', '3'], /--nodes does not apply/],
@@ -52,8 +58,8 @@ t.test('bad usage: exit 2, one line, no stack', async (t) => {
 });
 
 t.test('status of a lab that is not up: exit 1, one line', async (t) => {
-  const r = run('lab', 'status', '--name', 'nosuchlab');
+  const r = run('lab', 'status', '--name', 'nosuch');
   t.equal(r.code, 1);
-  t.match(r.err, /^csumwatch: lab nosuchlab: not up/);
+  t.match(r.err, /^csumwatch: lab nosuch: not up/);
   t.equal(r.err.split('\n').filter((l) => l !== '').length, 1);
 });

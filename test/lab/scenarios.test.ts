@@ -15,7 +15,7 @@ import { join } from 'node:path';
 
 import { Analysis } from '../../src/analyze/analyze';
 import { Csum } from '../../src/decode/checksum';
-import { LAYER_COUNT, LAYER_NAMES } from '../../src/decode/frame';
+import { Layer, LAYER_COUNT, LAYER_NAMES } from '../../src/decode/frame';
 import { DEFAULT_CONFIG, LabConfig } from '../../src/lab/config';
 import { InjectDirection, InjectMode } from '../../src/lab/inject';
 import { labDown, labUp } from '../../src/lab/lab';
@@ -161,6 +161,17 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'IPv6 underlay, pseudo-only',
+    config: { underlay: 'ipv6' },
+    fault: { mode: 'pseudo-only' },
+    expect: {
+      bad: { 'node1 eth0': none, 'node1 vxlan0': none, 'node2 eth0': (d) => ({ udp: d, 'vxlan.udp': d }), 'node2 vxlan0': none },
+      queriesSeen: { 'node2 vxlan0': (d) => QUERIES - d },
+      kernel: { node: 2, counter: 'udp6InCsumErrors' },
+      dnsTap: 'node2 eth0',
+    },
+  },
+  {
     name: 'VLAN 100 underlay, inner-udp',
     config: { vlan: true },
     fault: { mode: 'inner-udp' },
@@ -244,6 +255,11 @@ for (const s of SCENARIOS) {
     if (s.fault.mode === 'pseudo-only') {
       const tx = m.taps.find((x) => x.node === inj && x.iface === 'eth0')!;
       t.same(counts(tx.analysis, Csum.PARTIAL), { 'vxlan.udp': d }, 'the sender\'s capture calls them partial, not bad');
+      if (lab.config.udpcsum) {
+        // The injector made the outer checksum what local checksum offload computes: it
+        // verifies with the completed inner checksum in place (CONTRACT.md), on every frame.
+        t.equal(tx.analysis.stats.count(Layer.UDP, Csum.OK), tx.analysis.stats.frames, 'the sender\'s outer UDP checksums all verify as local checksum offload computed them');
+      }
       t.equal(rx.analysis.stats.pseudoOnlyBad[4], d, 'received ones are bad, holding only the pseudo-header sum');
     }
   });
@@ -286,6 +302,20 @@ t.test('offload on everywhere: the sender\'s captures show partial checksums, ne
   t.equal(eth.analysis.stats.count(1, Csum.OK), QUERIES, 'outer UDP checksums verify under local checksum offload');
   t.equal(rx.analysis.dns.lostToChecksum, 0, 'node2 eth0: no query lost to checksums');
   t.equal(rx.analysis.dns.answered, QUERIES);
+});
+
+t.test('offload on, inner-ipv4: an outer checksum complete at the hook is updated for the damage', async (t) => {
+  const lab = labUp({ ...DEFAULT_CONFIG, name: LAB, offload: true });
+  lab.injector(1).configure({ mode: 'inner-ipv4', probability: P, vxlanPorts: [lab.config.port], innerPort: 53, direction: 'to' });
+  const m = measure(lab, { queries: QUERIES, qps: QPS, prefix: 'offip', taps: [{ node: 1, iface: 'eth0', filter: 'outbound and udp' }] });
+  const d = m.nodes[0].injector.damaged['inner-ipv4'];
+  const tx = m.taps[0].analysis;
+  t.ok(d > 0 && d < QUERIES, `some damaged (${d} of ${QUERIES})`);
+  t.equal(m.dnsperf.lost, d, 'dnsperf lost the damaged ones: the IPv4 header checksum is always verified');
+  t.equal(m.nodes[1].ipInHdrErrors, d, 'node2 Ip InHdrErrors rose by the damaged count');
+  t.same(counts(tx, Csum.BAD), { 'vxlan.ipv4': d }, 'node1 eth0 (sent): only the inner IPv4 checksums are bad');
+  t.same(counts(tx, Csum.PARTIAL), { 'vxlan.udp': QUERIES }, 'every inner UDP checksum still pending');
+  t.equal(tx.stats.count(Layer.UDP, Csum.OK), QUERIES, 'every outer UDP checksum verifies (local checksum offload, updated for the damage)');
 });
 
 t.test('vxlan0 bound to the wrong interface: sent from the wrong address, dropped by the peer', async (t) => {
