@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { checkName, DEFAULT_CONFIG, LabConfig, NodeSpec, ownsNs, Topology, topology, underlayDev, VLAN_ID } from './config';
-import { dig, dnsperf, DnsperfOptions, DnsperfResult, startDnsmasq, waitForAnswer } from './dns';
+import { dnsperf, DnsperfOptions, DnsperfResult, startDnsmasq, waitForAnswer } from './dns';
 import { inNetNs, inNs, LabError, requireRoot, requireTools, run, sleepMs } from './exec';
 import { bpfObject, ensureBpffs, ensureClsact, Injector, pinDir } from './inject';
 import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
@@ -77,10 +77,6 @@ export class Lab {
   /** dnsperf from node `from` (default the client) to the DNS server. */
   dnsperf(o: DnsperfOptions, from = 1): DnsperfResult {
     return dnsperf(this.node(from).ns, this.topo.server.overlay, this.dir, o);
-  }
-
-  dig(name: string, type = 'A', from = 1): string[] {
-    return dig(this.node(from).ns, this.topo.server.overlay, name, type);
   }
 
   /** Transmit checksum offload features of a device on node i ("on"/"off" by feature name). */
