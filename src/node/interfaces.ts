@@ -1,0 +1,179 @@
+// The node's network interfaces as the kernel reports them (`ip -details -json link` and
+// `ip -json addr`, rtnetlink underneath): kind, MTU, driver, addresses, and for every VXLAN
+// device its VNI, UDP port, local address and the underlay device it is bound to. The agent
+// picks what to capture from this; doctor checks it.
+
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** Reading the node failed: code CSW_ERR_NODE, "doing x: cause". */
+export class NodeError extends Error {
+  readonly code = 'CSW_ERR_NODE';
+  override readonly name = 'NodeError';
+}
+
+export interface VxlanInfo {
+  vni: number;
+  /** UDP destination port. */
+  port: number;
+  /** Local VTEP address (IPv4 or IPv6), or null when unset. */
+  local: string | null;
+  /** Remote or multicast group address, or null (FDB-driven, as flannel and Calico run it). */
+  remote: string | null;
+  /** Name of the device the VXLAN device is bound to (`dev`), or null. */
+  link: string | null;
+  /** Outer UDP checksum over IPv4 (udpcsum). */
+  udpCsum: boolean;
+  learning: boolean;
+}
+
+export interface IfAddress {
+  family: 'inet' | 'inet6';
+  address: string;
+  prefix: number;
+}
+
+export type IfKind = 'physical' | 'vxlan' | 'veth' | 'bridge' | 'vlan' | 'loopback' | string;
+
+export interface NetInterface {
+  name: string;
+  ifindex: number;
+  /** 'physical' for a device on a bus, else the kernel's link kind (vxlan, veth, ...). */
+  kind: IfKind;
+  mtu: number;
+  up: boolean;
+  mac: string;
+  /** Driver (virtio_net, vmxnet3, ...) for a physical device, else its kind. */
+  driver: string;
+  addresses: IfAddress[];
+  vxlan: VxlanInfo | null;
+}
+
+interface IpLink {
+  ifindex?: number;
+  ifname?: string;
+  flags?: string[];
+  mtu?: number;
+  address?: string;
+  link_type?: string;
+  parentbus?: string;
+  operstate?: string;
+  linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
+}
+
+interface IpAddr {
+  ifname?: string;
+  addr_info?: { family?: string; local?: string; prefixlen?: number }[];
+}
+
+/**
+ * Parses `ip -d -j link` and `ip -j addr` output. drivers maps an interface name to its
+ * driver, for physical devices (from sysfs). Entries without a name or index are skipped.
+ */
+export function parseInterfaces(linkJson: string, addrJson: string, drivers: Record<string, string> = {}): NetInterface[] {
+  const links = parseArray<IpLink>(linkJson, 'ip link');
+  const addrs = parseArray<IpAddr>(addrJson, 'ip addr');
+  const byName = new Map<string, IfAddress[]>();
+  for (const a of addrs) {
+    if (typeof a.ifname !== 'string') continue;
+    const list: IfAddress[] = [];
+    for (const i of a.addr_info ?? []) {
+      if ((i.family === 'inet' || i.family === 'inet6') && typeof i.local === 'string' && typeof i.prefixlen === 'number') {
+        list.push({ family: i.family, address: i.local, prefix: i.prefixlen });
+      }
+    }
+    byName.set(a.ifname, list);
+  }
+  const out: NetInterface[] = [];
+  for (const l of links) {
+    if (typeof l.ifname !== 'string' || typeof l.ifindex !== 'number') continue;
+    const infoKind = l.linkinfo?.info_kind;
+    const kind: IfKind = l.link_type === 'loopback' ? 'loopback' : infoKind ?? (l.parentbus ? 'physical' : 'unknown');
+    out.push({
+      name: l.ifname,
+      ifindex: l.ifindex,
+      kind,
+      mtu: l.mtu ?? 0,
+      up: (l.flags ?? []).includes('UP'),
+      mac: l.address ?? '',
+      driver: drivers[l.ifname] ?? (kind === 'physical' ? 'unknown' : kind),
+      addresses: byName.get(l.ifname) ?? [],
+      vxlan: infoKind === 'vxlan' ? vxlanInfo(l.linkinfo?.info_data ?? {}) : null,
+    });
+  }
+  return out;
+}
+
+function vxlanInfo(d: Record<string, unknown>): VxlanInfo {
+  const str = (k: string) => (typeof d[k] === 'string' ? (d[k] as string) : null);
+  return {
+    vni: typeof d.id === 'number' ? d.id : 0,
+    // The kernel's default when no dstport is given is the Linux-legacy 8472 (not IANA's 4789).
+    port: typeof d.port === 'number' ? d.port : 8472,
+    local: str('local') ?? str('local6'),
+    remote: str('remote') ?? str('remote6') ?? str('group') ?? str('group6'),
+    link: str('link'),
+    udpCsum: d.udp_csum === true,
+    learning: d.learning === true,
+  };
+}
+
+function parseArray<T>(text: string, what: string): T[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new NodeError(`reading ${what} output: not JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(v)) throw new NodeError(`reading ${what} output: not a list`);
+  return v as T[];
+}
+
+/**
+ * The interfaces of this network namespace, or of namespace ns (through `ip netns exec`, which
+ * also shows that namespace's sysfs for the drivers).
+ */
+export function listInterfaces(opts: { ns?: string } = {}): NetInterface[] {
+  const ip = (args: string[]) => {
+    const argv = opts.ns ? ['netns', 'exec', opts.ns, 'ip', ...args] : args;
+    const r = spawnSync('ip', argv, { encoding: 'utf8', timeout: 10_000 });
+    if (r.error) throw new NodeError(`running ip ${args.join(' ')}: ${r.error.message}`);
+    if (r.status !== 0) throw new NodeError(`running ip ${args.join(' ')}: exit ${r.status}: ${(r.stderr ?? '').trim().split('\n')[0]}`);
+    return r.stdout;
+  };
+  const links = ip(['-details', '-json', 'link', 'show']);
+  const addrs = ip(['-json', 'addr', 'show']);
+  const names = parseArray<IpLink>(links, 'ip link').map((l) => l.ifname).filter((n): n is string => typeof n === 'string');
+  return parseInterfaces(links, addrs, opts.ns ? {} : readDrivers(names));
+}
+
+/** Driver names from /sys/class/net/NAME/device/driver, for devices on a bus. */
+export function readDrivers(names: readonly string[], sysfs = '/sys/class/net'): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    try {
+      out[n] = path.basename(fs.readlinkSync(path.join(sysfs, n, 'device', 'driver')));
+    } catch {
+      // virtual device: no driver link
+    }
+  }
+  return out;
+}
+
+/** The VXLAN devices among ifs. */
+export function vxlanDevices(ifs: readonly NetInterface[]): NetInterface[] {
+  return ifs.filter((i) => i.vxlan !== null);
+}
+
+/**
+ * The underlay a VXLAN device uses: the device it is bound to, or failing that the device
+ * holding its local address. null when neither is found.
+ */
+export function underlayOf(vx: NetInterface, ifs: readonly NetInterface[]): NetInterface | null {
+  if (!vx.vxlan) return null;
+  const bound = vx.vxlan.link ? ifs.find((i) => i.name === vx.vxlan!.link) : undefined;
+  if (bound) return bound;
+  const local = vx.vxlan.local;
+  return local ? ifs.find((i) => i.addresses.some((a) => a.address === local)) ?? null : null;
+}
