@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { analyzeFiles } from '../analyze/analyze';
 import { toJson, toText } from '../analyze/report';
-import { parsePort, UsageError } from './errors';
+import { parsePort, usageFromParseArgs, UsageError } from './errors';
 
 export const HELP = `usage: csumwatch analyze FILE... [options]
 
@@ -42,7 +42,7 @@ export function runAnalyze(argv: string[]): number {
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0].replace(/^[A-Z]/, (c) => c.toLowerCase()));
+    throw usageFromParseArgs(err);
   }
   const v = parsed.values;
   if (v.help) {

@@ -12,6 +12,11 @@ export class CliError extends Error {
   }
 }
 
+/** node:util parseArgs' error as a UsageError: its first line, lower case like ours. */
+export function usageFromParseArgs(err: unknown): UsageError {
+  return new UsageError((err as Error).message.split('\n')[0].replace(/^[A-Z]/, (c) => c.toLowerCase()));
+}
+
 /** Parses a port value, or throws UsageError naming the flag. */
 export function parsePort(flag: string, v: string): number {
   const n = Number(v);

@@ -7,7 +7,7 @@ import { LabError } from '../lab/exec';
 import { INJECT_DIRECTIONS, INJECT_MODES, InjectDirection, InjectMode } from '../lab/inject';
 import { Lab, labDown, labUp, listLabs, readState } from '../lab/lab';
 import { runDemo } from '../lab/demo';
-import { parsePort, UsageError } from './errors';
+import { parsePort, usageFromParseArgs, UsageError } from './errors';
 
 export const HELP = `usage: csumwatch lab COMMAND [options]
 
@@ -74,7 +74,7 @@ function parse(argv: string[]) {
   try {
     return parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
   } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0].replace(/^[A-Z]/, (c) => c.toLowerCase()));
+    throw usageFromParseArgs(err);
   }
 }
 
