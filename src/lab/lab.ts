@@ -133,7 +133,7 @@ function nsExists(ns: string): boolean {
 /** Builds lab c; replaces a lab of the same name. */
 export function labUp(c: LabConfig, log: Log = quiet): Lab {
   requireRoot('lab up');
-  topology(c); // checks c before anything is touched
+  const t = topology(c); // checks c before anything is touched
   requireTools(['ip', 'tc', 'bridge', 'ethtool', 'bpftool', 'nsenter', 'dnsmasq', 'dig', ...(c.nat ? ['iptables'] : [])]);
   bpfObject('inject');
   if (c.vlan) bpfObject('vlan-tag');
@@ -142,7 +142,7 @@ export function labUp(c: LabConfig, log: Log = quiet): Lab {
   const st: LabState = { config: c, phase: 'building', vlanMode: 'none', created: new Date().toISOString() };
   writeState(st);
   try {
-    build(st, log);
+    build(st, t, log);
   } catch (err) {
     // Leave nothing half-built behind; a process killed here is what `lab down` is for.
     labDown(c.name);
@@ -150,14 +150,13 @@ export function labUp(c: LabConfig, log: Log = quiet): Lab {
   }
   st.phase = 'up';
   writeState(st);
-  log(`lab ${c.name}: up: ${describe(topology(c), st.vlanMode)}`);
+  log(`lab ${c.name}: up: ${describe(t, st.vlanMode)}`);
   return new Lab(st);
 }
 
-function build(st: LabState, log: Log): void {
+function build(st: LabState, t: Topology, log: Log): void {
   const c = st.config;
   ensureBpffs();
-  const t = topology(c);
   const sw = t.switchNs;
 
   for (const ns of [sw, ...t.nodes.map((n) => n.ns)]) {
