@@ -1,0 +1,51 @@
+// The kernel-side capture filter (libpcap syntax, compiled to classic BPF and run in the kernel for
+// every packet on the interface), so that JavaScript sees only what csumwatch counts:
+//
+//   - plain DNS: UDP to or from a DNS port;
+//   - VXLAN: UDP to a VXLAN port. With vtep 'all' every VXLAN packet passes, so the per-VTEP
+//     counters are exact. With vtep 'dns' only VXLAN packets whose inner payload is DNS pass: the
+//     filter walks the inner Ethernet, IPv4 (variable IHL) or IPv6 header to the inner UDP ports.
+//
+// Offsets inside `udp[...]` count from the outer UDP header: 8 bytes UDP, 8 bytes VXLAN
+// (RFC 7348 §5), 14 bytes inner Ethernet, then the inner IP header at udp[30]. Inner VLAN tags,
+// IPv6 extension headers and IP fragments after the first are not followed: such DNS packets are
+// rare inside an overlay, and in 'all' mode they pass anyway.
+
+export type VtepPackets = 'all' | 'dns';
+
+export interface FilterOptions {
+  vxlanPorts: readonly number[];
+  dnsPorts: readonly number[];
+  vtep: VtepPackets;
+}
+
+/** Offset of the inner IP header from the outer UDP header. */
+const INNER_IP = 8 + 8 + 14;
+
+export function captureFilter(o: FilterOptions): string {
+  if (o.vxlanPorts.length === 0 && o.dnsPorts.length === 0) throw new RangeError('no VXLAN or DNS port to capture');
+  for (const p of [...o.vxlanPorts, ...o.dnsPorts]) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`not a port: ${p}`);
+  }
+  const parts: string[] = [];
+  if (o.dnsPorts.length > 0) parts.push(`(${o.dnsPorts.map((p) => `udp port ${p}`).join(' or ')})`);
+  if (o.vxlanPorts.length > 0) {
+    const vx = `(${o.vxlanPorts.map((p) => `udp dst port ${p}`).join(' or ')})`;
+    parts.push(o.vtep === 'all' || o.dnsPorts.length === 0 ? vx : `(${vx} and ${innerDns(o.dnsPorts)})`);
+  }
+  return parts.join(' or ');
+}
+
+/** The inner packet is UDP to or from a DNS port, over IPv4 or IPv6. */
+function innerDns(dnsPorts: readonly number[]): string {
+  const ethType = `udp[${INNER_IP - 2}:2]`;
+  // IPv4: protocol at +9; the UDP header after IHL*4 bytes; first fragment only (offset 0).
+  const l4v4 = `${INNER_IP}+((udp[${INNER_IP}]&0xf)*4)`;
+  const v4ports = dnsPorts.map((p) => `udp[${l4v4}:2]=${p} or udp[${l4v4}+2:2]=${p}`).join(' or ');
+  const v4 = `(${ethType}=0x0800 and udp[${INNER_IP + 9}]=17 and udp[${INNER_IP + 6}:2]&0x1fff=0 and (${v4ports}))`;
+  // IPv6: next header at +6; the UDP header right after the 40-byte fixed header.
+  const l4v6 = INNER_IP + 40;
+  const v6ports = dnsPorts.map((p) => `udp[${l4v6}:2]=${p} or udp[${l4v6 + 2}:2]=${p}`).join(' or ');
+  const v6 = `(${ethType}=0x86dd and udp[${INNER_IP + 6}]=17 and (${v6ports}))`;
+  return `(${v4} or ${v6})`;
+}
