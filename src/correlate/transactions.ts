@@ -13,7 +13,9 @@
 
 import { copyName, MAX_NAME_LEN, nameToString, qtypeName } from '../decode/dns';
 import { Frame, LAYER_COUNT, LAYER_NAMES, Stack } from '../decode/frame';
+import { addrString } from './addrtable';
 import { LatencyHistogram } from './histogram';
+import { CAUSE_CHECKSUM, CAUSE_EVICTED, CAUSE_TIMEOUT, LOST_CAUSES, ServerStats } from './servers';
 
 export type LostCause = 'checksum' | 'timeout' | 'end_of_capture' | 'evicted';
 
@@ -49,6 +51,8 @@ export interface CorrelatorOptions {
   lostListSize?: number;
   /** Distinct lost names counted for the "top lost names" list before the rest fold into one. */
   lostNamesLimit?: number;
+  /** Per-server counters to keep as well (the live agent's metrics). */
+  servers?: ServerStats;
 }
 
 const STATE_FREE = 0;
@@ -90,6 +94,9 @@ export class DnsCorrelator {
   private readonly timeoutUs: number;
   private readonly lostListSize: number;
   private readonly lostNamesLimit: number;
+  private readonly servers: ServerStats | null;
+  /** Server index per slot, into `servers`. */
+  private readonly serverOf: Int32Array;
 
   // Slot storage.
   private readonly family: Uint8Array;
@@ -131,6 +138,8 @@ export class DnsCorrelator {
 
   // Scratch key of the packet being observed.
   private readonly key = new Int32Array(8);
+  /** The server half of the scratch key (a view made once). */
+  private readonly serverKey = this.key.subarray(4, 8);
   private keyFamily = 0;
   private keyClientPort = 0;
   private keyServerPort = 0;
@@ -147,6 +156,8 @@ export class DnsCorrelator {
     this.timeoutUs = opts.timeoutUs ?? 5_000_000;
     this.lostListSize = opts.lostListSize ?? 100;
     this.lostNamesLimit = opts.lostNamesLimit ?? 10_000;
+    this.servers = opts.servers ?? null;
+    this.serverOf = new Int32Array(this.servers ? cap : 0);
     this.family = new Uint8Array(cap);
     this.addrs = new Int32Array(cap * 8);
     this.ports = new Uint16Array(cap * 2);
@@ -215,6 +226,7 @@ export class DnsCorrelator {
       } else {
         this.retransmissions++;
         this.queryCount[slot]++;
+        if (this.servers) this.servers.queries[this.serverOf[slot]]++;
       }
       this.lastQueryTs[slot] = tsUs;
       this.lastIf[slot] = ifIndex;
@@ -239,6 +251,7 @@ export class DnsCorrelator {
     this.answeredTs[slot] = tsUs;
     this.appendList(slot, LIST_ANSWERED);
     this.latency.record(tsUs - this.firstTs[slot]);
+    if (this.servers) this.servers.answered(this.serverOf[slot], f.dns.rcode, tsUs - this.firstTs[slot]);
   }
 
   /**
@@ -356,6 +369,11 @@ export class DnsCorrelator {
     this.queryCount[slot] = 1;
     this.firstTs[slot] = tsUs;
     this.hashOf[slot] = h;
+    if (this.servers) {
+      const srv = this.servers.indexOf(this.serverKey, this.keyFamily);
+      this.serverOf[slot] = srv;
+      this.servers.queries[srv]++;
+    }
     this.appendList(slot, LIST_PENDING);
     // Index it.
     let i = h & this.mask;
@@ -401,6 +419,10 @@ export class DnsCorrelator {
         if ((this.pseudoMask[slot] & (1 << layer)) !== 0) this.lostPseudoOnly[layer]++;
       }
       this.recordLost(slot, bad !== 0 ? 'checksum' : why, layer);
+      if (this.servers) {
+        const cause = bad !== 0 ? CAUSE_CHECKSUM : why === 'evicted' ? CAUSE_EVICTED : CAUSE_TIMEOUT;
+        this.servers.lost[this.serverOf[slot] * LOST_CAUSES.length + cause]++;
+      }
     }
     this.unlink(slot);
   }
@@ -477,23 +499,4 @@ export class DnsCorrelator {
     this.freeList[this.freeTop++] = slot;
     this.live--;
   }
-}
-
-function addrString(a: Int32Array, o: number, v6: boolean): string {
-  if (!v6) {
-    const x = a[o];
-    return `${(x >>> 24) & 255}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
-  }
-  const parts: string[] = [];
-  for (let i = 0; i < 4; i++) parts.push(((a[o + i] >>> 16) & 0xffff).toString(16), (a[o + i] & 0xffff).toString(16));
-  // Compress the longest run of zero groups (RFC 5952 §4.2).
-  let best = -1, bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && parts[j] === '0') j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j === i ? i + 1 : j;
-  }
-  if (best < 0) return parts.join(':');
-  return `${parts.slice(0, best).join(':')}::${parts.slice(best + bestLen).join(':')}`;
 }
