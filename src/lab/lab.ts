@@ -92,6 +92,17 @@ export class Lab {
     inNs(this.node(i).ns, 'ethtool', ['-K', dev, feature, on ? 'on' : 'off']);
   }
 
+  /**
+   * Deletes node i's VXLAN device and makes it again as `lab up` did (a CNI restarting): the new
+   * device has a new ifindex.
+   */
+  recreateVxlan(i: number, pauseMs = 0): void {
+    const n = this.node(i);
+    run('ip', ['-n', n.ns, 'link', 'del', 'vxlan0']);
+    if (pauseMs > 0) sleepMs(pauseMs);
+    buildVxlan(this.topo, n, this.state.vlanMode);
+  }
+
   /** Reads the state of lab name, or throws when it is not up. */
   static open(name: string): Lab {
     const st = readState(name);
@@ -229,23 +240,36 @@ function buildNode(t: Topology, n: NodeSpec, vlanMode: VlanMode): void {
   ip('addr', 'add', `${n.underlay}/${t.underlayPrefix}`, 'dev', ud, ...(v6u ? ['nodad'] : []));
   ip('addr', 'add', `${n.second}/${t.underlayPrefix}`, 'dev', 'eth1', ...(v6u ? ['nodad'] : []));
 
+  if (!c.offload) {
+    const devs = ['eth0', 'eth1', ...(vlanMode === 'device' ? [ud] : [])];
+    for (const d of devs) inNs(ns, 'ethtool', ['-K', d, 'tx', 'off']);
+  }
+  for (const d of ['eth0', 'eth1', ...(vlanMode === 'device' ? [ud] : [])]) ip('link', 'set', d, 'up');
+  for (const p of t.nodes) {
+    if (p === n) continue;
+    ip('neigh', 'replace', p.underlay, 'lladdr', p.macEth0, 'dev', ud, 'nud', 'permanent');
+    ip('neigh', 'replace', p.second, 'lladdr', p.macEth1, 'dev', 'eth1', 'nud', 'permanent');
+  }
+  buildVxlan(t, n, vlanMode);
+}
+
+/** Node n's VXLAN device with its address, offload setting, static neighbours and FDB. */
+function buildVxlan(t: Topology, n: NodeSpec, vlanMode: VlanMode): void {
+  const c = t.config;
+  const ns = n.ns;
+  const v6u = c.underlay === 'ipv6';
+  const ud = underlayDev(vlanMode === 'device');
+  const ip = (...a: string[]) => run('ip', ['-n', ns, ...a]);
   const wrong = n === t.client && c.bind === 'eth1';
   const csum = v6u ? (c.udpcsum ? ['udpcsum'] : ['noudpcsum', 'udp6zerocsumtx', 'udp6zerocsumrx']) : [c.udpcsum ? 'udpcsum' : 'noudpcsum'];
   ip('link', 'add', 'vxlan0', 'address', n.macVxlan, 'type', 'vxlan', 'id', String(c.vni), 'dstport', String(c.port),
     'local', wrong ? n.second : n.underlay, 'dev', wrong ? 'eth1' : ud, 'nolearning', ...csum);
   if (c.overlay === 'ipv6') v6On(ns, 'vxlan0');
   ip('addr', 'add', `${n.overlay}/${t.overlayPrefix}`, 'dev', 'vxlan0', ...(c.overlay === 'ipv6' ? ['nodad'] : []));
-
-  if (!c.offload) {
-    const devs = ['vxlan0', 'eth0', 'eth1', ...(vlanMode === 'device' ? [ud] : [])];
-    for (const d of devs) inNs(ns, 'ethtool', ['-K', d, 'tx', 'off']);
-  }
-  for (const d of ['eth0', 'eth1', ...(vlanMode === 'device' ? [ud] : []), 'vxlan0']) ip('link', 'set', d, 'up');
-
+  if (!c.offload) inNs(ns, 'ethtool', ['-K', 'vxlan0', 'tx', 'off']);
+  ip('link', 'set', 'vxlan0', 'up');
   for (const p of t.nodes) {
     if (p === n) continue;
-    ip('neigh', 'replace', p.underlay, 'lladdr', p.macEth0, 'dev', ud, 'nud', 'permanent');
-    ip('neigh', 'replace', p.second, 'lladdr', p.macEth1, 'dev', 'eth1', 'nud', 'permanent');
     ip('neigh', 'replace', p.overlay, 'lladdr', p.macVxlan, 'dev', 'vxlan0', 'nud', 'permanent');
     run('bridge', ['-n', ns, 'fdb', 'append', p.macVxlan, 'dev', 'vxlan0', 'dst', p.underlay, 'self', 'permanent']);
   }
