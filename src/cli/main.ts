@@ -1,11 +1,13 @@
 // Entry point: dispatches sub-commands and turns errors into one stderr line and an exit status.
 
+import { runAgent } from './agent';
 import { runAnalyze } from './analyze';
 import { UsageError } from './errors';
 import { runLab } from './lab';
 
 const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   analyze: runAnalyze,
+  agent: runAgent,
   lab: runLab,
 };
 
@@ -13,6 +15,7 @@ const HELP = `usage: csumwatch COMMAND [options]
 
 commands:
   analyze FILE...   verify checksums in pcap/pcapng captures and find DNS queries lost to them
+  agent             the live node agent: capture, correlation, Prometheus metrics over HTTP
   lab COMMAND       a lab of network namespaces with VXLAN, DNS and a checksum fault injector
                     (up, down, status, fault, demo)
 

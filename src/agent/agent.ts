@@ -1,0 +1,345 @@
+// The live agent's pipeline: interfaces → captures → decoder → counters and DNS correlator.
+//
+// Which interfaces: the ones named in the configuration, or else every VXLAN device and the
+// underlay each one uses (src/node/interfaces.ts reads them from the kernel). The set is kept
+// current: `ip monitor link` (rtnetlink) triggers a rescan on any link change, and a periodic
+// rescan backs it up. A capture whose interface disappears fails; it is closed, logged, and
+// opened again when the interface is back (a CNI recreating its VXLAN device), counting into
+// the same series as before.
+
+import { spawn, ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import { captureFilter } from '../capture/filter';
+import { PcapOptions, PcapSource } from '../capture/pcap';
+import { PacketSource, RECORD_HEADER, SourceStats } from '../capture/source';
+import { DnsCorrelator } from '../correlate/transactions';
+import { ServerStats } from '../correlate/servers';
+import { Decoder } from '../decode/decoder';
+import { DIR_RX, DIR_TX, Frame } from '../decode/frame';
+import { listInterfaces, NetInterface, underlayOf, vxlanDevices } from '../node/interfaces';
+import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
+import { AgentConfig } from './config';
+import { DIR_INDEX_RX, DIR_INDEX_TX, IfaceCounters, VtepCounters } from './counters';
+
+export interface AgentDeps {
+  log: Logger;
+  /** The node's interfaces (default: `ip -d -j link` and `ip -j addr`). */
+  listInterfaces?: () => NetInterface[];
+  /** Opens one capture (default: libpcap through the native binding). */
+  openSource?: (opts: PcapOptions) => PacketSource;
+  /** Watch rtnetlink for link changes (default true). */
+  watchLinks?: boolean;
+  /** Directory holding snmp and snmp6 (default /proc/net). */
+  procNet?: string;
+}
+
+/** What the agent captures on one interface. */
+export interface CaptureInfo {
+  name: string;
+  ifindex: number;
+  kind: string;
+  driver: string;
+  mtu: number;
+  /** Why it is captured: 'configured', 'vxlan' or 'underlay of NAME'. */
+  role: string;
+  running: boolean;
+  /** The last capture error on it, if any. */
+  error: string | null;
+}
+
+interface Live {
+  info: CaptureInfo;
+  slot: number;
+  sources: PacketSource[];
+  /** Counters of the open sources as last read, to add only their growth. */
+  seen: SourceStats[];
+}
+
+export class Agent {
+  readonly counters = new IfaceCounters();
+  readonly vtep: VtepCounters;
+  readonly servers: ServerStats;
+  readonly dns: DnsCorrelator;
+  /** Batches whose handling threw (never expected; counted and logged instead of crashing). */
+  internalErrors = 0;
+  private readonly decoder: Decoder;
+  private readonly frame = new Frame();
+  private readonly live = new Map<string, Live>();
+  private readonly wanted = new Map<string, CaptureInfo>();
+  private readonly filter: string;
+  private readonly log: Logger;
+  private readonly list: () => NetInterface[];
+  private readonly open: (opts: PcapOptions) => PacketSource;
+  private readonly procNet: string;
+  private timers: NodeJS.Timeout[] = [];
+  private monitor: ChildProcess | null = null;
+  private rescanTimer: NodeJS.Timeout | null = null;
+  private stopped = true;
+  private lastInternalLog = 0;
+  private lastScanError = '';
+
+  constructor(readonly config: AgentConfig, deps: AgentDeps) {
+    this.log = deps.log;
+    this.list = deps.listInterfaces ?? (() => listInterfaces());
+    this.open = deps.openSource ?? ((o) => new PcapSource(o));
+    this.procNet = deps.procNet ?? '/proc/net';
+    this.watchLinks = deps.watchLinks ?? true;
+    this.decoder = new Decoder({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts });
+    this.vtep = new VtepCounters(config.maxPeers);
+    this.servers = new ServerStats(config.maxServers);
+    this.dns = new DnsCorrelator({
+      capacity: config.dnsCapacity,
+      timeoutUs: config.dnsTimeout * 1e6,
+      lostListSize: config.lostListSize,
+      servers: this.servers,
+    });
+    this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets });
+  }
+
+  private readonly watchLinks: boolean;
+
+  /** Starts capturing and the timers; interfaces that cannot be opened yet are retried. */
+  start(): void {
+    this.stopped = false;
+    this.rescan();
+    this.timers.push(setInterval(() => this.rescan(), this.config.rescanInterval * 1000));
+    // Live timeouts: unanswered queries are lost once they are older than the timeout.
+    this.timers.push(setInterval(() => this.dns.sweep(Date.now() * 1000), 250));
+    // A safety net for a missed wakeup: drain every capture now and then.
+    this.timers.push(setInterval(() => this.pollAll(), 1000));
+    for (const t of this.timers) t.unref();
+    if (this.watchLinks) this.startMonitor();
+  }
+
+  /** Closes every capture and stops watching. */
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
+    this.rescanTimer = null;
+    if (this.monitor) {
+      this.monitor.removeAllListeners();
+      this.monitor.kill('SIGTERM');
+      this.monitor = null;
+    }
+    for (const l of this.live.values()) this.closeLive(l);
+    this.live.clear();
+  }
+
+  /** True when at least one capture runs. */
+  ready(): boolean {
+    for (const l of this.live.values()) if (l.info.running) return true;
+    return false;
+  }
+
+  /** The interfaces the agent captures or wants to, running or not. */
+  captures(): CaptureInfo[] {
+    return [...this.wanted.values()].map((w) => this.live.get(w.name)?.info ?? w);
+  }
+
+  /** Adds what each capture dropped since it was last read to the per-interface counters. */
+  collectCaptureStats(): void {
+    for (const l of this.live.values()) this.readStats(l);
+  }
+
+  /** /proc/net/snmp and snmp6 as read now. */
+  readSnmp(): { snmp: Snmp; snmp6: Snmp } {
+    const read = (f: string) => {
+      try {
+        return fs.readFileSync(`${this.procNet}/${f}`, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    return { snmp: parseSnmp(read('snmp')), snmp6: parseSnmp6(read('snmp6')) };
+  }
+
+  /**
+   * Counts one captured packet on interface slot `slot`: b[off, off+capLen), wireLen on the wire,
+   * dirIndex DIR_INDEX_RX or DIR_INDEX_TX, at tsUs (µs since the epoch).
+   */
+  ingest(slot: number, dirIndex: number, linkType: number, b: Uint8Array, off: number, capLen: number, wireLen: number, tsUs: number): void {
+    const f = this.frame;
+    this.decoder.decode(b, off, off + capLen, wireLen, linkType, dirIndex === DIR_INDEX_RX ? DIR_RX : DIR_TX, f);
+    this.counters.add(slot, dirIndex, f);
+    if (f.vxlan) this.vtep.add(b, dirIndex, f);
+    this.dns.observe(b, f, tsUs, slot);
+  }
+
+  /** Rescans the interfaces now: opens what is wanted and missing, closes what went away. */
+  rescan(): void {
+    if (this.stopped) return;
+    let ifs: NetInterface[];
+    try {
+      ifs = this.list();
+      this.lastScanError = '';
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (msg !== this.lastScanError) this.log.error({ err: msg }, 'listing interfaces failed; keeping the captures as they are');
+      this.lastScanError = msg;
+      return;
+    }
+    const want = this.select(ifs);
+    this.wanted.clear();
+    for (const w of want) this.wanted.set(w.name, w);
+    for (const [name, l] of this.live) {
+      const w = this.wanted.get(name);
+      const now = ifs.find((i) => i.name === name);
+      if (!w || !now || now.ifindex !== l.info.ifindex || !now.up) {
+        const why = !w ? 'no longer wanted' : !now ? 'interface gone' : !now.up ? 'interface down' : `re-created (ifindex ${l.info.ifindex} → ${now.ifindex})`;
+        this.log.info({ iface: name, reason: why }, 'capture stopped');
+        this.closeLive(l);
+        this.live.delete(name);
+      }
+    }
+    for (const w of want) {
+      if (this.live.has(w.name)) continue;
+      const iface = ifs.find((i) => i.name === w.name);
+      if (!iface || !iface.up) continue; // opening a down device fails at once (ENETDOWN): wait
+      this.openLive(w);
+    }
+  }
+
+  /** Which interfaces to capture, with why. */
+  private select(ifs: NetInterface[]): CaptureInfo[] {
+    const info = (i: NetInterface | undefined, name: string, role: string): CaptureInfo => ({
+      name,
+      ifindex: i?.ifindex ?? 0,
+      kind: i?.kind ?? 'unknown',
+      driver: i?.driver ?? '',
+      mtu: i?.mtu ?? 0,
+      role,
+      running: false,
+      error: i ? (i.up ? null : 'interface is down') : 'interface not found',
+    });
+    if (this.config.interfaces.length > 0) {
+      return this.config.interfaces.map((n) => info(ifs.find((i) => i.name === n), n, 'configured'));
+    }
+    const out = new Map<string, CaptureInfo>();
+    for (const vx of vxlanDevices(ifs)) {
+      const under = underlayOf(vx, ifs);
+      if (under && !out.has(under.name)) out.set(under.name, info(under, under.name, `underlay of ${vx.name}`));
+      out.set(vx.name, info(vx, vx.name, 'vxlan'));
+    }
+    return [...out.values()];
+  }
+
+  private openLive(w: CaptureInfo): void {
+    const slot = this.counters.slot(w.name);
+    if (slot < 0) {
+      this.log.warn({ iface: w.name }, 'too many interfaces: not captured');
+      return;
+    }
+    const info: CaptureInfo = { ...w, running: false, error: null };
+    const l: Live = { info, slot, sources: [], seen: [] };
+    try {
+      for (const [dir, dirIndex] of [['in', DIR_INDEX_RX], ['out', DIR_INDEX_TX]] as const) {
+        const src = this.open({
+          device: w.name,
+          direction: dir,
+          filter: this.filter,
+          snaplen: this.config.snaplen,
+          bufferBytes: this.config.captureBufferMiB << 20,
+          timeoutMs: this.config.captureTimeoutMs,
+        });
+        l.sources.push(src);
+        l.seen.push({ received: 0, dropped: 0, ifDropped: 0, clipped: 0 });
+        src.start(this.batchHandler(slot, dirIndex, src.linkType), (msg) => this.onCaptureError(l, msg));
+      }
+    } catch (err) {
+      info.error = (err as Error).message;
+      this.log.error({ iface: w.name, err: info.error }, 'capture failed to start; retrying at the next rescan');
+      this.closeLive(l);
+      this.wanted.set(w.name, info);
+      return;
+    }
+    info.running = true;
+    this.live.set(w.name, l);
+    this.log.info({ iface: w.name, ifindex: w.ifindex, kind: w.kind, role: w.role, linkType: l.sources[0].linkType }, 'capture started');
+  }
+
+  private batchHandler(slot: number, dirIndex: number, linkType: number) {
+    return (b: Buffer, records: number, bytes: number): void => {
+      let off = 0;
+      try {
+        for (let i = 0; i < records && off + RECORD_HEADER <= bytes; i++) {
+          const capLen = (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
+          const wireLen = (b[off + 4] | (b[off + 5] << 8) | (b[off + 6] << 16) | (b[off + 7] << 24)) >>> 0;
+          const sec = (b[off + 8] | (b[off + 9] << 8) | (b[off + 10] << 16) | (b[off + 11] << 24)) >>> 0;
+          const usec = (b[off + 12] | (b[off + 13] << 8) | (b[off + 14] << 16) | (b[off + 15] << 24)) >>> 0;
+          const data = off + RECORD_HEADER;
+          if (data + capLen > bytes) break;
+          this.ingest(slot, dirIndex, linkType, b, data, capLen, wireLen, sec * 1e6 + usec);
+          off = data + ((capLen + 3) & ~3);
+        }
+      } catch (err) {
+        this.internalErrors++;
+        const now = Date.now();
+        if (now - this.lastInternalLog > 60_000) {
+          this.lastInternalLog = now;
+          this.log.error({ err: (err as Error).stack, iface: this.counters.names[slot] }, 'internal error handling a batch; counted, capture continues');
+        }
+      }
+    };
+  }
+
+  private onCaptureError(l: Live, msg: string): void {
+    l.info.running = false;
+    l.info.error = msg;
+    this.log.warn({ iface: l.info.name, err: msg }, 'capture failed; reopening when the interface is back');
+    this.closeLive(l);
+    if (this.live.get(l.info.name) === l) this.live.delete(l.info.name);
+    this.scheduleRescan(200);
+  }
+
+  private closeLive(l: Live): void {
+    this.readStats(l);
+    for (const s of l.sources) s.close();
+    l.info.running = false;
+  }
+
+  private readStats(l: Live): void {
+    for (let i = 0; i < l.sources.length; i++) {
+      let st: SourceStats;
+      try {
+        st = l.sources[i].stats();
+      } catch {
+        continue;
+      }
+      const prev = l.seen[i];
+      const grow = (a: number, b: number) => (a >= b ? a - b : a); // a counter that went back restarted
+      this.counters.captureDropped[l.slot] += grow(st.dropped, prev.dropped) + grow(st.ifDropped, prev.ifDropped);
+      this.counters.clipped[l.slot] += grow(st.clipped, prev.clipped);
+      l.seen[i] = st;
+    }
+  }
+
+  private pollAll(): void {
+    for (const l of [...this.live.values()]) for (const s of l.sources) s.poll();
+  }
+
+  private scheduleRescan(ms: number): void {
+    if (this.stopped || this.rescanTimer) return;
+    this.rescanTimer = setTimeout(() => {
+      this.rescanTimer = null;
+      this.rescan();
+    }, ms);
+  }
+
+  /** Rescans whenever rtnetlink reports a link change. */
+  private startMonitor(): void {
+    const m = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.monitor = m;
+    m.stdout!.on('data', () => this.scheduleRescan(100));
+    m.on('error', (err) => this.log.warn({ err: err.message }, 'ip monitor link failed; relying on periodic rescans'));
+    m.on('exit', (code, sig) => {
+      if (this.monitor !== m || this.stopped) return;
+      this.monitor = null;
+      this.log.warn({ code, signal: sig }, 'ip monitor link ended; restarting it in 5 s');
+      const t = setTimeout(() => !this.stopped && this.startMonitor(), 5000);
+      t.unref();
+    });
+  }
+}

@@ -1,0 +1,200 @@
+// The agent's configuration: defaults, then an optional YAML file, then CSUMWATCH_* environment
+// variables, then command-line flags (each later source wins). Every value is checked at start
+// and a bad one stops the agent with one line naming where it came from.
+
+import fs from 'node:fs';
+import YAML from 'yaml';
+import { VtepPackets } from '../capture/filter';
+import { DEFAULT_DNS_PORTS, DEFAULT_VXLAN_PORTS } from '../decode/decoder';
+
+export interface AgentConfig {
+  /** host:port the HTTP server listens on. */
+  listen: { host: string; port: number };
+  /** Interfaces to capture; empty: discover (VXLAN devices and their underlays). */
+  interfaces: string[];
+  vxlanPorts: number[];
+  dnsPorts: number[];
+  /** Which VXLAN packets the capture filter passes: every one (exact per-VTEP counts) or DNS only. */
+  vtepPackets: VtepPackets;
+  /** Seconds after which an unanswered DNS query is lost. */
+  dnsTimeout: number;
+  /** DNS transactions kept in flight at once. */
+  dnsCapacity: number;
+  /** Recent lost transactions kept for /debug/lost. */
+  lostListSize: number;
+  /** DNS servers and VXLAN peers kept by address for the metrics; the rest fold into one series. */
+  maxServers: number;
+  maxPeers: number;
+  snaplen: number;
+  /** Kernel capture ring per interface and direction, MiB. */
+  captureBufferMiB: number;
+  /** Longest a packet waits in the capture ring before it is handed over, ms. */
+  captureTimeoutMs: number;
+  /** Seconds between full interface rescans (changes are also seen at once through rtnetlink). */
+  rescanInterval: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+}
+
+export const DEFAULT_AGENT_CONFIG: AgentConfig = {
+  listen: { host: '0.0.0.0', port: 9475 },
+  interfaces: [],
+  vxlanPorts: [...DEFAULT_VXLAN_PORTS],
+  dnsPorts: [...DEFAULT_DNS_PORTS],
+  vtepPackets: 'all',
+  dnsTimeout: 5,
+  dnsCapacity: 65536,
+  lostListSize: 100,
+  maxServers: 256,
+  maxPeers: 1024,
+  snaplen: 65535,
+  captureBufferMiB: 4,
+  captureTimeoutMs: 100,
+  rescanInterval: 30,
+  logLevel: 'info',
+};
+
+export class ConfigError extends Error {
+  readonly code = 'CSW_ERR_CONFIG';
+}
+
+type Kind = 'listen' | 'names' | 'ports' | 'int' | 'number' | 'enum';
+
+interface Field {
+  key: keyof AgentConfig;
+  /** Command-line flag (without --), YAML key and environment variable. */
+  flag: string;
+  yaml: string;
+  env: string;
+  kind: Kind;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  help: string;
+}
+
+const f = (key: keyof AgentConfig, flag: string, yaml: string, kind: Kind, help: string, extra: Partial<Field> = {}): Field => ({
+  key,
+  flag,
+  yaml,
+  env: 'CSUMWATCH_' + flag.toUpperCase().replace(/-/g, '_'),
+  kind,
+  help,
+  ...extra,
+});
+
+/** Every setting, once: the flags, the YAML keys and the environment variables derive from here. */
+export const FIELDS: readonly Field[] = [
+  f('listen', 'listen', 'listen', 'listen', 'HOST:PORT the HTTP server listens on (default 0.0.0.0:9475)'),
+  f('interfaces', 'interface', 'interfaces', 'names', 'capture on NAME (repeat; default: VXLAN devices and their underlays)'),
+  f('vxlanPorts', 'vxlan-port', 'vxlanPorts', 'ports', 'UDP port carrying VXLAN (repeat; default 4789 and 8472)'),
+  f('dnsPorts', 'dns-port', 'dnsPorts', 'ports', 'UDP port carrying DNS (repeat; default 53)'),
+  f('vtepPackets', 'vtep-packets', 'vtepPackets', 'enum', "VXLAN packets captured: 'all' (exact per-peer counts) or 'dns' (default all)", { values: ['all', 'dns'] }),
+  f('dnsTimeout', 'dns-timeout', 'dnsTimeout', 'number', 'seconds after which an unanswered query is lost (default 5)', { min: 0.01, max: 3600 }),
+  f('dnsCapacity', 'dns-capacity', 'dnsCapacity', 'int', 'DNS transactions in flight at once (default 65536)', { min: 1, max: 1 << 24 }),
+  f('lostListSize', 'lost', 'lostListSize', 'int', 'recent lost transactions kept for /debug/lost (default 100)', { min: 0, max: 100000 }),
+  f('maxServers', 'max-servers', 'maxServers', 'int', 'DNS servers kept as metric series (default 256)', { min: 1, max: 65536 }),
+  f('maxPeers', 'max-peers', 'maxPeers', 'int', 'VXLAN peers kept as metric series (default 1024)', { min: 1, max: 65536 }),
+  f('snaplen', 'snaplen', 'snaplen', 'int', 'bytes captured per packet (default 65535)', { min: 128, max: 262144 }),
+  f('captureBufferMiB', 'capture-buffer', 'captureBufferMiB', 'int', 'capture ring per interface and direction, MiB (default 4)', { min: 1, max: 1024 }),
+  f('captureTimeoutMs', 'capture-timeout', 'captureTimeoutMs', 'int', 'ms a packet may wait in the ring (default 100)', { min: 1, max: 10000 }),
+  f('rescanInterval', 'rescan-interval', 'rescanInterval', 'number', 'seconds between full interface rescans (default 30)', { min: 0.1, max: 86400 }),
+  f('logLevel', 'log-level', 'logLevel', 'enum', 'fatal, error, warn, info, debug or trace (default info)', { values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] }),
+];
+
+/** Where values come from, in increasing precedence. */
+export interface ConfigSources {
+  /** YAML file path (from --config or CSUMWATCH_CONFIG). */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Flag values as parseArgs gives them: string, or string[] for repeatable ones. */
+  flags?: Record<string, string | string[] | boolean | undefined>;
+}
+
+export function loadConfig(src: ConfigSources): AgentConfig {
+  const cfg: AgentConfig = structuredClone(DEFAULT_AGENT_CONFIG);
+  const set = (fl: Field, raw: unknown, where: string) => {
+    (cfg as unknown as Record<string, unknown>)[fl.key] = convert(fl, raw, where);
+  };
+  if (src.file) {
+    let text: string;
+    try {
+      text = fs.readFileSync(src.file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`reading ${src.file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = YAML.parse(text);
+    } catch (err) {
+      throw new ConfigError(`reading ${src.file}: not YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (doc !== null && doc !== undefined) {
+      if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`reading ${src.file}: expected a mapping of settings`);
+      for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+        const fl = FIELDS.find((x) => x.yaml === k);
+        if (!fl) throw new ConfigError(`${src.file}: unknown setting '${k}' (known: ${FIELDS.map((x) => x.yaml).join(', ')})`);
+        set(fl, v, `${src.file}: ${k}`);
+      }
+    }
+  }
+  const env = src.env ?? {};
+  for (const fl of FIELDS) {
+    const v = env[fl.env];
+    if (v !== undefined && v !== '') set(fl, isList(fl) ? v.split(',').map((s) => s.trim()) : v, fl.env);
+  }
+  const flags = src.flags ?? {};
+  for (const fl of FIELDS) {
+    const v = flags[fl.flag];
+    if (v !== undefined && typeof v !== 'boolean') set(fl, v, `--${fl.flag}`);
+  }
+  return cfg;
+}
+
+function isList(fl: Field): boolean {
+  return fl.kind === 'names' || fl.kind === 'ports';
+}
+
+function convert(fl: Field, raw: unknown, where: string): unknown {
+  const bad = (what: string) => new ConfigError(`${where}: ${what}`);
+  if (isList(fl)) {
+    const items = Array.isArray(raw) ? raw : [raw];
+    if (fl.kind === 'names') {
+      const out = items.map((x) => {
+        const s = String(x);
+        // Linux interface names: 1 to 15 bytes, no '/', no whitespace (dev_valid_name).
+        if (!/^[^\s/:]{1,15}$/.test(s) || s === '.' || s === '..') throw bad(`not an interface name: ${JSON.stringify(s)}`);
+        return s;
+      });
+      return [...new Set(out)];
+    }
+    const ports = items.map((x) => {
+      const s = String(x);
+      const n = Number(s);
+      if (!/^\d+$/.test(s) || n < 1 || n > 65535) throw bad(`not a port number: ${s}`);
+      return n;
+    });
+    return [...new Set(ports)];
+  }
+  if (Array.isArray(raw) || (raw !== null && typeof raw === 'object')) throw bad('expected a single value');
+  const s = String(raw);
+  switch (fl.kind) {
+    case 'listen': {
+      const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d+)$/.exec(s);
+      const port = m ? Number(m[3]) : NaN;
+      if (!m || port > 65535) throw bad(`expected HOST:PORT, e.g. 0.0.0.0:9475 or [::]:9475: ${s}`);
+      return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : m[2]), port };
+    }
+    case 'int':
+    case 'number': {
+      const n = Number(s);
+      if (s.trim() === '' || !Number.isFinite(n) || (fl.kind === 'int' && !Number.isInteger(n))) throw bad(`not ${fl.kind === 'int' ? 'an integer' : 'a number'}: ${s}`);
+      if (n < fl.min! || n > fl.max!) throw bad(`out of range ${fl.min}..${fl.max}: ${s}`);
+      return n;
+    }
+    case 'enum':
+      if (!fl.values!.includes(s)) throw bad(`expected one of ${fl.values!.join(', ')}: ${s}`);
+      return s;
+    default:
+      throw bad('unsupported setting');
+  }
+}

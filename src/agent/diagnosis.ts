@@ -1,0 +1,41 @@
+// What the agent itself can say about the node's health from its own state: interfaces it should
+// capture but cannot, and captures that drop packets. `csumwatch doctor`'s checks join these.
+
+import type { Finding } from '../server/app';
+import type { Agent } from './agent';
+
+export function agentFindings(agent: Agent): Finding[] {
+  const out: Finding[] = [];
+  const caps = agent.captures();
+  if (caps.length === 0) {
+    out.push({
+      check: 'capture',
+      severity: 'critical',
+      evidence: 'no VXLAN device found and no interface configured',
+      remediation: 'name the interfaces to watch with --interface (or CSUMWATCH_INTERFACE), or check that the CNI uses VXLAN',
+    });
+  }
+  for (const c of caps) {
+    if (!c.running) {
+      out.push({
+        check: 'capture',
+        severity: 'warning',
+        evidence: `${c.name}: not captured: ${c.error ?? 'waiting for the interface'}`,
+        remediation: 'the agent retries by itself when the interface comes up; check that it exists (ip link show) and that the agent has CAP_NET_RAW',
+      });
+    }
+  }
+  agent.collectCaptureStats();
+  agent.counters.names.forEach((name, slot) => {
+    const dropped = agent.counters.captureDropped[slot];
+    if (dropped > 0) {
+      out.push({
+        check: 'capture_drops',
+        severity: 'warning',
+        evidence: `${name}: the capture dropped ${dropped} packets since the agent started`,
+        remediation: 'raise --capture-buffer, or use --vtep-packets dns to pass only DNS through the filter',
+      });
+    }
+  });
+  return out;
+}

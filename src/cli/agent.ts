@@ -1,0 +1,96 @@
+// csumwatch agent [options]: the live node agent.
+
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { Agent } from '../agent/agent';
+import { ConfigError, FIELDS, loadConfig } from '../agent/config';
+import { agentFindings } from '../agent/diagnosis';
+import { createRegistry } from '../metrics/registry';
+import { build } from '../server/app';
+import { CliError, usageFromParseArgs, UsageError } from './errors';
+
+const VERSION: string = require('../../../package.json').version;
+
+export const HELP = `usage: csumwatch agent [options]
+
+Captures VXLAN and DNS on this node's VXLAN devices and their underlays, verifies every checksum,
+matches DNS queries with their answers, and serves Prometheus metrics, /readyz, /diagnosis and
+/debug/lost over HTTP. Runs until SIGTERM or SIGINT.
+
+options (each also as an environment variable and a key of the --config YAML file):
+${FIELDS.map((f) => `  --${(f.flag + ' ' + (f.kind === 'listen' ? 'HOST:PORT' : f.kind === 'names' ? 'NAME' : f.kind === 'ports' ? 'N' : f.kind === 'enum' ? 'WORD' : 'N')).padEnd(24)} ${f.help}\n  ${''.padEnd(26)} env ${f.env}, yaml ${f.yaml}`).join('\n')}
+  --config FILE              read settings from a YAML file (env CSUMWATCH_CONFIG); flags win
+                             over the environment, which wins over the file
+  -h, --help                 this help
+
+Logs are JSON lines on stdout (pino). Exit status: 0 after a clean shutdown, 1 when the agent
+cannot start (the HTTP port is taken, the capture addon is missing), 2 bad usage or configuration.
+`;
+
+export async function runAgent(argv: string[]): Promise<number> {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const f of FIELDS) options[f.flag] = { type: 'string', ...(f.kind === 'names' || f.kind === 'ports' ? { multiple: true } : {}) };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw usageFromParseArgs(err);
+  }
+  const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig({ file: (v.config as string | undefined) ?? (process.env.CSUMWATCH_CONFIG || undefined), env: process.env, flags: v });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(`agent: ${err.message}`);
+    throw err;
+  }
+
+  const log = pino({ level: config.logLevel, base: { app: 'csumwatch' } });
+  const agent = new Agent(config, { log });
+  const registry = createRegistry(agent, VERSION);
+  const app = build({
+    registry,
+    log,
+    ready: () => agent.ready(),
+    captures: () => agent.captures(),
+    lost: () => agent.dns.lost(),
+    topLostNames: (n) => agent.dns.topLostNames(n),
+    diagnosis: () => agentFindings(agent),
+    onClose: () => agent.stop(),
+  });
+
+  agent.start();
+  try {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (err) {
+    agent.stop();
+    throw new CliError('CSW_ERR_LISTEN', `listening on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
+  }
+  log.info({ version: VERSION, listen: `${config.listen.host}:${config.listen.port}`, captures: agent.captures().map((c) => c.name) }, 'agent started');
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.removeAllListeners('SIGTERM');
+      process.removeAllListeners('SIGINT');
+      log.info({ signal }, 'shutting down');
+      app.close().then(
+        () => resolve(),
+        (err) => {
+          log.error({ err: (err as Error).message }, 'closing the server failed');
+          resolve();
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  log.info('stopped');
+  return 0;
+}

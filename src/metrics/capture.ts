@@ -1,0 +1,47 @@
+// Capture and checksum families: packets, checksum results, decode errors and capture drops per
+// interface, read from the agent's IfaceCounters.
+
+import { Registry } from 'prom-client';
+import { IfaceCounters, DIRECTIONS, ENCAPS } from '../agent/counters';
+import { CSUM_COUNT, CSUM_NAMES } from '../decode/checksum';
+import { LAYER_COUNT, LAYER_NAMES } from '../decode/frame';
+import { Status, STATUS_COUNT, statusName } from '../decode/status';
+import { arrayCounter, arrayGauge, CollectorHealth } from './family';
+
+export function registerCaptureMetrics(reg: Registry, health: CollectorHealth, c: IfaceCounters, refresh: () => void, running: () => Map<string, boolean>): void {
+  arrayCounter(reg, health, 'capture', 'csumwatch_packets_total', 'Packets captured and decoded, by interface, direction and encapsulation.', ['iface', 'direction', 'encap'], (emit) => {
+    c.names.forEach((iface, slot) => {
+      for (let d = 0; d < 2; d++) for (let e = 0; e < 2; e++) emit({ iface, direction: DIRECTIONS[d], encap: ENCAPS[e] }, c.packets[(slot * 2 + d) * 2 + e]);
+    });
+  });
+  arrayCounter(reg, health, 'capture', 'csumwatch_checksums_total', 'Checksums verified, by interface, direction, layer (vxlan.* inside VXLAN) and result.', ['iface', 'direction', 'layer', 'result'], (emit) => {
+    c.names.forEach((iface, slot) => {
+      for (let d = 0; d < 2; d++) {
+        for (let l = 0; l < LAYER_COUNT; l++) {
+          for (let r = 0; r < CSUM_COUNT; r++) {
+            emit({ iface, direction: DIRECTIONS[d], layer: LAYER_NAMES[l], result: CSUM_NAMES[r] }, c.csum[((slot * 2 + d) * LAYER_COUNT + l) * CSUM_COUNT + r]);
+          }
+        }
+      }
+    });
+  });
+  arrayCounter(reg, health, 'capture', 'csumwatch_decode_errors_total', 'Frames that could not be decoded to the end: malformed (the packet lies) or truncated (the capture cut it); vxlan.* reasons arose inside VXLAN.', ['iface', 'reason'], (emit) => {
+    c.names.forEach((iface, slot) => {
+      for (let inner = 0; inner < 2; inner++) {
+        for (let s = 0; s < STATUS_COUNT; s++) {
+          if (s === Status.OK || s === Status.NOT_IP) continue;
+          const v = c.decodeErrors[(slot * 2 + inner) * STATUS_COUNT + s];
+          // Only reasons that happened: 60-odd zero series per interface would say nothing.
+          if (v > 0) emit({ iface, reason: (inner ? 'vxlan.' : '') + statusName(s) }, v);
+        }
+      }
+    });
+  });
+  arrayCounter(reg, health, 'capture', 'csumwatch_capture_dropped_total', 'Packets the capture itself dropped (libpcap ps_drop + ps_ifdrop): the agent fell behind.', ['iface'], (emit) => {
+    refresh();
+    c.names.forEach((iface, slot) => emit({ iface }, c.captureDropped[slot]));
+  });
+  arrayGauge(reg, health, 'capture', 'csumwatch_capture_running', 'Whether the capture on the interface runs now (1) or is waiting for it (0).', ['iface'], (emit) => {
+    for (const [iface, on] of running()) emit({ iface }, on ? 1 : 0);
+  });
+}

@@ -1,0 +1,39 @@
+// DNS families, per server: queries, responses by RCODE, lost transactions by cause, latency.
+
+import { Gauge, Registry } from 'prom-client';
+import { LATENCY_BUCKETS_S, LOST_CAUSES, ServerStats } from '../correlate/servers';
+import { DnsCorrelator } from '../correlate/transactions';
+import { rcodeName } from '../decode/dns';
+import { arrayCounter, ArrayHistogram, CollectorHealth } from './family';
+
+export function registerDnsMetrics(reg: Registry, health: CollectorHealth, s: ServerStats, dns: DnsCorrelator): void {
+  const servers = (fn: (server: string, i: number) => void) => {
+    const n = s.count();
+    for (let i = 0; i < n; i++) fn(s.name(i), i);
+  };
+  arrayCounter(reg, health, 'dns', 'csumwatch_dns_queries_total', 'DNS queries sent, by server (retransmissions count; one packet seen on two interfaces counts once).', ['server'], (emit) => {
+    servers((server, i) => emit({ server }, s.queries[i]));
+  });
+  arrayCounter(reg, health, 'dns', 'csumwatch_dns_responses_total', 'DNS transactions answered, by server and RCODE of the answer.', ['server', 'rcode'], (emit) => {
+    servers((server, i) => {
+      for (let r = 0; r < 16; r++) {
+        const v = s.responses[i * 16 + r];
+        if (v > 0 || r === 0) emit({ server, rcode: rcodeName(r) }, v);
+      }
+    });
+  });
+  arrayCounter(reg, health, 'dns', 'csumwatch_dns_lost_total', 'DNS transactions never answered, by server and cause: checksum (a packet of it failed a checksum), kernel_drop, timeout, evicted (pushed out of a full table).', ['server', 'cause'], (emit) => {
+    servers((server, i) => LOST_CAUSES.forEach((cause, c) => emit({ server, cause }, s.lost[i * LOST_CAUSES.length + c])));
+  });
+  new ArrayHistogram('csumwatch_dns_latency_seconds', 'Time from a transaction\'s first query to its answer, by server.', LATENCY_BUCKETS_S, (emit) => {
+    servers((server, i) => emit({ labels: { server }, buckets: s.latencyBuckets, start: i * (LATENCY_BUCKETS_S.length + 1), sum: s.latencySumUs[i] / 1e6, count: s.latencyCount[i] }));
+  }, health, 'dns', reg);
+  new Gauge({
+    name: 'csumwatch_dns_transactions_in_flight',
+    help: 'DNS transactions in the table now: pending, or answered and kept for the timeout to spot late copies.',
+    registers: [reg],
+    collect() {
+      this.set(dns.inFlight);
+    },
+  });
+}

@@ -1,0 +1,37 @@
+// The agent's one private registry: every family, the build and interface info, the collectors'
+// health, and the process metrics (CPU, RSS, file descriptors) prom-client collects.
+
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Agent } from '../agent/agent';
+import { registerCaptureMetrics } from './capture';
+import { registerDnsMetrics } from './dns';
+import { arrayCounter, arrayGauge, CollectorHealth } from './family';
+import { registerKernelMetrics } from './kernel';
+import { registerVtepMetrics } from './vtep';
+
+export function createRegistry(agent: Agent, version: string): Registry {
+  const reg = new Registry();
+  const health = new CollectorHealth();
+  new Gauge({ name: 'csumwatch_build_info', help: 'Always 1; the version label says which csumwatch runs.', labelNames: ['version'], registers: [reg] }).set({ version }, 1);
+  arrayGauge(reg, health, 'interfaces', 'csumwatch_interface_info', 'Always 1 per interface the agent captures or waits for, with its driver, kind and MTU.', ['iface', 'driver', 'kind', 'mtu'], (emit) => {
+    for (const c of agent.captures()) emit({ iface: c.name, driver: c.driver, kind: c.kind, mtu: String(c.mtu) }, 1);
+  });
+  registerCaptureMetrics(reg, health, agent.counters, () => agent.collectCaptureStats(), () => new Map(agent.captures().map((c) => [c.name, c.running])));
+  registerDnsMetrics(reg, health, agent.servers, agent.dns);
+  registerVtepMetrics(reg, health, agent.vtep);
+  registerKernelMetrics(reg, health, () => agent.readSnmp());
+  arrayCounter(reg, health, 'capture', 'csumwatch_internal_errors_total', 'Capture batches whose handling threw (a bug): counted and logged, the capture continues.', [], (emit) => emit({}, agent.internalErrors));
+  collectDefaultMetrics({ register: reg });
+  // Last, so that it reports the collections of this scrape.
+  new Gauge({
+    name: 'csumwatch_collector_success',
+    help: 'Whether the collector\'s last collection worked (1) or failed (0).',
+    labelNames: ['collector'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      for (const [collector, ok] of health.last) this.set({ collector }, ok ? 1 : 0);
+    },
+  });
+  return reg;
+}

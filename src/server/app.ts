@@ -1,0 +1,79 @@
+// The agent's HTTP server. build(deps) returns the fastify app without listening, so tests drive
+// it with app.inject(). Read-only: nothing here changes the node or the agent.
+
+import Fastify, { FastifyBaseLogger, FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { CaptureInfo } from '../agent/agent';
+import type { LostTransaction } from '../correlate/transactions';
+import { openMetrics } from '../metrics/family';
+
+export interface Finding {
+  check: string;
+  severity: 'info' | 'warning' | 'critical';
+  evidence: string;
+  remediation: string;
+}
+
+export interface AppDeps {
+  registry: Registry;
+  log?: Logger;
+  ready(): boolean;
+  captures(): CaptureInfo[];
+  lost(): LostTransaction[];
+  topLostNames(limit: number): Array<{ name: string; lost: number }>;
+  diagnosis(): Finding[];
+  /** Called when the app closes (SIGTERM): stops captures. */
+  onClose?(): void | Promise<void>;
+}
+
+const OPENMETRICS = 'application/openmetrics-text';
+
+export function build(deps: AppDeps): FastifyInstance {
+  const app: FastifyInstance = Fastify({
+    ...(deps.log ? { loggerInstance: deps.log as unknown as FastifyBaseLogger } : { logger: false }),
+    // No log line per request: Prometheus scrapes every few seconds.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  app.get('/metrics', async (req, reply) => {
+    const accept = req.headers.accept ?? '';
+    if (accept.includes(OPENMETRICS)) {
+      const body = await openMetrics(deps.registry);
+      return reply.type(Registry.OPENMETRICS_CONTENT_TYPE).send(body);
+    }
+    const body = await deps.registry.metrics();
+    return reply.type(Registry.PROMETHEUS_CONTENT_TYPE).send(body);
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const ready = deps.ready();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'no capture running', captures: deps.captures() });
+  });
+  app.get('/diagnosis', async () => ({ findings: deps.diagnosis() }));
+  app.get('/debug/lost', async () => ({ lost: deps.lost().map(lostJson), topNames: deps.topLostNames(20) }));
+  if (deps.onClose) {
+    const close = deps.onClose;
+    app.addHook('onClose', async () => {
+      await close();
+    });
+  }
+  return app;
+}
+
+function lostJson(l: LostTransaction) {
+  return {
+    time: new Date(l.tsUs / 1000).toISOString(),
+    client: l.client,
+    clientPort: l.clientPort,
+    server: l.server,
+    serverPort: l.serverPort,
+    id: l.id,
+    name: l.name,
+    qtype: l.qtype,
+    cause: l.cause,
+    layer: l.layer,
+    pseudoOnly: l.pseudoOnly,
+    queries: l.queries,
+    vxlan: l.vxlan,
+  };
+}
