@@ -12,7 +12,7 @@
 // transactions that were lost.
 
 import { copyName, MAX_NAME_LEN, nameToString, qtypeName } from '../decode/dns';
-import { Frame, LAYER_COUNT, LAYER_NAMES, Stack } from '../decode/frame';
+import { Frame, Layer, LAYER_COUNT, LAYER_NAMES, Stack } from '../decode/frame';
 import { addrString } from './addrtable';
 import { LatencyHistogram } from './histogram';
 import { CAUSE_CHECKSUM, CAUSE_EVICTED, CAUSE_TIMEOUT, LOST_CAUSES, ServerStats } from './servers';
@@ -112,6 +112,8 @@ export class DnsCorrelator {
   private readonly state: Uint8Array;
   private readonly badMask: Uint8Array;
   private readonly pseudoMask: Uint8Array;
+  private readonly plainBad: Uint8Array;
+  private readonly plainPseudo: Uint8Array;
   private readonly vxlan: Uint8Array;
   private readonly queryCount: Uint16Array;
   private readonly firstTs: Float64Array;
@@ -171,6 +173,8 @@ export class DnsCorrelator {
     this.state = new Uint8Array(cap);
     this.badMask = new Uint8Array(cap);
     this.pseudoMask = new Uint8Array(cap);
+    this.plainBad = new Uint8Array(cap);
+    this.plainPseudo = new Uint8Array(cap);
     this.vxlan = new Uint8Array(cap);
     this.queryCount = new Uint16Array(cap);
     this.firstTs = new Float64Array(cap);
@@ -230,16 +234,18 @@ export class DnsCorrelator {
       }
       this.lastQueryTs[slot] = tsUs;
       this.lastIf[slot] = ifIndex;
-      this.noteBad(slot, bad, f.pseudoOnlyBad);
+      if (f.vxlan) this.vxlan[slot] = 1;
+      if (bad !== 0) this.noteBad(slot, bad, f.pseudoOnlyBad, f.vxlan);
       return;
     }
     if (slot < 0) {
       this.orphanResponses++;
       return;
     }
+    if (f.vxlan) this.vxlan[slot] = 1;
     if (bad !== 0) {
       // A response that fails a checksum never reaches the client: not an answer.
-      this.noteBad(slot, bad, f.pseudoOnlyBad);
+      this.noteBad(slot, bad, f.pseudoOnlyBad, f.vxlan);
       return;
     }
     if (this.state[slot] === STATE_ANSWERED) {
@@ -365,6 +371,8 @@ export class DnsCorrelator {
     this.state[slot] = STATE_PENDING;
     this.badMask[slot] = 0;
     this.pseudoMask[slot] = 0;
+    this.plainBad[slot] = 0;
+    this.plainPseudo[slot] = 0;
     this.vxlan[slot] = f.vxlan ? 1 : 0;
     this.queryCount[slot] = 1;
     this.firstTs[slot] = tsUs;
@@ -394,7 +402,17 @@ export class DnsCorrelator {
     return pos;
   }
 
-  private noteBad(slot: number, bad: number, pseudo: number): void {
+  /**
+   * Records a packet's bad layers. A packet seen without VXLAN (on the vxlan device, after
+   * decapsulation) is kept apart: if the transaction is also seen encapsulated (on the underlay),
+   * its plain layers are the inner layers of that sighting, and are blamed as vxlan.* at the end.
+   */
+  private noteBad(slot: number, bad: number, pseudo: number, vxlan: boolean): void {
+    if (!vxlan) {
+      this.plainBad[slot] |= bad;
+      this.plainPseudo[slot] |= pseudo & bad;
+      return;
+    }
     this.badMask[slot] |= bad;
     this.pseudoMask[slot] |= pseudo & bad;
   }
@@ -405,6 +423,10 @@ export class DnsCorrelator {
       this.answered++;
     } else {
       this.unanswered++;
+      // Plain sightings: inner layers when the transaction was also seen inside VXLAN.
+      const shift = this.vxlan[slot] === 1 ? Layer.VXLAN_IPV4 - Layer.IPV4 : 0;
+      this.badMask[slot] |= this.plainBad[slot] << shift;
+      this.pseudoMask[slot] |= this.plainPseudo[slot] << shift;
       const bad = this.badMask[slot];
       let layer = -1;
       if (bad !== 0) {

@@ -1,12 +1,13 @@
 // The agent's one private registry: every family, the build and interface info, the collectors'
-// health, and the process metrics (CPU, RSS, file descriptors) prom-client collects.
+// health, and the process's own CPU, memory and descriptors.
 
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { Agent } from '../agent/agent';
 import { registerCaptureMetrics } from './capture';
 import { registerDnsMetrics } from './dns';
 import { arrayCounter, arrayGauge, CollectorHealth } from './family';
 import { registerKernelMetrics } from './kernel';
+import { registerProcessMetrics } from './process';
 import { registerVtepMetrics } from './vtep';
 
 export function createRegistry(agent: Agent, version: string): Registry {
@@ -21,7 +22,7 @@ export function createRegistry(agent: Agent, version: string): Registry {
   registerVtepMetrics(reg, health, agent.vtep);
   registerKernelMetrics(reg, health, () => agent.readSnmp());
   arrayCounter(reg, health, 'capture', 'csumwatch_internal_errors_total', 'Capture batches whose handling threw (a bug): counted and logged, the capture continues.', [], (emit) => emit({}, agent.internalErrors));
-  collectDefaultMetrics({ register: reg });
+  registerProcessMetrics(reg);
   // Last, so that it reports the collections of this scrape.
   new Gauge({
     name: 'csumwatch_collector_success',

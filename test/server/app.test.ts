@@ -1,0 +1,170 @@
+// The HTTP server with app.inject() on every endpoint, over a real Agent fed real captures (the
+// fixtures) through its ingest path, and the golden metrics output: compared with
+// test/fixtures/metrics/golden.prom and linted by `promtool check metrics`.
+// UPDATE_GOLDEN=1 rewrites the golden file (check the diff before committing it).
+
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+
+import { Agent } from '../../src/agent/agent';
+import { DEFAULT_AGENT_CONFIG } from '../../src/agent/config';
+import { DIR_INDEX_RX, DIR_INDEX_TX } from '../../src/agent/counters';
+import { agentFindings } from '../../src/agent/diagnosis';
+import { readCaptureFile } from '../../src/capture/replay';
+import { createRegistry } from '../../src/metrics/registry';
+import { build } from '../../src/server/app';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const FIX = join(ROOT, 'test', 'fixtures');
+const GOLDEN = join(FIX, 'metrics', 'golden.prom');
+
+/**
+ * An agent that has seen two real captures of the server node. Plain pcap files carry no direction, so it comes
+ * from the lab's addresses (test/fixtures/README.md): a frame whose IPv4 source (outer, or the
+ * only one) is the capturing node's own was sent, any other was received.
+ */
+function fedAgent(): Agent {
+  const agent = new Agent({ ...DEFAULT_AGENT_CONFIG, dnsTimeout: 5 }, {
+    log: pino({ level: 'silent' }),
+    procNet: join(FIX, 'node', 'proc-net'),
+    watchLinks: false,
+  });
+  let last = 0;
+  const node2 = ['10.200.0.2', '10.244.0.2'];
+  const feeds = [
+    // node2's underlay: 5 of 20 queries arrive with a bad inner UDP checksum, never answered.
+    ['eth0', 'vxlan-bad-inner-udp-rx.pcap', node2],
+    // node2's vxlan device: the same kind of exchange after decapsulation.
+    ['vxlan0', 'dns-on-vxlan-dev.pcap', node2],
+  ] as const;
+  for (const [iface, file, local] of feeds) {
+    const slot = agent.counters.slot(iface);
+    readCaptureFile(join(FIX, file), (r) => {
+      const b = r.buf;
+      const o = r.off + 26; // Ethernet, IPv4 source
+      const src = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+      const dir = (local as readonly string[]).includes(src) ? DIR_INDEX_TX : DIR_INDEX_RX;
+      agent.ingest(slot, dir, r.linkType, b, r.off, r.capLen, r.wireLen, r.tsUs);
+      last = Math.max(last, r.tsUs);
+    });
+  }
+  // Time passes: every unanswered query times out.
+  agent.dns.sweep(last + 6_000_000);
+  return agent;
+}
+
+function app(agent: Agent) {
+  return build({
+    registry: createRegistry(agent, '0.0.0-test'),
+    ready: () => agent.ready(),
+    captures: () => agent.captures(),
+    lost: () => agent.dns.lost(),
+    topLostNames: (n) => agent.dns.topLostNames(n),
+    diagnosis: () => agentFindings(agent),
+  });
+}
+
+/** The csumwatch_* lines only: process metrics change from run to run. */
+const ours = (text: string) => text.split('\n').filter((l) => /^(# (HELP|TYPE) )?csumwatch_/.test(l) && !/csumwatch_collector_success/.test(l)).join('\n') + '\n';
+
+t.test('/metrics: golden output, promtool-clean, the counts the captures hold', async (t) => {
+  const agent = fedAgent();
+  const a = app(agent);
+  const res = await a.inject({ method: 'GET', url: '/metrics' });
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/);
+  const body = res.body;
+
+  if (process.env.UPDATE_GOLDEN) {
+    fs.mkdirSync(join(FIX, 'metrics'), { recursive: true });
+    fs.writeFileSync(GOLDEN, ours(body));
+  }
+  t.equal(ours(body), fs.readFileSync(GOLDEN, 'utf8'), 'matches test/fixtures/metrics/golden.prom');
+
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+  t.equal(lint.error, undefined, 'promtool runs (scripts/setup.sh installs it)');
+  t.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
+
+  // The numbers, from the fixtures' truth files: 5 of 20 queries have a bad inner UDP checksum
+  // and were never answered.
+  t.match(body, /^csumwatch_checksums_total\{iface="eth0",direction="rx",layer="vxlan.udp",result="bad"\} 5$/m);
+  t.match(body, /^csumwatch_dns_lost_total\{server="10\.244\.0\.2",cause="checksum"\} 5$/m);
+  t.match(body, /^csumwatch_dns_responses_total\{server="10\.244\.0\.2",rcode="NOERROR"\} \d+$/m);
+  t.match(body, /^csumwatch_vtep_packets_total\{peer="[\d.]+",direction="rx",result="bad"\} 5$/m);
+  t.match(body, /^csumwatch_packets_total\{iface="eth0",direction="tx",encap="vxlan"\} 15$/m, '15 answers sent');
+  t.match(body, /^csumwatch_dns_queries_total\{server="10\.244\.0\.2"\} 40$/m, '20 queries on each interface');
+  t.match(body, /^csumwatch_dns_latency_seconds_count\{server="10\.244\.0\.2"\} 35$/m);
+  t.match(body, /^csumwatch_kernel_udp_in_csum_errors_total \d+$/m);
+  t.match(body, /^csumwatch_build_info\{version="0\.0\.0-test"\} 1$/m);
+  t.match(body, /^process_resident_memory_bytes \d+/m, 'process metrics for CPU and RSS');
+  t.match(body, /^csumwatch_collector_success\{collector="snmp"\} 1$/m);
+  t.notMatch(body, /q\d\d\.lab\.test/, 'no query name in the metrics');
+  await a.close();
+});
+
+t.test('/metrics as OpenMetrics, and the Prometheus text again afterwards', async (t) => {
+  const a = app(fedAgent());
+  const om = await a.inject({ method: 'GET', url: '/metrics', headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+  t.equal(om.statusCode, 200);
+  t.match(om.headers['content-type'], /^application\/openmetrics-text/);
+  t.match(om.body, /^# TYPE csumwatch_dns_lost counter$/m);
+  t.match(om.body, /^csumwatch_dns_lost_total\{server="10\.244\.0\.2",cause="checksum"\} 5$/m);
+  t.match(om.body, /# EOF\n$/);
+  // promtool reads only the Prometheus text format; the lab test has a real Prometheus scrape
+  // the agent, which asks for OpenMetrics first.
+  t.match(om.body, /^# TYPE process_cpu_seconds counter\nprocess_cpu_seconds_total [\d.]+$/m);
+  const text = await a.inject({ method: 'GET', url: '/metrics' });
+  t.match(text.body, /^# TYPE csumwatch_dns_lost_total counter$/m, 'counter names intact after an OpenMetrics scrape');
+  await a.close();
+});
+
+t.test('/healthz, /readyz, /diagnosis, /debug/lost, and nothing else', async (t) => {
+  const agent = fedAgent();
+  const a = app(agent);
+  const h = await a.inject({ method: 'GET', url: '/healthz' });
+  t.equal(h.statusCode, 200);
+  t.same(h.json(), { status: 'ok' });
+
+  const r = await a.inject({ method: 'GET', url: '/readyz' });
+  t.equal(r.statusCode, 503, 'no capture runs: not ready');
+  t.equal(r.json().status, 'no capture running');
+
+  const d = await a.inject({ method: 'GET', url: '/diagnosis' });
+  t.equal(d.statusCode, 200);
+  t.match(d.json().findings, [{ check: 'capture', severity: 'critical' }], 'no interface to capture is a finding');
+
+  const l = await a.inject({ method: 'GET', url: '/debug/lost' });
+  t.equal(l.statusCode, 200);
+  const lost = l.json();
+  t.same(lost.lost.map((x: { name: string }) => x.name).sort(), ['q04.lab.test.', 'q08.lab.test.', 'q12.lab.test.', 'q16.lab.test.', 'q20.lab.test.']);
+  t.match(lost.lost[0], { server: '10.244.0.2', serverPort: 53, cause: 'checksum', layer: 'vxlan.udp', vxlan: true, qtype: 'A' });
+  t.equal(lost.topNames.length, 5);
+
+  for (const [method, url] of [['POST', '/metrics'], ['GET', '/debug'], ['DELETE', '/debug/lost'], ['GET', '/nope']] as const) {
+    const res = await a.inject({ method, url });
+    t.equal(res.statusCode, 404, `${method} ${url}`);
+  }
+  await a.close();
+});
+
+t.test('onClose runs when the app closes', async (t) => {
+  let closed = 0;
+  const agent = fedAgent();
+  const a = build({
+    registry: createRegistry(agent, 'x'),
+    ready: () => true,
+    captures: () => [],
+    lost: () => [],
+    topLostNames: () => [],
+    diagnosis: () => [],
+    onClose: () => {
+      closed++;
+    },
+  });
+  t.equal((await a.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+  await a.close();
+  t.equal(closed, 1);
+});
