@@ -58,6 +58,13 @@ export interface CorrelatorOptions {
 const STATE_FREE = 0;
 const STATE_PENDING = 1;
 const STATE_ANSWERED = 2;
+/**
+ * A good response whose query has not been seen (yet): live captures hand over each interface
+ * and direction in its own batches, so an answer can arrive before its query. It waits on the
+ * answered list for the timeout; a query that comes makes it an answered transaction, else it
+ * ends as an orphan response.
+ */
+const STATE_ORPHAN = 3;
 const LIST_PENDING = 0;
 const LIST_ANSWERED = 1;
 
@@ -113,6 +120,7 @@ export class DnsCorrelator {
   private readonly badMask: Uint8Array;
   private readonly pseudoMask: Uint8Array;
   private readonly plainBad: Uint8Array;
+  private readonly rcodeOf: Uint8Array;
   private readonly plainPseudo: Uint8Array;
   private readonly vxlan: Uint8Array;
   private readonly queryCount: Uint16Array;
@@ -174,6 +182,7 @@ export class DnsCorrelator {
     this.badMask = new Uint8Array(cap);
     this.pseudoMask = new Uint8Array(cap);
     this.plainBad = new Uint8Array(cap);
+    this.rcodeOf = new Uint8Array(cap);
     this.plainPseudo = new Uint8Array(cap);
     this.vxlan = new Uint8Array(cap);
     this.queryCount = new Uint16Array(cap);
@@ -224,7 +233,9 @@ export class DnsCorrelator {
     const bad = f.badMask();
     if (isQuery) {
       if (slot < 0) {
-        slot = this.insert(h, b, f, tsUs);
+        slot = this.insert(h, b, f, tsUs, true);
+      } else if (this.state[slot] === STATE_ORPHAN) {
+        this.adopt(slot, tsUs);
       } else if (this.lastIf[slot] !== ifIndex && tsUs - this.lastQueryTs[slot] <= SAME_PACKET_US) {
         // The same query seen again on another interface (underlay and vxlan device): one packet.
       } else {
@@ -239,7 +250,19 @@ export class DnsCorrelator {
       return;
     }
     if (slot < 0) {
-      this.orphanResponses++;
+      if (bad !== 0) {
+        this.orphanResponses++;
+        return;
+      }
+      // Hold the answer for its query (see STATE_ORPHAN).
+      slot = this.insert(h, b, f, tsUs, false);
+      this.unlinkList(slot, LIST_PENDING);
+      this.state[slot] = STATE_ORPHAN;
+      this.answeredTs[slot] = tsUs;
+      this.rcodeOf[slot] = d.rcode;
+      this.queryCount[slot] = 0;
+      if (f.vxlan) this.vxlan[slot] = 1;
+      this.appendList(slot, LIST_ANSWERED);
       return;
     }
     if (f.vxlan) this.vxlan[slot] = 1;
@@ -248,7 +271,7 @@ export class DnsCorrelator {
       this.noteBad(slot, bad, f.pseudoOnlyBad, f.vxlan);
       return;
     }
-    if (this.state[slot] === STATE_ANSWERED) {
+    if (this.state[slot] === STATE_ANSWERED || this.state[slot] === STATE_ORPHAN) {
       this.duplicateResponses++;
       return;
     }
@@ -348,7 +371,20 @@ export class DnsCorrelator {
     }
   }
 
-  private insert(h: number, b: Uint8Array, f: Frame, tsUs: number): number {
+  /** The query of a held answer arrived: the transaction is answered, latency from this query. */
+  private adopt(slot: number, tsUs: number): void {
+    this.state[slot] = STATE_ANSWERED;
+    this.firstTs[slot] = tsUs;
+    this.queryCount[slot] = 1;
+    const latency = Math.max(0, this.answeredTs[slot] - tsUs);
+    this.latency.record(latency);
+    if (this.servers) {
+      this.servers.queries[this.serverOf[slot]]++;
+      this.servers.answered(this.serverOf[slot], this.rcodeOf[slot], latency);
+    }
+  }
+
+  private insert(h: number, b: Uint8Array, f: Frame, tsUs: number, isQuery: boolean): number {
     if (this.freeTop === 0) {
       // Room first from answered transactions (only lingering), else the oldest pending one.
       const victim = this.head[LIST_ANSWERED] >= 0 ? this.head[LIST_ANSWERED] : this.head[LIST_PENDING];
@@ -380,7 +416,7 @@ export class DnsCorrelator {
     if (this.servers) {
       const srv = this.servers.indexOf(this.serverKey, this.keyFamily);
       this.serverOf[slot] = srv;
-      this.servers.queries[srv]++;
+      if (isQuery) this.servers.queries[srv]++;
     }
     this.appendList(slot, LIST_PENDING);
     // Index it.
@@ -419,7 +455,9 @@ export class DnsCorrelator {
 
   /** Counts the outcome of a transaction and frees its slot. */
   private finalize(slot: number, why: LostCause): void {
-    if (this.state[slot] === STATE_ANSWERED) {
+    if (this.state[slot] === STATE_ORPHAN) {
+      this.orphanResponses++;
+    } else if (this.state[slot] === STATE_ANSWERED) {
       this.answered++;
     } else {
       this.unanswered++;
@@ -504,7 +542,7 @@ export class DnsCorrelator {
 
   /** Removes a slot from its list and from the index (backward-shift deletion keeps probes short). */
   private unlink(slot: number): void {
-    this.unlinkList(slot, this.state[slot] === STATE_ANSWERED ? LIST_ANSWERED : LIST_PENDING);
+    this.unlinkList(slot, this.state[slot] === STATE_PENDING ? LIST_PENDING : LIST_ANSWERED);
     const m = this.mask;
     let i = this.hashOf[slot] & m;
     while (this.index[i] !== slot + 1) i = (i + 1) & m;

@@ -28,6 +28,7 @@ export function registerDnsMetrics(reg: Registry, health: CollectorHealth, s: Se
   new ArrayHistogram('csumwatch_dns_latency_seconds', 'Time from a transaction\'s first query to its answer, by server.', LATENCY_BUCKETS_S, (emit) => {
     servers((server, i) => emit({ labels: { server }, buckets: s.latencyBuckets, start: i * (LATENCY_BUCKETS_S.length + 1), sum: s.latencySumUs[i] / 1e6, count: s.latencyCount[i] }));
   }, health, 'dns', reg);
+  arrayCounter(reg, health, 'dns', 'csumwatch_dns_orphan_responses_total', 'DNS responses whose query was never seen (not captured, or already timed out).', [], (emit) => emit({}, dns.orphanResponses));
   new Gauge({
     name: 'csumwatch_dns_transactions_in_flight',
     help: 'DNS transactions in the table now: pending, or answered and kept for the timeout to spot late copies.',

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { readCaptureFile } from '../../src/capture/replay';
+import { ServerStats } from '../../src/correlate/servers';
 import { DnsCorrelator, CorrelatorOptions } from '../../src/correlate/transactions';
 import { Decoder } from '../../src/decode/decoder';
 import { Frame, Layer } from '../../src/decode/frame';
@@ -173,11 +174,12 @@ t.test('timeouts follow the clock given: sweep is injectable', async (t) => {
   h.c.sweep(T0 + 2_000_000);
   t.equal(h.c.unanswered, 1, 'the first timed out');
   t.equal(h.c.lost()[0].cause, 'timeout');
-  // A response after the timeout finds nothing: it is an orphan, not an answer.
+  // A response after the timeout finds nothing: it waits for a query that never comes, and
+  // leaves as an orphan, not an answer.
   h.feed(responses[0].data, T0 + 2_100_000);
-  t.equal(h.c.orphanResponses, 1);
   h.feed(responses[1].data, T0 + 2_200_000);
   h.c.finish();
+  t.equal(h.c.orphanResponses, 1);
   t.equal(h.c.answered, 1);
   t.equal(h.c.unanswered, 1);
 });
@@ -266,4 +268,27 @@ t.test('an inbound pseudo-header-only inner checksum is blamed, not the outer on
   t.equal(c.lost()[0].layer, 'vxlan.udp');
   t.equal(c.lost()[0].pseudoOnly, true);
   t.equal(c.lostPseudoOnly[Layer.VXLAN_UDP], 1);
+});
+
+t.test('an answer handed over before its query (live captures batch each direction apart)', async (t) => {
+  const servers = new ServerStats();
+  const h = new Harness({ servers, timeoutUs: 5_000_000 });
+  // Capture times are right, arrival order is not: both copies of the answer come first.
+  h.feed(responses[0].data, T0 + 400, 2);
+  h.feed(responses[0].data, T0 + 450, 3);
+  h.feed(queries[0].data, T0, 0);
+  h.feed(queries[0].data, T0 + 50, 1);
+  // An answer whose query never comes stays an orphan, not a transaction.
+  h.feed(responses[1].data, T0 + 600, 2);
+  h.c.sweep(T0 + 10_000_000);
+  const c = h.c;
+  t.equal(c.answered, 1, 'answered');
+  t.equal(c.unanswered, 0, 'not lost');
+  t.equal(c.orphanResponses, 1, 'the answer without a query');
+  t.equal(c.duplicateResponses, 1);
+  t.equal(c.retransmissions, 0, 'the query copy on the other interface is the same packet');
+  t.equal(c.latency.max, 400, 'latency from the query to the answer');
+  t.equal(servers.queries[0], 1, 'one query for the server');
+  t.equal(servers.latencyCount[0], 1);
+  t.equal(c.inFlight, 0);
 });
