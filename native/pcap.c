@@ -85,6 +85,24 @@ static struct capture *get_capture(napi_env env, napi_value v)
 	return c;
 }
 
+/*
+ * The arguments of a call on a capture: fills argv[0..want) and returns the capture in argv[0],
+ * or NULL with a JavaScript exception pending.
+ */
+static struct capture *capture_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv)
+{
+	size_t argc = want;
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+		throw_status(env, "napi_get_cb_info");
+		return NULL;
+	}
+	if (argc < want) {
+		napi_throw_type_error(env, "CSW_ERR_PCAP", "csw_pcap: too few arguments");
+		return NULL;
+	}
+	return get_capture(env, argv[0]);
+}
+
 static void on_poll_closed(uv_handle_t *h)
 {
 	struct capture *c = h->data;
@@ -303,10 +321,8 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 
 static napi_value js_datalink(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
 	napi_value argv[1], out;
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct capture *c = argc ? get_capture(env, argv[0]) : NULL;
+	struct capture *c = capture_args(env, info, 1, argv);
 	if (c == NULL)
 		return NULL;
 	CHECK(napi_create_int32(env, pcap_datalink(c->p), &out));
@@ -316,10 +332,8 @@ static napi_value js_datalink(napi_env env, napi_callback_info info)
 /* setFilter(handle, expression): compiles (optimised) and installs it in the kernel. */
 static napi_value js_set_filter(napi_env env, napi_callback_info info)
 {
-	size_t argc = 2;
 	napi_value argv[2];
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct capture *c = argc == 2 ? get_capture(env, argv[0]) : NULL;
+	struct capture *c = capture_args(env, info, 2, argv);
 	if (c == NULL)
 		return NULL;
 	size_t n = 0;
@@ -348,10 +362,8 @@ static napi_value js_set_filter(napi_env env, napi_callback_info info)
 /* start(handle, buffer, callback): batches go into buffer; callback(records, bytes) per batch. */
 static napi_value js_start(napi_env env, napi_callback_info info)
 {
-	size_t argc = 3;
 	napi_value argv[3];
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct capture *c = argc == 3 ? get_capture(env, argv[0]) : NULL;
+	struct capture *c = capture_args(env, info, 3, argv);
 	if (c == NULL)
 		return NULL;
 	if (c->polling)
@@ -401,10 +413,8 @@ static napi_value js_start(napi_env env, napi_callback_info info)
 /* dispatch(handle) -> packets read: drains now (a timer calls it, in case a wakeup is missed). */
 static napi_value js_dispatch(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
 	napi_value argv[1], out;
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct capture *c = argc ? get_capture(env, argv[0]) : NULL;
+	struct capture *c = capture_args(env, info, 1, argv);
 	if (c == NULL)
 		return NULL;
 	int n = c->buf ? drain(c) : 0;
@@ -415,10 +425,8 @@ static napi_value js_dispatch(napi_env env, napi_callback_info info)
 /* stats(handle) -> [received, dropped, ifdropped, clipped] since open. */
 static napi_value js_stats(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
 	napi_value argv[1], out, v;
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct capture *c = argc ? get_capture(env, argv[0]) : NULL;
+	struct capture *c = capture_args(env, info, 1, argv);
 	if (c == NULL)
 		return NULL;
 	struct pcap_stat ps;
@@ -440,10 +448,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info)
 /* setDirection(handle, inbound): only packets received (true) or sent (false) are delivered. */
 static napi_value js_set_direction(napi_env env, napi_callback_info info)
 {
-	size_t argc = 2;
 	napi_value argv[2];
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct capture *c = argc == 2 ? get_capture(env, argv[0]) : NULL;
+	struct capture *c = capture_args(env, info, 2, argv);
 	if (c == NULL)
 		return NULL;
 	bool in = false;
