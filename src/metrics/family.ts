@@ -24,34 +24,22 @@ export class CollectorHealth {
 
 /** A counter whose series are set from typed arrays when scraped. */
 export function arrayCounter(reg: Registry, health: CollectorHealth, collector: string, name: string, help: string, labelNames: string[], rows: (emit: Emit) => void): Counter<string> {
-  return new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [reg],
-    collect() {
-      health.run(collector, () => {
-        this.reset();
-        rows((labels, value) => this.inc(labels, value));
-      });
-    },
-  });
+  return new Counter({ name, help, labelNames, registers: [reg], collect: collectInto(health, collector, rows, (m, labels, v) => m.inc(labels, v)) });
 }
 
 /** A gauge whose series are set when scraped. */
 export function arrayGauge(reg: Registry, health: CollectorHealth, collector: string, name: string, help: string, labelNames: string[], rows: (emit: Emit) => void): Gauge<string> {
-  return new Gauge({
-    name,
-    help,
-    labelNames,
-    registers: [reg],
-    collect() {
-      health.run(collector, () => {
-        this.reset();
-        rows((labels, value) => this.set(labels, value));
-      });
-    },
-  });
+  return new Gauge({ name, help, labelNames, registers: [reg], collect: collectInto(health, collector, rows, (m, labels, v) => m.set(labels, v)) });
+}
+
+/** A collect() that drops the last scrape's series and writes this one's through put. */
+function collectInto<M extends { reset(): void }>(health: CollectorHealth, collector: string, rows: (emit: Emit) => void, put: (m: M, labels: Labels, value: number) => void) {
+  return function (this: M): void {
+    health.run(collector, () => {
+      this.reset();
+      rows((labels, value) => put(this, labels, value));
+    });
+  };
 }
 
 interface MetricValue {
