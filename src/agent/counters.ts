@@ -65,7 +65,7 @@ export class VtepCounters {
   readonly packets: Float64Array;
 
   constructor(capacity = 1024) {
-    this.peers = new AddrTable(capacity);
+    this.peers = new AddrTable(capacity, '(other peers)');
     this.packets = new Float64Array((capacity + 1) * 4);
   }
 
@@ -74,17 +74,7 @@ export class VtepCounters {
     const s = f.outer;
     const v4 = s.ipVersion === 4;
     const off = dir === DIR_INDEX_RX ? s.srcOffset : s.ipOffset + (v4 ? 16 : 24);
-    let p = this.peers.lookup(b, off, s.ipVersion);
-    if (p < 0) p = this.peers.capacity;
+    const p = this.peers.lookup(b, off, s.ipVersion);
     this.packets[(p * 2 + dir) * 2 + (f.badMask() !== 0 ? 1 : 0)]++;
-  }
-
-  name(i: number): string {
-    return i < this.peers.size ? this.peers.names[i] : '(other peers)';
-  }
-
-  count(): number {
-    const cap = this.peers.capacity;
-    return this.peers.size < cap ? this.peers.size : cap + 1;
   }
 }

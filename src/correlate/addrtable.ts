@@ -1,7 +1,7 @@
 // A bounded map from IP address to a small dense index, looked up from packet bytes without
 // allocating: open addressing over typed arrays. The address string is built once, when an
-// address is first seen. When the table is full, lookups of new addresses return -1 and the
-// caller counts them under one overflow entry.
+// address is first seen. When the table is full, new addresses all get the overflow index
+// `capacity`, so callers size their counter arrays for capacity + 1 entries.
 
 export class AddrTable {
   /** Address strings by index. */
@@ -12,7 +12,8 @@ export class AddrTable {
   private readonly mask: number;
   private readonly key = new Int32Array(4);
 
-  constructor(readonly capacity: number) {
+  /** overflowName: the name of the entry that counts addresses past the bound. */
+  constructor(readonly capacity: number, private readonly overflowName: string) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 20) throw new RangeError(`capacity out of range: ${capacity}`);
     let size = 2;
     while (size < capacity * 2) size *= 2;
@@ -26,7 +27,17 @@ export class AddrTable {
     return this.names.length;
   }
 
-  /** Index of the IPv4 (version 4) or IPv6 (6) address at b[off], adding it; -1 when full. */
+  /** Entries to report: every address seen, and the overflow entry once the table is full. */
+  count(): number {
+    return this.names.length < this.capacity ? this.names.length : this.capacity + 1;
+  }
+
+  /** Name of index i: the address, or the overflow entry's name. */
+  name(i: number): string {
+    return i < this.names.length ? this.names[i] : this.overflowName;
+  }
+
+  /** Index of the IPv4 (version 4) or IPv6 (6) address at b[off], adding it; `capacity` when full. */
   lookup(b: Uint8Array, off: number, version: number): number {
     const k = this.key;
     const n = version === 4 ? 1 : 4;
@@ -47,7 +58,7 @@ export class AddrTable {
       const e = this.index[i];
       if (e === 0) {
         const n = this.names.length;
-        if (n >= this.capacity) return -1;
+        if (n >= this.capacity) return this.capacity;
         for (let j = 0; j < 4; j++) w[n * 4 + j] = k[j];
         this.fam[n] = version;
         this.index[i] = n + 1;

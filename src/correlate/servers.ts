@@ -33,7 +33,7 @@ export class ServerStats {
   readonly latencyCount: Float64Array;
 
   constructor(capacity = 256) {
-    this.table = new AddrTable(capacity);
+    this.table = new AddrTable(capacity, OVERFLOW_SERVER);
     const n = capacity + 1;
     this.queries = new Float64Array(n);
     this.responses = new Float64Array(n * 16);
@@ -43,21 +43,9 @@ export class ServerStats {
     this.latencyCount = new Float64Array(n);
   }
 
-  /** Index of the server whose address words are k (overflow entry when the table is full). */
+  /** Index of the server whose address words are k (the overflow entry when the table is full). */
   indexOf(k: Int32Array, version: number): number {
-    const i = this.table.lookupKey(k, version);
-    return i < 0 ? this.table.capacity : i;
-  }
-
-  /** Name of index i: the address, or the overflow entry's name. */
-  name(i: number): string {
-    return i < this.table.size ? this.table.names[i] : OVERFLOW_SERVER;
-  }
-
-  /** Indexes that have a name: every seen server, and the overflow entry once it was used. */
-  count(): number {
-    const cap = this.table.capacity;
-    return this.table.size < cap ? this.table.size : cap + 1;
+    return this.table.lookupKey(k, version);
   }
 
   answered(i: number, rcode: number, latencyUs: number): void {

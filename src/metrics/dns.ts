@@ -8,8 +8,8 @@ import { arrayCounter, ArrayHistogram, CollectorHealth } from './family';
 
 export function registerDnsMetrics(reg: Registry, health: CollectorHealth, s: ServerStats, dns: DnsCorrelator): void {
   const servers = (fn: (server: string, i: number) => void) => {
-    const n = s.count();
-    for (let i = 0; i < n; i++) fn(s.name(i), i);
+    const n = s.table.count();
+    for (let i = 0; i < n; i++) fn(s.table.name(i), i);
   };
   arrayCounter(reg, health, 'dns', 'csumwatch_dns_queries_total', 'DNS queries sent, by server (retransmissions count; one packet seen on two interfaces counts once).', ['server'], (emit) => {
     servers((server, i) => emit({ server }, s.queries[i]));
