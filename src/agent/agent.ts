@@ -72,6 +72,7 @@ export class Agent {
   private readonly list: () => NetInterface[];
   private readonly open: (opts: PcapOptions) => PacketSource;
   private readonly procNet: string;
+  private readonly watchLinks: boolean;
   private timers: NodeJS.Timeout[] = [];
   private monitor: ChildProcess | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
@@ -96,8 +97,6 @@ export class Agent {
     });
     this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets });
   }
-
-  private readonly watchLinks: boolean;
 
   /** Starts capturing and the timers; interfaces that cannot be opened yet are retried. */
   start(): void {
