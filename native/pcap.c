@@ -8,12 +8,11 @@
 //
 //   u32 caplen | u32 wirelen | u32 ts_sec | u32 ts_usec | caplen bytes, padded to 4
 //
-// (host byte order), and the callback gets (records, bytesUsed). The binding holds a reference
-// to that Buffer for as long as the capture runs, so V8 cannot free memory libpcap's callback
-// writes into (the trap that breaks the `cap` package under load).
+// (host byte order), and the callback gets (records, bytesUsed) (batch.h). The binding holds a
+// reference to that Buffer for as long as the capture runs, so V8 cannot free memory libpcap's
+// callback writes into (the trap that breaks the `cap` package under load).
 
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "batch.h"
 #include <uv.h>
 #include <pcap/pcap.h>
 #include <errno.h>
@@ -29,13 +28,7 @@ struct capture {
 	pcap_t *p;
 	uv_poll_t poll;
 	napi_env env;
-	napi_ref buf_ref;
-	napi_ref cb_ref;
-	napi_async_context actx;
-	uint8_t *buf;
-	size_t buf_len;
-	size_t used;
-	uint32_t count;
+	struct batch batch;
 	/* Records cut short because a packet was larger than the whole batch buffer. */
 	double clipped;
 	int polling;
@@ -120,20 +113,9 @@ static void close_capture(napi_env env, struct capture *c)
 {
 	if (c->closed)
 		return;
+	(void)env;
 	c->closed = 1;
-	if (c->buf_ref) {
-		napi_delete_reference(env, c->buf_ref);
-		c->buf_ref = NULL;
-	}
-	if (c->cb_ref) {
-		napi_delete_reference(env, c->cb_ref);
-		c->cb_ref = NULL;
-	}
-	if (c->actx) {
-		napi_async_destroy(env, c->actx);
-		c->actx = NULL;
-	}
-	c->buf = NULL;
+	batch_release(&c->batch);
 	if (c->polling) {
 		c->polling = 0;
 		uv_poll_stop(&c->poll);
@@ -157,65 +139,35 @@ static void finalize_capture(napi_env env, void *data, void *hint)
 		free(c);
 }
 
-/* Hands the batch to JavaScript: cb(records, bytesUsed) or cb(-1, message) on a capture error. */
-static void deliver(struct capture *c, int error)
-{
-	napi_env env = c->env;
-	if (c->cb_ref == NULL)
-		return;
-	if (!error && c->count == 0)
-		return;
-	napi_value cb, recv, argv[2], result;
-	if (napi_get_reference_value(env, c->cb_ref, &cb) != napi_ok || cb == NULL)
-		return;
-	napi_get_global(env, &recv);
-	if (error) {
-		napi_create_int32(env, -1, &argv[0]);
-		napi_create_string_utf8(env, c->err, NAPI_AUTO_LENGTH, &argv[1]);
-	} else {
-		napi_create_uint32(env, c->count, &argv[0]);
-		napi_create_uint32(env, (uint32_t)c->used, &argv[1]);
-	}
-	c->count = 0;
-	c->used = 0;
-	napi_make_callback(env, c->actx, recv, cb, 2, argv, &result);
-	bool pending = false;
-	napi_is_exception_pending(env, &pending);
-	if (pending) {
-		napi_value exc;
-		napi_get_and_clear_last_exception(env, &exc);
-		napi_fatal_exception(env, exc);
-	}
-}
-
 static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct capture *c = (struct capture *)user;
-	if (c->closed || c->buf == NULL) {
+	struct batch *b = &c->batch;
+	if (c->closed || b->buf == NULL) {
 		if (c->p)
 			pcap_breakloop(c->p);
 		return;
 	}
 	uint32_t caplen = h->caplen;
 	size_t need = REC_HDR + ((caplen + 3u) & ~3u);
-	if (c->used + need > c->buf_len) {
-		deliver(c, 0);
-		if (c->closed || c->buf == NULL) {
+	if (b->used + need > b->len) {
+		batch_flush(b);
+		if (c->closed || b->buf == NULL) {
 			if (c->p)
 				pcap_breakloop(c->p);
 			return;
 		}
 	}
-	if (REC_HDR + (size_t)caplen > c->buf_len) {
-		caplen = (uint32_t)((c->buf_len - REC_HDR) & ~(size_t)3);
+	if (REC_HDR + (size_t)caplen > b->len) {
+		caplen = (uint32_t)((b->len - REC_HDR) & ~(size_t)3);
 		c->clipped++;
 		need = REC_HDR + caplen;
 	}
 	uint32_t hdr[4] = { caplen, h->len, (uint32_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec };
-	memcpy(c->buf + c->used, hdr, REC_HDR);
-	memcpy(c->buf + c->used + REC_HDR, bytes, caplen);
-	c->used += need;
-	c->count++;
+	memcpy(b->buf + b->used, hdr, REC_HDR);
+	memcpy(b->buf + b->used + REC_HDR, bytes, caplen);
+	b->used += need;
+	b->count++;
 }
 
 /* Drains what libpcap holds now; returns packets read, or -1 after reporting an error. */
@@ -228,9 +180,9 @@ static int drain(struct capture *c)
 			break;
 		if (n < 0) {
 			snprintf(c->err, sizeof(c->err), "%s", pcap_geterr(c->p));
-			deliver(c, 0);
+			batch_flush(&c->batch);
 			if (!c->closed)
-				deliver(c, 1);
+				batch_error(&c->batch, c->err);
 			return -1;
 		}
 		if (n == 0)
@@ -238,7 +190,7 @@ static int drain(struct capture *c)
 		total += n;
 	}
 	if (!c->closed)
-		deliver(c, 0);
+		batch_flush(&c->batch);
 	return total;
 }
 
@@ -251,7 +203,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
 		return;
 	if (status < 0) {
 		snprintf(c->err, sizeof(c->err), "polling the capture: %s", uv_strerror(status));
-		deliver(c, 1);
+		batch_error(&c->batch, c->err);
 	} else {
 		drain(c);
 	}
@@ -368,32 +320,13 @@ static napi_value js_start(napi_env env, napi_callback_info info)
 		return NULL;
 	if (c->polling)
 		return throw_pcap(env, "csw_pcap: capture already started");
-	void *data = NULL;
-	size_t len = 0;
-	bool is_buf = false;
-	napi_valuetype t;
-	CHECK(napi_is_buffer(env, argv[1], &is_buf));
-	CHECK(napi_typeof(env, argv[2], &t));
-	if (!is_buf || t != napi_function)
-		return throw_pcap(env, "csw_pcap: start(handle, buffer, callback)");
-	CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
-	if (len < REC_HDR + 64)
-		return throw_pcap(env, "csw_pcap: batch buffer too small");
 	int fd = pcap_get_selectable_fd(c->p);
 	if (fd < 0)
 		return throw_pcap(env, "csw_pcap: capture has no selectable descriptor");
 	uv_loop_t *loop = NULL;
 	CHECK(napi_get_uv_event_loop(env, &loop));
-	napi_value name, resource;
-	CHECK(napi_create_string_utf8(env, "csw_pcap", NAPI_AUTO_LENGTH, &name));
-	CHECK(napi_create_object(env, &resource));
-	CHECK(napi_async_init(env, resource, name, &c->actx));
-	CHECK(napi_create_reference(env, argv[1], 1, &c->buf_ref));
-	CHECK(napi_create_reference(env, argv[2], 1, &c->cb_ref));
-	c->buf = data;
-	c->buf_len = len & ~(size_t)3;
-	c->used = 0;
-	c->count = 0;
+	if (batch_start(env, &c->batch, argv[1], argv[2], "csw_pcap", REC_HDR + 64, 4) < 0)
+		return NULL;
 	int rc = uv_poll_init(loop, &c->poll, fd);
 	if (rc == 0) {
 		c->poll.data = c;
@@ -402,6 +335,7 @@ static napi_value js_start(napi_env env, napi_callback_info info)
 			uv_close((uv_handle_t *)&c->poll, NULL);
 	}
 	if (rc != 0) {
+		batch_release(&c->batch);
 		char msg[128];
 		snprintf(msg, sizeof(msg), "csw_pcap: polling the capture: %s", uv_strerror(rc));
 		return throw_pcap(env, msg);
@@ -417,7 +351,7 @@ static napi_value js_dispatch(napi_env env, napi_callback_info info)
 	struct capture *c = capture_args(env, info, 1, argv);
 	if (c == NULL)
 		return NULL;
-	int n = c->buf ? drain(c) : 0;
+	int n = c->batch.buf ? drain(c) : 0;
 	CHECK(napi_create_int32(env, n, &out));
 	return out;
 }
