@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * drops.bpf.c: the kernel drop tracer.
+ *
+ * Runs on the kfree_skb tracepoint, which the kernel fires for every packet it frees as
+ * dropped, with the reason (enum skb_drop_reason, include/net/dropreason-core.h). Two programs
+ * with one body: tp_btf (BTF-typed arguments) and, where BTF tracing programs cannot attach,
+ * the raw tracepoint. User space loads one of them.
+ *
+ * For every drop it counts (reason, protocol) in a per-CPU array: exact at any rate, no
+ * events. For the reasons user space selects (csw_drop_cfg.event_reasons) it also sends an
+ * event on the ring buffer with the packet's flow, device, network namespace, and for DNS the
+ * message's first bytes, so user space can name the transaction that was lost. A full ring
+ * buffer is counted (csw_drop_stats.lost), never silent.
+ *
+ * Headers are read from the skb's linear data with bpf_probe_read_kernel at the offsets the
+ * stack recorded (network_header, mac_header), never past skb->tail. A drop can happen while
+ * the packet is still VXLAN-encapsulated (outer UDP checksum: the flow is then the inner one
+ * and the outer one is the tunnel) or after vxlan_rcv decapsulated it (inner UDP or IPv4
+ * checksum, in the node's or a pod's namespace): then the outer headers usually still sit in
+ * the headroom just before the inner Ethernet header, and are read from there when they look
+ * like IP/UDP/VXLAN to a configured port (CSW_EV_DECAPPED).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "shared/drops.h"
+
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ETH_P_ARP 0x0806
+#define IPPROTO_ICMP 1
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_ICMPV6 58
+#define UDP_HLEN 8
+#define VXLAN_HLEN 8
+#define IPV4_HLEN 20
+#define IPV6_HLEN 40
+#define NO_HEADER 0xffff /* an unset skb header offset ((typeof(skb->mac_header))~0U) */
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct csw_drop_cfg);
+} csw_drop_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct csw_drop_counts);
+} csw_drop_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct csw_drop_stats);
+} csw_drop_stats SEC(".maps");
+
+/* The event being built (too large for the 512-byte stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct csw_drop_event);
+} csw_drop_scratch SEC(".maps");
+
+/* User space may resize it before load (bpf_map__set_max_entries). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} csw_drop_events SEC(".maps");
+
+/* Where the packet's bytes are: skb->head and the end of the linear data, as an offset. */
+struct pkt {
+	unsigned char *head;
+	__u32 end;
+};
+
+static __always_inline int rd(void *dst, __u32 size, const struct pkt *p, __u32 off)
+{
+	if (off + size > p->end || off + size < off)
+		return -1;
+	return bpf_probe_read_kernel(dst, size, p->head + off) ? -1 : 0;
+}
+
+static __always_inline int port_in(const __u16 *ports, __u16 port)
+{
+	if (port == 0)
+		return 0;
+	for (int i = 0; i < CSW_DROP_PORTS; i++)
+		if (ports[i] == port)
+			return 1;
+	return 0;
+}
+
+/*
+ * The IP header at off (ethertype says which version) into f, and the ports after it.
+ * Returns the transport header's offset, 0 when there is none to read (not UDP/TCP, or a later
+ * fragment), or -1 when the header is not there or not IP.
+ */
+static __always_inline int parse_ip(const struct pkt *p, __u32 off, __u16 ethertype, struct csw_flow *f,
+				    __u16 *flags)
+{
+	__u8 h[IPV6_HLEN];
+	__u32 l4;
+
+	if (ethertype == ETH_P_IP) {
+		/* RFC 791 §3.1: version and IHL, protocol at 9, addresses at 12 and 16. */
+		if (rd(h, IPV4_HLEN, p, off))
+			return -1;
+		if ((h[0] >> 4) != 4 || (h[0] & 0x0f) < 5)
+			return -1;
+		f->family = 4;
+		f->l4 = h[9];
+		__builtin_memcpy(f->saddr, &h[12], 4);
+		__builtin_memcpy(f->daddr, &h[16], 4);
+		l4 = off + (h[0] & 0x0f) * 4;
+		/* A fragment offset: no transport header here (RFC 791 §3.1). */
+		if (((((__u16)h[6] << 8) | h[7]) & 0x1fff) != 0) {
+			*flags |= CSW_EV_FRAGMENT;
+			return 0;
+		}
+	} else if (ethertype == ETH_P_IPV6) {
+		/* RFC 8200 §3: next header at 6, addresses at 8 and 24; extension headers not walked. */
+		if (rd(h, IPV6_HLEN, p, off))
+			return -1;
+		if ((h[0] >> 4) != 6)
+			return -1;
+		f->family = 6;
+		f->l4 = h[6];
+		__builtin_memcpy(f->saddr, &h[8], 16);
+		__builtin_memcpy(f->daddr, &h[24], 16);
+		l4 = off + IPV6_HLEN;
+	} else {
+		return -1;
+	}
+	if (f->l4 != IPPROTO_UDP && f->l4 != IPPROTO_TCP)
+		return 0;
+	__u8 ports[4];
+	if (rd(ports, 4, p, l4))
+		return 0;
+	f->sport = ((__u16)ports[0] << 8) | ports[1];
+	f->dport = ((__u16)ports[2] << 8) | ports[3];
+	*flags |= CSW_EV_PORTS;
+	return l4;
+}
+
+static __always_inline __u8 proto_of(__u16 ethertype, const struct csw_flow *f, __u16 flags)
+{
+	if (ethertype == ETH_P_ARP)
+		return CSW_PROTO_ARP;
+	if (f->family == 0)
+		return CSW_PROTO_OTHER;
+	if (flags & CSW_EV_FRAGMENT)
+		return CSW_PROTO_IP;
+	switch (f->l4) {
+	case IPPROTO_UDP:
+		return CSW_PROTO_UDP;
+	case IPPROTO_TCP:
+		return CSW_PROTO_TCP;
+	case IPPROTO_ICMP:
+		return CSW_PROTO_ICMP;
+	case IPPROTO_ICMPV6:
+		return CSW_PROTO_ICMPV6;
+	}
+	return CSW_PROTO_IP;
+}
+
+/* RFC 7348 §5: flags byte with the I flag (0x08), then the VNI in bytes 4 to 6. */
+static __always_inline int vxlan_vni(const __u8 *v, __u32 *vni)
+{
+	if ((v[0] & 0x08) == 0)
+		return -1;
+	*vni = ((__u32)v[4] << 16) | ((__u32)v[5] << 8) | v[6];
+	return 0;
+}
+
+/*
+ * The packet at l4 is UDP to a VXLAN port: make its flow the tunnel and parse the encapsulated
+ * packet into ev->flow. Returns the encapsulated packet's transport offset (as parse_ip).
+ */
+static __always_inline int enter_tunnel(const struct pkt *p, struct csw_drop_event *ev, __u32 l4)
+{
+	/* VXLAN header, then the inner Ethernet header: 8 + 14 bytes. */
+	__u8 v[VXLAN_HLEN + ETH_HLEN];
+	if (rd(v, sizeof(v), p, l4 + UDP_HLEN))
+		return -1;
+	if (vxlan_vni(v, &ev->vni))
+		return -1;
+	ev->tunnel = ev->flow;
+	ev->flags |= CSW_EV_TUNNEL;
+	__builtin_memset(&ev->flow, 0, sizeof(ev->flow));
+	__u16 inner_type = ((__u16)v[VXLAN_HLEN + 12] << 8) | v[VXLAN_HLEN + 13];
+	__u16 inner_flags = 0;
+	int r = parse_ip(p, l4 + UDP_HLEN + VXLAN_HLEN + ETH_HLEN, inner_type, &ev->flow, &inner_flags);
+	ev->flags |= inner_flags;
+	return r;
+}
+
+/*
+ * After decapsulation the inner Ethernet header is at mac_header; look for UDP + VXLAN right
+ * before it and an IPv4 (20-byte) or IPv6 header before that, and read them into ev->tunnel.
+ */
+static __always_inline void recover_tunnel(const struct pkt *p, struct csw_drop_event *ev,
+					   const struct csw_drop_cfg *cfg, __u32 mac)
+{
+	__u8 uv[UDP_HLEN + VXLAN_HLEN];
+	struct csw_flow t = {};
+	__u16 fl = 0;
+
+	if (mac < UDP_HLEN + VXLAN_HLEN + IPV4_HLEN || rd(uv, sizeof(uv), p, mac - sizeof(uv)))
+		return;
+	__u16 dport = ((__u16)uv[2] << 8) | uv[3];
+	if (!port_in(cfg->vxlan_port, dport) || vxlan_vni(&uv[UDP_HLEN], &ev->vni))
+		return;
+	__u32 udp = mac - sizeof(uv);
+	if (parse_ip(p, udp - IPV4_HLEN, ETH_P_IP, &t, &fl) != (int)udp || t.l4 != IPPROTO_UDP) {
+		__builtin_memset(&t, 0, sizeof(t));
+		fl = 0;
+		if (udp < IPV6_HLEN || parse_ip(p, udp - IPV6_HLEN, ETH_P_IPV6, &t, &fl) != (int)udp ||
+		    t.l4 != IPPROTO_UDP)
+			return;
+	}
+	ev->tunnel = t;
+	ev->flags |= CSW_EV_TUNNEL | CSW_EV_DECAPPED;
+}
+
+/* Copies the start of the DNS message whose transport header is at l4. */
+static __always_inline void read_dns(const struct pkt *p, struct csw_drop_event *ev, __u32 l4)
+{
+	__u32 off = l4 + UDP_HLEN;
+	if (ev->flow.l4 == IPPROTO_TCP) {
+		/* RFC 793 §3.1 data offset, then the 2-byte length prefix (RFC 1035 §4.2.2). */
+		__u8 doff;
+		if (rd(&doff, 1, p, l4 + 12))
+			return;
+		off = l4 + (doff >> 4) * 4 + 2;
+	}
+	if (off >= p->end)
+		return;
+	/* 64-bit arithmetic: clang 14 otherwise re-extends an unclamped copy of a 32-bit n. */
+	__u64 n = (__u64)p->end - off;
+	if (n > CSW_DNS_BYTES - 1)
+		n = CSW_DNS_BYTES - 1;
+	if (n < 12)
+		return;
+	if (bpf_probe_read_kernel(ev->dns, n, p->head + off))
+		return;
+	ev->dns_len = n;
+	ev->flags |= CSW_EV_DNS;
+}
+
+static __always_inline void count(__u32 slot, __u8 proto)
+{
+	__u32 zero = 0;
+	struct csw_drop_counts *c = bpf_map_lookup_elem(&csw_drop_counts, &zero);
+	if (c)
+		c->n[slot & (CSW_DROP_REASON_SLOTS - 1)][proto & (CSW_DROP_PROTOS - 1)]++;
+}
+
+static __always_inline int handle(struct sk_buff *skb, __u32 reason)
+{
+	__u32 zero = 0;
+
+	/* Older kernels pass freed-but-consumed packets through here too. */
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
+		return 0;
+
+	struct csw_drop_cfg *cfg = bpf_map_lookup_elem(&csw_drop_cfg, &zero);
+	struct csw_drop_stats *st = bpf_map_lookup_elem(&csw_drop_stats, &zero);
+	struct csw_drop_event *ev = bpf_map_lookup_elem(&csw_drop_scratch, &zero);
+	if (!cfg || !st || !ev)
+		return 0;
+	st->drops++;
+
+	__u32 slot = reason < CSW_DROP_REASON_OTHER ? reason : CSW_DROP_REASON_OTHER;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->reason = reason;
+
+	struct pkt p = {
+		.head = BPF_CORE_READ(skb, head),
+		.end = BPF_CORE_READ(skb, tail),
+	};
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 mac = BPF_CORE_READ(skb, mac_header);
+	__u16 ethertype = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	int l4 = -1;
+
+	if (nh != NO_HEADER && p.head)
+		l4 = parse_ip(&p, nh, ethertype, &ev->flow, &ev->flags);
+	if (l4 >= 0 && ev->flow.family != 0) {
+		ev->flags |= CSW_EV_FLOW;
+		if (l4 > 0 && ev->flow.l4 == IPPROTO_UDP && port_in(cfg->vxlan_port, ev->flow.dport)) {
+			ev->proto = CSW_PROTO_VXLAN;
+			l4 = enter_tunnel(&p, ev, l4);
+		} else if (mac != NO_HEADER && nh == mac + ETH_HLEN) {
+			recover_tunnel(&p, ev, cfg, mac);
+		}
+	} else if (nh != NO_HEADER && (ethertype == ETH_P_IP || ethertype == ETH_P_IPV6)) {
+		st->unparsed++;
+	}
+	if (ev->proto != CSW_PROTO_VXLAN)
+		ev->proto = proto_of(ethertype, &ev->flow, ev->flags);
+	count(slot, ev->proto);
+
+	if ((cfg->event_reasons[(slot >> 5) & 7] & (1u << (slot & 31))) == 0)
+		return 0;
+	if (l4 > 0 && (ev->flags & CSW_EV_PORTS) &&
+	    (port_in(cfg->dns_port, ev->flow.sport) || port_in(cfg->dns_port, ev->flow.dport)))
+		read_dns(&p, ev, l4);
+	if (cfg->event_scope == CSW_SCOPE_DNS_OR_VXLAN && !(ev->flags & (CSW_EV_DNS | CSW_EV_TUNNEL)))
+		return 0;
+
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->len = BPF_CORE_READ(skb, len);
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	if (dev) {
+		ev->ifindex = BPF_CORE_READ(dev, ifindex);
+		bpf_probe_read_kernel_str(ev->ifname, sizeof(ev->ifname), &dev->name);
+		ev->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	} else {
+		struct sock *sk = BPF_CORE_READ(skb, sk);
+		if (sk)
+			ev->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	}
+	if (bpf_ringbuf_output(&csw_drop_events, ev, sizeof(*ev), 0))
+		st->lost++;
+	else
+		st->events++;
+	return 0;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(csw_kfree_skb_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	return handle(skb, reason);
+}
+
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(csw_kfree_skb_raw, struct sk_buff *skb, void *location, int reason)
+{
+	return handle(skb, reason);
+}

@@ -1,0 +1,760 @@
+// SPDX-License-Identifier: Apache-2.0
+// csw_bpf: a thin N-API binding over libbpf for the agent's kernel programs.
+//
+// One call per libbpf operation: open an object, choose which programs load, size a map, load,
+// attach, look up and update map elements, read ring buffers, read an enum from the kernel's
+// BTF. Failures return -errno (a negative number) instead of throwing; src/capture/ebpf.ts
+// turns them into typed errors and makes every decision. libbpf's own messages are kept and
+// returned by log(), so an error can say what the verifier said.
+//
+// Ring buffer records reach JavaScript in batches (batch.h) as
+//
+//   u32 length | u32 0 | length bytes, padded to 8
+//
+// in host byte order.
+
+#include "batch.h"
+#include <uv.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/types.h>
+
+#include "shared/drops.h"
+
+#define REC_HDR 8
+#define LOG_SIZE 16384
+
+/* libbpf's messages since the last log() call, truncated at LOG_SIZE. */
+static char log_buf[LOG_SIZE];
+static size_t log_len;
+
+static int on_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || log_len >= LOG_SIZE - 1)
+		return 0;
+	int n = vsnprintf(log_buf + log_len, LOG_SIZE - log_len, fmt, ap);
+	if (n > 0)
+		log_len = log_len + (size_t)n < LOG_SIZE - 1 ? log_len + (size_t)n : LOG_SIZE - 1;
+	return 0;
+}
+
+static napi_value num(napi_env env, double v)
+{
+	napi_value out;
+	napi_create_double(env, v, &out);
+	return out;
+}
+
+/* -errno of the last failed call, never 0. */
+static napi_value fail(napi_env env, int err)
+{
+	if (err > 0)
+		err = -err;
+	return num(env, err != 0 ? err : -EINVAL);
+}
+
+static napi_value type_error(napi_env env, const char *usage)
+{
+	napi_throw_type_error(env, "CSW_ERR_NATIVE", usage);
+	return NULL;
+}
+
+/* Fills argv[0..want); NULL with an exception pending when fewer came. */
+static napi_value *args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage)
+{
+	size_t argc = want;
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+		type_error(env, usage);
+		return NULL;
+	}
+	return argv;
+}
+
+/* A string argument into out; -1 if not a string or too long. */
+static int get_string(napi_env env, napi_value v, char *out, size_t len)
+{
+	size_t n = 0;
+	if (napi_get_value_string_utf8(env, v, out, len, &n) != napi_ok)
+		return -1;
+	return n + 1 >= len ? -1 : 0;
+}
+
+static void *get_external(napi_env env, napi_value v)
+{
+	void *p = NULL;
+	if (napi_get_value_external(env, v, &p) != napi_ok)
+		return NULL;
+	return p;
+}
+
+/* --- objects --- */
+
+struct object {
+	struct bpf_object *obj;
+};
+
+static void finalize_object(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	struct object *o = data;
+	if (o->obj)
+		bpf_object__close(o->obj);
+	free(o);
+}
+
+static struct bpf_object *get_object(napi_env env, napi_value v)
+{
+	struct object *o = get_external(env, v);
+	if (o == NULL || o->obj == NULL) {
+		napi_throw_type_error(env, "CSW_ERR_NATIVE", "csw_bpf: not an open BPF object");
+		return NULL;
+	}
+	return o->obj;
+}
+
+/* open(path, btfPath | null) -> object handle | -errno */
+static napi_value js_open(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+	char path[4096], btf[4096];
+	napi_valuetype t;
+	if (!args(env, info, 2, argv, "csw_bpf: open(path, btfPath | null)"))
+		return NULL;
+	if (get_string(env, argv[0], path, sizeof(path)) < 0 || napi_typeof(env, argv[1], &t) != napi_ok ||
+	    (t != napi_null && get_string(env, argv[1], btf, sizeof(btf)) < 0))
+		return type_error(env, "csw_bpf: open(path, btfPath | null)");
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = t == napi_null ? NULL : btf);
+	struct object *o = calloc(1, sizeof(*o));
+	if (o == NULL)
+		return fail(env, ENOMEM);
+	o->obj = bpf_object__open_file(path, &opts);
+	if (o->obj == NULL) {
+		int err = errno;
+		free(o);
+		return fail(env, err);
+	}
+	napi_value ext;
+	if (napi_create_external(env, o, finalize_object, NULL, &ext) != napi_ok) {
+		bpf_object__close(o->obj);
+		free(o);
+		return fail(env, ENOMEM);
+	}
+	return ext;
+}
+
+/* close(object): frees it now (its links stay attached until destroyed). */
+static napi_value js_close(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	if (!args(env, info, 1, argv, "csw_bpf: close(object)"))
+		return NULL;
+	struct object *o = get_external(env, argv[0]);
+	if (o == NULL)
+		return type_error(env, "csw_bpf: close(object)");
+	if (o->obj)
+		bpf_object__close(o->obj);
+	o->obj = NULL;
+	return NULL;
+}
+
+/* setAutoload(object, program, load) -> 0 | -errno */
+static napi_value js_set_autoload(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	char name[256];
+	bool on = false;
+	if (!args(env, info, 3, argv, "csw_bpf: setAutoload(object, program, load)"))
+		return NULL;
+	struct bpf_object *obj = get_object(env, argv[0]);
+	if (obj == NULL)
+		return NULL;
+	if (get_string(env, argv[1], name, sizeof(name)) < 0 || napi_get_value_bool(env, argv[2], &on) != napi_ok)
+		return type_error(env, "csw_bpf: setAutoload(object, program, load)");
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, name);
+	if (p == NULL)
+		return fail(env, ENOENT);
+	int rc = bpf_program__set_autoload(p, on);
+	return rc < 0 ? fail(env, rc) : num(env, 0);
+}
+
+/* setMaxEntries(object, map, entries) -> 0 | -errno (before load) */
+static napi_value js_set_max_entries(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	char name[256];
+	uint32_t n = 0;
+	if (!args(env, info, 3, argv, "csw_bpf: setMaxEntries(object, map, entries)"))
+		return NULL;
+	struct bpf_object *obj = get_object(env, argv[0]);
+	if (obj == NULL)
+		return NULL;
+	if (get_string(env, argv[1], name, sizeof(name)) < 0 || napi_get_value_uint32(env, argv[2], &n) != napi_ok)
+		return type_error(env, "csw_bpf: setMaxEntries(object, map, entries)");
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+	if (m == NULL)
+		return fail(env, ENOENT);
+	int rc = bpf_map__set_max_entries(m, n);
+	return rc < 0 ? fail(env, rc) : num(env, 0);
+}
+
+/* load(object) -> 0 | -errno */
+static napi_value js_load(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	if (!args(env, info, 1, argv, "csw_bpf: load(object)"))
+		return NULL;
+	struct bpf_object *obj = get_object(env, argv[0]);
+	if (obj == NULL)
+		return NULL;
+	int rc = bpf_object__load(obj);
+	return rc < 0 ? fail(env, rc) : num(env, 0);
+}
+
+/* mapFd(object, map) -> fd | -errno */
+static napi_value js_map_fd(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+	char name[256];
+	if (!args(env, info, 2, argv, "csw_bpf: mapFd(object, map)"))
+		return NULL;
+	struct bpf_object *obj = get_object(env, argv[0]);
+	if (obj == NULL)
+		return NULL;
+	if (get_string(env, argv[1], name, sizeof(name)) < 0)
+		return type_error(env, "csw_bpf: mapFd(object, map)");
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+	if (m == NULL)
+		return fail(env, ENOENT);
+	int fd = bpf_map__fd(m);
+	return fd < 0 ? fail(env, fd) : num(env, fd);
+}
+
+/* --- links --- */
+
+struct link {
+	struct bpf_link *link;
+};
+
+static void finalize_link(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	struct link *l = data;
+	if (l->link)
+		bpf_link__destroy(l->link);
+	free(l);
+}
+
+/* attach(object, program) -> link handle | -errno (attach point from the program's section) */
+static napi_value js_attach(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+	char name[256];
+	if (!args(env, info, 2, argv, "csw_bpf: attach(object, program)"))
+		return NULL;
+	struct bpf_object *obj = get_object(env, argv[0]);
+	if (obj == NULL)
+		return NULL;
+	if (get_string(env, argv[1], name, sizeof(name)) < 0)
+		return type_error(env, "csw_bpf: attach(object, program)");
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, name);
+	if (p == NULL)
+		return fail(env, ENOENT);
+	struct link *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return fail(env, ENOMEM);
+	l->link = bpf_program__attach(p);
+	if (l->link == NULL) {
+		int err = errno;
+		free(l);
+		return fail(env, err);
+	}
+	napi_value ext;
+	if (napi_create_external(env, l, finalize_link, NULL, &ext) != napi_ok) {
+		bpf_link__destroy(l->link);
+		free(l);
+		return fail(env, ENOMEM);
+	}
+	return ext;
+}
+
+/* detach(link): destroys the link now; safe to call twice. */
+static napi_value js_detach(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	if (!args(env, info, 1, argv, "csw_bpf: detach(link)"))
+		return NULL;
+	struct link *l = get_external(env, argv[0]);
+	if (l == NULL)
+		return type_error(env, "csw_bpf: detach(link)");
+	if (l->link)
+		bpf_link__destroy(l->link);
+	l->link = NULL;
+	return NULL;
+}
+
+/* --- maps --- */
+
+static int get_buffer(napi_env env, napi_value v, void **data, size_t *len)
+{
+	bool is_buf = false;
+	if (napi_is_buffer(env, v, &is_buf) != napi_ok || !is_buf)
+		return -1;
+	return napi_get_buffer_info(env, v, data, len) == napi_ok ? 0 : -1;
+}
+
+/*
+ * The key and value sizes fd's map reads and writes (a per-CPU value is one slot of the value
+ * size rounded up to 8 per possible CPU); -errno if the buffers are smaller, since the kernel
+ * would copy past their end.
+ */
+static int check_sizes(int fd, size_t klen, size_t vlen)
+{
+	struct bpf_map_info mi;
+	__u32 len = sizeof(mi);
+	memset(&mi, 0, sizeof(mi));
+	if (bpf_obj_get_info_by_fd(fd, &mi, &len) < 0)
+		return -errno;
+	size_t want = mi.value_size;
+	switch (mi.type) {
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: {
+		int cpus = libbpf_num_possible_cpus();
+		if (cpus < 0)
+			return cpus;
+		want = (size_t)((mi.value_size + 7) & ~7u) * (size_t)cpus;
+		break;
+	}
+	default:
+		break;
+	}
+	return klen < mi.key_size || vlen < want ? -EINVAL : 0;
+}
+
+/* lookup(fd, key, value) -> 0 | -errno, and update(fd, key, value, flags) -> 0 | -errno. */
+static napi_value js_lookup(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	void *key, *val;
+	size_t klen, vlen;
+	int32_t fd;
+	if (!args(env, info, 3, argv, "csw_bpf: lookup(fd, key, value)"))
+		return NULL;
+	if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || get_buffer(env, argv[1], &key, &klen) < 0 ||
+	    get_buffer(env, argv[2], &val, &vlen) < 0)
+		return type_error(env, "csw_bpf: lookup(fd, key, value)");
+	int rc = check_sizes(fd, klen, vlen);
+	if (rc < 0)
+		return fail(env, rc);
+	return bpf_map_lookup_elem(fd, key, val) < 0 ? fail(env, errno) : num(env, 0);
+}
+
+static napi_value js_update(napi_env env, napi_callback_info info)
+{
+	napi_value argv[4];
+	void *key, *val;
+	size_t klen, vlen;
+	int32_t fd;
+	uint32_t flags;
+	if (!args(env, info, 4, argv, "csw_bpf: update(fd, key, value, flags)"))
+		return NULL;
+	if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || get_buffer(env, argv[1], &key, &klen) < 0 ||
+	    get_buffer(env, argv[2], &val, &vlen) < 0 || napi_get_value_uint32(env, argv[3], &flags) != napi_ok)
+		return type_error(env, "csw_bpf: update(fd, key, value, flags)");
+	int rc = check_sizes(fd, klen, vlen);
+	if (rc < 0)
+		return fail(env, rc);
+	return bpf_map_update_elem(fd, key, val, flags) < 0 ? fail(env, errno) : num(env, 0);
+}
+
+/* mapInfo(fd) -> [type, keySize, valueSize, maxEntries] | -errno */
+static napi_value js_map_info(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], out;
+	int32_t fd;
+	if (!args(env, info, 1, argv, "csw_bpf: mapInfo(fd)"))
+		return NULL;
+	if (napi_get_value_int32(env, argv[0], &fd) != napi_ok)
+		return type_error(env, "csw_bpf: mapInfo(fd)");
+	struct bpf_map_info mi;
+	__u32 len = sizeof(mi);
+	memset(&mi, 0, sizeof(mi));
+	if (bpf_obj_get_info_by_fd(fd, &mi, &len) < 0)
+		return fail(env, errno);
+	double vals[4] = { mi.type, mi.key_size, mi.value_size, mi.max_entries };
+	napi_create_array_with_length(env, 4, &out);
+	for (uint32_t i = 0; i < 4; i++)
+		napi_set_element(env, out, i, num(env, vals[i]));
+	return out;
+}
+
+/* --- ring buffers --- */
+
+struct ring {
+	struct ring_buffer *rb;
+	uv_poll_t poll;
+	struct batch batch;
+	/* Records cut short because one was larger than the whole batch buffer. */
+	double clipped;
+	int closed; /* 0 open, 1 closing (uv_close pending), 2 closed, 3 finalized while closing */
+};
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct ring *r = ctx;
+	struct batch *b = &r->batch;
+	if (r->closed || b->buf == NULL)
+		return -1;
+	size_t need = REC_HDR + ((size + 7) & ~(size_t)7);
+	if (b->used + need > b->len) {
+		batch_flush(b);
+		if (r->closed || b->buf == NULL)
+			return -1;
+	}
+	if (REC_HDR + size > b->len) {
+		size = b->len - REC_HDR;
+		need = b->len;
+		r->clipped++;
+	}
+	uint32_t hdr[2] = { (uint32_t)size, 0 };
+	memcpy(b->buf + b->used, hdr, REC_HDR);
+	memcpy(b->buf + b->used + REC_HDR, data, size);
+	b->used += need;
+	b->count++;
+	return 0;
+}
+
+/* Consumes what the ring holds and hands it over; returns records, or -errno. */
+static int drain_ring(struct ring *r)
+{
+	int n = ring_buffer__consume(r->rb);
+	if (!r->closed)
+		batch_flush(&r->batch);
+	return n;
+}
+
+static void on_ring_readable(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	struct ring *r = h->data;
+	napi_handle_scope scope;
+	if (r->closed || napi_open_handle_scope(r->batch.env, &scope) != napi_ok)
+		return;
+	if (status < 0) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "polling the ring buffer: %s", uv_strerror(status));
+		batch_error(&r->batch, msg);
+	} else {
+		int n = drain_ring(r);
+		if (n < 0 && !r->closed) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "reading the ring buffer: %s", strerror(-n));
+			batch_error(&r->batch, msg);
+		}
+	}
+	napi_close_handle_scope(r->batch.env, scope);
+}
+
+static void on_ring_closed(uv_handle_t *h)
+{
+	struct ring *r = h->data;
+	ring_buffer__free(r->rb);
+	r->rb = NULL;
+	if (r->closed == 3)
+		free(r);
+	else
+		r->closed = 2;
+}
+
+/* Stops polling and frees the ring once libuv lets go of its descriptor; safe to call twice. */
+static void close_ring(struct ring *r)
+{
+	if (r->closed)
+		return;
+	r->closed = 1;
+	batch_release(&r->batch);
+	uv_poll_stop(&r->poll);
+	uv_close((uv_handle_t *)&r->poll, on_ring_closed);
+}
+
+static void finalize_ring(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	struct ring *r = data;
+	close_ring(r);
+	if (r->closed == 1)
+		r->closed = 3; /* on_ring_closed frees */
+	else
+		free(r);
+}
+
+/* ringOpen(mapFd, buffer, callback) -> ring handle | -errno; callback(records, bytes) per batch */
+static napi_value js_ring_open(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	int32_t fd;
+	if (!args(env, info, 3, argv, "csw_bpf: ringOpen(mapFd, buffer, callback)"))
+		return NULL;
+	if (napi_get_value_int32(env, argv[0], &fd) != napi_ok)
+		return type_error(env, "csw_bpf: ringOpen(mapFd, buffer, callback)");
+	uv_loop_t *loop = NULL;
+	if (napi_get_uv_event_loop(env, &loop) != napi_ok)
+		return fail(env, EINVAL);
+	struct ring *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return fail(env, ENOMEM);
+	r->rb = ring_buffer__new(fd, on_record, r, NULL);
+	if (r->rb == NULL) {
+		int err = errno;
+		free(r);
+		return fail(env, err);
+	}
+	int rc = uv_poll_init(loop, &r->poll, ring_buffer__epoll_fd(r->rb));
+	if (rc != 0) {
+		ring_buffer__free(r->rb);
+		free(r);
+		return fail(env, -rc);
+	}
+	r->poll.data = r;
+	if (batch_start(env, &r->batch, argv[1], argv[2], "csw_bpf_ring", REC_HDR + sizeof(struct csw_drop_event), 8) < 0) {
+		r->closed = 1;
+		uv_close((uv_handle_t *)&r->poll, on_ring_closed);
+		return NULL;
+	}
+	rc = uv_poll_start(&r->poll, UV_READABLE, on_ring_readable);
+	napi_value ext;
+	if (rc != 0 || napi_create_external(env, r, finalize_ring, NULL, &ext) != napi_ok) {
+		close_ring(r);
+		return fail(env, rc != 0 ? -rc : ENOMEM);
+	}
+	return ext;
+}
+
+static struct ring *get_ring(napi_env env, napi_callback_info info, napi_value *argv, const char *usage)
+{
+	if (!args(env, info, 1, argv, usage))
+		return NULL;
+	struct ring *r = get_external(env, argv[0]);
+	if (r == NULL)
+		type_error(env, usage);
+	return r;
+}
+
+/* ringConsume(ring) -> records | -errno: drains now (a timer calls it in case a wakeup is missed) */
+static napi_value js_ring_consume(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	struct ring *r = get_ring(env, info, argv, "csw_bpf: ringConsume(ring)");
+	if (r == NULL)
+		return NULL;
+	if (r->closed)
+		return fail(env, EBADF);
+	int n = drain_ring(r);
+	return n < 0 ? fail(env, n) : num(env, n);
+}
+
+/* ringClipped(ring) -> records cut short */
+static napi_value js_ring_clipped(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	struct ring *r = get_ring(env, info, argv, "csw_bpf: ringClipped(ring)");
+	return r == NULL ? NULL : num(env, r->clipped);
+}
+
+static napi_value js_ring_close(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	struct ring *r = get_ring(env, info, argv, "csw_bpf: ringClose(ring)");
+	if (r != NULL)
+		close_ring(r);
+	return NULL;
+}
+
+/* --- the kernel's BTF and this build's layouts --- */
+
+/* enumValues(btfPath | null, name) -> [[name, value], ...] | -errno (null: the running kernel's) */
+static napi_value js_enum_values(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2], out;
+	char path[4096], name[256];
+	napi_valuetype t;
+	if (!args(env, info, 2, argv, "csw_bpf: enumValues(btfPath | null, name)"))
+		return NULL;
+	if (napi_typeof(env, argv[0], &t) != napi_ok || (t != napi_null && get_string(env, argv[0], path, sizeof(path)) < 0) ||
+	    get_string(env, argv[1], name, sizeof(name)) < 0)
+		return type_error(env, "csw_bpf: enumValues(btfPath | null, name)");
+	struct btf *btf = t == napi_null ? btf__load_vmlinux_btf() : btf__parse(path, NULL);
+	if (btf == NULL)
+		return fail(env, errno);
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_ENUM);
+	if (id < 0) {
+		btf__free(btf);
+		return fail(env, id);
+	}
+	const struct btf_type *bt = btf__type_by_id(btf, id);
+	const struct btf_enum *e = btf_enum(bt);
+	uint32_t n = btf_vlen(bt);
+	napi_create_array_with_length(env, n, &out);
+	for (uint32_t i = 0; i < n; i++) {
+		napi_value pair, s;
+		napi_create_array_with_length(env, 2, &pair);
+		napi_create_string_utf8(env, btf__name_by_offset(btf, e[i].name_off), NAPI_AUTO_LENGTH, &s);
+		napi_set_element(env, pair, 0, s);
+		napi_set_element(env, pair, 1, num(env, (uint32_t)e[i].val));
+		napi_set_element(env, out, i, pair);
+	}
+	btf__free(btf);
+	return out;
+}
+
+static void set_num(napi_env env, napi_value obj, const char *key, double v)
+{
+	napi_set_named_property(env, obj, key, num(env, v));
+}
+
+#define FIELD(o, type, f) set_num(env, o, #f, offsetof(struct type, f))
+
+/* layout() -> sizes, offsets and constants of bpf/shared/drops.h as this compiler laid them out */
+static napi_value js_layout(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	napi_value out, ev, flow, cfg, st, k;
+	napi_create_object(env, &out);
+	napi_create_object(env, &ev);
+	napi_create_object(env, &flow);
+	napi_create_object(env, &cfg);
+	napi_create_object(env, &st);
+	napi_create_object(env, &k);
+
+	set_num(env, ev, "size", sizeof(struct csw_drop_event));
+	FIELD(ev, csw_drop_event, ts_ns);
+	FIELD(ev, csw_drop_event, reason);
+	FIELD(ev, csw_drop_event, netns);
+	FIELD(ev, csw_drop_event, ifindex);
+	FIELD(ev, csw_drop_event, len);
+	FIELD(ev, csw_drop_event, vni);
+	FIELD(ev, csw_drop_event, flags);
+	FIELD(ev, csw_drop_event, proto);
+	FIELD(ev, csw_drop_event, dns_len);
+	FIELD(ev, csw_drop_event, ifname);
+	FIELD(ev, csw_drop_event, flow);
+	FIELD(ev, csw_drop_event, tunnel);
+	FIELD(ev, csw_drop_event, dns);
+
+	set_num(env, flow, "size", sizeof(struct csw_flow));
+	FIELD(flow, csw_flow, family);
+	FIELD(flow, csw_flow, l4);
+	FIELD(flow, csw_flow, sport);
+	FIELD(flow, csw_flow, dport);
+	FIELD(flow, csw_flow, pad0);
+	FIELD(flow, csw_flow, saddr);
+	FIELD(flow, csw_flow, daddr);
+
+	set_num(env, cfg, "size", sizeof(struct csw_drop_cfg));
+	FIELD(cfg, csw_drop_cfg, event_reasons);
+	FIELD(cfg, csw_drop_cfg, vxlan_port);
+	FIELD(cfg, csw_drop_cfg, dns_port);
+	FIELD(cfg, csw_drop_cfg, event_scope);
+	FIELD(cfg, csw_drop_cfg, pad0);
+
+	set_num(env, st, "size", sizeof(struct csw_drop_stats));
+	FIELD(st, csw_drop_stats, drops);
+	FIELD(st, csw_drop_stats, events);
+	FIELD(st, csw_drop_stats, lost);
+	FIELD(st, csw_drop_stats, unparsed);
+
+	set_num(env, k, "countsSize", sizeof(struct csw_drop_counts));
+	set_num(env, k, "reasonSlots", CSW_DROP_REASON_SLOTS);
+	set_num(env, k, "protos", CSW_DROP_PROTOS);
+	set_num(env, k, "ports", CSW_DROP_PORTS);
+	set_num(env, k, "dnsBytes", CSW_DNS_BYTES);
+	set_num(env, k, "evFlow", CSW_EV_FLOW);
+	set_num(env, k, "evTunnel", CSW_EV_TUNNEL);
+	set_num(env, k, "evDecapped", CSW_EV_DECAPPED);
+	set_num(env, k, "evDns", CSW_EV_DNS);
+	set_num(env, k, "evFragment", CSW_EV_FRAGMENT);
+	set_num(env, k, "evPorts", CSW_EV_PORTS);
+	set_num(env, k, "scopeDnsOrVxlan", CSW_SCOPE_DNS_OR_VXLAN);
+	set_num(env, k, "scopeAll", CSW_SCOPE_ALL);
+	set_num(env, k, "protoVxlan", CSW_PROTO_VXLAN);
+	set_num(env, k, "protoUdp", CSW_PROTO_UDP);
+
+	napi_set_named_property(env, out, "event", ev);
+	napi_set_named_property(env, out, "flow", flow);
+	napi_set_named_property(env, out, "cfg", cfg);
+	napi_set_named_property(env, out, "stats", st);
+	napi_set_named_property(env, out, "constants", k);
+	return out;
+}
+
+/* possibleCpus() -> n | -errno: per-CPU map values hold one slot per possible CPU */
+static napi_value js_possible_cpus(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	int n = libbpf_num_possible_cpus();
+	return n < 0 ? fail(env, n) : num(env, n);
+}
+
+/* log() -> libbpf's warnings and information since the last call */
+static napi_value js_log(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	napi_value out;
+	napi_create_string_utf8(env, log_buf, log_len, &out);
+	log_len = 0;
+	return out;
+}
+
+static napi_value js_version(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	char v[32];
+	snprintf(v, sizeof(v), "%u.%u", libbpf_major_version(), libbpf_minor_version());
+	napi_value out;
+	napi_create_string_utf8(env, v, NAPI_AUTO_LENGTH, &out);
+	return out;
+}
+
+#define FN(name, fn) { name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL }
+
+static napi_value init(napi_env env, napi_value exports)
+{
+	libbpf_set_print(on_libbpf_print);
+	napi_property_descriptor props[] = {
+		FN("open", js_open),
+		FN("close", js_close),
+		FN("setAutoload", js_set_autoload),
+		FN("setMaxEntries", js_set_max_entries),
+		FN("load", js_load),
+		FN("mapFd", js_map_fd),
+		FN("attach", js_attach),
+		FN("detach", js_detach),
+		FN("lookup", js_lookup),
+		FN("update", js_update),
+		FN("mapInfo", js_map_info),
+		FN("ringOpen", js_ring_open),
+		FN("ringConsume", js_ring_consume),
+		FN("ringClipped", js_ring_clipped),
+		FN("ringClose", js_ring_close),
+		FN("enumValues", js_enum_values),
+		FN("layout", js_layout),
+		FN("possibleCpus", js_possible_cpus),
+		FN("log", js_log),
+		FN("version", js_version),
+	};
+	if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok)
+		return NULL;
+	return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
