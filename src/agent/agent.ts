@@ -20,6 +20,7 @@ import { DIR_RX, DIR_TX, Frame } from '../decode/frame';
 import { listInterfaces, NetInterface, underlayOf, vxlanDevices } from '../node/interfaces';
 import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
 import { AgentConfig } from './config';
+import { DropDeps, KernelDrops } from './drops';
 import { DIR_INDEX_RX, DIR_INDEX_TX, IfaceCounters, VtepCounters } from './counters';
 
 export interface AgentDeps {
@@ -32,6 +33,8 @@ export interface AgentDeps {
   watchLinks?: boolean;
   /** Directory holding snmp and snmp6 (default /proc/net). */
   procNet?: string;
+  /** The libbpf addon (default: the built one). */
+  bpfBinding?: DropDeps['binding'];
 }
 
 /** What the agent captures on one interface. */
@@ -61,6 +64,8 @@ export class Agent {
   readonly vtep: VtepCounters;
   readonly servers: ServerStats;
   readonly dns: DnsCorrelator;
+  /** The kernel drop tracer and what it reports. */
+  readonly drops: KernelDrops;
   /** Batches whose handling threw (never expected; counted and logged instead of crashing). */
   internalErrors = 0;
   private readonly decoder: Decoder;
@@ -94,7 +99,9 @@ export class Agent {
       timeoutUs: config.dnsTimeout * 1e6,
       lostListSize: config.lostListSize,
       servers: this.servers,
+      reasonName: (r) => this.drops.reasons[r] ?? `reason_${r}`,
     });
+    this.drops = new KernelDrops(config, { log: this.log, dns: this.dns, binding: deps.bpfBinding });
     this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets });
   }
 
@@ -109,6 +116,7 @@ export class Agent {
     this.timers.push(setInterval(() => this.pollAll(), 1000));
     for (const t of this.timers) t.unref();
     if (this.watchLinks) this.startMonitor();
+    this.drops.start();
   }
 
   /** Closes every capture and stops watching. */
@@ -125,6 +133,7 @@ export class Agent {
     }
     for (const l of this.live.values()) this.closeLive(l);
     this.live.clear();
+    this.drops.stop();
   }
 
   /** True when at least one capture runs. */

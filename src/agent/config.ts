@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import YAML from 'yaml';
+import { DEFAULT_EVENT_REASONS } from '../capture/ebpf';
 import { VtepPackets } from '../capture/filter';
 import { DEFAULT_DNS_PORTS, DEFAULT_VXLAN_PORTS } from '../decode/decoder';
 
@@ -33,6 +34,20 @@ export interface AgentConfig {
   /** Seconds between full interface rescans (changes are also seen at once through rtnetlink). */
   rescanInterval: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** The kernel drop tracer: 'auto' loads it where the kernel allows, 'off' never. */
+  bpf: 'auto' | 'off';
+  /** How the tracer attaches: tp_btf, raw_tp, or 'auto' (tp_btf, else raw_tp). */
+  bpfAttach: 'auto' | 'tp_btf' | 'raw_tp';
+  /** Kernel BTF file for CO-RE and the reason names; '' = the running kernel's. */
+  bpfBtf: string;
+  /** The tracer's ring buffer, KiB (a power of 2). */
+  bpfRingKiB: number;
+  /** Kernel drop reasons (lower case, as the metric's label) that send per-packet events. */
+  bpfEventReasons: string[];
+  /** Which dropped packets send events: carrying DNS or VXLAN, or all. */
+  bpfEventScope: 'dns-vxlan' | 'all';
+  /** Recent kernel drop events kept for /debug/drops. */
+  dropListSize: number;
 }
 
 export const DEFAULT_AGENT_CONFIG: AgentConfig = {
@@ -51,13 +66,20 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   captureTimeoutMs: 100,
   rescanInterval: 30,
   logLevel: 'info',
+  bpf: 'auto',
+  bpfAttach: 'auto',
+  bpfBtf: '',
+  bpfRingKiB: 1024,
+  bpfEventReasons: [...DEFAULT_EVENT_REASONS],
+  bpfEventScope: 'dns-vxlan',
+  dropListSize: 100,
 };
 
 export class ConfigError extends Error {
   readonly code = 'CSW_ERR_CONFIG';
 }
 
-type Kind = 'listen' | 'names' | 'ports' | 'int' | 'number' | 'enum';
+type Kind = 'listen' | 'names' | 'words' | 'ports' | 'int' | 'number' | 'enum' | 'path';
 
 interface Field {
   key: keyof AgentConfig;
@@ -69,6 +91,8 @@ interface Field {
   min?: number;
   max?: number;
   values?: readonly string[];
+  /** An int that must be a power of 2. */
+  pow2?: boolean;
   help: string;
 }
 
@@ -99,6 +123,13 @@ export const FIELDS: readonly Field[] = [
   f('captureTimeoutMs', 'capture-timeout', 'captureTimeoutMs', 'int', 'ms a packet may wait in the ring (default 100)', { min: 1, max: 10000 }),
   f('rescanInterval', 'rescan-interval', 'rescanInterval', 'number', 'seconds between full interface rescans (default 30)', { min: 0.1, max: 86400 }),
   f('logLevel', 'log-level', 'logLevel', 'enum', 'fatal, error, warn, info, debug or trace (default info)', { values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] }),
+  f('bpf', 'bpf', 'bpf', 'enum', "kernel drop tracer: 'auto' (where the kernel allows) or 'off' (default auto)", { values: ['auto', 'off'] }),
+  f('bpfAttach', 'bpf-attach', 'bpfAttach', 'enum', "tracer attach: 'auto' (tp_btf, else raw_tp), 'tp_btf' or 'raw_tp' (default auto)", { values: ['auto', 'tp_btf', 'raw_tp'] }),
+  f('bpfBtf', 'bpf-btf', 'bpfBtf', 'path', 'kernel BTF file for the tracer (default: the running kernel, /sys/kernel/btf/vmlinux)'),
+  f('bpfRingKiB', 'bpf-ring', 'bpfRingKiB', 'int', 'tracer ring buffer, KiB, a power of 2 (default 1024)', { min: 4, max: 1 << 20, pow2: true }),
+  f('bpfEventReasons', 'bpf-event-reason', 'bpfEventReasons', 'words', 'kernel drop reason that sends per-packet events, e.g. udp_csum (repeat; default: checksum, header, tunnel, socket and filter reasons)'),
+  f('bpfEventScope', 'bpf-event-scope', 'bpfEventScope', 'enum', "dropped packets that send events: 'dns-vxlan' or 'all' (default dns-vxlan)", { values: ['dns-vxlan', 'all'] }),
+  f('dropListSize', 'drops', 'dropListSize', 'int', 'recent kernel drop events kept for /debug/drops (default 100)', { min: 0, max: 100000 }),
 ];
 
 /** Where values come from, in increasing precedence. */
@@ -151,7 +182,7 @@ export function loadConfig(src: ConfigSources): AgentConfig {
 }
 
 function isList(fl: Field): boolean {
-  return fl.kind === 'names' || fl.kind === 'ports';
+  return fl.kind === 'names' || fl.kind === 'words' || fl.kind === 'ports';
 }
 
 function convert(fl: Field, raw: unknown, where: string): unknown {
@@ -163,6 +194,14 @@ function convert(fl: Field, raw: unknown, where: string): unknown {
         const s = String(x);
         // Linux interface names: 1 to 15 bytes, no '/', no whitespace (dev_valid_name).
         if (!/^[^\s/:]{1,15}$/.test(s) || s === '.' || s === '..') throw bad(`not an interface name: ${JSON.stringify(s)}`);
+        return s;
+      });
+      return [...new Set(out)];
+    }
+    if (fl.kind === 'words') {
+      const out = items.map((x) => {
+        const s = String(x);
+        if (!/^[a-z0-9_]{1,64}$/.test(s)) throw bad(`not a lower-case name: ${JSON.stringify(s)}`);
         return s;
       });
       return [...new Set(out)];
@@ -189,8 +228,12 @@ function convert(fl: Field, raw: unknown, where: string): unknown {
       const n = Number(s);
       if (s.trim() === '' || !Number.isFinite(n) || (fl.kind === 'int' && !Number.isInteger(n))) throw bad(`not ${fl.kind === 'int' ? 'an integer' : 'a number'}: ${s}`);
       if (n < fl.min! || n > fl.max!) throw bad(`out of range ${fl.min}..${fl.max}: ${s}`);
+      if (fl.pow2 && (n & (n - 1)) !== 0) throw bad(`not a power of 2: ${s}`);
       return n;
     }
+    case 'path':
+      if (s.includes('\0')) throw bad('not a path');
+      return s;
     case 'enum':
       if (!fl.values!.includes(s)) throw bad(`expected one of ${fl.values!.join(', ')}: ${s}`);
       return s;

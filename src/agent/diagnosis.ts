@@ -1,5 +1,5 @@
 // What the agent itself can say about the node's health from its own state: interfaces it should
-// capture but cannot, and captures that drop packets. `csumwatch doctor`'s checks join these.
+// capture but cannot, captures that drop packets, and a kernel drop tracer that could not run. `csumwatch doctor`'s checks join these.
 
 import type { Finding } from '../server/app';
 import type { Agent } from './agent';
@@ -24,6 +24,14 @@ export function agentFindings(agent: Agent): Finding[] {
         remediation: 'the agent retries by itself when the interface comes up; check that it exists (ip link show) and that the agent has CAP_NET_RAW',
       });
     }
+  }
+  if (agent.drops.unavailable !== null && agent.config.bpf !== 'off') {
+    out.push({
+      check: 'bpf',
+      severity: 'warning',
+      evidence: `kernel drop tracer not running: ${agent.drops.unavailable}`,
+      remediation: 'kernel drops are counted from /proc/net/snmp only, without reasons or the queries they hit; the tracer needs kernel BTF (/sys/kernel/btf/vmlinux) and CAP_BPF with CAP_PERFMON (or CAP_SYS_ADMIN)',
+    });
   }
   agent.collectCaptureStats();
   agent.counters.names.forEach((name, slot) => {

@@ -14,11 +14,12 @@ const VERSION: string = require('../../../package.json').version;
 export const HELP = `usage: csumwatch agent [options]
 
 Captures VXLAN and DNS on this node's VXLAN devices and their underlays, verifies every checksum,
-matches DNS queries with their answers, and serves Prometheus metrics, /readyz, /diagnosis and
-/debug/lost over HTTP. Runs until SIGTERM or SIGINT.
+matches DNS queries with their answers, counts the packets the kernel drops and why (an eBPF
+tracer on kfree_skb, where the kernel allows), and serves Prometheus metrics, /readyz,
+/diagnosis, /debug/lost and /debug/drops over HTTP. Runs until SIGTERM or SIGINT.
 
 options (each also as an environment variable and a key of the --config YAML file):
-${FIELDS.map((f) => `  --${(f.flag + ' ' + (f.kind === 'listen' ? 'HOST:PORT' : f.kind === 'names' ? 'NAME' : f.kind === 'ports' ? 'N' : f.kind === 'enum' ? 'WORD' : 'N')).padEnd(24)} ${f.help}\n  ${''.padEnd(26)} env ${f.env}, yaml ${f.yaml}`).join('\n')}
+${FIELDS.map((f) => `  --${(f.flag + ' ' + (f.kind === 'listen' ? 'HOST:PORT' : f.kind === 'names' ? 'NAME' : f.kind === 'ports' ? 'N' : f.kind === 'enum' || f.kind === 'words' ? 'WORD' : f.kind === 'path' ? 'PATH' : 'N')).padEnd(24)} ${f.help}\n  ${''.padEnd(26)} env ${f.env}, yaml ${f.yaml}`).join('\n')}
   --config FILE              read settings from a YAML file (env CSUMWATCH_CONFIG); flags win
                              over the environment, which wins over the file
   -h, --help                 this help
@@ -32,7 +33,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     config: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   };
-  for (const f of FIELDS) options[f.flag] = { type: 'string', ...(f.kind === 'names' || f.kind === 'ports' ? { multiple: true } : {}) };
+  for (const f of FIELDS) options[f.flag] = { type: 'string', ...(f.kind === 'names' || f.kind === 'words' || f.kind === 'ports' ? { multiple: true } : {}) };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
@@ -63,6 +64,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     lost: () => agent.dns.lost(),
     topLostNames: (n) => agent.dns.topLostNames(n),
     diagnosis: () => agentFindings(agent),
+    drops: () => agent.drops.recentDrops(),
     onClose: () => agent.stop(),
   });
 

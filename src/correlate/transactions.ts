@@ -10,14 +10,22 @@
 // A transaction leaves the table on timeout, at finish() or when evicted for room; only then is its
 // outcome counted. Names are copied into a ring arena and turned into strings only for
 // transactions that were lost.
+//
+// The kernel drop tracer reports packets the kernel dropped (kernelDrop): a dropped query or
+// response marks its transaction, which if it ends unanswered is lost with cause kernel_drop and
+// the kernel's reason, or with cause checksum when a bad checksum was also seen on the wire (one
+// loss, counted once). The tracer's events usually arrive before the capture hands over the
+// packet, so a drop whose transaction is not in the table yet waits for it in a small table of
+// its own, for the timeout.
 
-import { copyName, MAX_NAME_LEN, nameToString, qtypeName } from '../decode/dns';
-import { Frame, Layer, LAYER_COUNT, LAYER_NAMES, Stack } from '../decode/frame';
+import { copyName, decodeDns, MAX_NAME_LEN, nameToString, qtypeName } from '../decode/dns';
+import { DnsView, Frame, Layer, LAYER_COUNT, LAYER_NAMES, Stack } from '../decode/frame';
+import { Status } from '../decode/status';
 import { addrString } from './addrtable';
 import { LatencyHistogram } from './histogram';
-import { CAUSE_CHECKSUM, CAUSE_EVICTED, CAUSE_TIMEOUT, LOST_CAUSES, ServerStats } from './servers';
+import { CAUSE_CHECKSUM, CAUSE_EVICTED, CAUSE_KERNEL_DROP, CAUSE_TIMEOUT, LOST_CAUSES, ServerStats } from './servers';
 
-export type LostCause = 'checksum' | 'timeout' | 'end_of_capture' | 'evicted';
+export type LostCause = 'checksum' | 'kernel_drop' | 'timeout' | 'end_of_capture' | 'evicted';
 
 /** A transaction that ended without an answer: kept in the bounded most-recent list. */
 export interface LostTransaction {
@@ -38,8 +46,27 @@ export interface LostTransaction {
   layer: string | null;
   /** True when that bad field held only the pseudo-header sum (an offload never completed). */
   pseudoOnly: boolean;
+  /** The kernel's drop reason (e.g. "udp_csum") when the kernel drop tracer saw a packet of it dropped. */
+  reason: string | null;
   queries: number;
   vxlan: boolean;
+}
+
+/** A packet the kernel dropped, as the correlator needs it (src/capture/ebpf.ts DropEvent). */
+export interface KernelDrop {
+  b: Uint8Array;
+  /** 4 or 6. */
+  family: number;
+  /** Offsets of the source and destination addresses in b (4 or 16 bytes). */
+  srcOffset: number;
+  dstOffset: number;
+  sport: number;
+  dport: number;
+  /** The start of the DNS message in b and how many of its bytes are there. */
+  dnsOffset: number;
+  dnsLength: number;
+  /** The kernel's reason, as an index into the caller's reason names. */
+  reason: number;
 }
 
 export interface CorrelatorOptions {
@@ -53,6 +80,8 @@ export interface CorrelatorOptions {
   lostNamesLimit?: number;
   /** Per-server counters to keep as well (the live agent's metrics). */
   servers?: ServerStats;
+  /** Names of kernel drop reasons by index (KernelDrop.reason), for lost transactions. */
+  reasonName?: (reason: number) => string;
 }
 
 const STATE_FREE = 0;
@@ -72,6 +101,8 @@ const LIST_ANSWERED = 1;
 const SAME_PACKET_US = 2000;
 /** Sweep for timeouts at most this often in capture time. */
 const SWEEP_EVERY_US = 100_000;
+/** Kernel drops waiting for their transaction to be seen. */
+const PENDING_DROPS = 4096;
 
 const OTHER_NAMES = '(other names)';
 
@@ -90,6 +121,14 @@ export class DnsCorrelator {
   unkeyed = 0;
   /** Pending transactions pushed out of a full table before their timeout (counted unanswered). */
   evicted = 0;
+  /** Kernel drops of DNS packets reported by the tracer. */
+  kernelDrops = 0;
+  /** ...of which matched a transaction (at once or once it was seen). */
+  kernelDropsMatched = 0;
+  /** ...of which could not be keyed (DNS header cut short) or waited in vain. */
+  kernelDropsUnmatched = 0;
+  /** Lost transactions of which the kernel dropped a packet and no bad checksum was seen. */
+  lostToKernelDrop = 0;
   /** Responses by RCODE (4 bits). */
   readonly rcodes = new Float64Array(16);
   /** Lost-to-checksum transactions by their failing layer. */
@@ -102,8 +141,11 @@ export class DnsCorrelator {
   private readonly lostListSize: number;
   private readonly lostNamesLimit: number;
   private readonly servers: ServerStats | null;
+  private readonly reasonName: (reason: number) => string;
   /** Server index per slot, into `servers`. */
   private readonly serverOf: Int32Array;
+  /** Kernel drop reason + 1 per slot; 0 when the kernel dropped none of its packets. */
+  private readonly dropReason: Uint16Array;
 
   // Slot storage.
   private readonly family: Uint8Array;
@@ -153,6 +195,20 @@ export class DnsCorrelator {
   private keyFamily = 0;
   private keyClientPort = 0;
   private keyServerPort = 0;
+  private keyId = 0;
+
+  // Kernel drops waiting for their transaction: a ring of keys, indexed by key hash.
+  private readonly pendFamily = new Uint8Array(PENDING_DROPS);
+  private readonly pendAddrs = new Int32Array(PENDING_DROPS * 8);
+  private readonly pendPorts = new Uint16Array(PENDING_DROPS * 2);
+  private readonly pendId = new Uint16Array(PENDING_DROPS);
+  private readonly pendReason = new Uint16Array(PENDING_DROPS);
+  private readonly pendTs = new Float64Array(PENDING_DROPS);
+  private readonly pendHash = new Int32Array(PENDING_DROPS);
+  private readonly pendUsed = new Uint8Array(PENDING_DROPS);
+  private readonly pendIndex = new Map<number, number>();
+  private pendNext = 0;
+  private readonly dropDns = new DnsView();
 
   private lastSweep = 0;
   private readonly lostRing: LostTransaction[] = [];
@@ -167,7 +223,9 @@ export class DnsCorrelator {
     this.lostListSize = opts.lostListSize ?? 100;
     this.lostNamesLimit = opts.lostNamesLimit ?? 10_000;
     this.servers = opts.servers ?? null;
+    this.reasonName = opts.reasonName ?? ((r) => `reason_${r}`);
     this.serverOf = new Int32Array(this.servers ? cap : 0);
+    this.dropReason = new Uint16Array(cap);
     this.family = new Uint8Array(cap);
     this.addrs = new Int32Array(cap * 8);
     this.ports = new Uint16Array(cap * 2);
@@ -228,8 +286,8 @@ export class DnsCorrelator {
       return;
     }
     const s = d.inner ? f.inner : f.outer;
-    const h = this.loadKey(b, f, s, isQuery);
-    let slot = this.find(h, f);
+    const h = this.loadKey(b, s, isQuery, f.dns.id);
+    let slot = this.find(h, f.dns);
     const bad = f.badMask();
     if (isQuery) {
       if (slot < 0) {
@@ -284,6 +342,33 @@ export class DnsCorrelator {
   }
 
   /**
+   * Notes a DNS packet the kernel dropped (query or response, by its QR bit) at tsUs. Returns
+   * true when its transaction is in the table now; otherwise the drop waits for it (see above).
+   */
+  kernelDrop(k: KernelDrop, tsUs: number): boolean {
+    this.kernelDrops++;
+    const d = this.dropDns;
+    d.reset();
+    if (k.dnsLength < 12 || (k.family !== 4 && k.family !== 6)) {
+      this.kernelDropsUnmatched++;
+      return false;
+    }
+    // The tracer copies the message's first bytes: a question cut short leaves it unkeyed, and
+    // the transaction is then found by addresses, ports and ID alone.
+    const st = decodeDns(k.b, k.dnsOffset, k.dnsOffset + k.dnsLength, k.dnsOffset + 0xffff, d);
+    const q = d.qr === 0;
+    const h = this.loadKeyAt(k.b, k.family, q ? k.srcOffset : k.dstOffset, q ? k.dstOffset : k.srcOffset, q ? k.sport : k.dport, q ? k.dport : k.sport, d.id);
+    const slot = this.find(h, st === Status.OK && d.keyed ? d : null);
+    if (slot >= 0) {
+      this.kernelDropsMatched++;
+      if (this.dropReason[slot] === 0) this.dropReason[slot] = k.reason + 1;
+      return true;
+    }
+    this.holdDrop(h, k.reason, tsUs);
+    return false;
+  }
+
+  /**
    * Ends every pending transaction whose first query, and every answered one whose answer, is older
    * than the timeout at nowUs.
    */
@@ -291,6 +376,14 @@ export class DnsCorrelator {
     const h = this.head;
     while (h[LIST_PENDING] >= 0 && nowUs - this.firstTs[h[LIST_PENDING]] >= this.timeoutUs) this.finalize(h[LIST_PENDING], 'timeout');
     while (h[LIST_ANSWERED] >= 0 && nowUs - this.answeredTs[h[LIST_ANSWERED]] >= this.timeoutUs) this.finalize(h[LIST_ANSWERED], 'timeout');
+    if (this.pendIndex.size > 0) {
+      for (const [hash, i] of this.pendIndex) {
+        if (nowUs - this.pendTs[i] < this.timeoutUs) continue;
+        this.pendIndex.delete(hash);
+        this.pendUsed[i] = 0;
+        this.kernelDropsUnmatched++;
+      }
+    }
   }
 
   /** End of input: every transaction still in the table ends now. */
@@ -319,13 +412,22 @@ export class DnsCorrelator {
   // --- internals ---
 
   /** Fills the scratch key from the packet (client is the query's source) and returns its hash. */
-  private loadKey(b: Uint8Array, f: Frame, s: Stack, isQuery: boolean): number {
+  private loadKey(b: Uint8Array, s: Stack, isQuery: boolean, id: number): number {
     // The header's own destination, not the pseudo-header's (a routing header may hide that one).
     const dst = s.ipOffset + (s.ipVersion === 4 ? 16 : 24);
-    const cOff = isQuery ? s.srcOffset : dst;
-    const sOff = isQuery ? dst : s.srcOffset;
+    return this.loadKeyAt(b, s.ipVersion, isQuery ? s.srcOffset : dst, isQuery ? dst : s.srcOffset,
+      isQuery ? s.srcPort : s.dstPort, isQuery ? s.dstPort : s.srcPort, id);
+  }
+
+  /**
+   * Fills the scratch key from client and server addresses at cOff and sOff in b and the ports,
+   * and returns the hash of address family, addresses, ports and DNS ID. The question is not
+   * hashed (matches() compares it), so a kernel drop whose question was cut short still finds
+   * its transaction.
+   */
+  private loadKeyAt(b: Uint8Array, version: number, cOff: number, sOff: number, cPort: number, sPort: number, id: number): number {
     const k = this.key;
-    const words = s.ipVersion === 4 ? 1 : 4;
+    const words = version === 4 ? 1 : 4;
     for (let i = 0; i < 4; i++) {
       if (i < words) {
         const c = cOff + i * 4;
@@ -337,25 +439,26 @@ export class DnsCorrelator {
         k[4 + i] = 0;
       }
     }
-    this.keyFamily = s.ipVersion;
-    this.keyClientPort = isQuery ? s.srcPort : s.dstPort;
-    this.keyServerPort = isQuery ? s.dstPort : s.srcPort;
-    const d = f.dns;
-    let h = Math.imul(s.ipVersion ^ 0x9e3779b9, 0x85ebca6b);
+    this.keyFamily = version;
+    this.keyClientPort = cPort;
+    this.keyServerPort = sPort;
+    this.keyId = id;
+    let h = Math.imul(version ^ 0x9e3779b9, 0x85ebca6b);
     for (let i = 0; i < 8; i++) h = Math.imul(h ^ k[i], 0xcc9e2d51) ^ (h >>> 13);
-    h = Math.imul(h ^ ((this.keyClientPort << 16) | this.keyServerPort), 0x1b873593);
-    h = Math.imul(h ^ ((d.id << 16) | d.qtype), 0xe6546b64);
-    h = Math.imul(h ^ d.qclass ^ d.nameHash1, 0x85ebca6b);
+    h = Math.imul(h ^ ((cPort << 16) | sPort), 0x1b873593);
+    h = Math.imul(h ^ id, 0xe6546b64);
     h ^= h >>> 16;
     return h;
   }
 
-  private matches(slot: number, f: Frame): boolean {
-    const d = f.dns;
-    if (this.family[slot] !== this.keyFamily || this.dnsId[slot] !== d.id) return false;
+  /** The slot has the scratch key's family, addresses, ports and ID, and (unless d is null) d's question. */
+  private matches(slot: number, d: DnsView | null): boolean {
+    if (this.family[slot] !== this.keyFamily || this.dnsId[slot] !== this.keyId) return false;
     if (this.ports[slot * 2] !== this.keyClientPort || this.ports[slot * 2 + 1] !== this.keyServerPort) return false;
-    if (this.qtype[slot] !== d.qtype || this.qclass[slot] !== d.qclass || this.nameLen[slot] !== d.nameLength) return false;
-    if (this.nameH1[slot] !== (d.nameHash1 | 0) || this.nameH2[slot] !== (d.nameHash2 | 0)) return false;
+    if (d !== null) {
+      if (this.qtype[slot] !== d.qtype || this.qclass[slot] !== d.qclass || this.nameLen[slot] !== d.nameLength) return false;
+      if (this.nameH1[slot] !== (d.nameHash1 | 0) || this.nameH2[slot] !== (d.nameHash2 | 0)) return false;
+    }
     const a = this.addrs;
     const k = this.key;
     const o = slot * 8;
@@ -363,12 +466,55 @@ export class DnsCorrelator {
     return true;
   }
 
-  private find(h: number, f: Frame): number {
+  private find(h: number, d: DnsView | null): number {
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
       const e = this.index[i];
       if (e === 0) return -1;
-      if (this.hashOf[e - 1] === h && this.matches(e - 1, f)) return e - 1;
+      if (this.hashOf[e - 1] === h && this.matches(e - 1, d)) return e - 1;
     }
+  }
+
+  /** Keeps the scratch key of a kernel drop whose transaction is not in the table (yet). */
+  private holdDrop(h: number, reason: number, tsUs: number): void {
+    const i = this.pendNext;
+    this.pendNext = (i + 1) % PENDING_DROPS;
+    if (this.pendUsed[i] === 1) {
+      if (this.pendIndex.get(this.pendHash[i]) === i) this.pendIndex.delete(this.pendHash[i]);
+      this.kernelDropsUnmatched++;
+    }
+    this.pendFamily[i] = this.keyFamily;
+    for (let j = 0; j < 8; j++) this.pendAddrs[i * 8 + j] = this.key[j];
+    this.pendPorts[i * 2] = this.keyClientPort;
+    this.pendPorts[i * 2 + 1] = this.keyServerPort;
+    this.pendId[i] = this.keyId;
+    this.pendReason[i] = reason;
+    this.pendTs[i] = tsUs;
+    this.pendHash[i] = h;
+    this.pendUsed[i] = 1;
+    const older = this.pendIndex.get(h);
+    if (older !== undefined) {
+      // A second drop for the same key (a retransmission): the newer one stands for both.
+      this.pendUsed[older] = 0;
+      this.kernelDropsMatched++;
+    }
+    this.pendIndex.set(h, i);
+  }
+
+  /** A transaction was just inserted with the scratch key: takes a kernel drop waiting for it. */
+  private takeDrop(slot: number, h: number, tsUs: number): void {
+    const i = this.pendIndex.get(h);
+    if (i === undefined) return;
+    if (this.pendFamily[i] !== this.keyFamily || this.pendId[i] !== this.keyId) return;
+    if (this.pendPorts[i * 2] !== this.keyClientPort || this.pendPorts[i * 2 + 1] !== this.keyServerPort) return;
+    for (let j = 0; j < 8; j++) if (this.pendAddrs[i * 8 + j] !== this.key[j]) return;
+    this.pendIndex.delete(h);
+    this.pendUsed[i] = 0;
+    if (Math.abs(tsUs - this.pendTs[i]) >= this.timeoutUs) {
+      this.kernelDropsUnmatched++;
+      return;
+    }
+    this.kernelDropsMatched++;
+    this.dropReason[slot] = this.pendReason[i] + 1;
   }
 
   /** The query of a held answer arrived: the transaction is answered, latency from this query. */
@@ -410,6 +556,7 @@ export class DnsCorrelator {
     this.plainBad[slot] = 0;
     this.plainPseudo[slot] = 0;
     this.vxlan[slot] = f.vxlan ? 1 : 0;
+    this.dropReason[slot] = 0;
     this.queryCount[slot] = 1;
     this.firstTs[slot] = tsUs;
     this.hashOf[slot] = h;
@@ -424,6 +571,7 @@ export class DnsCorrelator {
     while (this.index[i] !== 0) i = (i + 1) & this.mask;
     this.index[i] = slot + 1;
     this.live++;
+    if (this.pendIndex.size > 0) this.takeDrop(slot, h, tsUs);
     return slot;
   }
 
@@ -478,9 +626,12 @@ export class DnsCorrelator {
         this.lostByLayer[layer]++;
         if ((this.pseudoMask[slot] & (1 << layer)) !== 0) this.lostPseudoOnly[layer]++;
       }
-      this.recordLost(slot, bad !== 0 ? 'checksum' : why, layer);
+      // A bad checksum seen on the wire explains a kernel drop too: one loss, cause checksum.
+      const dropped = this.dropReason[slot] !== 0;
+      if (bad === 0 && dropped) this.lostToKernelDrop++;
+      this.recordLost(slot, bad !== 0 ? 'checksum' : dropped ? 'kernel_drop' : why, layer);
       if (this.servers) {
-        const cause = bad !== 0 ? CAUSE_CHECKSUM : why === 'evicted' ? CAUSE_EVICTED : CAUSE_TIMEOUT;
+        const cause = bad !== 0 ? CAUSE_CHECKSUM : dropped ? CAUSE_KERNEL_DROP : why === 'evicted' ? CAUSE_EVICTED : CAUSE_TIMEOUT;
         this.servers.lost[this.serverOf[slot] * LOST_CAUSES.length + cause]++;
       }
     }
@@ -507,6 +658,7 @@ export class DnsCorrelator {
       cause,
       layer: layer >= 0 ? LAYER_NAMES[layer] : null,
       pseudoOnly: layer >= 0 && (this.pseudoMask[slot] & (1 << layer)) !== 0,
+      reason: this.dropReason[slot] !== 0 ? this.reasonName(this.dropReason[slot] - 1) : null,
       queries: this.queryCount[slot],
       vxlan: this.vxlan[slot] === 1,
     };

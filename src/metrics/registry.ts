@@ -3,6 +3,7 @@
 
 import { Gauge, Registry } from 'prom-client';
 import { Agent } from '../agent/agent';
+import { registerBpfMetrics } from './bpf';
 import { registerCaptureMetrics } from './capture';
 import { registerDnsMetrics } from './dns';
 import { arrayCounter, arrayGauge, CollectorHealth } from './family';
@@ -21,6 +22,7 @@ export function createRegistry(agent: Agent, version: string): Registry {
   registerDnsMetrics(reg, health, agent.servers, agent.dns);
   registerVtepMetrics(reg, health, agent.vtep);
   registerKernelMetrics(reg, health, () => agent.readSnmp());
+  registerBpfMetrics(reg, health, agent.drops, agent.dns);
   arrayCounter(reg, health, 'capture', 'csumwatch_internal_errors_total', 'Capture batches whose handling threw (a bug): counted and logged, the capture continues.', [], (emit) => emit({}, agent.internalErrors));
   registerProcessMetrics(reg);
   // Last, so that it reports the collections of this scrape.

@@ -5,6 +5,7 @@ import Fastify, { FastifyBaseLogger, FastifyInstance, LogController } from 'fast
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { CaptureInfo } from '../agent/agent';
+import type { DropReport } from '../agent/drops';
 import type { LostTransaction } from '../correlate/transactions';
 import { openMetrics } from '../metrics/family';
 
@@ -23,6 +24,8 @@ export interface AppDeps {
   lost(): LostTransaction[];
   topLostNames(limit: number): Array<{ name: string; lost: number }>;
   diagnosis(): Finding[];
+  /** The most recent kernel drop events (the tracer's), newest first. */
+  drops?(): DropReport[];
   /** Called when the app closes (SIGTERM): stops captures. */
   onClose?(): void | Promise<void>;
 }
@@ -51,6 +54,7 @@ export function build(deps: AppDeps): FastifyInstance {
   });
   app.get('/diagnosis', async () => ({ findings: deps.diagnosis() }));
   app.get('/debug/lost', async () => ({ lost: deps.lost().map(lostJson), topNames: deps.topLostNames(20) }));
+  app.get('/debug/drops', async () => ({ drops: (deps.drops?.() ?? []).map((d) => ({ time: new Date(d.tsUs / 1000).toISOString(), ...d, tsUs: undefined })) }));
   if (deps.onClose) {
     const close = deps.onClose;
     app.addHook('onClose', async () => {
@@ -73,6 +77,7 @@ function lostJson(l: LostTransaction) {
     cause: l.cause,
     layer: l.layer,
     pseudoOnly: l.pseudoOnly,
+    reason: l.reason,
     queries: l.queries,
     vxlan: l.vxlan,
   };

@@ -1,0 +1,258 @@
+// The agent's side of the kernel drop tracer: starting it (or saying once why it cannot run and
+// carrying on without it), handing DNS drops to the correlator, keeping the most recent drop
+// events for /debug/drops, and reading the kernel's counts for the metrics at scrape time.
+
+import type { Logger } from 'pino';
+import {
+  BpfBinding, bpfBinding, BpfError, BpfUnavailableError, DropEvent, dropReasonNames, DropTracer, DROP_PROTOS,
+  EVENT_LAYOUT, EV_DECAPPED, EV_DNS, EV_FLOW, EV_PORTS, EV_TUNNEL, FLOW_LAYOUT, PROGRAMS, REASON_SLOTS, TracerStats,
+} from '../capture/ebpf';
+import { addrString } from '../correlate/addrtable';
+import { DnsCorrelator, KernelDrop } from '../correlate/transactions';
+import { decodeDns, nameToString, copyName, MAX_NAME_LEN, qtypeName } from '../decode/dns';
+import { DnsView } from '../decode/frame';
+import { AgentConfig } from './config';
+
+/** A kernel drop event as /debug/drops shows it. */
+export interface DropReport {
+  /** When the kernel dropped it, µs since the epoch. */
+  tsUs: number;
+  reason: string;
+  proto: string;
+  /** The network namespace's inode (as in /proc/PID/ns/net) and the device in it. */
+  netns: number;
+  ifindex: number;
+  ifname: string;
+  len: number;
+  flow: FlowReport | null;
+  /** The VXLAN tunnel the packet came through (decapsulated: read from the headroom). */
+  tunnel: (FlowReport & { vni: number; decapsulated: boolean }) | null;
+  dns: { id: number; qr: number; name: string | null; qtype: string | null } | null;
+}
+
+export interface FlowReport {
+  src: string;
+  dst: string;
+  /** IP protocol number. */
+  proto: number;
+  sport: number | null;
+  dport: number | null;
+}
+
+export interface DropDeps {
+  log: Logger;
+  dns: DnsCorrelator;
+  /** The addon (tests pass one that fails). */
+  binding?: () => BpfBinding;
+}
+
+export class KernelDrops {
+  /** Names of the reason slots (the `reason` label). */
+  reasons: string[] = [];
+  /** Per (reason slot, proto): the kernel's counts as last read. */
+  readonly counts = new Float64Array(REASON_SLOTS * DROP_PROTOS.length);
+  stats: TracerStats = { drops: 0, events: 0, lost: 0, unparsed: 0 };
+  /** Why the tracer is not running, or null when it is. */
+  unavailable: string | null = 'not started';
+  /** Events that failed to be handled (never expected; counted, logged once a minute). */
+  internalErrors = 0;
+  private tracer: DropTracer | null = null;
+  private readonly log: Logger;
+  private readonly dns: DnsCorrelator;
+  private readonly binding: () => BpfBinding;
+  /** CLOCK_MONOTONIC (the tracer's clock) to the epoch, in µs. */
+  private monoToEpochUs = 0;
+  private readonly drop: KernelDrop = { b: new Uint8Array(0), family: 0, srcOffset: 0, dstOffset: 0, sport: 0, dport: 0, dnsOffset: 0, dnsLength: 0, reason: 0 };
+  /** Raw copies of the most recent events: a ring of EVENT_LAYOUT.size records. */
+  private readonly recent: Buffer;
+  private recentNext = 0;
+  private recentCount = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private lastErrorLog = 0;
+
+  constructor(private readonly config: AgentConfig, deps: DropDeps) {
+    this.log = deps.log;
+    this.dns = deps.dns;
+    this.binding = deps.binding ?? bpfBinding;
+    this.recent = Buffer.alloc(config.dropListSize * EVENT_LAYOUT.size);
+  }
+
+  /** 1 for the program that runs, 0 for the other (and both when none does). */
+  programLoaded(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [t, p] of Object.entries(PROGRAMS)) out[p.section] = this.tracer?.attachType === t ? 1 : 0;
+    return out;
+  }
+
+  get running(): boolean {
+    return this.tracer !== null;
+  }
+
+  /** Loads and attaches the tracer; on failure says why once and leaves the agent without it. */
+  start(): void {
+    const c = this.config;
+    if (c.bpf === 'off') {
+      this.unavailable = 'turned off by configuration (--bpf off)';
+      this.log.info('kernel drop tracer off by configuration; kernel drops come from /proc/net/snmp only');
+      return;
+    }
+    let b: BpfBinding;
+    try {
+      b = this.binding();
+    } catch (err) {
+      return this.fail(err);
+    }
+    const btf = c.bpfBtf === '' ? null : c.bpfBtf;
+    const { names, error } = dropReasonNames(btf, b);
+    this.reasons = names;
+    if (error) this.log.warn({ err: error.message }, 'kernel drop reason names unknown; reasons are labelled by number');
+    const slots: number[] = [];
+    const unknown: string[] = [];
+    for (const r of c.bpfEventReasons) {
+      const i = names.indexOf(r);
+      if (i >= 0) slots.push(i);
+      else unknown.push(r);
+    }
+    if (unknown.length > 0 && !error) this.log.info({ reasons: unknown }, 'not drop reasons of this kernel; no events for them');
+    if (c.vxlanPorts.length > 4 || c.dnsPorts.length > 4) this.log.warn('the kernel drop tracer follows the first 4 VXLAN and DNS ports only');
+    try {
+      this.tracer = DropTracer.open({
+        btfPath: btf,
+        attach: c.bpfAttach,
+        ringBytes: c.bpfRingKiB * 1024,
+        vxlanPorts: c.vxlanPorts.slice(0, 4),
+        dnsPorts: c.dnsPorts.slice(0, 4),
+        eventSlots: slots,
+        eventScope: c.bpfEventScope,
+      }, b);
+    } catch (err) {
+      return this.fail(err);
+    }
+    const mono = Number(process.hrtime.bigint() / 1000n);
+    this.monoToEpochUs = Date.now() * 1000 - mono;
+    this.tracer.start((ev) => this.onEvent(ev), (msg) => this.log.error({ err: msg }, 'kernel drop events failed; counts continue'));
+    this.timer = setInterval(() => this.tracer?.poll(), 1000);
+    this.timer.unref();
+    this.unavailable = null;
+    this.log.info({ program: this.tracer.section, eventReasons: slots.length }, 'kernel drop tracer attached');
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.tracer) {
+      this.collect();
+      this.tracer.close();
+    }
+    this.tracer = null;
+  }
+
+  /** Reads the kernel's counts and the tracer's counters (at scrape time). */
+  collect(): void {
+    if (!this.tracer) return;
+    this.tracer.readCounts(this.counts);
+    this.stats = this.tracer.readStats();
+  }
+
+  /** The most recent drop events, newest first. */
+  recentDrops(): DropReport[] {
+    const out: DropReport[] = [];
+    const n = this.recentCount;
+    const size = this.config.dropListSize;
+    for (let i = 1; i <= n; i++) out.push(this.report(this.recent, ((this.recentNext - i + size) % size) * EVENT_LAYOUT.size));
+    return out;
+  }
+
+  private fail(err: unknown): void {
+    const e = err as BpfError;
+    const unavailable = err instanceof BpfUnavailableError;
+    this.unavailable = e.message;
+    const fields: Record<string, unknown> = { err: e.message };
+    if (e.log) fields.libbpf = e.log.split('\n').slice(-20).join('\n');
+    if (unavailable) this.log.warn(fields, 'kernel drop tracer unavailable; kernel drops come from /proc/net/snmp only');
+    else this.log.error(fields, 'kernel drop tracer failed to load; kernel drops come from /proc/net/snmp only');
+  }
+
+  private onEvent(ev: DropEvent): void {
+    try {
+      const size = this.config.dropListSize;
+      if (size > 0) {
+        ev.b.copy(this.recent, this.recentNext * EVENT_LAYOUT.size, ev.off, ev.off + EVENT_LAYOUT.size);
+        this.recentNext = (this.recentNext + 1) % size;
+        if (this.recentCount < size) this.recentCount++;
+      }
+      const flags = ev.flags;
+      if ((flags & EV_DNS) === 0 || (flags & EV_FLOW) === 0 || (flags & EV_PORTS) === 0) return;
+      const d = this.drop;
+      const f = ev.flowAt('flow');
+      d.b = ev.b;
+      d.family = ev.b[f + FLOW_LAYOUT.family];
+      d.srcOffset = f + FLOW_LAYOUT.saddr;
+      d.dstOffset = f + FLOW_LAYOUT.daddr;
+      d.sport = ev.b.readUInt16LE(f + FLOW_LAYOUT.sport);
+      d.dport = ev.b.readUInt16LE(f + FLOW_LAYOUT.dport);
+      d.dnsOffset = ev.dnsOffset;
+      d.dnsLength = ev.dnsLen;
+      d.reason = ev.slot;
+      this.dns.kernelDrop(d, Number(ev.tsNs / 1000n) + this.monoToEpochUs);
+    } catch (err) {
+      this.internalErrors++;
+      const now = Date.now();
+      if (now - this.lastErrorLog > 60_000) {
+        this.lastErrorLog = now;
+        this.log.error({ err: (err as Error).stack }, 'internal error handling a kernel drop event; counted, tracing continues');
+      }
+    }
+  }
+
+  /** The event at o in b as JSON (off the hot path: /debug/drops). */
+  private report(b: Buffer, o: number): DropReport {
+    const ev = new DropEvent();
+    ev.set(b, o);
+    const flags = ev.flags;
+    const slot = ev.slot;
+    const reason = slot === REASON_SLOTS - 1 ? `${this.reasons[slot] ?? 'other'}(${ev.reason})` : this.reasons[slot] ?? `reason_${slot}`;
+    const flow = (flags & EV_FLOW) !== 0 ? flowReport(b, ev.flowAt('flow'), (flags & EV_PORTS) !== 0) : null;
+    const tunnel = (flags & EV_TUNNEL) !== 0
+      ? { ...flowReport(b, ev.flowAt('tunnel'), true), vni: ev.vni, decapsulated: (flags & EV_DECAPPED) !== 0 }
+      : null;
+    return {
+      tsUs: Number(ev.tsNs / 1000n) + this.monoToEpochUs,
+      reason,
+      proto: DROP_PROTOS[ev.proto] ?? String(ev.proto),
+      netns: ev.netns,
+      ifindex: ev.ifindex,
+      ifname: ev.ifname,
+      len: ev.len,
+      flow,
+      tunnel,
+      dns: ev.dnsLen > 0 ? dnsReport(b, ev.dnsOffset, ev.dnsLen) : null,
+    };
+  }
+}
+
+function flowReport(b: Buffer, o: number, ports: boolean): FlowReport {
+  const v6 = b[o + FLOW_LAYOUT.family] === 6;
+  const words = new Int32Array(8);
+  for (let i = 0; i < 8; i++) words[i] = b.readInt32BE(o + FLOW_LAYOUT.saddr + i * 4);
+  return {
+    src: addrString(words, 0, v6),
+    dst: addrString(words, 4, v6),
+    proto: b[o + FLOW_LAYOUT.l4],
+    sport: ports ? b.readUInt16LE(o + FLOW_LAYOUT.sport) : null,
+    dport: ports ? b.readUInt16LE(o + FLOW_LAYOUT.dport) : null,
+  };
+}
+
+function dnsReport(b: Buffer, o: number, len: number): DropReport['dns'] {
+  const d = new DnsView();
+  decodeDns(b, o, o + len, o + 0xffff, d);
+  let name: string | null = null;
+  if (d.keyed && d.nameOffset >= 0) {
+    const tmp = new Uint8Array(MAX_NAME_LEN + 1);
+    const n = copyName(b, d, tmp, 0);
+    name = nameToString(tmp, 0, n);
+  }
+  return { id: d.id, qr: d.qr, name, qtype: d.keyed && d.qdcount > 0 ? qtypeName(d.qtype) : null };
+}
+
