@@ -233,14 +233,17 @@ export class DropTracer {
    */
   static open(o: TracerOptions, b: BpfBinding = bpfBinding()): DropTracer {
     const order: AttachType[] = o.attach === 'tp_btf' || o.attach === 'raw_tp' ? [o.attach] : ['tp_btf', 'raw_tp'];
-    let last: unknown = null;
+    const errors: Error[] = [];
     for (const t of order) {
       try {
         return new DropTracer(o, t, b);
       } catch (err) {
-        last = err;
+        errors.push(err as Error);
       }
     }
+    // The last error, saying what each attempt met.
+    const last = errors[errors.length - 1];
+    last.message = errors.map((e) => e.message).join('; ');
     throw last;
   }
 

@@ -5,8 +5,8 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { readCaptureFile } from '../../src/capture/replay';
-import { ServerStats } from '../../src/correlate/servers';
-import { DnsCorrelator, CorrelatorOptions } from '../../src/correlate/transactions';
+import { CAUSE_CHECKSUM, CAUSE_KERNEL_DROP, LOST_CAUSES, ServerStats } from '../../src/correlate/servers';
+import { DnsCorrelator, CorrelatorOptions, KernelDrop } from '../../src/correlate/transactions';
 import { Decoder } from '../../src/decode/decoder';
 import { Frame, Layer } from '../../src/decode/frame';
 
@@ -291,4 +291,122 @@ t.test('an answer handed over before its query (live captures batch each directi
   t.equal(servers.queries[0], 1, 'one query for the server');
   t.equal(servers.latencyCount[0], 1);
   t.equal(c.inFlight, 0);
+});
+
+// --- kernel drops (the eBPF tracer's events) ---
+
+const REASONS = ['not_specified', 'no_socket', 'udp_csum', 'netfilter_drop'];
+const reasonName = (r: number) => REASONS[r];
+
+/**
+ * What the tracer reports for packet p: its encapsulated flow and the DNS message's first bytes
+ * (at most 127, as the tracer copies; fewer with `keep`).
+ */
+function kernelDrop(p: Pkt, reason: number, keep = 127): KernelDrop {
+  const f = new Frame();
+  new Decoder().decode(p.data, 0, p.data.length, p.data.length, 1, 0, f);
+  const s = f.inner;
+  return {
+    b: p.data,
+    family: s.ipVersion,
+    srcOffset: s.srcOffset,
+    dstOffset: s.ipOffset + 16,
+    sport: s.srcPort,
+    dport: s.dstPort,
+    dnsOffset: f.dns.msgOffset,
+    dnsLength: Math.min(keep, p.data.length - f.dns.msgOffset),
+    reason,
+  };
+}
+
+t.test('a query the kernel dropped is lost with cause kernel_drop and the reason, whichever comes first', async (t) => {
+  const servers = new ServerStats(16);
+  const h = new Harness({ reasonName, servers });
+  // Query 0: the drop event before the capture hands the query over (the usual order live).
+  t.equal(h.c.kernelDrop(kernelDrop(queries[0], 3), T0), false, 'not in the table yet: held');
+  h.feed(queries[0].data, T0 + 50_000);
+  // Query 1: the query first, then the drop.
+  h.feed(queries[1].data, T0 + 1000);
+  t.equal(h.c.kernelDrop(kernelDrop(queries[1], 1), T0 + 1100), true, 'found at once');
+  // Query 2: answered.
+  h.feed(queries[2].data, T0 + 2000);
+  h.feed(responses[2].data, T0 + 2300);
+  h.c.finish();
+  const c = h.c;
+  t.equal(c.unanswered, 2);
+  t.equal(c.lostToKernelDrop, 2);
+  t.equal(c.lostToChecksum, 0);
+  t.equal(c.kernelDrops, 2);
+  t.equal(c.kernelDropsMatched, 2);
+  t.equal(c.kernelDropsUnmatched, 0);
+  const lost = c.lost();
+  t.same(lost.map((l) => [l.id, l.cause, l.reason]).sort(), [[queries[0].id, 'kernel_drop', 'netfilter_drop'], [queries[1].id, 'kernel_drop', 'no_socket']].sort());
+  const srv = servers.table.lookupKey(new Int32Array([0x0af40002, 0, 0, 0]), 4);
+  t.equal(servers.lost[srv * LOST_CAUSES.length + CAUSE_KERNEL_DROP], 2, 'per server, cause kernel_drop');
+});
+
+t.test('a checksum drop seen on the wire and by the kernel is one loss, cause checksum, with the reason', async (t) => {
+  const servers = new ServerStats(16);
+  const h = new Harness({ reasonName, servers });
+  const bad = { ...queries[0], data: damaged(queries[0]) };
+  h.c.kernelDrop(kernelDrop(bad, 2), T0);
+  h.feed(bad.data, T0 + 30_000);
+  h.c.finish();
+  t.equal(h.c.unanswered, 1, 'one transaction lost');
+  t.equal(h.c.lostToChecksum, 1);
+  t.equal(h.c.lostToKernelDrop, 0, 'not a second time as a kernel drop');
+  const l = h.c.lost()[0];
+  t.equal(l.cause, 'checksum');
+  t.equal(l.layer, 'vxlan.udp');
+  t.equal(l.reason, 'udp_csum', 'the kernel confirms why');
+  const srv = servers.table.lookupKey(new Int32Array([0x0af40002, 0, 0, 0]), 4);
+  t.equal(servers.lost[srv * LOST_CAUSES.length + CAUSE_CHECKSUM], 1);
+  t.equal(servers.lost[srv * LOST_CAUSES.length + CAUSE_KERNEL_DROP], 0);
+});
+
+t.test('a dropped first query whose retransmission is answered is not lost', async (t) => {
+  const h = new Harness({ reasonName });
+  h.c.kernelDrop(kernelDrop(queries[0], 1), T0);
+  h.feed(queries[0].data, T0 + 10_000);
+  h.feed(queries[0].data, T0 + 1_000_000, 0); // the client's retry, same ID and question
+  h.feed(responses[0].data, T0 + 1_000_300);
+  h.c.finish();
+  t.equal(h.c.answered, 1);
+  t.equal(h.c.unanswered, 0);
+  t.equal(h.c.kernelDropsMatched, 1);
+});
+
+t.test('a dropped response marks its transaction too', async (t) => {
+  const h = new Harness({ reasonName });
+  h.feed(queries[0].data, T0);
+  t.equal(h.c.kernelDrop(kernelDrop(responses[0], 2), T0 + 300), true, 'keyed the other way round by its QR bit');
+  h.c.finish();
+  t.equal(h.c.lost()[0].cause, 'kernel_drop');
+  t.equal(h.c.lost()[0].reason, 'udp_csum');
+});
+
+t.test('a question cut short still finds its transaction by addresses, ports and ID', async (t) => {
+  const h = new Harness({ reasonName });
+  h.feed(queries[0].data, T0);
+  h.feed(queries[1].data, T0 + 10);
+  t.equal(h.c.kernelDrop(kernelDrop(queries[1], 1, 14), T0 + 20), true, 'header and two bytes of the name');
+  h.c.finish();
+  t.same(h.c.lost().filter((l) => l.cause === 'kernel_drop').map((l) => l.id), [queries[1].id]);
+});
+
+t.test('drops that never meet their transaction are counted unmatched after the timeout', async (t) => {
+  const h = new Harness({ reasonName, timeoutUs: 1_000_000 });
+  h.c.kernelDrop(kernelDrop(queries[0], 1), T0);
+  h.c.kernelDrop(kernelDrop(queries[1], 1, 5), T0); // shorter than a DNS header: never keyed
+  t.equal(h.c.kernelDropsUnmatched, 1, 'the unkeyable one at once');
+  h.c.sweep(T0 + 999_000);
+  t.equal(h.c.kernelDropsUnmatched, 1, 'the other waits for the timeout');
+  h.c.sweep(T0 + 1_000_000);
+  t.equal(h.c.kernelDropsUnmatched, 2);
+  // Its query seen later starts a transaction of its own, not marked.
+  h.feed(queries[0].data, T0 + 1_200_000);
+  h.c.finish();
+  t.equal(h.c.lost()[0].cause, 'end_of_capture');
+  t.equal(h.c.lost()[0].reason, null);
+  t.equal(h.c.kernelDropsMatched, 0);
 });

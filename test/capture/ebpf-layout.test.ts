@@ -1,0 +1,90 @@
+// The TS mirror of bpf/shared/drops.h (src/capture/ebpf.ts) against the two compilers that lay
+// the structs out: the native addon (gcc, sizeof/offsetof through layout()) and the kernel object
+// (clang -target bpf, its BTF as bpftool reads it). Also the constants, the protocol enum, the
+// maps' names, types and value sizes, and encodeTracerConfig's bytes.
+
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import {
+  bpfBinding, CFG_LAYOUT, DROP_CONSTANTS, DROP_PROTOS, encodeTracerConfig, EVENT_LAYOUT, FLOW_LAYOUT, STATS_LAYOUT,
+} from '../../src/capture/ebpf';
+import { ObjectBtf } from '../helpers/btf';
+
+const OBJ = join(__dirname, '..', '..', 'bpf', 'drops.bpf.o');
+
+if (!existsSync(OBJ)) {
+  t.fail(`${OBJ} is not built: run \`npm run build\` (it needs clang, libbpf-dev and bpftool)`);
+  process.exit(1);
+}
+const btf = new ObjectBtf(OBJ);
+const native = bpfBinding().layout();
+
+const STRUCTS: Array<[string, keyof typeof native, Record<string, number>]> = [
+  ['csw_drop_event', 'event', EVENT_LAYOUT],
+  ['csw_flow', 'flow', FLOW_LAYOUT],
+  ['csw_drop_cfg', 'cfg', CFG_LAYOUT],
+  ['csw_drop_stats', 'stats', STATS_LAYOUT],
+];
+
+for (const [name, key, layout] of STRUCTS) {
+  t.test(`struct ${name}: TS, the addon and the BPF object agree`, (t) => {
+    t.same(native[key], layout, 'the addon (sizeof/offsetof) says what the TS mirror says');
+    btf.checkStruct(t, name, layout);
+    t.end();
+  });
+}
+
+t.test('constants and the protocol enum', (t) => {
+  t.same(native.constants, DROP_CONSTANTS, 'the addon compiles the constants the TS mirror holds');
+  const counts = btf.named('STRUCT', 'csw_drop_counts');
+  t.equal(counts?.size, DROP_CONSTANTS.countsSize, 'sizeof(struct csw_drop_counts) in the object');
+  t.equal(DROP_CONSTANTS.countsSize, DROP_CONSTANTS.reasonSlots * DROP_CONSTANTS.protos * 8, 'one u64 per reason slot and protocol');
+  t.equal(DROP_PROTOS.length, DROP_CONSTANTS.protos, 'a label per protocol slot');
+  t.equal(DROP_PROTOS.indexOf('vxlan'), DROP_CONSTANTS.protoVxlan);
+  t.equal(DROP_PROTOS.indexOf('udp'), DROP_CONSTANTS.protoUdp);
+  t.end();
+});
+
+t.test('maps: csw_ names, types, value sizes', (t) => {
+  const sec = btf.named('DATASEC', '.maps');
+  t.ok(sec, 'the object has a .maps section');
+  const maps = new Map<string, { type: number; value: number }>();
+  for (const v of sec?.vars ?? []) {
+    const varTy = btf.type(v.type_id);
+    const def = btf.resolve(varTy.type_id as number);
+    const field = (n: string) => {
+      const m = (def.members ?? []).find((x) => x.name === n);
+      if (!m) return -1;
+      const p = btf.resolve(m.type_id);
+      // __uint(name, N) is a pointer to an array of N; __type(value, T) a pointer to T.
+      const target = btf.resolve(p.type_id as number);
+      return n === 'value' ? btf.sizeOf(p.type_id as number) : (target.nr_elems as number);
+    };
+    maps.set(varTy.name as string, { type: field('type'), value: field('value') });
+  }
+  t.same([...maps.keys()].sort(), ['csw_drop_cfg', 'csw_drop_counts', 'csw_drop_events', 'csw_drop_scratch', 'csw_drop_stats']);
+  // enum bpf_map_type: ARRAY 2, PERCPU_ARRAY 6, RINGBUF 27.
+  t.same(maps.get('csw_drop_cfg'), { type: 2, value: CFG_LAYOUT.size });
+  t.same(maps.get('csw_drop_counts'), { type: 6, value: DROP_CONSTANTS.countsSize });
+  t.same(maps.get('csw_drop_stats'), { type: 6, value: STATS_LAYOUT.size });
+  t.same(maps.get('csw_drop_scratch'), { type: 6, value: EVENT_LAYOUT.size });
+  t.equal(maps.get('csw_drop_events')?.type, 27);
+  t.end();
+});
+
+t.test('encodeTracerConfig writes the bitmap, ports and scope at the struct offsets', (t) => {
+  const b = encodeTracerConfig({ vxlanPorts: [4789, 8472], dnsPorts: [53], eventSlots: [3, 11, 40, 255], eventScope: 'all' });
+  t.equal(b.length, CFG_LAYOUT.size);
+  t.equal(b.readUInt32LE(CFG_LAYOUT.event_reasons), (1 << 3) | (1 << 11), 'slots 3 and 11 in word 0');
+  t.equal(b.readUInt32LE(CFG_LAYOUT.event_reasons + 4), 1 << 8, 'slot 40 in word 1');
+  t.equal(b.readUInt32LE(CFG_LAYOUT.event_reasons + 28), 0x80000000, 'slot 255 in the last word');
+  t.same([0, 1, 2, 3].map((i) => b.readUInt16LE(CFG_LAYOUT.vxlan_port + i * 2)), [4789, 8472, 0, 0]);
+  t.same([0, 1, 2, 3].map((i) => b.readUInt16LE(CFG_LAYOUT.dns_port + i * 2)), [53, 0, 0, 0]);
+  t.equal(b[CFG_LAYOUT.event_scope], DROP_CONSTANTS.scopeAll);
+  t.equal(encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [] })[CFG_LAYOUT.event_scope], DROP_CONSTANTS.scopeDnsOrVxlan, 'DNS or VXLAN by default');
+  t.throws(() => encodeTracerConfig({ vxlanPorts: [1, 2, 3, 4, 5], dnsPorts: [], eventSlots: [] }), RangeError, 'five ports do not fit');
+  t.throws(() => encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [256] }), RangeError, 'no slot 256');
+  t.end();
+});
