@@ -24,6 +24,9 @@ t.test('defaults', async (t) => {
   t.same(c, DEFAULT_AGENT_CONFIG);
   t.same(c.vxlanPorts, [4789, 8472]);
   t.same(c.listen, { host: '0.0.0.0', port: 9475 });
+  t.equal(c.bpf, 'auto');
+  t.ok(c.bpfEventReasons.includes('udp_csum') && c.bpfEventReasons.includes('vxlan_invalid_hdr'), 'checksum and tunnel reasons send events');
+  t.same(loadConfig({ env: { CSUMWATCH_BPF_EVENT_REASON: 'udp_csum, ip_csum' } }).bpfEventReasons, ['udp_csum', 'ip_csum'], 'the list replaces the default set');
   t.not(c.vxlanPorts, DEFAULT_AGENT_CONFIG.vxlanPorts, 'a copy: changing it leaves the defaults alone');
 });
 
@@ -67,6 +70,11 @@ t.test('bad values: one line naming where they came from', async (t) => {
     [{ file: yaml('list.yaml', '- a\n- b\n') }, /expected a mapping of settings$/],
     [{ file: yaml('unknown.yaml', 'dnsTimout: 2\n') }, /unknown setting 'dnsTimout' \(known: listen, /],
     [{ file: yaml('type.yaml', 'dnsTimeout: {a: 1}\n') }, /dnsTimeout: expected a single value$/],
+    [{ flags: { 'bpf-ring': '1000' } }, /^--bpf-ring: not a power of 2: 1000$/],
+    [{ flags: { bpf: 'on' } }, /^--bpf: expected one of auto, off: on$/],
+    [{ flags: { 'bpf-attach': 'kprobe' } }, /^--bpf-attach: expected one of auto, tp_btf, raw_tp: kprobe$/],
+    [{ flags: { 'bpf-event-reason': ['UDP_CSUM'] } }, /^--bpf-event-reason: not a lower-case name: "UDP_CSUM"$/],
+    [{ env: { CSUMWATCH_BPF_EVENT_SCOPE: 'dns' } }, /^CSUMWATCH_BPF_EVENT_SCOPE: expected one of dns-vxlan, all: dns$/],
   ];
   for (const [src, re] of bad) {
     t.throws(() => loadConfig(src), { code: 'CSW_ERR_CONFIG', message: re }, re.source);
@@ -79,6 +87,8 @@ t.test('csumwatch agent: --help, usage errors, a taken port', async (t) => {
   t.equal(help.status, 0);
   t.match(help.stdout, /--vtep-packets WORD/);
   t.match(help.stdout, /CSUMWATCH_DNS_TIMEOUT/);
+  t.match(help.stdout, /--bpf-btf PATH/);
+  t.match(help.stdout, /--bpf-event-reason WORD/);
   for (const [args, env, re] of [
     [['--bogus'], {}, /^csumwatch: unknown option '--bogus'/],
     [['--dns-timeout', 'soon'], {}, /^csumwatch: agent: --dns-timeout: not a number: soon$/],

@@ -12,10 +12,8 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
-import { inNs, sleepMs } from '../../src/lab/exec';
 import { Lab, labDown, labUp } from '../../src/lab/lab';
-
-const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
+import { get as getIn, metric, startAgent, stopAgent, waitFor, waitReady } from '../helpers/agent';
 const LAB = 'cswag';
 const NS = `${LAB}-node2`;
 const QUERIES = 300;
@@ -33,42 +31,7 @@ t.teardown(() => {
   labDown(LAB);
 });
 
-function get(url: string): { status: number; body: string } {
-  const r = inNs(NS, 'curl', ['-s', '-m', '5', '-w', '\n%{http_code}', url], { allowFail: true });
-  const i = r.stdout.lastIndexOf('\n');
-  return { status: Number(r.stdout.slice(i + 1)), body: r.stdout.slice(0, i) };
-}
-
-/** Sum of the samples of a metric whose labels include all of `labels`. */
-function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_:]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const ls = m[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => ls.includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
-}
-
-function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 15_000): T {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    sleepMs(200);
-  }
-}
-
-function startAgent(logFile: string): ChildProcess {
-  const out = fs.openSync(logFile, 'w');
-  const p = spawn('ip', ['netns', 'exec', NS, process.execPath, BIN, 'agent', '--listen', '127.0.0.1:9475', '--dns-timeout', String(DNS_TIMEOUT_S), '--lost', '1000', '--rescan-interval', '2'], {
-    stdio: ['ignore', out, out],
-  });
-  procs.push(p);
-  return p;
-}
+const get = (url: string) => getIn(NS, url);
 
 function startPrometheus(dir: string): ChildProcess {
   const cfg = join(dir, 'prometheus.yml');
@@ -92,11 +55,8 @@ t.test('the agent on the receiving node, a real Prometheus, then an interface fl
   const dir = join(lab.dir, 'agent-test');
   fs.mkdirSync(dir, { recursive: true });
   const logFile = join(dir, 'agent.log');
-  const agent = startAgent(logFile);
-  const ready = waitFor('the agent to be ready', () => {
-    const r = get('http://127.0.0.1:9475/readyz');
-    return r.status === 200 && JSON.parse(r.body).captures.every((c: { running: boolean }) => c.running) ? JSON.parse(r.body) : undefined;
-  });
+  const agent = startAgent(NS, logFile, ['--listen', '127.0.0.1:9475', '--dns-timeout', String(DNS_TIMEOUT_S), '--lost', '1000', '--rescan-interval', '2'], procs);
+  const ready = waitReady(NS, 'http://127.0.0.1:9475');
   t.same(ready.captures.map((c: { name: string; role: string }) => [c.name, c.role]), [['eth0', 'underlay of vxlan0'], ['vxlan0', 'vxlan']], 'found vxlan0 and its underlay by itself');
   startPrometheus(dir);
 
@@ -150,7 +110,7 @@ t.test('the agent on the receiving node, a real Prometheus, then an interface fl
   t.equal(promQuery('up{job="csumwatch"}'), 1, 'the scrape target is up');
 
   // Interface flap: a CNI deletes and re-creates its vxlan device.
-  const oldIndex = ready.captures.find((c: { name: string }) => c.name === 'vxlan0').ifindex;
+  const oldIndex = ready.captures.find((c: { name: string }) => c.name === 'vxlan0')!.ifindex;
   lab.recreateVxlan(2, 500);
   const again = waitFor('the capture on the new vxlan0', () => {
     const r = JSON.parse(get('http://127.0.0.1:9475/readyz').body);
@@ -171,9 +131,7 @@ t.test('the agent on the receiving node, a real Prometheus, then an interface fl
   t.equal(log.split('\n').filter((l) => /"iface":"vxlan0".*"msg":"capture started"/.test(l)).length, 2, 'and the restart');
 
   // SIGTERM: captures and server closed, exit 0.
-  const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
-  agent.kill('SIGTERM');
-  const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 5000))]);
+  const code = await stopAgent(agent);
   t.equal(code, 0, 'SIGTERM: clean exit within 5 s');
   t.match(fs.readFileSync(logFile, 'utf8'), /"msg":"stopped"/);
 });
