@@ -5,6 +5,9 @@
 //   NAME-node1   a node: eth0 on br0, eth1 on br1, vxlan0 over eth0 (or over eth1, miswired)
 //   ...
 //   NAME-nodeN   the last node also runs the DNS server on its overlay address
+//   NAME-pod     with `pod`: the DNS server runs here instead, a pod on the last node behind a
+//                veth pair (pod0 on the node, eth0 in the pod), on a pod subnet that every other
+//                node routes through the tunnel to the last node, as flannel and Calico do
 // node1 is the client. Traffic never leaves these namespaces: every address below is private
 // (RFC 1918, RFC 4193) and only configured inside them.
 
@@ -35,6 +38,12 @@ export interface LabConfig {
    * while vxlan0 keeps transmit checksum offload on (eth0's stays off, like a NIC completing it).
    */
   nat: boolean;
+  /**
+   * Run the DNS server in a pod: its own namespace behind a veth pair on the last node, on a
+   * subnet routed through the tunnel, so that a query is decapsulated on the node and its inner
+   * UDP checksum verified (and a bad one dropped) inside the pod, as with CoreDNS in a cluster.
+   */
+  pod: boolean;
 }
 
 export const DEFAULT_CONFIG: LabConfig = {
@@ -49,6 +58,7 @@ export const DEFAULT_CONFIG: LabConfig = {
   offload: false,
   bind: 'eth0',
   nat: false,
+  pod: false,
 };
 
 export const VLAN_ID = 100;
@@ -88,12 +98,31 @@ export interface NodeSpec {
   swEth1: string;
 }
 
+/** The DNS server's pod on the server node (LabConfig.pod). */
+export interface PodSpec {
+  ns: string;
+  /** The pod's address (on its eth0), where the DNS server listens. */
+  address: string;
+  /** The node's side of the pod's veth (pod0): the pod's default gateway. */
+  gateway: string;
+  /** The pod subnet, which the other nodes route via the server's overlay address. */
+  subnet: string;
+  prefix: number;
+  /** pod0 in the node's namespace, eth0 in the pod's. */
+  macNode: string;
+  macPod: string;
+}
+
 export interface Topology {
   config: LabConfig;
   switchNs: string;
   nodes: NodeSpec[];
   client: NodeSpec;
   server: NodeSpec;
+  /** The DNS server's pod, or null when it runs in the server node's namespace. */
+  pod: PodSpec | null;
+  /** The address clients query: the pod's with a pod, else the server's overlay address. */
+  dns: string;
   /** Prefix lengths. */
   underlayPrefix: number;
   overlayPrefix: number;
@@ -123,14 +152,31 @@ export function topology(c: LabConfig): Topology {
       swEth1: `n${i}e1`,
     });
   }
+  const server = nodes[nodes.length - 1];
+  const pod = c.pod ? podSpec(c.name, v6o) : null;
   return {
     config: c,
     switchNs: switchNs(c.name),
     nodes,
     client: nodes[0],
-    server: nodes[nodes.length - 1],
+    server,
+    pod,
+    dns: pod ? pod.address : server.overlay,
     underlayPrefix: v6u ? 64 : 24,
     overlayPrefix: v6o ? 64 : 24,
+  };
+}
+
+/** The pod subnet is one flannel would give a node (10.244.100.0/24), outside the overlay's /24. */
+function podSpec(name: string, v6: boolean): PodSpec {
+  return {
+    ns: podNs(name),
+    address: v6 ? 'fd00:244:100::2' : '10.244.100.2',
+    gateway: v6 ? 'fd00:244:100::1' : '10.244.100.1',
+    subnet: v6 ? 'fd00:244:100::' : '10.244.100.0',
+    prefix: v6 ? 64 : 24,
+    macNode: '02:00:0a:f4:64:01',
+    macPod: '02:00:0a:f4:64:02',
   };
 }
 
@@ -142,11 +188,15 @@ export function switchNs(name: string): string {
   return `${name}-sw`;
 }
 
+export function podNs(name: string): string {
+  return `${name}-pod`;
+}
+
 /** True when namespace ns belongs to lab name. */
 export function ownsNs(name: string, ns: string): boolean {
   checkName(name);
   const prefix = `${name}-node`;
-  return ns === switchNs(name) || (ns.length === prefix.length + 1 && ns.startsWith(prefix) && ns[prefix.length] >= '1' && ns[prefix.length] <= '8');
+  return ns === switchNs(name) || ns === podNs(name) || (ns.length === prefix.length + 1 && ns.startsWith(prefix) && ns[prefix.length] >= '1' && ns[prefix.length] <= '8');
 }
 
 /** The device carrying the underlay address on a node: eth0, or eth0.100 with a VLAN device. */

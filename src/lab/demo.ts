@@ -40,7 +40,7 @@ export function runDemo(o: DemoOptions): number {
     let lab = labUp(cfg);
     const t = lab.topo;
     say(`csumwatch lab demo: ${t.nodes.length} nodes in network namespaces (${t.nodes.map((n) => n.ns).join(', ')}),`);
-    say(`VXLAN ${cfg.port} over a veth underlay, dnsmasq for CoreDNS on ${t.server.overlay} (node2), transmit`);
+    say(`VXLAN ${cfg.port} over a veth underlay, dnsmasq for CoreDNS on ${t.dns} (node2), transmit`);
     say(`checksum offload off so checksums on the wire are real. csumwatch analyses tcpdump captures;`);
     say(`the ground truth is the fault injector's counters, dnsperf's and the kernel's.`);
 

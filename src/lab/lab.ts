@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { checkName, DEFAULT_CONFIG, LabConfig, NodeSpec, ownsNs, Topology, topology, underlayDev, VLAN_ID } from './config';
+import { checkName, DEFAULT_CONFIG, LabConfig, NodeSpec, ownsNs, PodSpec, Topology, topology, underlayDev, VLAN_ID } from './config';
 import { dnsperf, DnsperfOptions, DnsperfResult, startDnsmasq, waitForAnswer } from './dns';
 import { inNetNs, inNs, LabError, requireRoot, requireTools, run, sleepMs } from './exec';
 import { bpfObject, ensureBpffs, ensureClsact, Injector, pinDir } from './inject';
@@ -66,25 +66,45 @@ export class Lab {
     return new Injector(this.name, this.node(i).ns, i, 'eth0');
   }
 
+  /** The address clients query: the DNS pod's, or the server node's overlay address. */
+  get dnsAddress(): string {
+    return this.topo.dns;
+  }
+
+  /** The DNS server's pod namespace, or null when the lab has no pod. */
+  get podNs(): string | null {
+    return this.topo.pod?.ns ?? null;
+  }
+
   /** Node i's kernel counters in one: /proc/net/snmp (Ip, Udp, ...), /proc/net/netstat (TcpExt,
    * IpExt) and /proc/net/snmp6 (Ip6, Udp6, ...). */
   snmp(i: number): Snmp {
-    const ns = this.node(i).ns;
-    const cat = (f: string) => inNs(ns, 'cat', [f]).stdout;
-    return { ...parseSnmp(cat('/proc/net/snmp')), ...parseSnmp(cat('/proc/net/netstat')), ...parseSnmp6(cat('/proc/net/snmp6')) };
+    return snmpIn(this.node(i).ns);
+  }
+
+  /** The DNS pod's kernel counters, as snmp(i) reads a node's: where its bad queries are dropped. */
+  podSnmp(): Snmp {
+    return snmpIn(this.pod().ns);
   }
 
   /** dnsperf from node `from` (default the client) to the DNS server. */
   dnsperf(o: DnsperfOptions, from = 1): DnsperfResult {
-    return dnsperf(this.node(from).ns, this.topo.server.overlay, this.dir, o);
+    return dnsperf(this.node(from).ns, this.topo.dns, this.dir, o);
   }
 
   /** Transmit checksum offload features of a device on node i ("on"/"off" by feature name). */
   offload(i: number, dev: string): Record<string, string> {
-    const out = inNs(this.node(i).ns, 'ethtool', ['-k', dev]).stdout;
-    const f: Record<string, string> = {};
-    for (const m of out.matchAll(/^\s*(tx-checksum[\w-]*|tx-checksumming):\s+(on|off)/gm)) f[m[1]] = m[2];
-    return f;
+    return offloadIn(this.node(i).ns, dev);
+  }
+
+  /** Transmit checksum offload features of a device in the DNS pod (its eth0 by default). */
+  podOffload(dev = 'eth0'): Record<string, string> {
+    return offloadIn(this.pod().ns, dev);
+  }
+
+  private pod(): PodSpec {
+    if (!this.topo.pod) throw new LabError(`lab ${this.name}: has no DNS pod (lab up --pod)`);
+    return this.topo.pod;
   }
 
   /** Sets a device feature on node i, e.g. setFeature(1, 'vxlan0', 'tx-checksum-ip-generic', false). */
@@ -111,6 +131,19 @@ export class Lab {
     if (!nsExists(topology(st.config).client.ns)) throw new LabError(`lab ${name}: its namespaces are gone (run \`csumwatch lab down\`, then \`lab up\`)`);
     return new Lab(st);
   }
+}
+
+/** Kernel counters of namespace ns: /proc/net/snmp, /proc/net/netstat and /proc/net/snmp6. */
+function snmpIn(ns: string): Snmp {
+  const cat = (f: string) => inNs(ns, 'cat', [f]).stdout;
+  return { ...parseSnmp(cat('/proc/net/snmp')), ...parseSnmp(cat('/proc/net/netstat')), ...parseSnmp6(cat('/proc/net/snmp6')) };
+}
+
+function offloadIn(ns: string, dev: string): Record<string, string> {
+  const out = inNs(ns, 'ethtool', ['-k', dev]).stdout;
+  const f: Record<string, string> = {};
+  for (const m of out.matchAll(/^\s*(tx-checksum[\w-]*|tx-checksumming):\s+(on|off)/gm)) f[m[1]] = m[2];
+  return f;
 }
 
 export function readState(name: string): LabState | null {
@@ -170,7 +203,7 @@ function build(st: LabState, t: Topology, log: Log): void {
   ensureBpffs();
   const sw = t.switchNs;
 
-  for (const ns of [sw, ...t.nodes.map((n) => n.ns)]) {
+  for (const ns of [sw, ...t.nodes.map((n) => n.ns), ...(t.pod ? [t.pod.ns] : [])]) {
     run('ip', ['netns', 'add', ns]);
     run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     // IPv6 only where a device asks for it: no router or neighbour solicitations, no MLD
@@ -181,6 +214,12 @@ function build(st: LabState, t: Topology, log: Log): void {
     // bound to the wrong interface sends with that interface's address).
     inNs(ns, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=1', 'net.ipv4.conf.default.rp_filter=1']);
   }
+  // The node routes its pod's traffic: forwarding for the overlay's family, set before any device
+  // exists. IPv6 forwarding joins every device to the all-routers group: set after the devices,
+  // it left MLD reports dropped (IPV6DISABLED, on the devices without IPv6) for up to 2 s after
+  // `lab up`, stray drops in a drop tracer's way; set first, there are none (perf, skb:kfree_skb),
+  // and a device reports its groups only when v6On turns IPv6 on, with the repeats made short.
+  if (t.pod) inNs(t.server.ns, 'sysctl', ['-q', '-w', c.overlay === 'ipv6' ? 'net.ipv6.conf.all.forwarding=1' : 'net.ipv4.ip_forward=1']);
   for (const br of ['br0', 'br1']) {
     run('ip', ['-n', sw, 'link', 'add', br, 'type', 'bridge']);
     run('ip', ['-n', sw, 'link', 'set', br, 'up']);
@@ -201,6 +240,7 @@ function build(st: LabState, t: Topology, log: Log): void {
   }
 
   for (const n of t.nodes) buildNode(t, n, st.vlanMode);
+  if (t.pod) buildPod(t, t.pod);
   for (const n of t.nodes) {
     new Injector(c.name, n.ns, n.index, 'eth0').attach(c.port);
   }
@@ -212,10 +252,12 @@ function build(st: LabState, t: Topology, log: Log): void {
   }
 
   const dir = runDir(c.name);
-  startDnsmasq(t.server.ns, t.server.overlay, dir);
-  waitForAnswer(t.server.ns, t.server.overlay, `lab ${c.name}: dnsmasq on ${t.server.ns}`);
+  const dnsNs = t.pod ? t.pod.ns : t.server.ns;
+  startDnsmasq(dnsNs, t.dns, dir);
+  waitForAnswer(dnsNs, t.dns, `lab ${c.name}: dnsmasq on ${dnsNs}`);
+  if (t.pod) waitForAnswer(t.server.ns, t.dns, `lab ${c.name}: from ${t.server.ns} to its pod`);
   if (c.bind === 'eth0' && !c.nat) {
-    for (const n of t.nodes.slice(0, -1)) waitForAnswer(n.ns, t.server.overlay, `lab ${c.name}: through the tunnel from ${n.ns}`);
+    for (const n of t.nodes.slice(0, -1)) waitForAnswer(n.ns, t.dns, `lab ${c.name}: through the tunnel from ${n.ns}`);
   }
 }
 
@@ -273,6 +315,42 @@ function buildVxlan(t: Topology, n: NodeSpec, vlanMode: VlanMode): void {
     ip('neigh', 'replace', p.overlay, 'lladdr', p.macVxlan, 'dev', 'vxlan0', 'nud', 'permanent');
     run('bridge', ['-n', ns, 'fdb', 'append', p.macVxlan, 'dev', 'vxlan0', 'dst', p.underlay, 'self', 'permanent']);
   }
+  // The DNS pod's subnet lies outside the overlay's, as a flannel or Calico node's block does:
+  // every other node routes it via the server's overlay address, a neighbour on vxlan0 above.
+  // Here, with the device, so that recreateVxlan brings it back. Strict reverse-path filtering
+  // holds: each node's route back to a source leaves by the device the packet came in on.
+  if (t.pod && n !== t.server) ip('route', 'add', `${t.pod.subnet}/${t.pod.prefix}`, 'via', t.server.overlay, 'dev', 'vxlan0');
+}
+
+/**
+ * The DNS pod on the server node, wired as a CNI wires one: a veth pair (pod0 on the node, eth0
+ * in the pod) and the pod's default route via pod0; build turns forwarding on in the node and
+ * buildVxlan gives every other node its route to the pod subnet. A query is decapsulated
+ * on the node's vxlan0 and forwarded, not delivered: the forwarding path leaves the inner UDP
+ * checksum to the pod's kernel, which verifies it (and counts a bad one) in its own namespace.
+ */
+function buildPod(t: Topology, pod: PodSpec): void {
+  const c = t.config;
+  const v6 = c.overlay === 'ipv6';
+  const node = t.server.ns;
+  const nodad = v6 ? ['nodad'] : [];
+  run('ip', ['link', 'add', 'pod0', 'netns', node, 'address', pod.macNode, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.ns, 'address', pod.macPod]);
+  if (v6) {
+    v6On(node, 'pod0');
+    v6On(pod.ns, 'eth0');
+  }
+  run('ip', ['-n', node, 'addr', 'add', `${pod.gateway}/${pod.prefix}`, 'dev', 'pod0', ...nodad]);
+  run('ip', ['-n', pod.ns, 'addr', 'add', `${pod.address}/${pod.prefix}`, 'dev', 'eth0', ...nodad]);
+  if (!c.offload) {
+    inNs(node, 'ethtool', ['-K', 'pod0', 'tx', 'off']);
+    inNs(pod.ns, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
+  }
+  run('ip', ['-n', node, 'link', 'set', 'pod0', 'up']);
+  run('ip', ['-n', pod.ns, 'link', 'set', 'eth0', 'up']);
+  // Static neighbours both ways, as on the other devices: no ARP or ND in the captures.
+  run('ip', ['-n', node, 'neigh', 'replace', pod.address, 'lladdr', pod.macPod, 'dev', 'pod0', 'nud', 'permanent']);
+  run('ip', ['-n', pod.ns, 'neigh', 'replace', pod.gateway, 'lladdr', pod.macNode, 'dev', 'eth0', 'nud', 'permanent']);
+  run('ip', ['-n', pod.ns, 'route', 'add', 'default', 'via', pod.gateway, 'dev', 'eth0']);
 }
 
 /**
@@ -298,7 +376,7 @@ function describe(t: Topology, vlanMode: VlanMode): string {
   if (vlanMode !== 'none') parts.push(`VLAN ${VLAN_ID} (${vlanMode})`);
   if (c.bind !== 'eth0') parts.push(`node1 vxlan0 bound to ${c.bind}`);
   if (c.nat) parts.push('node1 NATs the VXLAN port (--random-fully) with vxlan0 offload on');
-  parts.push(`DNS ${t.server.overlay} on ${t.server.ns}`);
+  parts.push(t.pod ? `DNS ${t.dns} in pod ${t.pod.ns} on ${t.server.ns}` : `DNS ${t.dns} on ${t.server.ns}`);
   return parts.join(', ');
 }
 
@@ -374,7 +452,7 @@ export function listLabs(): string[] {
     // none
   }
   for (const ns of listNs()) {
-    const m = /^([a-z][a-z0-9]{0,7})-(node[1-8]|sw)$/.exec(ns);
+    const m = /^([a-z][a-z0-9]{0,7})-(node[1-8]|sw|pod)$/.exec(ns);
     if (m) names.add(m[1]);
   }
   return [...names].sort();

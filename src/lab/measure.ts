@@ -25,13 +25,10 @@ export interface TapResult extends Tap {
   analysis: Analysis;
 }
 
-export interface NodeDelta {
-  node: number;
-  /** Packets the injector damaged during the run, all modes. */
-  damaged: number;
-  injector: InjectStats;
-  /** Increases during the run of Udp InCsumErrors, Udp InErrors, Ip InHdrErrors (IPv4) and of
-   * Udp6InCsumErrors, Ip6InHdrErrors (IPv6). */
+/** Increases during the run of one namespace's kernel counters. */
+export interface KernelDelta {
+  /** Udp InCsumErrors, Udp InErrors, Ip InHdrErrors (IPv4) and Udp6InCsumErrors, Ip6InHdrErrors
+   * (IPv6). */
   udpInCsumErrors: number;
   udpInErrors: number;
   ipInHdrErrors: number;
@@ -41,9 +38,18 @@ export interface NodeDelta {
   ipReversePathFilter: number;
 }
 
+export interface NodeDelta extends KernelDelta {
+  node: number;
+  /** Packets the injector damaged during the run, all modes. */
+  damaged: number;
+  injector: InjectStats;
+}
+
 export interface Measurement {
   dnsperf: DnsperfResult;
   nodes: NodeDelta[];
+  /** The DNS pod's kernel counters (null without a pod): a bad inner checksum is dropped there. */
+  pod: KernelDelta | null;
   taps: TapResult[];
 }
 
@@ -63,6 +69,7 @@ export function measure(lab: Lab, o: MeasureOptions): Measurement {
   fs.mkdirSync(dir, { recursive: true });
   const nodes = lab.topo.nodes.map((n) => n.index);
   const before = nodes.map((i) => ({ inj: lab.injector(i).stats(), snmp: lab.snmp(i) }));
+  const podBefore = lab.podNs ? lab.podSnmp() : null;
   const caps = o.taps.map((t) => new Capture(lab.node(t.node).ns, t.iface, path.join(dir, `${o.prefix}-node${t.node}-${t.iface}.pcap`), t.filter));
   const started: Capture[] = [];
   let perf: DnsperfResult | null = null;
@@ -85,6 +92,7 @@ export function measure(lab: Lab, o: MeasureOptions): Measurement {
   }
   if (failure !== null || perf === null) throw failure;
   const after = nodes.map((i) => ({ inj: lab.injector(i).stats(), snmp: lab.snmp(i) }));
+  const pod = podBefore && kernelDelta(podBefore, lab.podSnmp());
   for (const r of results) {
     if (r.droppedByKernel > 0) throw new LabError(`capture ${r.file}: the kernel dropped ${r.droppedByKernel} packets before tcpdump read them`);
   }
@@ -94,11 +102,10 @@ export function measure(lab: Lab, o: MeasureOptions): Measurement {
     capture: results[k],
     analysis: analyzeFiles([results[k].file], { vxlanPorts: [lab.config.port] }),
   }));
-  return { dnsperf: perf, nodes: deltas, taps };
+  return { dnsperf: perf, nodes: deltas, pod, taps };
 }
 
 function nodeDelta(node: number, b: { inj: InjectStats; snmp: Snmp }, a: { inj: InjectStats; snmp: Snmp }): NodeDelta {
-  const d = (p: string, n: string) => snmpValue(a.snmp, p, n) - snmpValue(b.snmp, p, n);
   const inj = { ...a.inj, damaged: { ...a.inj.damaged } };
   for (const k of Object.keys(inj.damaged) as (keyof InjectStats['damaged'])[]) inj.damaged[k] -= b.inj.damaged[k];
   inj.seen -= b.inj.seen;
@@ -108,10 +115,12 @@ function nodeDelta(node: number, b: { inj: InjectStats; snmp: Snmp }, a: { inj: 
   inj.skippedPartial -= b.inj.skippedPartial;
   inj.skippedInapplicable -= b.inj.skippedInapplicable;
   inj.errors -= b.inj.errors;
+  return { node, damaged: inj.damagedTotal, injector: inj, ...kernelDelta(b.snmp, a.snmp) };
+}
+
+function kernelDelta(b: Snmp, a: Snmp): KernelDelta {
+  const d = (p: string, n: string) => snmpValue(a, p, n) - snmpValue(b, p, n);
   return {
-    node,
-    damaged: inj.damagedTotal,
-    injector: inj,
     udpInCsumErrors: d('Udp', 'InCsumErrors'),
     udpInErrors: d('Udp', 'InErrors'),
     ipInHdrErrors: d('Ip', 'InHdrErrors'),
