@@ -7,6 +7,7 @@ import { LabError } from '../lab/exec';
 import { INJECT_DIRECTIONS, INJECT_MODES, InjectDirection, InjectMode } from '../lab/inject';
 import { Lab, labDown, labUp, listLabs, readState } from '../lab/lab';
 import { runDemo } from '../lab/demo';
+import { Snmp } from '../node/snmp';
 import { parsePort, usageFromParseArgs, UsageError } from './errors';
 
 export const HELP = `usage: csumwatch lab COMMAND [options]
@@ -39,6 +40,9 @@ options for up:
   --bind eth0|eth1     the device node1's vxlan0 is bound to (eth1: the wrong one)
   --nat                node1 NATs the VXLAN port with --random-fully while vxlan0 keeps
                        transmit checksum offload on: the kernel's own outer checksum bug
+  --pod                run dnsmasq in a pod, namespace NAME-pod behind a veth pair on the last
+                       node, at 10.244.100.2 (fd00:244:100::2 with an IPv6 overlay), routed
+                       through the tunnel: a bad inner checksum is dropped inside the pod
 options for fault:
   --node N             the node whose egress is damaged (default 1, the client)
   --probability P      share of matching packets damaged, 0 to 1 (default 1)
@@ -61,6 +65,7 @@ const OPTIONS = {
   offload: { type: 'boolean' },
   bind: { type: 'string' },
   nat: { type: 'boolean' },
+  pod: { type: 'boolean' },
   node: { type: 'string' },
   probability: { type: 'string' },
   direction: { type: 'string' },
@@ -93,7 +98,7 @@ export async function runLab(argv: string[]): Promise<number> {
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const allowed: Record<string, readonly string[]> = {
-    up: ['name', 'nodes', 'port', 'vni', 'underlay', 'overlay', 'vlan', 'no-udpcsum', 'offload', 'bind', 'nat'],
+    up: ['name', 'nodes', 'port', 'vni', 'underlay', 'overlay', 'vlan', 'no-udpcsum', 'offload', 'bind', 'nat', 'pod'],
     down: ['name'],
     status: ['name', 'json'],
     fault: ['name', 'node', 'probability', 'direction', 'port'],
@@ -142,6 +147,7 @@ function configFrom(v: Values, name: string): LabConfig {
   c.udpcsum = v['no-udpcsum'] !== true;
   c.offload = v.offload === true;
   c.nat = v.nat === true;
+  c.pod = v.pod === true;
   try {
     checkConfig(c);
   } catch (err) {
@@ -201,28 +207,50 @@ function status(name: string, json: boolean): number {
       dns_server: n === lab.topo.server,
       offload: { vxlan0: lab.offload(n.index, 'vxlan0'), eth0: lab.offload(n.index, 'eth0') },
       injector: { config: inj.config(), counters: inj.stats() },
-      kernel: {
-        udp_in_datagrams: snmp.Udp?.InDatagrams ?? 0,
-        udp_in_errors: snmp.Udp?.InErrors ?? 0,
-        udp_in_csum_errors: snmp.Udp?.InCsumErrors ?? 0,
-        ip_in_hdr_errors: snmp.Ip?.InHdrErrors ?? 0,
-      },
+      kernel: kernelCounters(snmp),
     };
   });
+  const p = lab.topo.pod;
+  const pod = p && {
+    namespace: p.ns,
+    address: p.address,
+    node: lab.topo.server.index,
+    offload: { eth0: lab.podOffload('eth0'), pod0: lab.offload(lab.topo.server.index, 'pod0') },
+    kernel: kernelCounters(lab.podSnmp()),
+  };
   if (json) {
-    process.stdout.write(JSON.stringify({ name, phase: st.phase, vlan_mode: st.vlanMode, config: st.config, nodes }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ name, phase: st.phase, vlan_mode: st.vlanMode, config: st.config, dns: lab.dnsAddress, nodes, pod }, null, 2) + '\n');
     return 0;
   }
   const lines = [`lab ${name}: ${st.phase}; created ${st.created}`];
   for (const n of nodes) {
     const i = n.injector;
-    lines.push(`node${n.node} (${n.namespace}) underlay ${n.underlay} overlay ${n.overlay}${n.dns_server ? ', DNS server' : ''}`);
+    lines.push(`node${n.node} (${n.namespace}) underlay ${n.underlay} overlay ${n.overlay}${n.dns_server ? (pod ? ', DNS server in its pod' : ', DNS server') : ''}`);
     lines.push(`  tx-checksum-ip-generic: vxlan0 ${n.offload.vxlan0['tx-checksum-ip-generic'] ?? '?'}, eth0 ${n.offload.eth0['tx-checksum-ip-generic'] ?? '?'}`);
     lines.push(`  injector ${i.config.mode}${i.config.mode === 'off' ? '' : ` p=${i.config.probability} ${i.config.direction} port ${i.config.innerPort || 'any'}`}: ` +
       `seen ${i.counters.seen}, vxlan ${i.counters.vxlan}, matched ${i.counters.matched}, damaged ${i.counters.damagedTotal}` +
       `${i.counters.skippedPartial ? `, skipped (offload pending) ${i.counters.skippedPartial}` : ''}${i.counters.errors ? `, errors ${i.counters.errors}` : ''}`);
-    lines.push(`  kernel: Udp InDatagrams ${n.kernel.udp_in_datagrams}, InErrors ${n.kernel.udp_in_errors}, InCsumErrors ${n.kernel.udp_in_csum_errors}; Ip InHdrErrors ${n.kernel.ip_in_hdr_errors}`);
+    lines.push(kernelLine(n.kernel));
+  }
+  if (pod) {
+    lines.push(`pod (${pod.namespace}) on node${pod.node} at ${pod.address}, DNS server`);
+    lines.push(`  tx-checksum-ip-generic: eth0 ${pod.offload.eth0['tx-checksum-ip-generic'] ?? '?'}, node's pod0 ${pod.offload.pod0['tx-checksum-ip-generic'] ?? '?'}`);
+    lines.push(kernelLine(pod.kernel));
   }
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** The counters where a lab's checksum drops show up (IPv4; an IPv6 overlay's are Udp6 and Ip6). */
+function kernelCounters(s: Snmp) {
+  return {
+    udp_in_datagrams: s.Udp?.InDatagrams ?? 0,
+    udp_in_errors: s.Udp?.InErrors ?? 0,
+    udp_in_csum_errors: s.Udp?.InCsumErrors ?? 0,
+    ip_in_hdr_errors: s.Ip?.InHdrErrors ?? 0,
+  };
+}
+
+function kernelLine(k: ReturnType<typeof kernelCounters>): string {
+  return `  kernel: Udp InDatagrams ${k.udp_in_datagrams}, InErrors ${k.udp_in_errors}, InCsumErrors ${k.udp_in_csum_errors}; Ip InHdrErrors ${k.ip_in_hdr_errors}`;
 }
