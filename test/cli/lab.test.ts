@@ -15,7 +15,7 @@ function run(...args: string[]): { code: number | null; out: string; err: string
 t.test('help', async (t) => {
   const r = run('lab', '--help');
   t.equal(r.code, 0);
-  for (const word of ['demo', 'up', 'down', 'status', 'fault', '--probability', '--direction', '--nat', '--bind']) {
+  for (const word of ['demo', 'up', 'down', 'status', 'fault', '--probability', '--direction', '--nat', '--bind', '--pod']) {
     t.match(r.out, word, `help mentions ${word}`);
   }
   t.match(run('--help').out, /lab COMMAND/, 'the top-level help lists lab');
@@ -40,6 +40,7 @@ t.test('bad usage: exit 2, one line, no stack', async (t) => {
     [['lab', 'up', '--nat', '--underlay', 'ipv6'], /IPv4 underlay/],
     [['lab', 'up', 'extra'], /unexpected argument/],
     [['lab', 'down', '--nodes', '3'], /--nodes does not apply/],
+    [['lab', 'fault', 'inner-udp', '--pod'], /--pod does not apply/],
     [['lab', 'fault'], /no mode/],
     [['lab', 'fault', 'melt'], /unknown mode 'melt'/],
     [['lab', 'fault', 'inner-udp', '--probability', '1.5'], /0 to 1/],

@@ -8,7 +8,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { endianness } from 'node:os';
 
 import {
-  checkConfig, DEFAULT_CONFIG, LabConfig, nodeNs, ownsNs, switchNs, topology, Topology,
+  checkConfig, DEFAULT_CONFIG, LabConfig, nodeNs, ownsNs, podNs, switchNs, topology, Topology,
 } from '../../src/lab/config';
 import { parseDnsperf } from '../../src/lab/dns';
 import { LabError } from '../../src/lab/exec';
@@ -217,6 +217,43 @@ function checkTopology(t: Test, topo: Topology): void {
   const ifs = topo.nodes.flatMap((n) => [n.swEth0, n.swEth1]);
   t.equal(new Set(ifs).size, ifs.length, 'switch-side interface names unique');
   t.ok(ifs.every((i) => i.length <= 15), 'switch-side interface names fit IFNAMSIZ');
+  checkPod(t, topo, addrs, macs);
+}
+
+/** The DNS pod: its own subnet of the overlay's family, apart from every node network. */
+function checkPod(t: Test, topo: Topology, nodeAddrs: string[], nodeMacs: string[]): void {
+  const pod = topo.pod;
+  if (!topo.config.pod) {
+    t.equal(pod, null, 'no pod');
+    t.equal(topo.dns, topo.server.overlay, 'DNS on the server\'s overlay address');
+    return;
+  }
+  if (!pod) {
+    t.fail('a pod');
+    return;
+  }
+  const fam = topo.config.overlay;
+  t.equal(pod.ns, `${topo.config.name}-pod`, 'pod namespace');
+  t.equal(topo.dns, pod.address, 'DNS on the pod\'s address');
+  const net = new BlockList();
+  net.addSubnet(pod.subnet, pod.prefix, fam);
+  for (const a of [pod.address, pod.gateway]) {
+    t.ok(fam === 'ipv6' ? isIPv6(a) : isIPv4(a), `pod address ${a} in the overlay's family`);
+    t.ok(net.check(a, fam), `pod address ${a} in the pod subnet`);
+    t.ok(PRIVATE.check(a, fam), `pod address ${a} private`);
+    t.notOk(nodeAddrs.includes(a), `pod address ${a} is no node's`);
+  }
+  t.not(pod.address, pod.gateway, 'pod and gateway differ');
+  const over = new BlockList();
+  over.addSubnet(topo.server.overlay, topo.overlayPrefix, fam);
+  t.notOk(over.check(pod.address, fam), 'the pod subnet lies outside the overlay\'s: it is routed, not on-link');
+  t.same(nodeAddrs.filter((a) => net.check(a, isIPv6(a) ? 'ipv6' : 'ipv4')), [], 'no node address in the pod subnet');
+  for (const m of [pod.macNode, pod.macPod]) {
+    t.match(m, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, `MAC ${m}`);
+    t.equal(parseInt(m.slice(0, 2), 16) & 0x03, 0x02, `MAC ${m}: locally administered unicast`);
+    t.notOk(nodeMacs.includes(m), `MAC ${m} is no node's`);
+  }
+  t.not(pod.macNode, pod.macPod, 'the veth ends\' MACs differ');
 }
 
 t.test('topology', (t) => {
@@ -247,13 +284,26 @@ t.test('topology', (t) => {
   t.equal(eight.server.ns, 'a1234567-node8', 'eight nodes: node8 serves');
   t.equal(eight.server.macVxlan, '02:00:0a:f4:00:08');
   checkTopology(t, eight);
+
+  const pod = topology(cfg({ pod: true }));
+  t.same(pod.pod, {
+    ns: 'csw-pod', address: '10.244.100.2', gateway: '10.244.100.1', subnet: '10.244.100.0', prefix: 24,
+    macNode: '02:00:0a:f4:64:01', macPod: '02:00:0a:f4:64:02',
+  }, 'pod, IPv4 overlay');
+  t.equal(pod.dns, '10.244.100.2');
+  checkTopology(t, pod);
+  const pod6 = topology(cfg({ pod: true, overlay: 'ipv6' }));
+  t.match(pod6.pod, { address: 'fd00:244:100::2', gateway: 'fd00:244:100::1', subnet: 'fd00:244:100::', prefix: 64 }, 'pod, IPv6 overlay');
+  t.equal(pod6.dns, 'fd00:244:100::2');
+  checkTopology(t, pod6);
+  checkTopology(t, topology(cfg({ pod: true, underlay: 'ipv6', nodes: 8 })));
   t.end();
 });
 
 t.test('checkConfig', (t) => {
   for (const c of [
     {}, { name: 'a' }, { name: 'a1234567' }, { name: 'z9' }, { nodes: 8 }, { port: 1 }, { port: 65535 }, { port: 8472 },
-    { vni: 1 }, { vni: 0xffffff }, { nat: true }, { nat: true, overlay: 'ipv6' as const },
+    { vni: 1 }, { vni: 0xffffff }, { nat: true }, { nat: true, overlay: 'ipv6' as const }, { pod: true }, { pod: true, overlay: 'ipv6' as const },
   ]) {
     t.doesNotThrow(() => checkConfig(cfg(c)), `accepts ${JSON.stringify(c)}`);
   }
@@ -281,18 +331,20 @@ t.test('checkConfig', (t) => {
 t.test('namespace names and ownership', (t) => {
   t.equal(nodeNs('csw', 3), 'csw-node3');
   t.equal(switchNs('csw'), 'csw-sw');
-  for (const ns of ['csw-sw', 'csw-node1', 'csw-node8']) t.ok(ownsNs('csw', ns), `csw owns ${ns}`);
-  for (const ns of ['csw-node0', 'csw-node9', 'csw-node10', 'csw-node1x', 'csw-sw2', 'csw-node', 'xcsw-node1', 'cs-node1',
+  t.equal(podNs('csw'), 'csw-pod');
+  for (const ns of ['csw-sw', 'csw-node1', 'csw-node8', 'csw-pod']) t.ok(ownsNs('csw', ns), `csw owns ${ns}`);
+  for (const ns of ['csw-pod1', 'csw-pods', 'cs-pod', 'csw2-pod', 'cswpod-node1', 'csw-node0', 'csw-node9', 'csw-node10', 'csw-node1x', 'csw-sw2', 'csw-node', 'xcsw-node1', 'cs-node1',
     'csw2-node1', 'csw2-sw', 'cswscn-node1', 'cswscn-sw', 'csw', '']) {
     t.notOk(ownsNs('csw', ns), `csw does not own '${ns}'`);
   }
-  const mine = topology(cfg({ nodes: 8 }));
-  const other = topology(cfg({ name: 'csw2', nodes: 8 }));
-  for (const ns of [mine.switchNs, ...mine.nodes.map((n) => n.ns)]) {
+  const mine = topology(cfg({ nodes: 8, pod: true }));
+  const other = topology(cfg({ name: 'csw2', nodes: 8, pod: true }));
+  const all = (x: Topology) => [x.switchNs, ...x.nodes.map((n) => n.ns), x.pod!.ns];
+  for (const ns of all(mine)) {
     t.ok(ownsNs('csw', ns), `csw owns its ${ns}`);
     t.notOk(ownsNs('csw2', ns), `csw2 does not own ${ns}`);
   }
-  t.same([other.switchNs, ...other.nodes.map((n) => n.ns)].filter((ns) => ownsNs('csw', ns)), [], 'csw owns none of csw2\'s');
+  t.same(all(other).filter((ns) => ownsNs('csw', ns)), [], 'csw owns none of csw2\'s');
   t.end();
 });
 
