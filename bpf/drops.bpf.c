@@ -198,7 +198,7 @@ static __always_inline int enter_tunnel(const struct pkt *p, struct csw_drop_eve
 	if (vxlan_vni(v, &ev->vni))
 		return -1;
 	ev->tunnel = ev->flow;
-	ev->flags |= CSW_EV_TUNNEL;
+	ev->flags |= CSW_EV_TUNNEL | CSW_EV_VNI;
 	__builtin_memset(&ev->flow, 0, sizeof(ev->flow));
 	__u16 inner_type = ((__u16)v[VXLAN_HLEN + 12] << 8) | v[VXLAN_HLEN + 13];
 	__u16 inner_flags = 0;
@@ -210,9 +210,12 @@ static __always_inline int enter_tunnel(const struct pkt *p, struct csw_drop_eve
 /*
  * After decapsulation the inner Ethernet header is at mac_header; look for UDP + VXLAN right
  * before it and an IPv4 (20-byte) or IPv6 header before that, and read them into ev->tunnel.
+ * The VNI is trusted only while the packet is still on the vxlan device that decapsulated it:
+ * a node forwarding it on (into a pod) writes the new Ethernet header from its aligned header
+ * cache (neigh_hh_output copies 16 bytes for 14), over the VXLAN header's last two bytes.
  */
 static __always_inline void recover_tunnel(const struct pkt *p, struct csw_drop_event *ev,
-					   const struct csw_drop_cfg *cfg, __u32 mac)
+					   const struct csw_drop_cfg *cfg, __u32 mac, int on_vxlan)
 {
 	__u8 uv[UDP_HLEN + VXLAN_HLEN];
 	struct csw_flow t = {};
@@ -233,6 +236,20 @@ static __always_inline void recover_tunnel(const struct pkt *p, struct csw_drop_
 	}
 	ev->tunnel = t;
 	ev->flags |= CSW_EV_TUNNEL | CSW_EV_DECAPPED;
+	if (on_vxlan)
+		ev->flags |= CSW_EV_VNI;
+	else
+		ev->vni = 0;
+}
+
+/* True when dev is a vxlan device (its rtnl_link_ops kind is "vxlan"). */
+static __always_inline int is_vxlan(struct net_device *dev)
+{
+	char kind[8] = {};
+	const char *k = BPF_CORE_READ(dev, rtnl_link_ops, kind);
+	if (!k || bpf_probe_read_kernel_str(kind, sizeof(kind), k) < 0)
+		return 0;
+	return kind[0] == 'v' && kind[1] == 'x' && kind[2] == 'l' && kind[3] == 'a' && kind[4] == 'n' && kind[5] == 0;
 }
 
 /* Copies the start of the DNS message whose transport header is at l4. */
@@ -305,7 +322,8 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 			ev->proto = CSW_PROTO_VXLAN;
 			l4 = enter_tunnel(&p, ev, l4);
 		} else if (mac != NO_HEADER && nh == mac + ETH_HLEN) {
-			recover_tunnel(&p, ev, cfg, mac);
+			struct net_device *d = BPF_CORE_READ(skb, dev);
+			recover_tunnel(&p, ev, cfg, mac, d && is_vxlan(d));
 		}
 	} else if (nh != NO_HEADER && (ethertype == ETH_P_IP || ethertype == ETH_P_IPV6)) {
 		st->unparsed++;

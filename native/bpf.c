@@ -684,6 +684,7 @@ static napi_value js_layout(napi_env env, napi_callback_info info)
 	set_num(env, k, "evDns", CSW_EV_DNS);
 	set_num(env, k, "evFragment", CSW_EV_FRAGMENT);
 	set_num(env, k, "evPorts", CSW_EV_PORTS);
+	set_num(env, k, "evVni", CSW_EV_VNI);
 	set_num(env, k, "scopeDnsOrVxlan", CSW_SCOPE_DNS_OR_VXLAN);
 	set_num(env, k, "scopeAll", CSW_SCOPE_ALL);
 	set_num(env, k, "protoVxlan", CSW_PROTO_VXLAN);

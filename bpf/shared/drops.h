@@ -81,6 +81,7 @@ struct csw_flow {
 #define CSW_EV_DNS 0x08       /* dns holds the first dns_len bytes of a DNS message */
 #define CSW_EV_FRAGMENT 0x10  /* a non-first IP fragment: no ports */
 #define CSW_EV_PORTS 0x20     /* flow.sport and flow.dport are valid */
+#define CSW_EV_VNI 0x40       /* vni is valid (after forwarding, an L2 rewrite may overwrite it) */
 
 /* A power of 2; up to CSW_DNS_BYTES - 1 bytes are copied. */
 #define CSW_DNS_BYTES 128
@@ -95,7 +96,7 @@ struct csw_drop_event {
 	__u32 netns;      /* inode number of the network namespace (of the device, else socket) */
 	__u32 ifindex;    /* device index in that namespace; 0 if none */
 	__u32 len;        /* skb->len */
-	__u32 vni;        /* VXLAN network identifier when CSW_EV_TUNNEL */
+	__u32 vni;        /* VXLAN network identifier when CSW_EV_VNI */
 	__u16 flags;      /* CSW_EV_* */
 	__u8 proto;       /* enum csw_drop_proto */
 	__u8 dns_len;     /* bytes valid in dns */

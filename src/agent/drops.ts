@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import {
   BpfBinding, bpfBinding, BpfError, BpfUnavailableError, DropEvent, dropReasonNames, DropTracer, DROP_PROTOS,
-  EVENT_LAYOUT, EV_DECAPPED, EV_DNS, EV_FLOW, EV_PORTS, EV_TUNNEL, FLOW_LAYOUT, PROGRAMS, REASON_SLOTS, TracerStats,
+  EVENT_LAYOUT, EV_DECAPPED, EV_DNS, EV_FLOW, EV_PORTS, EV_TUNNEL, EV_VNI, FLOW_LAYOUT, PROGRAMS, REASON_SLOTS, TracerStats,
 } from '../capture/ebpf';
 import { addrString } from '../correlate/addrtable';
 import { DnsCorrelator, KernelDrop } from '../correlate/transactions';
@@ -26,7 +26,8 @@ export interface DropReport {
   len: number;
   flow: FlowReport | null;
   /** The VXLAN tunnel the packet came through (decapsulated: read from the headroom). */
-  tunnel: (FlowReport & { vni: number; decapsulated: boolean }) | null;
+  /** vni is null where it cannot be trusted (decapsulated and forwarded on). */
+  tunnel: (FlowReport & { vni: number | null; decapsulated: boolean }) | null;
   dns: { id: number; qr: number; name: string | null; qtype: string | null } | null;
 }
 
@@ -214,7 +215,7 @@ export class KernelDrops {
     const reason = slot === REASON_SLOTS - 1 ? `${this.reasons[slot] ?? 'other'}(${ev.reason})` : this.reasons[slot] ?? `reason_${slot}`;
     const flow = (flags & EV_FLOW) !== 0 ? flowReport(b, ev.flowAt('flow'), (flags & EV_PORTS) !== 0) : null;
     const tunnel = (flags & EV_TUNNEL) !== 0
-      ? { ...flowReport(b, ev.flowAt('tunnel'), true), vni: ev.vni, decapsulated: (flags & EV_DECAPPED) !== 0 }
+      ? { ...flowReport(b, ev.flowAt('tunnel'), true), vni: (flags & EV_VNI) !== 0 ? ev.vni : null, decapsulated: (flags & EV_DECAPPED) !== 0 }
       : null;
     return {
       tsUs: Number(ev.tsNs / 1000n) + this.monoToEpochUs,

@@ -60,7 +60,7 @@ export const CFG_LAYOUT = { size: 56, event_reasons: 0, vxlan_port: 32, dns_port
 export const STATS_LAYOUT = { size: 32, drops: 0, events: 8, lost: 16, unparsed: 24 } as const;
 export const DROP_CONSTANTS = {
   countsSize: 16384, reasonSlots: 256, protos: 8, ports: 4, dnsBytes: 128,
-  evFlow: 0x01, evTunnel: 0x02, evDecapped: 0x04, evDns: 0x08, evFragment: 0x10, evPorts: 0x20,
+  evFlow: 0x01, evTunnel: 0x02, evDecapped: 0x04, evDns: 0x08, evFragment: 0x10, evPorts: 0x20, evVni: 0x40,
   scopeDnsOrVxlan: 0, scopeAll: 1, protoVxlan: 7, protoUdp: 3,
 } as const;
 
@@ -75,6 +75,7 @@ export const EV_DECAPPED = DROP_CONSTANTS.evDecapped;
 export const EV_DNS = DROP_CONSTANTS.evDns;
 export const EV_FRAGMENT = DROP_CONSTANTS.evFragment;
 export const EV_PORTS = DROP_CONSTANTS.evPorts;
+export const EV_VNI = DROP_CONSTANTS.evVni;
 
 /** The two programs in drops.bpf.o, by attach type; the metric's `program` label is the section. */
 export const PROGRAMS = {

@@ -4,13 +4,15 @@
 // the right reason and protocol (udp_csum inside or outside the tunnel, ip_csum), and the lost
 // queries must carry the cause checksum with the kernel's reason, counted once. A firewall rule
 // dropping DNS shows the cause kernel_drop (nothing is wrong on the wire). The NAT scenario (the
-// kernel's own outer-checksum bug) runs with the raw tracepoint. Without BPF (no BTF, or off by
+// kernel's own outer-checksum bug) runs with the raw tracepoint. With the DNS server in a pod,
+// the drops happen in the pod's namespace and must be seen there. Without BPF (no BTF, or off by
 // configuration) the agent says so once, reports the programs as not loaded, and still counts
 // the checksum losses from the wire.
 
 import t, { Test } from 'tap';
 import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { DEFAULT_CONFIG, LabConfig } from '../../src/lab/config';
@@ -182,6 +184,26 @@ t.test('the NAT scenario, with the raw tracepoint: every query dropped for its o
   t.equal(grew('csumwatch_dns_lost_total', { cause: 'checksum' }), 100, 'lost to checksum, once each');
   const lost = (JSON.parse(get(NS, `${BASE}/debug/lost`).body).lost as Lost[]).filter((l) => l.name.startsWith('kdnat'));
   t.ok(lost.length === 100 && lost.every((l) => l.reason === 'udp_csum' && l.layer === 'udp'), 'reason udp_csum, layer udp (outer)');
+  t.equal(await stopAgent(agent), 0);
+  labDown(LAB);
+});
+
+t.test('DNS in a pod: the drops inside the pod\'s namespace are seen and tied to the queries', async (t) => {
+  const lab = labUp({ ...DEFAULT_CONFIG, name: LAB, pod: true });
+  const podNs = lab.podNs as string;
+  const inode = statSync(`/run/netns/${podNs}`).ino;
+  const agent = withAgent(lab, [], 'pod.log');
+  const podBefore = lab.podSnmp().Udp?.InCsumErrors ?? 0;
+  const r = round(lab, 'inner-udp', 'kdpod');
+  checkRound(t, r, EXPECT['inner-udp']);
+  t.equal((lab.podSnmp().Udp?.InCsumErrors ?? 0) - podBefore, r.damaged, "the pod's kernel dropped them (Udp InCsumErrors)");
+  t.ok(r.lost.every((l) => (l as Lost & { server: string }).server === lab.dnsAddress), `to the pod at ${lab.dnsAddress}`);
+  const drops = (JSON.parse(get(NS, `${BASE}/debug/drops`).body).drops as Array<Record<string, any>>).filter((d) => d.dns?.name?.startsWith('kdpod'));
+  t.equal(drops.length, r.damaged, 'an event for each');
+  t.ok(drops.every((d) => d.netns === inode), `in the pod's namespace (inode ${inode}), not the node's`);
+  t.ok(drops.every((d) => d.ifname === 'eth0' && d.flow.dst === lab.dnsAddress && d.reason === 'udp_csum'), "on the pod's eth0, to the pod, udp_csum");
+  t.ok(drops.every((d) => d.tunnel?.decapsulated === true && d.tunnel.src === '10.200.0.1' && d.tunnel.dst === '10.200.0.2' && d.tunnel.dport === lab.config.port), 'the tunnel it came through, read back from the headroom after forwarding');
+  t.ok(drops.every((d) => d.tunnel.vni === null), 'but not its VNI, which forwarding overwrote');
   t.equal(await stopAgent(agent), 0);
   labDown(LAB);
 });

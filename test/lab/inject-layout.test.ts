@@ -15,66 +15,28 @@ import {
   CFG_LAYOUT, decodeConfig, decodeStats, encodeConfig, INJECT_DIRECTIONS, INJECT_MODES, InjectConfig, PPM_ALL,
   STATS_FIELDS, STATS_LAYOUT,
 } from '../../src/lab/inject';
+import { BtfType, ObjectBtf } from '../helpers/btf';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const OBJ = join(ROOT, 'dist', 'bpf', 'inject.bpf.o');
 const HEADER = join(ROOT, 'bpf', 'shared', 'inject.h');
 
-interface BtfMember { name: string; type_id: number; bits_offset: number; bitfield_size?: number }
-interface BtfType {
-  id: number;
-  kind: string;
-  name?: string;
-  size?: number;
-  type_id?: number;
-  nr_elems?: number;
-  members?: BtfMember[];
-  values?: { name: string; val: number }[];
-  vars?: { type_id: number; offset: number; size: number }[];
-}
-
 if (!existsSync(OBJ)) {
   t.fail(`${OBJ} is not built: run \`npm run build\` (it needs clang, libbpf-dev and bpftool)`);
   process.exit(1);
 }
-const dump = spawnSync('bpftool', ['btf', 'dump', 'file', OBJ, '-j'], { encoding: 'utf8' });
-if (dump.error || dump.status !== 0) {
-  t.fail(`bpftool btf dump file ${OBJ} -j: ${dump.error?.message ?? dump.stderr.trim()}`);
+let BTF: ObjectBtf;
+try {
+  BTF = new ObjectBtf(OBJ);
+} catch (err) {
+  t.fail((err as Error).message);
   process.exit(1);
 }
-const TYPES = new Map<number, BtfType>();
-for (const ty of (JSON.parse(dump.stdout) as { types: BtfType[] }).types) TYPES.set(ty.id, ty);
-
-function btfType(id: number): BtfType {
-  const ty = TYPES.get(id);
-  if (!ty) throw new Error(`BTF type ${id} not in the dump`);
-  return ty;
-}
-
-function named(kind: string, name: string): BtfType | undefined {
-  return [...TYPES.values()].find((ty) => ty.kind === kind && ty.name === name);
-}
-
-/** Skips typedefs and qualifiers. */
-function resolve(id: number): BtfType {
-  let ty = btfType(id);
-  while (['TYPEDEF', 'CONST', 'VOLATILE', 'RESTRICT', 'TYPE_TAG'].includes(ty.kind)) ty = btfType(ty.type_id as number);
-  return ty;
-}
-
-/** Size in bytes of a BTF type. */
-function sizeOf(id: number): number {
-  const ty = resolve(id);
-  if (ty.kind === 'ARRAY') return (ty.nr_elems as number) * sizeOf(ty.type_id as number);
-  if (ty.kind === 'PTR') return 8;
-  if (typeof ty.size !== 'number') throw new Error(`BTF type ${id} (${ty.kind}) has no size`);
-  return ty.size;
-}
-
-/** Byte offset and size of every member of a struct, in declaration order. */
-function members(s: BtfType): { name: string; off: number; size: number; type: BtfType }[] {
-  return (s.members ?? []).map((m) => ({ name: m.name, off: m.bits_offset / 8, size: sizeOf(m.type_id), type: resolve(m.type_id) }));
-}
+const btfType = (id: number) => BTF.type(id);
+const named = (kind: string, name: string) => BTF.named(kind, name);
+const resolve = (id: number) => BTF.resolve(id);
+const sizeOf = (id: number) => BTF.sizeOf(id);
+const members = (s: BtfType) => BTF.members(s);
 
 /** An unsigned integer of width bytes at off, in host byte order (as the kernel reads map values). */
 function readHost(b: Buffer, off: number, width: number): number {
@@ -103,35 +65,7 @@ function enumValues(name: string): { from: string; values: Map<string, number> }
 /** The enum constant for a TS name: 'pseudo-only' -> CSW_INJECT_PSEUDO_ONLY. */
 const constant = (prefix: string, ts: string): string => prefix + ts.toUpperCase().replace(/-/g, '_');
 
-/** What the TS mirror says for a struct: member offsets by name, and the size. */
-function tsLayout(layout: Record<string, number>): { size: number; offsets: Map<string, number> } {
-  return { size: layout.size, offsets: new Map(Object.entries(layout).filter(([k]) => k !== 'size')) };
-}
-
-function checkStruct(t: Test, name: string, layout: Record<string, number>): ReturnType<typeof members> {
-  const s = named('STRUCT', name);
-  if (!s) {
-    t.fail(`struct ${name} is not in the BTF of ${OBJ}`);
-    return [];
-  }
-  const btf = members(s);
-  const ts = tsLayout(layout);
-  t.equal(s.size, ts.size, `sizeof(struct ${name})`);
-  t.same(btf.map((m) => m.name).sort(), [...ts.offsets.keys()].sort(), `struct ${name}: the same members in BTF and TS`);
-  for (const m of s.members ?? []) {
-    t.equal(m.bits_offset % 8, 0, `${name}.${m.name} starts on a byte`);
-    t.notOk(m.bitfield_size, `${name}.${m.name} is no bitfield`);
-  }
-  for (const m of btf) t.equal(ts.offsets.get(m.name), m.off, `offsetof(${name}, ${m.name})`);
-  // Explicit padding: the members, sorted by offset, tile the struct with no gap.
-  let end = 0;
-  for (const m of [...btf].sort((a, b) => a.off - b.off)) {
-    t.equal(m.off, end, `${name}.${m.name} follows the previous member with no hidden padding`);
-    end = m.off + m.size;
-  }
-  t.equal(end, s.size, `${name}: no hidden padding at the end`);
-  return btf;
-}
+const checkStruct = (t: Test, name: string, layout: Record<string, number>) => BTF.checkStruct(t, name, layout);
 
 t.test('struct csw_inject_cfg matches CFG_LAYOUT', (t) => {
   const btf = checkStruct(t, 'csw_inject_cfg', CFG_LAYOUT);
