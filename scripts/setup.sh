@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # (binutils: readelf checks the BPF object's map symbols; prometheus: promtool lints the metrics and
 # a real Prometheus scrapes the agent in the tests).
 apt_packages=(libpcap-dev tcpdump tshark dnsmasq-base dnsutils dnsperf iproute2 ethtool iptables curl prometheus
-  clang libbpf-dev bpftool make binutils)
+  clang libbpf-dev bpftool make binutils iperf3)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
