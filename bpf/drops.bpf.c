@@ -11,7 +11,9 @@
  * events. For the reasons user space selects (csw_drop_cfg.event_reasons) it also sends an
  * event on the ring buffer with the packet's flow, device, network namespace, and for DNS the
  * message's first bytes, so user space can name the transaction that was lost. A full ring
- * buffer is counted (csw_drop_stats.lost), never silent.
+ * buffer is counted (csw_drop_stats.lost), never silent. The reader is woken only once
+ * csw_drop_cfg.wakeup_bytes wait (waking it at every event costs a drop flood about 5 µs per
+ * drop); user space drains on a timer as well, so an event waits at most that long.
  *
  * Headers are read from the skb's linear data with bpf_probe_read_kernel at the offsets the
  * stack recorded (network_header, mac_header), never past skb->tail. A drop can happen while
@@ -352,7 +354,12 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 		if (sk)
 			ev->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	}
-	if (bpf_ringbuf_output(&csw_drop_events, ev, sizeof(*ev), 0))
+	__u64 wake = 0;
+	if (cfg->wakeup_bytes)
+		wake = bpf_ringbuf_query(&csw_drop_events, BPF_RB_AVAIL_DATA) + sizeof(*ev) >= cfg->wakeup_bytes
+			       ? BPF_RB_FORCE_WAKEUP
+			       : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&csw_drop_events, ev, sizeof(*ev), wake))
 		st->lost++;
 	else
 		st->events++;

@@ -666,6 +666,7 @@ static napi_value js_layout(napi_env env, napi_callback_info info)
 	FIELD(cfg, csw_drop_cfg, dns_port);
 	FIELD(cfg, csw_drop_cfg, event_scope);
 	FIELD(cfg, csw_drop_cfg, pad0);
+	FIELD(cfg, csw_drop_cfg, wakeup_bytes);
 
 	set_num(env, st, "size", sizeof(struct csw_drop_stats));
 	FIELD(st, csw_drop_stats, drops);

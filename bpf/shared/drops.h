@@ -60,7 +60,12 @@ struct csw_drop_cfg {
 	__u16 vxlan_port[CSW_DROP_PORTS];                 /* host order; 0 = unused */
 	__u16 dns_port[CSW_DROP_PORTS];                   /* host order; 0 = unused */
 	__u8 event_scope;                                 /* enum csw_drop_scope */
-	__u8 pad0[7];
+	__u8 pad0[3];
+	/*
+	 * Wake the reader only once this many bytes wait in the ring buffer (0: at every event).
+	 * A wakeup costs the dropping CPU several microseconds; user space drains on a timer too.
+	 */
+	__u32 wakeup_bytes;
 };
 
 /* An IP flow: family, transport protocol, ports (host order) and addresses (network order). */

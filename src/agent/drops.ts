@@ -40,6 +40,9 @@ export interface FlowReport {
   dport: number | null;
 }
 
+/** Longest a drop event waits in the ring buffer (the kernel wakes the reader sooner when it fills). */
+const DRAIN_MS = 100;
+
 export interface DropDeps {
   log: Logger;
   dns: DnsCorrelator;
@@ -68,7 +71,6 @@ export class KernelDrops {
   private readonly recent: Buffer;
   private recentNext = 0;
   private recentCount = 0;
-  private timer: NodeJS.Timeout | null = null;
   private lastErrorLog = 0;
 
   constructor(private readonly config: AgentConfig, deps: DropDeps) {
@@ -131,16 +133,12 @@ export class KernelDrops {
     }
     const mono = Number(process.hrtime.bigint() / 1000n);
     this.monoToEpochUs = Date.now() * 1000 - mono;
-    this.tracer.start((ev) => this.onEvent(ev), (msg) => this.log.error({ err: msg }, 'kernel drop events failed; counts continue'));
-    this.timer = setInterval(() => this.tracer?.poll(), 1000);
-    this.timer.unref();
+    this.tracer.start((ev) => this.onEvent(ev), (msg) => this.log.error({ err: msg }, 'kernel drop events failed; counts continue'), DRAIN_MS);
     this.unavailable = null;
     this.log.info({ program: this.tracer.section, eventReasons: slots.length }, 'kernel drop tracer attached');
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
     if (this.tracer) {
       this.collect();
       this.tracer.close();

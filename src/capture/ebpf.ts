@@ -55,7 +55,7 @@ export const EVENT_LAYOUT = {
 /** struct csw_flow */
 export const FLOW_LAYOUT = { size: 40, family: 0, l4: 1, sport: 2, dport: 4, pad0: 6, saddr: 8, daddr: 24 } as const;
 /** struct csw_drop_cfg */
-export const CFG_LAYOUT = { size: 56, event_reasons: 0, vxlan_port: 32, dns_port: 40, event_scope: 48, pad0: 49 } as const;
+export const CFG_LAYOUT = { size: 56, event_reasons: 0, vxlan_port: 32, dns_port: 40, event_scope: 48, pad0: 49, wakeup_bytes: 52 } as const;
 /** struct csw_drop_stats */
 export const STATS_LAYOUT = { size: 32, drops: 0, events: 8, lost: 16, unparsed: 24 } as const;
 export const DROP_CONSTANTS = {
@@ -193,6 +193,11 @@ export interface TracerOptions {
   eventSlots: number[];
   /** 'dns-vxlan': events only for packets carrying DNS or VXLAN; 'all': every packet. */
   eventScope?: 'dns-vxlan' | 'all';
+  /**
+   * Wake the reader once this many bytes wait in the ring (0: at every event). Default a
+   * quarter of the ring: waking at every event costs each drop several microseconds.
+   */
+  wakeupBytes?: number;
 }
 
 /** Per-CPU tracer counters summed over the CPUs. */
@@ -207,6 +212,8 @@ export interface TracerStats {
 export type DropHandler = (ev: DropEvent) => void;
 
 const ZERO_KEY = Buffer.alloc(4);
+/** The ring buffer's size in drops.bpf.c. */
+export const DEFAULT_RING_BYTES = 1 << 20;
 
 /** The tracer, loaded and attached. close() detaches it. */
 export class DropTracer {
@@ -215,7 +222,7 @@ export class DropTracer {
   private obj: object | null;
   private link: object | null;
   /** The ring, with the batch buffer the addon writes into: referenced here while it is open. */
-  private ring: { handle: object; buf: Buffer } | null = null;
+  private ring: { handle: object; buf: Buffer; timer: NodeJS.Timeout } | null = null;
   private readonly countsFd: number;
   private readonly statsFd: number;
   private readonly eventsFd: number;
@@ -280,10 +287,11 @@ export class DropTracer {
   }
 
   /**
-   * Starts reading events: onEvent for each, onError when the ring fails. The batch buffer stays
-   * referenced here for as long as the ring is open.
+   * Starts reading events: onEvent for each, onError when the ring fails. The ring is drained
+   * when the kernel wakes the reader (wakeupBytes wait) and every drainMs. The batch buffer
+   * stays referenced here for as long as the ring is open.
    */
-  start(onEvent: DropHandler, onError: (msg: string) => void, batchBytes = 1 << 18): void {
+  start(onEvent: DropHandler, onError: (msg: string) => void, drainMs = 100, batchBytes = 1 << 18): void {
     if (this.ring || !this.obj) return;
     const buf = Buffer.alloc(batchBytes);
     const view = this.view;
@@ -304,7 +312,9 @@ export class DropTracer {
         off = data + ((len + 7) & ~7);
       }
     }));
-    this.ring = { handle, buf };
+    const timer = setInterval(() => this.poll(), drainMs);
+    timer.unref();
+    this.ring = { handle, buf, timer };
   }
 
   /** Drains the ring now (a timer calls it in case a wakeup was missed). */
@@ -342,7 +352,10 @@ export class DropTracer {
 
   /** Detaches the program and frees the maps; safe to call twice. */
   close(): void {
-    if (this.ring) this.b.ringClose(this.ring.handle);
+    if (this.ring) {
+      clearInterval(this.ring.timer);
+      this.b.ringClose(this.ring.handle);
+    }
     this.ring = null;
     if (this.link) this.b.detach(this.link);
     this.link = null;
@@ -366,6 +379,7 @@ export function encodeTracerConfig(o: TracerOptions): Buffer {
   ports(o.vxlanPorts, CFG_LAYOUT.vxlan_port, 'VXLAN');
   ports(o.dnsPorts, CFG_LAYOUT.dns_port, 'DNS');
   b[CFG_LAYOUT.event_scope] = o.eventScope === 'all' ? DROP_CONSTANTS.scopeAll : DROP_CONSTANTS.scopeDnsOrVxlan;
+  b.writeUInt32LE(o.wakeupBytes ?? Math.floor((o.ringBytes ?? DEFAULT_RING_BYTES) / 4), CFG_LAYOUT.wakeup_bytes);
   return b;
 }
 

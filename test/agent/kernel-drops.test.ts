@@ -142,6 +142,19 @@ t.test('every injector mode: the kernel drops counted by reason, lost queries ti
   labDown(LAB);
 });
 
+t.test('IPv6 underlay and overlay: the same counts through IPv6 headers on both sides of the tunnel', async (t) => {
+  const lab = labUp({ ...DEFAULT_CONFIG, name: LAB, underlay: 'ipv6', overlay: 'ipv6' });
+  const agent = withAgent(lab, [], 'ipv6.log');
+  for (const mode of ['inner-udp', 'outer-udp'] as const) {
+    await t.test(mode, async (t) => checkRound(t, round(lab, mode, `kd6${mode.replace('-', '')}`), EXPECT[mode]));
+  }
+  const drops = JSON.parse(get(NS, `${BASE}/debug/drops`).body).drops as Array<Record<string, any>>;
+  const outer = drops.find((d) => d.proto === 'vxlan' && d.dns?.name?.startsWith('kd6outer'));
+  t.match(outer, { flow: { src: 'fd00:244::1', dst: 'fd00:244::2', dport: 53 }, tunnel: { src: 'fd00:200::1', dst: 'fd00:200::2', dport: lab.config.port, vni: lab.config.vni } }, 'IPv6 in IPv6, read through');
+  t.equal(await stopAgent(agent), 0);
+  labDown(LAB);
+});
+
 t.test('without BPF: said once, programs reported not loaded, checksum losses still counted', async (t) => {
   const lab = labUp({ ...DEFAULT_CONFIG, name: LAB });
   for (const [args, log, line] of [

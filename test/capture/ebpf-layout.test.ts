@@ -83,6 +83,9 @@ t.test('encodeTracerConfig writes the bitmap, ports and scope at the struct offs
   t.same([0, 1, 2, 3].map((i) => b.readUInt16LE(CFG_LAYOUT.vxlan_port + i * 2)), [4789, 8472, 0, 0]);
   t.same([0, 1, 2, 3].map((i) => b.readUInt16LE(CFG_LAYOUT.dns_port + i * 2)), [53, 0, 0, 0]);
   t.equal(b[CFG_LAYOUT.event_scope], DROP_CONSTANTS.scopeAll);
+  t.equal(b.readUInt32LE(CFG_LAYOUT.wakeup_bytes), (1 << 20) / 4, 'the reader is woken when a quarter of the default ring waits');
+  t.equal(encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [], ringBytes: 65536 }).readUInt32LE(CFG_LAYOUT.wakeup_bytes), 16384, 'a quarter of the ring given');
+  t.equal(encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [], wakeupBytes: 0 }).readUInt32LE(CFG_LAYOUT.wakeup_bytes), 0, 'or at every event');
   t.equal(encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [] })[CFG_LAYOUT.event_scope], DROP_CONSTANTS.scopeDnsOrVxlan, 'DNS or VXLAN by default');
   t.throws(() => encodeTracerConfig({ vxlanPorts: [1, 2, 3, 4, 5], dnsPorts: [], eventSlots: [] }), RangeError, 'five ports do not fit');
   t.throws(() => encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [256] }), RangeError, 'no slot 256');
