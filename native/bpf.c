@@ -93,30 +93,94 @@ static void *get_external(napi_env env, napi_value v)
 	return p;
 }
 
-/* --- objects --- */
+/* --- objects and links --- */
 
-struct object {
-	struct bpf_object *obj;
+/* A libbpf object or link held by a JavaScript external; p is NULL once released. */
+struct handle {
+	void *p;
+	void (*release)(void *);
 };
 
-static void finalize_object(napi_env env, void *data, void *hint)
+static void close_object(void *p)
+{
+	bpf_object__close(p);
+}
+
+static void destroy_link(void *p)
+{
+	bpf_link__destroy(p);
+}
+
+static void release_handle(struct handle *h)
+{
+	if (h->p)
+		h->release(h->p);
+	h->p = NULL;
+}
+
+static void finalize_handle(napi_env env, void *data, void *hint)
 {
 	(void)env;
 	(void)hint;
-	struct object *o = data;
-	if (o->obj)
-		bpf_object__close(o->obj);
-	free(o);
+	release_handle(data);
+	free(data);
+}
+
+/* p (NULL: errno says why) as an external released with release(); -errno on failure. */
+static napi_value wrap(napi_env env, void *p, void (*release)(void *))
+{
+	if (p == NULL)
+		return fail(env, errno);
+	struct handle *h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		release(p);
+		return fail(env, ENOMEM);
+	}
+	h->p = p;
+	h->release = release;
+	napi_value ext;
+	if (napi_create_external(env, h, finalize_handle, NULL, &ext) != napi_ok) {
+		release_handle(h);
+		free(h);
+		return fail(env, ENOMEM);
+	}
+	return ext;
+}
+
+/* The handle in v if it is of the kind release() says; NULL (no exception) otherwise. */
+static struct handle *get_handle(napi_env env, napi_value v, void (*release)(void *))
+{
+	struct handle *h = get_external(env, v);
+	return h != NULL && h->release == release ? h : NULL;
 }
 
 static struct bpf_object *get_object(napi_env env, napi_value v)
 {
-	struct object *o = get_external(env, v);
-	if (o == NULL || o->obj == NULL) {
+	struct handle *h = get_handle(env, v, close_object);
+	if (h == NULL || h->p == NULL) {
 		napi_throw_type_error(env, "CSW_ERR_NATIVE", "csw_bpf: not an open BPF object");
 		return NULL;
 	}
-	return o->obj;
+	return h->p;
+}
+
+/*
+ * The arguments of a call on an object and one of its programs or maps by name (argv[1]):
+ * fills argv[0..want) and name; NULL with an exception pending on bad arguments.
+ */
+static struct bpf_object *object_and_name(napi_env env, napi_callback_info info, size_t want, napi_value *argv,
+					  char *name, size_t len, const char *usage)
+{
+	if (!args(env, info, want, argv, usage))
+		return NULL;
+	struct bpf_object *obj = get_object(env, argv[0]);
+	if (obj == NULL)
+		return NULL;
+	if (get_string(env, argv[1], name, len) < 0) {
+		type_error(env, usage);
+		return NULL;
+	}
+	return obj;
 }
 
 /* open(path, btfPath | null) -> object handle | -errno */
@@ -131,37 +195,30 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	    (t != napi_null && get_string(env, argv[1], btf, sizeof(btf)) < 0))
 		return type_error(env, "csw_bpf: open(path, btfPath | null)");
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = t == napi_null ? NULL : btf);
-	struct object *o = calloc(1, sizeof(*o));
-	if (o == NULL)
-		return fail(env, ENOMEM);
-	o->obj = bpf_object__open_file(path, &opts);
-	if (o->obj == NULL) {
-		int err = errno;
-		free(o);
-		return fail(env, err);
-	}
-	napi_value ext;
-	if (napi_create_external(env, o, finalize_object, NULL, &ext) != napi_ok) {
-		bpf_object__close(o->obj);
-		free(o);
-		return fail(env, ENOMEM);
-	}
-	return ext;
+	return wrap(env, bpf_object__open_file(path, &opts), close_object);
 }
 
-/* close(object): frees it now (its links stay attached until destroyed). */
-static napi_value js_close(napi_env env, napi_callback_info info)
+/* close(object) and detach(link): release now (an object's links stay until detached); twice is safe. */
+static napi_value release_call(napi_env env, napi_callback_info info, void (*release)(void *), const char *usage)
 {
 	napi_value argv[1];
-	if (!args(env, info, 1, argv, "csw_bpf: close(object)"))
+	if (!args(env, info, 1, argv, usage))
 		return NULL;
-	struct object *o = get_external(env, argv[0]);
-	if (o == NULL)
-		return type_error(env, "csw_bpf: close(object)");
-	if (o->obj)
-		bpf_object__close(o->obj);
-	o->obj = NULL;
+	struct handle *h = get_handle(env, argv[0], release);
+	if (h == NULL)
+		return type_error(env, usage);
+	release_handle(h);
 	return NULL;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info)
+{
+	return release_call(env, info, close_object, "csw_bpf: close(object)");
+}
+
+static napi_value js_detach(napi_env env, napi_callback_info info)
+{
+	return release_call(env, info, destroy_link, "csw_bpf: detach(link)");
 }
 
 /* setAutoload(object, program, load) -> 0 | -errno */
@@ -170,13 +227,12 @@ static napi_value js_set_autoload(napi_env env, napi_callback_info info)
 	napi_value argv[3];
 	char name[256];
 	bool on = false;
-	if (!args(env, info, 3, argv, "csw_bpf: setAutoload(object, program, load)"))
-		return NULL;
-	struct bpf_object *obj = get_object(env, argv[0]);
+	const char *usage = "csw_bpf: setAutoload(object, program, load)";
+	struct bpf_object *obj = object_and_name(env, info, 3, argv, name, sizeof(name), usage);
 	if (obj == NULL)
 		return NULL;
-	if (get_string(env, argv[1], name, sizeof(name)) < 0 || napi_get_value_bool(env, argv[2], &on) != napi_ok)
-		return type_error(env, "csw_bpf: setAutoload(object, program, load)");
+	if (napi_get_value_bool(env, argv[2], &on) != napi_ok)
+		return type_error(env, usage);
 	struct bpf_program *p = bpf_object__find_program_by_name(obj, name);
 	if (p == NULL)
 		return fail(env, ENOENT);
@@ -190,13 +246,12 @@ static napi_value js_set_max_entries(napi_env env, napi_callback_info info)
 	napi_value argv[3];
 	char name[256];
 	uint32_t n = 0;
-	if (!args(env, info, 3, argv, "csw_bpf: setMaxEntries(object, map, entries)"))
-		return NULL;
-	struct bpf_object *obj = get_object(env, argv[0]);
+	const char *usage = "csw_bpf: setMaxEntries(object, map, entries)";
+	struct bpf_object *obj = object_and_name(env, info, 3, argv, name, sizeof(name), usage);
 	if (obj == NULL)
 		return NULL;
-	if (get_string(env, argv[1], name, sizeof(name)) < 0 || napi_get_value_uint32(env, argv[2], &n) != napi_ok)
-		return type_error(env, "csw_bpf: setMaxEntries(object, map, entries)");
+	if (napi_get_value_uint32(env, argv[2], &n) != napi_ok)
+		return type_error(env, usage);
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
 	if (m == NULL)
 		return fail(env, ENOENT);
@@ -222,13 +277,9 @@ static napi_value js_map_fd(napi_env env, napi_callback_info info)
 {
 	napi_value argv[2];
 	char name[256];
-	if (!args(env, info, 2, argv, "csw_bpf: mapFd(object, map)"))
-		return NULL;
-	struct bpf_object *obj = get_object(env, argv[0]);
+	struct bpf_object *obj = object_and_name(env, info, 2, argv, name, sizeof(name), "csw_bpf: mapFd(object, map)");
 	if (obj == NULL)
 		return NULL;
-	if (get_string(env, argv[1], name, sizeof(name)) < 0)
-		return type_error(env, "csw_bpf: mapFd(object, map)");
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
 	if (m == NULL)
 		return fail(env, ENOENT);
@@ -236,68 +287,18 @@ static napi_value js_map_fd(napi_env env, napi_callback_info info)
 	return fd < 0 ? fail(env, fd) : num(env, fd);
 }
 
-/* --- links --- */
-
-struct link {
-	struct bpf_link *link;
-};
-
-static void finalize_link(napi_env env, void *data, void *hint)
-{
-	(void)env;
-	(void)hint;
-	struct link *l = data;
-	if (l->link)
-		bpf_link__destroy(l->link);
-	free(l);
-}
-
 /* attach(object, program) -> link handle | -errno (attach point from the program's section) */
 static napi_value js_attach(napi_env env, napi_callback_info info)
 {
 	napi_value argv[2];
 	char name[256];
-	if (!args(env, info, 2, argv, "csw_bpf: attach(object, program)"))
-		return NULL;
-	struct bpf_object *obj = get_object(env, argv[0]);
+	struct bpf_object *obj = object_and_name(env, info, 2, argv, name, sizeof(name), "csw_bpf: attach(object, program)");
 	if (obj == NULL)
 		return NULL;
-	if (get_string(env, argv[1], name, sizeof(name)) < 0)
-		return type_error(env, "csw_bpf: attach(object, program)");
 	struct bpf_program *p = bpf_object__find_program_by_name(obj, name);
 	if (p == NULL)
 		return fail(env, ENOENT);
-	struct link *l = calloc(1, sizeof(*l));
-	if (l == NULL)
-		return fail(env, ENOMEM);
-	l->link = bpf_program__attach(p);
-	if (l->link == NULL) {
-		int err = errno;
-		free(l);
-		return fail(env, err);
-	}
-	napi_value ext;
-	if (napi_create_external(env, l, finalize_link, NULL, &ext) != napi_ok) {
-		bpf_link__destroy(l->link);
-		free(l);
-		return fail(env, ENOMEM);
-	}
-	return ext;
-}
-
-/* detach(link): destroys the link now; safe to call twice. */
-static napi_value js_detach(napi_env env, napi_callback_info info)
-{
-	napi_value argv[1];
-	if (!args(env, info, 1, argv, "csw_bpf: detach(link)"))
-		return NULL;
-	struct link *l = get_external(env, argv[0]);
-	if (l == NULL)
-		return type_error(env, "csw_bpf: detach(link)");
-	if (l->link)
-		bpf_link__destroy(l->link);
-	l->link = NULL;
-	return NULL;
+	return wrap(env, bpf_program__attach(p), destroy_link);
 }
 
 /* --- maps --- */
