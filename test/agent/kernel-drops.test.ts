@@ -19,6 +19,7 @@ import { DEFAULT_CONFIG, LabConfig } from '../../src/lab/config';
 import { inNs } from '../../src/lab/exec';
 import { InjectMode } from '../../src/lab/inject';
 import { Lab, labDown, labUp } from '../../src/lab/lab';
+import { rootTest } from '../helpers/root';
 import { get, metric, startAgent, stopAgent, waitFor, waitReady } from '../helpers/agent';
 
 const LAB = 'cswkd';
@@ -27,16 +28,7 @@ const BASE = 'http://127.0.0.1:9475';
 const QUERIES = 200;
 const P = 0.3;
 
-if (process.getuid?.() !== 0) {
-  t.fail('the lab tests need root: run them with the README\'s test command as root');
-  process.exit(1);
-}
-
-const procs: ChildProcess[] = [];
-t.teardown(() => {
-  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-  labDown(LAB);
-});
+const procs = rootTest('the kernel drop tracer\'s lab tests', [LAB]);
 
 const scrape = () => get(NS, `${BASE}/metrics`).body;
 

@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
-import { Lab, labDown, labUp } from '../../src/lab/lab';
+import { Lab, labUp } from '../../src/lab/lab';
+import { rootTest } from '../helpers/root';
 import { get as getIn, metric, startAgent, stopAgent, waitFor, waitReady } from '../helpers/agent';
 const LAB = 'cswag';
 const NS = `${LAB}-node2`;
@@ -20,16 +21,7 @@ const QUERIES = 300;
 const P = 0.3;
 const DNS_TIMEOUT_S = 1.5;
 
-if (process.getuid?.() !== 0) {
-  t.fail('the lab tests need root: run them with the README\'s test command as root');
-  process.exit(1);
-}
-
-const procs: ChildProcess[] = [];
-t.teardown(() => {
-  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-  labDown(LAB);
-});
+const procs = rootTest('the agent\'s lab tests', [LAB]);
 
 const get = (url: string) => getIn(NS, url);
 

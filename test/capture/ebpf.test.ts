@@ -17,15 +17,13 @@ import {
   REASON_SLOTS, TracerOptions,
 } from '../../src/capture/ebpf';
 import { DnsView } from '../../src/decode/frame';
+import { rootTest } from '../helpers/root';
 import { decodeDns } from '../../src/decode/dns';
 
 const NS = 'cswebpf-t';
 const ROOT = join(__dirname, '..', '..', '..');
 
-if (process.getuid?.() !== 0) {
-  t.fail('the eBPF tests need root: run them with the README\'s test command as root');
-  process.exit(1);
-}
+rootTest('the eBPF tests');
 
 function sh(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 });

@@ -4,14 +4,12 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { rootTest } from '../helpers/root';
 
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
 const LAB = 'cswdemo';
 
-if (process.getuid?.() !== 0) {
-  t.fail('the lab tests need root (network namespaces, tc, BPF): run them with the README\'s test command as root');
-  process.exit(1);
-}
+rootTest('the lab tests (network namespaces, tc, BPF)');
 
 t.test('lab demo', async (t) => {
   const r = spawnSync(process.execPath, [BIN, 'lab', 'demo', '--name', LAB], { encoding: 'utf8', timeout: 180_000 });

@@ -6,15 +6,13 @@ import t, { Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { rootTest } from '../helpers/root';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const BIN = join(ROOT, 'bin', 'csumwatch');
 const LAB = 'cswlc';
 
-if (process.getuid?.() !== 0) {
-  t.fail('the lab tests need root (network namespaces, tc, BPF): run them with the README\'s test command as root');
-  process.exit(1);
-}
+rootTest('the lab tests (network namespaces, tc, BPF)');
 
 function cli(...args: string[]): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });

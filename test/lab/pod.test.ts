@@ -23,6 +23,7 @@ import { InjectDirection, InjectMode } from '../../src/lab/inject';
 import { Lab, labDown, labUp } from '../../src/lab/lab';
 import { measure, Measurement, Tap } from '../../src/lab/measure';
 import { Snmp, snmpValue } from '../../src/node/snmp';
+import { rootTest } from '../helpers/root';
 
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
 const LAB = 'cswpod';
@@ -34,14 +35,7 @@ const P = 0.3;
 /** Long damaged queries sent one by one with dig (1 s timeout each). */
 const LONG = 2;
 
-if (process.getuid?.() !== 0) {
-  t.fail('the lab tests need root (network namespaces, tc, BPF): run them with the README\'s test command as root');
-  process.exit(1);
-}
-
-t.teardown(() => {
-  for (const name of [LAB, LAB6, LABOFF]) labDown(name);
-});
+rootTest('the lab tests (network namespaces, tc, BPF)', [LAB, LAB6, LABOFF]);
 
 function cli(...args: string[]): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });

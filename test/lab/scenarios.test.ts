@@ -18,8 +18,9 @@ import { Csum } from '../../src/decode/checksum';
 import { Layer, LAYER_COUNT, LAYER_NAMES } from '../../src/decode/frame';
 import { DEFAULT_CONFIG, LabConfig } from '../../src/lab/config';
 import { InjectDirection, InjectMode } from '../../src/lab/inject';
-import { labDown, labUp } from '../../src/lab/lab';
+import { labUp } from '../../src/lab/lab';
 import { measure, Measurement, TapResult } from '../../src/lab/measure';
+import { rootTest } from '../helpers/root';
 
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
 const LAB = 'cswscn';
@@ -27,14 +28,7 @@ const QUERIES = 300;
 const QPS = 3000;
 const P = 0.3;
 
-if (process.getuid?.() !== 0) {
-  t.fail('the lab tests need root (network namespaces, tc, BPF): run them with the README\'s test command as root');
-  process.exit(1);
-}
-
-t.teardown(() => {
-  labDown(LAB);
-});
+rootTest('the lab tests (network namespaces, tc, BPF)', [LAB]);
 
 /** Nonzero counts of one checksum result, by layer name. */
 function counts(a: Analysis, result: Csum): Record<string, number> {
