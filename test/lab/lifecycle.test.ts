@@ -6,6 +6,8 @@ import t, { Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+
+import { cli } from '../helpers/lab';
 import { rootTest } from '../helpers/root';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -13,11 +15,6 @@ const BIN = join(ROOT, 'bin', 'csumwatch');
 const LAB = 'cswlc';
 
 rootTest('the lab tests (network namespaces, tc, BPF)');
-
-function cli(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 function sh(cmd: string, ...args: string[]): string {
   return spawnSync(cmd, args, { encoding: 'utf8' }).stdout ?? '';

@@ -11,11 +11,8 @@
 import t, { Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
 
-import { Analysis } from '../../src/analyze/analyze';
 import { Csum } from '../../src/decode/checksum';
-import { LAYER_COUNT, LAYER_NAMES } from '../../src/decode/frame';
 import { ANSWER_A, DEFAULT_CONFIG, DNS_ZONE, LabConfig } from '../../src/lab/config';
 import { dig } from '../../src/lab/dns';
 import { inNs, run } from '../../src/lab/exec';
@@ -23,9 +20,9 @@ import { InjectDirection, InjectMode } from '../../src/lab/inject';
 import { Lab, labDown, labUp } from '../../src/lab/lab';
 import { measure, Measurement, Tap } from '../../src/lab/measure';
 import { Snmp, snmpValue } from '../../src/node/snmp';
+import { cli, counts } from '../helpers/lab';
 import { rootTest } from '../helpers/root';
 
-const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
 const LAB = 'cswpod';
 const LAB6 = 'cswpod6';
 const LABOFF = 'cswpodo';
@@ -37,23 +34,8 @@ const LONG = 2;
 
 rootTest('the lab tests (network namespaces, tc, BPF)', [LAB, LAB6, LABOFF]);
 
-function cli(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
 function sysctl(ns: string, key: string): string {
   return inNs(ns, 'sysctl', ['-n', key]).stdout.trim();
-}
-
-/** Nonzero counts of one checksum result, by layer name. */
-function counts(a: Analysis, result: Csum): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (let l = 0; l < LAYER_COUNT; l++) {
-    const n = a.stats.count(l, result);
-    if (n > 0) out[LAYER_NAMES[l]] = n;
-  }
-  return out;
 }
 
 function up(name: string, c: Partial<LabConfig> = {}): Lab {

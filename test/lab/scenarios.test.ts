@@ -13,13 +13,13 @@ import t, { Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-import { Analysis } from '../../src/analyze/analyze';
 import { Csum } from '../../src/decode/checksum';
-import { Layer, LAYER_COUNT, LAYER_NAMES } from '../../src/decode/frame';
+import { Layer } from '../../src/decode/frame';
 import { DEFAULT_CONFIG, LabConfig } from '../../src/lab/config';
 import { InjectDirection, InjectMode } from '../../src/lab/inject';
 import { labUp } from '../../src/lab/lab';
 import { measure, Measurement, TapResult } from '../../src/lab/measure';
+import { counts } from '../helpers/lab';
 import { rootTest } from '../helpers/root';
 
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
@@ -29,16 +29,6 @@ const QPS = 3000;
 const P = 0.3;
 
 rootTest('the lab tests (network namespaces, tc, BPF)', [LAB]);
-
-/** Nonzero counts of one checksum result, by layer name. */
-function counts(a: Analysis, result: Csum): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (let l = 0; l < LAYER_COUNT; l++) {
-    const n = a.stats.count(l, result);
-    if (n > 0) out[LAYER_NAMES[l]] = n;
-  }
-  return out;
-}
 
 interface Fault {
   mode: InjectMode;
