@@ -47,6 +47,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * The kernel's enum skb_drop_reason by a local flavor: CO-RE finds SKB_CONSUMED's value in the
+ * running kernel's BTF by name, and the object builds where the build host's vmlinux.h lacks it.
+ */
+enum skb_drop_reason___csw {
+	SKB_CONSUMED___csw = 1,
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -106,12 +114,13 @@ static __always_inline int port_in(const __u16 *ports, __u16 port)
 }
 
 /*
- * The IP header at off (ethertype says which version) into f, and the ports after it.
+ * The IP header at off (ethertype says which version) into f, and the ports after it; *ip_end
+ * is where the IP packet ends by its own length field (Ethernet padding follows it).
  * Returns the transport header's offset, 0 when there is none to read (not UDP/TCP, or a later
  * fragment), or -1 when the header is not there or not IP.
  */
 static __always_inline int parse_ip(const struct pkt *p, __u32 off, __u16 ethertype, struct csw_flow *f,
-				    __u16 *flags)
+				    __u16 *flags, __u32 *ip_end)
 {
 	__u8 h[IPV6_HLEN];
 	__u32 l4;
@@ -127,6 +136,7 @@ static __always_inline int parse_ip(const struct pkt *p, __u32 off, __u16 ethert
 		__builtin_memcpy(f->saddr, &h[12], 4);
 		__builtin_memcpy(f->daddr, &h[16], 4);
 		l4 = off + (h[0] & 0x0f) * 4;
+		*ip_end = off + (((__u32)h[2] << 8) | h[3]);
 		/* A fragment offset: no transport header here (RFC 791 §3.1). */
 		if (((((__u16)h[6] << 8) | h[7]) & 0x1fff) != 0) {
 			*flags |= CSW_EV_FRAGMENT;
@@ -143,6 +153,7 @@ static __always_inline int parse_ip(const struct pkt *p, __u32 off, __u16 ethert
 		__builtin_memcpy(f->saddr, &h[8], 16);
 		__builtin_memcpy(f->daddr, &h[24], 16);
 		l4 = off + IPV6_HLEN;
+		*ip_end = l4 + (((__u32)h[4] << 8) | h[5]);
 	} else {
 		return -1;
 	}
@@ -191,7 +202,7 @@ static __always_inline int vxlan_vni(const __u8 *v, __u32 *vni)
  * The packet at l4 is UDP to a VXLAN port: make its flow the tunnel and parse the encapsulated
  * packet into ev->flow. Returns the encapsulated packet's transport offset (as parse_ip).
  */
-static __always_inline int enter_tunnel(const struct pkt *p, struct csw_drop_event *ev, __u32 l4)
+static __always_inline int enter_tunnel(const struct pkt *p, struct csw_drop_event *ev, __u32 l4, __u32 *ip_end)
 {
 	/* VXLAN header, then the inner Ethernet header: 8 + 14 bytes. */
 	__u8 v[VXLAN_HLEN + ETH_HLEN];
@@ -200,12 +211,13 @@ static __always_inline int enter_tunnel(const struct pkt *p, struct csw_drop_eve
 	if (vxlan_vni(v, &ev->vni))
 		return -1;
 	ev->tunnel = ev->flow;
-	ev->flags |= CSW_EV_TUNNEL | CSW_EV_VNI;
 	__builtin_memset(&ev->flow, 0, sizeof(ev->flow));
+	/* From here the flags describe the inner packet. */
+	ev->flags = CSW_EV_TUNNEL | CSW_EV_VNI;
 	__u16 inner_type = ((__u16)v[VXLAN_HLEN + 12] << 8) | v[VXLAN_HLEN + 13];
-	__u16 inner_flags = 0;
-	int r = parse_ip(p, l4 + UDP_HLEN + VXLAN_HLEN + ETH_HLEN, inner_type, &ev->flow, &inner_flags);
-	ev->flags |= inner_flags;
+	int r = parse_ip(p, l4 + UDP_HLEN + VXLAN_HLEN + ETH_HLEN, inner_type, &ev->flow, &ev->flags, ip_end);
+	if (r >= 0 && ev->flow.family != 0)
+		ev->flags |= CSW_EV_FLOW;
 	return r;
 }
 
@@ -222,6 +234,7 @@ static __always_inline void recover_tunnel(const struct pkt *p, struct csw_drop_
 	__u8 uv[UDP_HLEN + VXLAN_HLEN];
 	struct csw_flow t = {};
 	__u16 fl = 0;
+	__u32 outer_end = 0;
 
 	if (mac < UDP_HLEN + VXLAN_HLEN + IPV4_HLEN || rd(uv, sizeof(uv), p, mac - sizeof(uv)))
 		return;
@@ -229,10 +242,10 @@ static __always_inline void recover_tunnel(const struct pkt *p, struct csw_drop_
 	if (!port_in(cfg->vxlan_port, dport) || vxlan_vni(&uv[UDP_HLEN], &ev->vni))
 		return;
 	__u32 udp = mac - sizeof(uv);
-	if (parse_ip(p, udp - IPV4_HLEN, ETH_P_IP, &t, &fl) != (int)udp || t.l4 != IPPROTO_UDP) {
+	if (parse_ip(p, udp - IPV4_HLEN, ETH_P_IP, &t, &fl, &outer_end) != (int)udp || t.l4 != IPPROTO_UDP) {
 		__builtin_memset(&t, 0, sizeof(t));
 		fl = 0;
-		if (udp < IPV6_HLEN || parse_ip(p, udp - IPV6_HLEN, ETH_P_IPV6, &t, &fl) != (int)udp ||
+		if (udp < IPV6_HLEN || parse_ip(p, udp - IPV6_HLEN, ETH_P_IPV6, &t, &fl, &outer_end) != (int)udp ||
 		    t.l4 != IPPROTO_UDP)
 			return;
 	}
@@ -254,29 +267,44 @@ static __always_inline int is_vxlan(struct net_device *dev)
 	return kind[0] == 'v' && kind[1] == 'x' && kind[2] == 'l' && kind[3] == 'a' && kind[4] == 'n' && kind[5] == 0;
 }
 
-/* Copies the start of the DNS message whose transport header is at l4. */
-static __always_inline void read_dns(const struct pkt *p, struct csw_drop_event *ev, __u32 l4)
+/*
+ * Copies the start of the DNS message whose transport header is at l4, up to where the message
+ * ends: the linear data, the IP packet's length (not the Ethernet padding after it) and for UDP
+ * its length field. Returns 0, or -1 when the message is not in the linear data.
+ */
+static __always_inline int read_dns(const struct pkt *p, struct csw_drop_event *ev, __u32 l4, __u32 ip_end)
 {
+	struct pkt q = *p;
+	if (ip_end < q.end)
+		q.end = ip_end;
 	__u32 off = l4 + UDP_HLEN;
-	if (ev->flow.l4 == IPPROTO_TCP) {
+	if (ev->flow.l4 == IPPROTO_UDP) {
+		__u8 len[2];
+		if (rd(len, 2, &q, l4 + 4))
+			return -1;
+		__u32 udp_end = l4 + (((__u32)len[0] << 8) | len[1]);
+		if (udp_end < q.end)
+			q.end = udp_end;
+	} else {
 		/* RFC 793 §3.1 data offset, then the 2-byte length prefix (RFC 1035 §4.2.2). */
 		__u8 doff;
-		if (rd(&doff, 1, p, l4 + 12))
-			return;
+		if (rd(&doff, 1, &q, l4 + 12))
+			return -1;
 		off = l4 + (doff >> 4) * 4 + 2;
 	}
-	if (off >= p->end)
-		return;
+	if (off >= q.end)
+		return -1;
 	/* 64-bit arithmetic: clang 14 otherwise re-extends an unclamped copy of a 32-bit n. */
-	__u64 n = (__u64)p->end - off;
+	__u64 n = (__u64)q.end - off;
 	if (n > CSW_DNS_BYTES - 1)
 		n = CSW_DNS_BYTES - 1;
 	if (n < 12)
-		return;
-	if (bpf_probe_read_kernel(ev->dns, n, p->head + off))
-		return;
+		return -1;
+	if (bpf_probe_read_kernel(ev->dns, n, q.head + off))
+		return -1;
 	ev->dns_len = n;
 	ev->flags |= CSW_EV_DNS;
+	return 0;
 }
 
 static __always_inline void count(__u32 slot, __u8 proto)
@@ -284,7 +312,7 @@ static __always_inline void count(__u32 slot, __u8 proto)
 	__u32 zero = 0;
 	struct csw_drop_counts *c = bpf_map_lookup_elem(&csw_drop_counts, &zero);
 	if (c)
-		c->n[slot & (CSW_DROP_REASON_SLOTS - 1)][proto & (CSW_DROP_PROTOS - 1)]++;
+		__sync_fetch_and_add(&c->n[slot & (CSW_DROP_REASON_SLOTS - 1)][proto & (CSW_DROP_PROTOS - 1)], 1);
 }
 
 static __always_inline int handle(struct sk_buff *skb, __u32 reason)
@@ -292,8 +320,8 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 	__u32 zero = 0;
 
 	/* Older kernels pass freed-but-consumed packets through here too. */
-	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
-	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
+	if (bpf_core_enum_value_exists(enum skb_drop_reason___csw, SKB_CONSUMED___csw) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason___csw, SKB_CONSUMED___csw))
 		return 0;
 
 	struct csw_drop_cfg *cfg = bpf_map_lookup_elem(&csw_drop_cfg, &zero);
@@ -301,7 +329,7 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 	struct csw_drop_event *ev = bpf_map_lookup_elem(&csw_drop_scratch, &zero);
 	if (!cfg || !st || !ev)
 		return 0;
-	st->drops++;
+	__sync_fetch_and_add(&st->drops, 1);
 
 	__u32 slot = reason < CSW_DROP_REASON_OTHER ? reason : CSW_DROP_REASON_OTHER;
 	__builtin_memset(ev, 0, sizeof(*ev));
@@ -315,20 +343,21 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 	__u16 mac = BPF_CORE_READ(skb, mac_header);
 	__u16 ethertype = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 	int l4 = -1;
+	__u32 ip_end = 0;
 
 	if (nh != NO_HEADER && p.head)
-		l4 = parse_ip(&p, nh, ethertype, &ev->flow, &ev->flags);
+		l4 = parse_ip(&p, nh, ethertype, &ev->flow, &ev->flags, &ip_end);
 	if (l4 >= 0 && ev->flow.family != 0) {
 		ev->flags |= CSW_EV_FLOW;
 		if (l4 > 0 && ev->flow.l4 == IPPROTO_UDP && port_in(cfg->vxlan_port, ev->flow.dport)) {
 			ev->proto = CSW_PROTO_VXLAN;
-			l4 = enter_tunnel(&p, ev, l4);
+			l4 = enter_tunnel(&p, ev, l4, &ip_end);
 		} else if (mac != NO_HEADER && nh == mac + ETH_HLEN) {
 			struct net_device *d = BPF_CORE_READ(skb, dev);
 			recover_tunnel(&p, ev, cfg, mac, d && is_vxlan(d));
 		}
 	} else if (nh != NO_HEADER && (ethertype == ETH_P_IP || ethertype == ETH_P_IPV6)) {
-		st->unparsed++;
+		__sync_fetch_and_add(&st->unparsed, 1);
 	}
 	if (ev->proto != CSW_PROTO_VXLAN)
 		ev->proto = proto_of(ethertype, &ev->flow, ev->flags);
@@ -337,8 +366,9 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 	if ((cfg->event_reasons[(slot >> 5) & 7] & (1u << (slot & 31))) == 0)
 		return 0;
 	if (l4 > 0 && (ev->flags & CSW_EV_PORTS) &&
-	    (port_in(cfg->dns_port, ev->flow.sport) || port_in(cfg->dns_port, ev->flow.dport)))
-		read_dns(&p, ev, l4);
+	    (port_in(cfg->dns_port, ev->flow.sport) || port_in(cfg->dns_port, ev->flow.dport)) &&
+	    read_dns(&p, ev, l4, ip_end) < 0)
+		__sync_fetch_and_add(&st->dns_short, 1);
 	if (cfg->event_scope == CSW_SCOPE_DNS_OR_VXLAN && !(ev->flags & (CSW_EV_DNS | CSW_EV_TUNNEL)))
 		return 0;
 
@@ -360,14 +390,14 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 			       ? BPF_RB_FORCE_WAKEUP
 			       : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&csw_drop_events, ev, sizeof(*ev), wake))
-		st->lost++;
+		__sync_fetch_and_add(&st->lost, 1);
 	else
-		st->events++;
+		__sync_fetch_and_add(&st->events, 1);
 	return 0;
 }
 
 SEC("tp_btf/kfree_skb")
-int BPF_PROG(csw_kfree_skb_btf, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+int BPF_PROG(csw_kfree_skb_btf, struct sk_buff *skb, void *location, __u32 reason)
 {
 	return handle(skb, reason);
 }

@@ -24,6 +24,24 @@ struct batch {
 	uint32_t count;
 };
 
+/* Drops the references; safe to call twice. */
+static inline void batch_release(struct batch *b)
+{
+	if (b->buf_ref) {
+		napi_delete_reference(b->env, b->buf_ref);
+		b->buf_ref = NULL;
+	}
+	if (b->cb_ref) {
+		napi_delete_reference(b->env, b->cb_ref);
+		b->cb_ref = NULL;
+	}
+	if (b->actx) {
+		napi_async_destroy(b->env, b->actx);
+		b->actx = NULL;
+	}
+	b->buf = NULL;
+}
+
 /* Returns 0, or -1 with a JavaScript exception pending. */
 static inline int batch_start(napi_env env, struct batch *b, napi_value buffer, napi_value cb, const char *name,
 			      size_t min_len, size_t align)
@@ -42,38 +60,21 @@ static inline int batch_start(napi_env env, struct batch *b, napi_value buffer, 
 		return -1;
 	}
 	napi_value rname, resource;
+	b->env = env;
 	if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &rname) != napi_ok ||
 	    napi_create_object(env, &resource) != napi_ok ||
 	    napi_async_init(env, resource, rname, &b->actx) != napi_ok ||
 	    napi_create_reference(env, buffer, 1, &b->buf_ref) != napi_ok ||
 	    napi_create_reference(env, cb, 1, &b->cb_ref) != napi_ok) {
+		batch_release(b);
 		napi_throw_error(env, "CSW_ERR_NATIVE", "setting up the batch callback failed");
 		return -1;
 	}
-	b->env = env;
 	b->buf = data;
 	b->len = len & ~(align - 1);
 	b->used = 0;
 	b->count = 0;
 	return 0;
-}
-
-/* Drops the references; safe to call twice. */
-static inline void batch_release(struct batch *b)
-{
-	if (b->buf_ref) {
-		napi_delete_reference(b->env, b->buf_ref);
-		b->buf_ref = NULL;
-	}
-	if (b->cb_ref) {
-		napi_delete_reference(b->env, b->cb_ref);
-		b->cb_ref = NULL;
-	}
-	if (b->actx) {
-		napi_async_destroy(b->env, b->actx);
-		b->actx = NULL;
-	}
-	b->buf = NULL;
 }
 
 /* Calls back with (a0, a1); an exception thrown by the callback is reported as uncaught. */

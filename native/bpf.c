@@ -95,8 +95,13 @@ static void *get_external(napi_env env, napi_value v)
 
 /* --- objects and links --- */
 
+/* The first field of every struct held by an external of this addon: what it is. */
+#define MAGIC_HANDLE 0x63737768u /* "cswh" */
+#define MAGIC_RING 0x63737772u   /* "cswr" */
+
 /* A libbpf object or link held by a JavaScript external; p is NULL once released. */
 struct handle {
+	uint32_t magic;
 	void *p;
 	void (*release)(void *);
 };
@@ -136,6 +141,7 @@ static napi_value wrap(napi_env env, void *p, void (*release)(void *))
 		release(p);
 		return fail(env, ENOMEM);
 	}
+	h->magic = MAGIC_HANDLE;
 	h->p = p;
 	h->release = release;
 	napi_value ext;
@@ -151,7 +157,7 @@ static napi_value wrap(napi_env env, void *p, void (*release)(void *))
 static struct handle *get_handle(napi_env env, napi_value v, void (*release)(void *))
 {
 	struct handle *h = get_external(env, v);
-	return h != NULL && h->release == release ? h : NULL;
+	return h != NULL && h->magic == MAGIC_HANDLE && h->release == release ? h : NULL;
 }
 
 static struct bpf_object *get_object(napi_env env, napi_value v)
@@ -301,6 +307,28 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 	return wrap(env, bpf_program__attach(p), destroy_link);
 }
 
+/*
+ * recursionMisses(object, program) -> n | -errno: runs the kernel skipped because the program
+ * was already running on that CPU (a drop in a softirq that interrupted a drop being traced).
+ */
+static napi_value js_recursion_misses(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+	char name[256];
+	struct bpf_object *obj = object_and_name(env, info, 2, argv, name, sizeof(name), "csw_bpf: recursionMisses(object, program)");
+	if (obj == NULL)
+		return NULL;
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, name);
+	if (p == NULL || bpf_program__fd(p) < 0)
+		return fail(env, ENOENT);
+	struct bpf_prog_info pi;
+	__u32 len = sizeof(pi);
+	memset(&pi, 0, sizeof(pi));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &pi, &len) < 0)
+		return fail(env, errno);
+	return num(env, (double)pi.recursion_misses);
+}
+
 /* --- maps --- */
 
 static int get_buffer(napi_env env, napi_value v, void **data, size_t *len)
@@ -401,6 +429,9 @@ static napi_value js_map_info(napi_env env, napi_callback_info info)
 /* --- ring buffers --- */
 
 struct ring {
+	uint32_t magic;
+	/* Inside ring_buffer__consume: a callback that drains again would replay records. */
+	int consuming;
 	struct ring_buffer *rb;
 	uv_poll_t poll;
 	struct batch batch;
@@ -437,9 +468,13 @@ static int on_record(void *ctx, void *data, size_t size)
 /* Consumes what the ring holds and hands it over; returns records, or -errno. */
 static int drain_ring(struct ring *r)
 {
+	if (r->consuming)
+		return -EBUSY;
+	r->consuming = 1;
 	int n = ring_buffer__consume(r->rb);
 	if (!r->closed)
 		batch_flush(&r->batch);
+	r->consuming = 0;
 	return n;
 }
 
@@ -514,6 +549,7 @@ static napi_value js_ring_open(napi_env env, napi_callback_info info)
 	struct ring *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return fail(env, ENOMEM);
+	r->magic = MAGIC_RING;
 	r->rb = ring_buffer__new(fd, on_record, r, NULL);
 	if (r->rb == NULL) {
 		int err = errno;
@@ -527,8 +563,9 @@ static napi_value js_ring_open(napi_env env, napi_callback_info info)
 		return fail(env, -rc);
 	}
 	r->poll.data = r;
+	/* From here a failure closes the poll handle; closed = 3 makes its callback free r. */
 	if (batch_start(env, &r->batch, argv[1], argv[2], "csw_bpf_ring", REC_HDR + sizeof(struct csw_drop_event), 8) < 0) {
-		r->closed = 1;
+		r->closed = 3;
 		uv_close((uv_handle_t *)&r->poll, on_ring_closed);
 		return NULL;
 	}
@@ -536,6 +573,7 @@ static napi_value js_ring_open(napi_env env, napi_callback_info info)
 	napi_value ext;
 	if (rc != 0 || napi_create_external(env, r, finalize_ring, NULL, &ext) != napi_ok) {
 		close_ring(r);
+		r->closed = 3;
 		return fail(env, rc != 0 ? -rc : ENOMEM);
 	}
 	return ext;
@@ -546,8 +584,10 @@ static struct ring *get_ring(napi_env env, napi_callback_info info, napi_value *
 	if (!args(env, info, 1, argv, usage))
 		return NULL;
 	struct ring *r = get_external(env, argv[0]);
-	if (r == NULL)
+	if (r == NULL || r->magic != MAGIC_RING) {
 		type_error(env, usage);
+		return NULL;
+	}
 	return r;
 }
 
@@ -674,6 +714,7 @@ static napi_value js_layout(napi_env env, napi_callback_info info)
 	FIELD(st, csw_drop_stats, events);
 	FIELD(st, csw_drop_stats, lost);
 	FIELD(st, csw_drop_stats, unparsed);
+	FIELD(st, csw_drop_stats, dns_short);
 
 	set_num(env, k, "countsSize", sizeof(struct csw_drop_counts));
 	set_num(env, k, "reasonSlots", CSW_DROP_REASON_SLOTS);
@@ -740,6 +781,7 @@ static napi_value init(napi_env env, napi_value exports)
 		FN("setMaxEntries", js_set_max_entries),
 		FN("load", js_load),
 		FN("mapFd", js_map_fd),
+		FN("recursionMisses", js_recursion_misses),
 		FN("attach", js_attach),
 		FN("detach", js_detach),
 		FN("lookup", js_lookup),

@@ -38,12 +38,13 @@ struct csw_drop_counts {
 	__u64 n[CSW_DROP_REASON_SLOTS][CSW_DROP_PROTOS];
 };
 
-/* Per-CPU tracer counters (one entry, key 0). */
+/* Per-CPU tracer counters (one entry, key 0); increments are atomic (a softirq may nest). */
 struct csw_drop_stats {
 	__u64 drops;     /* packets through the tracer, consumed ones excluded */
 	__u64 events;    /* events written to the ring buffer */
 	__u64 lost;      /* events the ring buffer had no room for */
-	__u64 unparsed;  /* headers that could not be read (kernel memory read failed) */
+	__u64 unparsed;  /* IP packets whose header is not in the linear data, or not IP after all */
+	__u64 dns_short; /* DNS packets whose message is not in the linear data: no DNS bytes sent */
 };
 
 /* Which events to send (event_scope). */
