@@ -126,7 +126,7 @@ export const FIELDS: readonly Field[] = [
   f('bpf', 'bpf', 'bpf', 'enum', "kernel drop tracer: 'auto' (where the kernel allows) or 'off' (default auto)", { values: ['auto', 'off'] }),
   f('bpfAttach', 'bpf-attach', 'bpfAttach', 'enum', "tracer attach: 'auto' (tp_btf, else raw_tp), 'tp_btf' or 'raw_tp' (default auto)", { values: ['auto', 'tp_btf', 'raw_tp'] }),
   f('bpfBtf', 'bpf-btf', 'bpfBtf', 'path', 'kernel BTF file for the tracer (default: the running kernel, /sys/kernel/btf/vmlinux)'),
-  f('bpfRingKiB', 'bpf-ring', 'bpfRingKiB', 'int', 'tracer ring buffer, KiB, a power of 2 (default 1024)', { min: 4, max: 1 << 20, pow2: true }),
+  f('bpfRingKiB', 'bpf-ring', 'bpfRingKiB', 'int', 'tracer ring buffer, KiB, a power of 2, at least 64 (default 1024)', { min: 64, max: 1 << 20, pow2: true }),
   f('bpfEventReasons', 'bpf-event-reason', 'bpfEventReasons', 'words', 'kernel drop reason that sends per-packet events, e.g. udp_csum (repeat; default: checksum, header, tunnel, socket and filter reasons)'),
   f('bpfEventScope', 'bpf-event-scope', 'bpfEventScope', 'enum', "dropped packets that send events: 'dns-vxlan' or 'all' (default dns-vxlan)", { values: ['dns-vxlan', 'all'] }),
   f('dropListSize', 'drops', 'dropListSize', 'int', 'recent kernel drop events kept for /debug/drops (default 100)', { min: 0, max: 100000 }),

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import {
   BpfBinding, bpfBinding, BpfError, BpfUnavailableError, DropEvent, dropReasonNames, DropTracer, DROP_PROTOS,
-  EVENT_LAYOUT, EV_DECAPPED, EV_DNS, EV_FLOW, EV_PORTS, EV_TUNNEL, EV_VNI, FLOW_LAYOUT, PROGRAMS, REASON_SLOTS, TracerStats,
+  EVENT_LAYOUT, EV_DECAPPED, EV_DNS, EV_FLOW, EV_PORTS, EV_TUNNEL, EV_VNI, FLOW_LAYOUT, NO_STATS, PROGRAMS, REASON_SLOTS, TracerStats,
 } from '../capture/ebpf';
 import { addrString } from '../correlate/addrtable';
 import { DnsCorrelator, KernelDrop } from '../correlate/transactions';
@@ -25,8 +25,10 @@ export interface DropReport {
   ifname: string;
   len: number;
   flow: FlowReport | null;
-  /** The VXLAN tunnel the packet came through (decapsulated: read from the headroom). */
-  /** vni is null where it cannot be trusted (decapsulated and forwarded on). */
+  /**
+   * The VXLAN tunnel the packet came through (decapsulated: read back from the headroom); vni is
+   * null where it cannot be trusted (decapsulated and forwarded on).
+   */
   tunnel: (FlowReport & { vni: number | null; decapsulated: boolean }) | null;
   dns: { id: number; qr: number; name: string | null; qtype: string | null } | null;
 }
@@ -55,7 +57,7 @@ export class KernelDrops {
   reasons: string[] = [];
   /** Per (reason slot, proto): the kernel's counts as last read. */
   readonly counts = new Float64Array(REASON_SLOTS * DROP_PROTOS.length);
-  stats: TracerStats = { drops: 0, events: 0, lost: 0, unparsed: 0 };
+  stats: TracerStats = { ...NO_STATS };
   /** Why the tracer is not running, or null when it is. */
   unavailable: string | null = 'not started';
   /** Events that failed to be handled (never expected; counted, logged once a minute). */
@@ -64,8 +66,6 @@ export class KernelDrops {
   private readonly log: Logger;
   private readonly dns: DnsCorrelator;
   private readonly binding: () => BpfBinding;
-  /** CLOCK_MONOTONIC (the tracer's clock) to the epoch, in µs. */
-  private monoToEpochUs = 0;
   private readonly drop: KernelDrop = { b: new Uint8Array(0), family: 0, srcOffset: 0, dstOffset: 0, sport: 0, dport: 0, dnsOffset: 0, dnsLength: 0, reason: 0 };
   /** Raw copies of the most recent events: a ring of EVENT_LAYOUT.size records. */
   private readonly recent: Buffer;
@@ -108,7 +108,8 @@ export class KernelDrops {
     const btf = c.bpfBtf === '' ? null : c.bpfBtf;
     const { names, error } = dropReasonNames(btf, b);
     this.reasons = names;
-    if (error) this.log.warn({ err: error.message }, 'kernel drop reason names unknown; reasons are labelled by number');
+    // No enum: no BTF, or a kernel before 5.17 whose kfree_skb has no reason to trace.
+    if (error) return this.fail(new BpfUnavailableError(`${error.message} (no kernel BTF, or a kernel without drop reasons, before Linux 5.17)`, error.errno));
     const slots: number[] = [];
     const unknown: string[] = [];
     for (const r of c.bpfEventReasons) {
@@ -116,7 +117,7 @@ export class KernelDrops {
       if (i >= 0) slots.push(i);
       else unknown.push(r);
     }
-    if (unknown.length > 0 && !error) this.log.info({ reasons: unknown }, 'not drop reasons of this kernel; no events for them');
+    if (unknown.length > 0) this.log.info({ reasons: unknown }, 'not drop reasons of this kernel; no events for them');
     if (c.vxlanPorts.length > 4 || c.dnsPorts.length > 4) this.log.warn('the kernel drop tracer follows the first 4 VXLAN and DNS ports only');
     try {
       this.tracer = DropTracer.open({
@@ -128,22 +129,27 @@ export class KernelDrops {
         eventSlots: slots,
         eventScope: c.bpfEventScope,
       }, b);
+      this.tracer.start((ev) => this.onEvent(ev), (msg) => this.log.error({ err: msg }, 'kernel drop events failed; counts continue'), DRAIN_MS);
     } catch (err) {
+      this.tracer?.close();
+      this.tracer = null;
       return this.fail(err);
     }
-    const mono = Number(process.hrtime.bigint() / 1000n);
-    this.monoToEpochUs = Date.now() * 1000 - mono;
-    this.tracer.start((ev) => this.onEvent(ev), (msg) => this.log.error({ err: msg }, 'kernel drop events failed; counts continue'), DRAIN_MS);
     this.unavailable = null;
     this.log.info({ program: this.tracer.section, eventReasons: slots.length }, 'kernel drop tracer attached');
   }
 
   stop(): void {
-    if (this.tracer) {
-      this.collect();
-      this.tracer.close();
+    const tr = this.tracer;
+    if (!tr) return;
+    try {
+      this.collect(); // the last counts stay readable after the stop
+    } catch {
+      // the previous values stay
+    } finally {
+      this.tracer = null;
+      tr.close();
     }
-    this.tracer = null;
   }
 
   /** Reads the kernel's counts and the tracer's counters (at scrape time). */
@@ -193,7 +199,7 @@ export class KernelDrops {
       d.dnsOffset = ev.dnsOffset;
       d.dnsLength = ev.dnsLen;
       d.reason = ev.slot;
-      this.dns.kernelDrop(d, Number(ev.tsNs / 1000n) + this.monoToEpochUs);
+      this.dns.kernelDrop(d, ev.tsUs + monoToEpochUs());
     } catch (err) {
       this.internalErrors++;
       const now = Date.now();
@@ -216,7 +222,7 @@ export class KernelDrops {
       ? { ...flowReport(b, ev.flowAt('tunnel'), true), vni: (flags & EV_VNI) !== 0 ? ev.vni : null, decapsulated: (flags & EV_DECAPPED) !== 0 }
       : null;
     return {
-      tsUs: Number(ev.tsNs / 1000n) + this.monoToEpochUs,
+      tsUs: ev.tsUs + monoToEpochUs(),
       reason,
       proto: DROP_PROTOS[ev.proto] ?? String(ev.proto),
       netns: ev.netns,
@@ -228,6 +234,16 @@ export class KernelDrops {
       dns: ev.dnsLen > 0 ? dnsReport(b, ev.dnsOffset, ev.dnsLen) : null,
     };
   }
+}
+
+/**
+ * What to add to a CLOCK_MONOTONIC time (the tracer's bpf_ktime_get_ns; process.hrtime is the
+ * same clock on Linux) to make it wall-clock time, as the capture's timestamps are. Taken again
+ * at each call: the wall clock may be stepped while the agent runs (NTP, a VM's time sync).
+ */
+function monoToEpochUs(): number {
+  const [s, ns] = process.hrtime();
+  return Date.now() * 1000 - (s * 1e6 + ns / 1000);
 }
 
 function flowReport(b: Buffer, o: number, ports: boolean): FlowReport {

@@ -11,9 +11,10 @@
 // differ between kernel releases, and new reasons appear.
 //
 // The layouts below mirror bpf/shared/drops.h; test/capture/ebpf-layout.test.ts checks them
-// against the addon, which is compiled with that header.
+// against the addon, which is compiled with that header. Values are read little-endian, the
+// byte order of every host the agent is built for (x86-64, arm64); open() refuses others.
 
-import { constants as osConstants } from 'node:os';
+import { constants as osConstants, endianness } from 'node:os';
 import path from 'node:path';
 
 export interface BpfBinding {
@@ -23,6 +24,7 @@ export interface BpfBinding {
   setMaxEntries(obj: object, map: string, entries: number): number;
   load(obj: object): number;
   mapFd(obj: object, map: string): number;
+  recursionMisses(obj: object, program: string): number;
   attach(obj: object, program: string): object | number;
   detach(link: object): void;
   lookup(fd: number, key: Buffer, value: Buffer): number;
@@ -57,7 +59,7 @@ export const FLOW_LAYOUT = { size: 40, family: 0, l4: 1, sport: 2, dport: 4, pad
 /** struct csw_drop_cfg */
 export const CFG_LAYOUT = { size: 56, event_reasons: 0, vxlan_port: 32, dns_port: 40, event_scope: 48, pad0: 49, wakeup_bytes: 52 } as const;
 /** struct csw_drop_stats */
-export const STATS_LAYOUT = { size: 32, drops: 0, events: 8, lost: 16, unparsed: 24 } as const;
+export const STATS_LAYOUT = { size: 40, drops: 0, events: 8, lost: 16, unparsed: 24, dns_short: 32 } as const;
 export const DROP_CONSTANTS = {
   countsSize: 16384, reasonSlots: 256, protos: 8, ports: 4, dnsBytes: 128,
   evFlow: 0x01, evTunnel: 0x02, evDecapped: 0x04, evDns: 0x08, evFragment: 0x10, evPorts: 0x20, evVni: 0x40,
@@ -200,13 +202,24 @@ export interface TracerOptions {
   wakeupBytes?: number;
 }
 
-/** Per-CPU tracer counters summed over the CPUs. */
+/** Per-CPU tracer counters summed over the CPUs, and the kernel's count of skipped runs. */
 export interface TracerStats {
+  /** Drops traced. */
   drops: number;
+  /** Events written to the ring buffer, and those it had no room for. */
   events: number;
   lost: number;
+  /** IP packets whose header was not in the linear data; DNS packets whose message was not. */
   unparsed: number;
+  dnsShort: number;
+  /**
+   * Runs the kernel skipped because the program was already running on that CPU (a drop in a
+   * softirq that interrupted one being traced): drops neither counted nor sent.
+   */
+  missed: number;
 }
+
+export const NO_STATS: Readonly<TracerStats> = { drops: 0, events: 0, lost: 0, unparsed: 0, dnsShort: 0, missed: 0 };
 
 /** Called for every event; ev is a view valid only during the call. */
 export type DropHandler = (ev: DropEvent) => void;
@@ -230,6 +243,7 @@ export class DropTracer {
   private readonly statsBuf: Buffer;
   private readonly cpus: number;
   private readonly view = new DropEvent();
+  private onError: (msg: string) => void = () => {};
   /** Events cut short in the batch buffer (never expected: it holds many events). */
   get clipped(): number {
     return this.ring ? this.b.ringClipped(this.ring.handle) : 0;
@@ -240,6 +254,7 @@ export class DropTracer {
    * attach is retried with the raw tracepoint; the error thrown is the last one.
    */
   static open(o: TracerOptions, b: BpfBinding = bpfBinding()): DropTracer {
+    if (endianness() !== 'LE') throw new BpfUnavailableError('the tracer reads its maps little-endian; this host is big-endian', osConstants.errno.ENOTSUP);
     const order: AttachType[] = o.attach === 'tp_btf' || o.attach === 'raw_tp' ? [o.attach] : ['tp_btf', 'raw_tp'];
     const errors: Error[] = [];
     for (const t of order) {
@@ -292,6 +307,7 @@ export class DropTracer {
    * stays referenced here for as long as the ring is open.
    */
   start(onEvent: DropHandler, onError: (msg: string) => void, drainMs = 100, batchBytes = 1 << 18): void {
+    this.onError = onError;
     if (this.ring || !this.obj) return;
     const buf = Buffer.alloc(batchBytes);
     const view = this.view;
@@ -317,13 +333,17 @@ export class DropTracer {
     this.ring = { handle, buf, timer };
   }
 
-  /** Drains the ring now (a timer calls it in case a wakeup was missed). */
+  /** Drains the ring now (a timer calls it too); a failure goes to start()'s onError. */
   poll(): void {
-    if (this.ring) this.b.ringConsume(this.ring.handle);
+    if (!this.ring) return;
+    const n = this.b.ringConsume(this.ring.handle);
+    // EBUSY: called from inside an event handler, while the ring is being drained already.
+    if (n < 0 && n !== -osConstants.errno.EBUSY) this.onError(`reading the ring buffer: ${errnoText(-n)}`);
   }
 
   /** Adds the per-CPU drop counts into out[slot * DROP_PROTOS.length + proto] (out is zeroed first). */
   readCounts(out: Float64Array): void {
+    if (!this.obj) throw new BpfError('reading csw_drop_counts of a closed tracer', osConstants.errno.EBADF);
     out.fill(0);
     check(this.b, 'reading csw_drop_counts', this.b.lookup(this.countsFd, ZERO_KEY, this.countsBuf));
     const n = REASON_SLOTS * DROP_PROTOS.length;
@@ -338,15 +358,19 @@ export class DropTracer {
   }
 
   readStats(): TracerStats {
+    if (!this.obj) throw new BpfError('reading csw_drop_stats of a closed tracer', osConstants.errno.EBADF);
     check(this.b, 'reading csw_drop_stats', this.b.lookup(this.statsFd, ZERO_KEY, this.statsBuf));
-    const s: TracerStats = { drops: 0, events: 0, lost: 0, unparsed: 0 };
+    const s: TracerStats = { ...NO_STATS };
+    const u64 = (o: number) => Number(this.statsBuf.readBigUInt64LE(o));
     for (let c = 0; c < this.cpus; c++) {
       const o = c * STATS_LAYOUT.size;
-      s.drops += Number(this.statsBuf.readBigUInt64LE(o + STATS_LAYOUT.drops));
-      s.events += Number(this.statsBuf.readBigUInt64LE(o + STATS_LAYOUT.events));
-      s.lost += Number(this.statsBuf.readBigUInt64LE(o + STATS_LAYOUT.lost));
-      s.unparsed += Number(this.statsBuf.readBigUInt64LE(o + STATS_LAYOUT.unparsed));
+      s.drops += u64(o + STATS_LAYOUT.drops);
+      s.events += u64(o + STATS_LAYOUT.events);
+      s.lost += u64(o + STATS_LAYOUT.lost);
+      s.unparsed += u64(o + STATS_LAYOUT.unparsed);
+      s.dnsShort += u64(o + STATS_LAYOUT.dns_short);
     }
+    s.missed = check<number>(this.b, 'reading the program\'s recursion misses', this.b.recursionMisses(this.obj, PROGRAMS[this.attachType].name));
     return s;
   }
 
@@ -396,8 +420,10 @@ export class DropEvent {
     this.off = off;
   }
 
-  get tsNs(): bigint {
-    return this.b.readBigUInt64LE(this.off + EVENT_LAYOUT.ts_ns);
+  /** When the kernel dropped it: CLOCK_MONOTONIC in µs (no BigInt per event). */
+  get tsUs(): number {
+    const o = this.off + EVENT_LAYOUT.ts_ns;
+    return this.b.readUInt32LE(o + 4) * 4294967.296 + this.b.readUInt32LE(o) / 1000;
   }
   get reason(): number {
     return this.b.readUInt32LE(this.off + EVENT_LAYOUT.reason);

@@ -125,7 +125,10 @@ export class DnsCorrelator {
   kernelDrops = 0;
   /** ...of which matched a transaction (at once or once it was seen). */
   kernelDropsMatched = 0;
-  /** ...of which could not be keyed (DNS header cut short) or waited in vain. */
+  /**
+   * ...of which did not: shorter than a DNS header, or their transaction was never seen within
+   * the timeout (not captured). Matched + unmatched + those still waiting = kernelDrops.
+   */
   kernelDropsUnmatched = 0;
   /** Lost transactions of which the kernel dropped a packet and no bad checksum was seen. */
   lostToKernelDrop = 0;
@@ -205,7 +208,8 @@ export class DnsCorrelator {
   private readonly pendReason = new Uint16Array(PENDING_DROPS);
   private readonly pendTs = new Float64Array(PENDING_DROPS);
   private readonly pendHash = new Int32Array(PENDING_DROPS);
-  private readonly pendUsed = new Uint8Array(PENDING_DROPS);
+  /** Drops an entry holds (a retransmission dropped again joins its entry); 0: free. */
+  private readonly pendCount = new Uint16Array(PENDING_DROPS);
   private readonly pendIndex = new Map<number, number>();
   private pendNext = 0;
   private readonly dropDns = new DnsView();
@@ -380,8 +384,8 @@ export class DnsCorrelator {
       for (const [hash, i] of this.pendIndex) {
         if (nowUs - this.pendTs[i] < this.timeoutUs) continue;
         this.pendIndex.delete(hash);
-        this.pendUsed[i] = 0;
-        this.kernelDropsUnmatched++;
+        this.kernelDropsUnmatched += this.pendCount[i];
+        this.pendCount[i] = 0;
       }
     }
   }
@@ -476,11 +480,26 @@ export class DnsCorrelator {
 
   /** Keeps the scratch key of a kernel drop whose transaction is not in the table (yet). */
   private holdDrop(h: number, reason: number, tsUs: number): void {
+    const older = this.pendIndex.get(h);
+    if (older !== undefined && this.pendKeyIs(older)) {
+      // The same transaction dropped again (a retransmission): its entry holds both.
+      if (this.pendCount[older] < 0xffff) this.pendCount[older]++;
+      else this.kernelDropsUnmatched++;
+      this.pendTs[older] = tsUs;
+      return;
+    }
     const i = this.pendNext;
     this.pendNext = (i + 1) % PENDING_DROPS;
-    if (this.pendUsed[i] === 1) {
+    if (this.pendCount[i] > 0) {
+      // The oldest entry gives way: its drops never met their transaction.
       if (this.pendIndex.get(this.pendHash[i]) === i) this.pendIndex.delete(this.pendHash[i]);
-      this.kernelDropsUnmatched++;
+      this.kernelDropsUnmatched += this.pendCount[i];
+      this.pendCount[i] = 0;
+    }
+    if (older !== undefined && this.pendCount[older] > 0) {
+      // Another key with the same hash: the index keeps one entry per hash, the newer.
+      this.kernelDropsUnmatched += this.pendCount[older];
+      this.pendCount[older] = 0;
     }
     this.pendFamily[i] = this.keyFamily;
     for (let j = 0; j < 8; j++) this.pendAddrs[i * 8 + j] = this.key[j];
@@ -490,30 +509,30 @@ export class DnsCorrelator {
     this.pendReason[i] = reason;
     this.pendTs[i] = tsUs;
     this.pendHash[i] = h;
-    this.pendUsed[i] = 1;
-    const older = this.pendIndex.get(h);
-    if (older !== undefined) {
-      // A second drop for the same key (a retransmission): the newer one stands for both.
-      this.pendUsed[older] = 0;
-      this.kernelDropsMatched++;
-    }
+    this.pendCount[i] = 1;
     this.pendIndex.set(h, i);
   }
 
-  /** A transaction was just inserted with the scratch key: takes a kernel drop waiting for it. */
+  /** The held drop i has the scratch key. */
+  private pendKeyIs(i: number): boolean {
+    if (this.pendCount[i] === 0 || this.pendFamily[i] !== this.keyFamily || this.pendId[i] !== this.keyId) return false;
+    if (this.pendPorts[i * 2] !== this.keyClientPort || this.pendPorts[i * 2 + 1] !== this.keyServerPort) return false;
+    for (let j = 0; j < 8; j++) if (this.pendAddrs[i * 8 + j] !== this.key[j]) return false;
+    return true;
+  }
+
+  /** A transaction was just inserted with the scratch key: takes the kernel drops waiting for it. */
   private takeDrop(slot: number, h: number, tsUs: number): void {
     const i = this.pendIndex.get(h);
-    if (i === undefined) return;
-    if (this.pendFamily[i] !== this.keyFamily || this.pendId[i] !== this.keyId) return;
-    if (this.pendPorts[i * 2] !== this.keyClientPort || this.pendPorts[i * 2 + 1] !== this.keyServerPort) return;
-    for (let j = 0; j < 8; j++) if (this.pendAddrs[i * 8 + j] !== this.key[j]) return;
+    if (i === undefined || !this.pendKeyIs(i)) return;
+    const n = this.pendCount[i];
     this.pendIndex.delete(h);
-    this.pendUsed[i] = 0;
+    this.pendCount[i] = 0;
     if (Math.abs(tsUs - this.pendTs[i]) >= this.timeoutUs) {
-      this.kernelDropsUnmatched++;
+      this.kernelDropsUnmatched += n;
       return;
     }
-    this.kernelDropsMatched++;
+    this.kernelDropsMatched += n;
     this.dropReason[slot] = this.pendReason[i] + 1;
   }
 

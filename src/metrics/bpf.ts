@@ -24,7 +24,12 @@ export function registerBpfMetrics(reg: Registry, health: CollectorHealth, k: Ke
   });
   arrayCounter(reg, health, 'bpf', 'csumwatch_bpf_events_total', 'Drop events the tracer sent to the agent through its ring buffer.', [], (emit) => emit({}, k.stats.events));
   arrayCounter(reg, health, 'bpf', 'csumwatch_bpf_events_lost_total', 'Drop events the ring buffer had no room for (the drops are still counted in csumwatch_kernel_drops_total).', [], (emit) => emit({}, k.stats.lost));
-  arrayCounter(reg, health, 'bpf', 'csumwatch_dns_kernel_drops_total', 'DNS packets the kernel dropped, by whether the agent matched them to a transaction it saw (matched) or not (unmatched: not captured, or the question was cut short).', ['result'], (emit) => {
+  arrayCounter(reg, health, 'bpf', 'csumwatch_bpf_unparsed_total', 'Drops the tracer counted but could not read all of: an IP header (part="headers") or a DNS message (part="dns") outside the packet\'s linear data.', ['part'], (emit) => {
+    emit({ part: 'headers' }, k.stats.unparsed);
+    emit({ part: 'dns' }, k.stats.dnsShort);
+  });
+  arrayCounter(reg, health, 'bpf', 'csumwatch_kernel_drops_missed_total', 'Drops the tracer did not see: the kernel skipped the program because it was already running on that CPU (a drop in a softirq interrupting one being traced).', [], (emit) => emit({}, k.stats.missed));
+  arrayCounter(reg, health, 'bpf', 'csumwatch_dns_kernel_drops_total', 'DNS packets the kernel dropped, by whether the agent matched them to a transaction it saw (matched) or not (unmatched: their transaction was not captured within the DNS timeout, or the message is shorter than a DNS header).', ['result'], (emit) => {
     emit({ result: 'matched' }, dns.kernelDropsMatched);
     emit({ result: 'unmatched' }, dns.kernelDropsUnmatched);
   });

@@ -23,7 +23,7 @@ export function createRegistry(agent: Agent, version: string): Registry {
   registerVtepMetrics(reg, health, agent.vtep);
   registerKernelMetrics(reg, health, () => agent.readSnmp());
   registerBpfMetrics(reg, health, agent.drops, agent.dns);
-  arrayCounter(reg, health, 'capture', 'csumwatch_internal_errors_total', 'Capture batches whose handling threw (a bug): counted and logged, the capture continues.', [], (emit) => emit({}, agent.internalErrors));
+  arrayCounter(reg, health, 'capture', 'csumwatch_internal_errors_total', 'Capture batches and kernel drop events whose handling threw (a bug): counted and logged, the agent continues.', [], (emit) => emit({}, agent.internalErrors + agent.drops.internalErrors));
   registerProcessMetrics(reg);
   // Last, so that it reports the collections of this scrape.
   new Gauge({

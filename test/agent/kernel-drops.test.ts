@@ -68,6 +68,8 @@ function checkRound(t: Test, r: ReturnType<typeof round>, e: { reason: string; p
   t.equal(r.grew('csumwatch_dns_lost_total'), r.damaged, 'and with no other cause');
   t.equal(r.grew('csumwatch_dns_kernel_drops_total', { result: 'matched' }), r.damaged, 'every drop matched to its transaction');
   t.equal(r.grew('csumwatch_bpf_events_lost_total'), 0, 'no event lost');
+  t.equal(r.grew('csumwatch_bpf_unparsed_total', { part: 'dns' }), 0, 'every DNS message read');
+  t.equal(r.grew('csumwatch_kernel_drops_missed_total'), 0, 'no run skipped');
   t.equal(r.lost.length, r.damaged, '/debug/lost names each lost query');
   t.ok(r.lost.every((l) => l.cause === cause && l.reason === e.reason && (cause !== 'checksum' || l.layer === e.layer)), `cause ${cause}, reason ${e.reason}${cause === 'checksum' ? `, layer ${e.layer}` : ''}`);
 }

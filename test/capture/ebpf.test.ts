@@ -155,6 +155,8 @@ for (const attach of ['tp_btf', 'raw_tp'] as const) {
       const after = noSocketCount(tr);
       const stats = tr.readStats();
       t.equal(stats.lost, 0, 'no event lost');
+      t.equal(stats.dnsShort, 0, 'every DNS message in the linear data');
+      t.equal(stats.missed, 0, 'no run skipped by the kernel');
       const mine = events.filter((e) => e.netns === NETNS_INODE);
       t.equal(mine.length, DNS + OTHER, 'an event for each datagram sent in the test namespace');
       // Every no_socket drop on the host got an event (scope all): the count moved by exactly as many.

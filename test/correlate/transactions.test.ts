@@ -410,3 +410,19 @@ t.test('drops that never meet their transaction are counted unmatched after the 
   t.equal(h.c.lost()[0].reason, null);
   t.equal(h.c.kernelDropsMatched, 0);
 });
+
+t.test('a query dropped twice (its retry too): both drops wait together, and are matched or not together', async (t) => {
+  const seen = new Harness({ reasonName, timeoutUs: 1_000_000 });
+  seen.c.kernelDrop(kernelDrop(queries[0], 1), T0);
+  seen.c.kernelDrop(kernelDrop(queries[0], 1), T0 + 500_000);
+  seen.feed(queries[0].data, T0 + 600_000);
+  t.equal(seen.c.kernelDropsMatched, 2, 'both matched once the query is seen');
+  t.equal(seen.c.kernelDropsUnmatched, 0);
+  const unseen = new Harness({ reasonName, timeoutUs: 1_000_000 });
+  unseen.c.kernelDrop(kernelDrop(queries[0], 1), T0);
+  unseen.c.kernelDrop(kernelDrop(queries[0], 1), T0 + 500_000);
+  unseen.c.sweep(T0 + 1_600_000);
+  t.equal(unseen.c.kernelDropsMatched, 0, 'never seen: none matched');
+  t.equal(unseen.c.kernelDropsUnmatched, 2, 'both unmatched');
+  t.equal(unseen.c.kernelDrops, 2);
+});
