@@ -7,14 +7,10 @@ import { Registry } from 'prom-client';
 import type { CaptureInfo } from '../agent/agent';
 import type { DropReport } from '../agent/drops';
 import type { LostTransaction } from '../correlate/transactions';
+import type { Finding } from '../doctor/finding';
 import { openMetrics } from '../metrics/family';
 
-export interface Finding {
-  check: string;
-  severity: 'info' | 'warning' | 'critical';
-  evidence: string;
-  remediation: string;
-}
+export type { Finding };
 
 export interface AppDeps {
   registry: Registry;
