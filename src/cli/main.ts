@@ -2,12 +2,14 @@
 
 import { runAgent } from './agent';
 import { runAnalyze } from './analyze';
+import { runDoctorCli } from './doctor';
 import { UsageError } from './errors';
 import { runLab } from './lab';
 
 const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   analyze: runAnalyze,
   agent: runAgent,
+  doctor: runDoctorCli,
   lab: runLab,
 };
 
@@ -16,6 +18,8 @@ const HELP = `usage: csumwatch COMMAND [options]
 commands:
   analyze FILE...   verify checksums in pcap/pcapng captures and find DNS queries lost to them
   agent             the live node agent: capture, correlation, Prometheus metrics over HTTP
+  doctor            diagnose this node (checksum offload, VXLAN binding, MTU, resolv.conf, NAT)
+                    and name the fix
   lab COMMAND       a lab of network namespaces with VXLAN, DNS and a checksum fault injector
                     (up, down, status, fault, demo)
 
