@@ -19,7 +19,10 @@ import { Decoder } from '../decode/decoder';
 import { DIR_RX, DIR_TX, Frame } from '../decode/frame';
 import { listInterfaces, NetInterface, underlayOf, vxlanDevices } from '../node/interfaces';
 import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
+import type { PodDirectoryStats } from '../kube/pods';
 import { AgentConfig } from './config';
+import type { DoctorInputs } from '../doctor/inputs';
+import { NodeDoctor } from './doctor';
 import { DropDeps, KernelDrops } from './drops';
 import { DIR_INDEX_RX, DIR_INDEX_TX, IfaceCounters, VtepCounters } from './counters';
 
@@ -35,6 +38,17 @@ export interface AgentDeps {
   procNet?: string;
   /** The libbpf addon (default: the built one). */
   bpfBinding?: DropDeps['binding'];
+  /** Pods by IP (src/kube/pods.ts, in a cluster): servers and clients are named by pod. */
+  pods?: PodNames;
+  /** What the doctor reads (default: this node). */
+  doctorInputs?: DoctorInputs;
+}
+
+/** What the agent needs of the Kubernetes pod directory. */
+export interface PodNames {
+  lookup(ip: string): { namespace: string; name: string } | null;
+  /** For the metrics: whether it has listed, pods known, and per watch its errors. */
+  stats(): PodDirectoryStats;
 }
 
 /** What the agent captures on one interface. */
@@ -66,6 +80,8 @@ export class Agent {
   readonly dns: DnsCorrelator;
   /** The kernel drop tracer and what it reports. */
   readonly drops: KernelDrops;
+  /** The doctor's checks, run periodically. */
+  readonly doctor: NodeDoctor;
   /** Batches whose handling threw (never expected; counted and logged instead of crashing). */
   internalErrors = 0;
   private readonly decoder: Decoder;
@@ -84,6 +100,8 @@ export class Agent {
   private stopped = true;
   private lastInternalLog = 0;
   private lastScanError = '';
+  /** The pod directory, in a cluster. */
+  readonly pods: PodNames | null;
 
   constructor(readonly config: AgentConfig, deps: AgentDeps) {
     this.log = deps.log;
@@ -91,6 +109,7 @@ export class Agent {
     this.open = deps.openSource ?? ((o) => new PcapSource(o));
     this.procNet = deps.procNet ?? '/proc/net';
     this.watchLinks = deps.watchLinks ?? true;
+    this.pods = deps.pods ?? null;
     this.decoder = new Decoder({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts });
     this.vtep = new VtepCounters(config.maxPeers);
     this.servers = new ServerStats(config.maxServers);
@@ -102,6 +121,7 @@ export class Agent {
       reasonName: (r) => this.drops.reasons[r] ?? `reason_${r}`,
     });
     this.drops = new KernelDrops(config, { log: this.log, dns: this.dns, binding: deps.bpfBinding });
+    this.doctor = new NodeDoctor(config, this.log, deps.doctorInputs);
     this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets });
   }
 
@@ -117,6 +137,7 @@ export class Agent {
     for (const t of this.timers) t.unref();
     if (this.watchLinks) this.startMonitor();
     this.drops.start();
+    this.doctor.start();
   }
 
   /** Closes every capture and stops watching. */
@@ -134,6 +155,13 @@ export class Agent {
     for (const l of this.live.values()) this.closeLive(l);
     this.live.clear();
     this.drops.stop();
+    this.doctor.stop();
+  }
+
+  /** `namespace/pod` for an address the pod directory knows, else null (the address stands). */
+  podOf(ip: string): string | null {
+    const p = this.pods?.lookup(ip);
+    return p ? `${p.namespace}/${p.name}` : null;
   }
 
   /** True when at least one capture runs. */

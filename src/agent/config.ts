@@ -3,6 +3,7 @@
 // and a bad one stops the agent with one line naming where it came from.
 
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import YAML from 'yaml';
 import { DEFAULT_EVENT_REASONS } from '../capture/ebpf';
 import { VtepPackets } from '../capture/filter';
@@ -48,6 +49,12 @@ export interface AgentConfig {
   bpfEventScope: 'dns-vxlan' | 'all';
   /** Recent kernel drop events kept for /debug/drops. */
   dropListSize: number;
+  /** Seconds between runs of the doctor's checks (0: never). */
+  doctorInterval: number;
+  /** Where the node's / is mounted for the doctor (/etc/resolv.conf, kubelet config); '/' on the node. */
+  hostRoot: string;
+  /** The cluster DNS service addresses, when the kubelet config does not say (k3s, ...). */
+  clusterDns: string[];
 }
 
 export const DEFAULT_AGENT_CONFIG: AgentConfig = {
@@ -73,13 +80,16 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   bpfEventReasons: [...DEFAULT_EVENT_REASONS],
   bpfEventScope: 'dns-vxlan',
   dropListSize: 100,
+  doctorInterval: 60,
+  hostRoot: '/',
+  clusterDns: [],
 };
 
 export class ConfigError extends Error {
   readonly code = 'CSW_ERR_CONFIG';
 }
 
-type Kind = 'listen' | 'names' | 'words' | 'ports' | 'int' | 'number' | 'enum' | 'path';
+type Kind = 'listen' | 'names' | 'words' | 'ports' | 'addrs' | 'int' | 'number' | 'enum' | 'path';
 
 interface Field {
   key: keyof AgentConfig;
@@ -130,6 +140,9 @@ export const FIELDS: readonly Field[] = [
   f('bpfEventReasons', 'bpf-event-reason', 'bpfEventReasons', 'words', 'kernel drop reason that sends per-packet events, e.g. udp_csum (repeat; default: checksum, header, tunnel, socket and filter reasons)'),
   f('bpfEventScope', 'bpf-event-scope', 'bpfEventScope', 'enum', "dropped packets that send events: 'dns-vxlan' or 'all' (default dns-vxlan)", { values: ['dns-vxlan', 'all'] }),
   f('dropListSize', 'drops', 'dropListSize', 'int', 'recent kernel drop events kept for /debug/drops (default 100)', { min: 0, max: 100000 }),
+  f('doctorInterval', 'doctor-interval', 'doctorInterval', 'number', 'seconds between runs of the doctor\'s checks, 0 never (default 60)', { min: 0, max: 86400 }),
+  f('hostRoot', 'host-root', 'hostRoot', 'path', 'where the node\'s / is mounted, for the doctor\'s files (default /)'),
+  f('clusterDns', 'cluster-dns', 'clusterDns', 'addrs', 'cluster DNS service address, for the resolv.conf check (repeat; default: from the kubelet config)'),
 ];
 
 /** Where values come from, in increasing precedence. */
@@ -182,7 +195,7 @@ export function loadConfig(src: ConfigSources): AgentConfig {
 }
 
 function isList(fl: Field): boolean {
-  return fl.kind === 'names' || fl.kind === 'words' || fl.kind === 'ports';
+  return fl.kind === 'names' || fl.kind === 'words' || fl.kind === 'ports' || fl.kind === 'addrs';
 }
 
 function convert(fl: Field, raw: unknown, where: string): unknown {
@@ -194,6 +207,14 @@ function convert(fl: Field, raw: unknown, where: string): unknown {
         const s = String(x);
         // Linux interface names: 1 to 15 bytes, no '/', no whitespace (dev_valid_name).
         if (!/^[^\s/:]{1,15}$/.test(s) || s === '.' || s === '..') throw bad(`not an interface name: ${JSON.stringify(s)}`);
+        return s;
+      });
+      return [...new Set(out)];
+    }
+    if (fl.kind === 'addrs') {
+      const out = items.map((x) => {
+        const s = String(x);
+        if (isIP(s) === 0) throw bad(`not an IP address: ${JSON.stringify(s)}`);
         return s;
       });
       return [...new Set(out)];

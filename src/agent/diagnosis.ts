@@ -1,5 +1,6 @@
-// What the agent itself can say about the node's health from its own state: interfaces it should
-// capture but cannot, captures that drop packets, and a kernel drop tracer that could not run. `csumwatch doctor`'s checks join these.
+// The node's health as /diagnosis and csumwatch_finding give it: what the agent can say from its
+// own state (interfaces it should capture but cannot, captures that drop packets, a kernel drop
+// tracer that could not run), then the doctor's latest findings (src/agent/doctor.ts). `csumwatch doctor`'s checks join these.
 
 import type { Finding } from '../server/app';
 import type { Agent } from './agent';
@@ -33,6 +34,15 @@ export function agentFindings(agent: Agent): Finding[] {
       remediation: 'kernel drops are counted from /proc/net/snmp only, without reasons or the queries they hit; the tracer needs kernel BTF (/sys/kernel/btf/vmlinux) and CAP_BPF with CAP_PERFMON (or CAP_SYS_ADMIN)',
     });
   }
+  if (agent.doctor.error) {
+    out.push({
+      check: 'doctor',
+      severity: 'warning',
+      evidence: `the doctor's checks could not run: ${agent.doctor.error}`,
+      remediation: 'the findings below are from its last run, if any; check that ip and ethtool are in the image and /sys, /proc are the node\'s (hostNetwork)',
+    });
+  }
+  out.push(...(agent.doctor.report?.findings ?? []));
   agent.collectCaptureStats();
   agent.counters.names.forEach((name, slot) => {
     const dropped = agent.counters.captureDropped[slot];

@@ -58,8 +58,8 @@ export class KernelDrops {
   /** Per (reason slot, proto): the kernel's counts as last read. */
   readonly counts = new Float64Array(REASON_SLOTS * DROP_PROTOS.length);
   stats: TracerStats = { ...NO_STATS };
-  /** Why the tracer is not running, or null when it is. */
-  unavailable: string | null = 'not started';
+  /** Why the tracer could not start (or was turned off); null before start() and while it runs. */
+  unavailable: string | null = null;
   /** Events that failed to be handled (never expected; counted, logged once a minute). */
   internalErrors = 0;
   private tracer: DropTracer | null = null;

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { Agent } from '../agent/agent';
+import { PodDirectory } from '../kube/pods';
 import { ConfigError, FIELDS, loadConfig } from '../agent/config';
 import { agentFindings } from '../agent/diagnosis';
 import { createRegistry } from '../metrics/registry';
@@ -19,7 +20,7 @@ tracer on kfree_skb, where the kernel allows), and serves Prometheus metrics, /r
 /diagnosis, /debug/lost and /debug/drops over HTTP. Runs until SIGTERM or SIGINT.
 
 options (each also as an environment variable and a key of the --config YAML file):
-${FIELDS.map((f) => `  --${(f.flag + ' ' + (f.kind === 'listen' ? 'HOST:PORT' : f.kind === 'names' ? 'NAME' : f.kind === 'ports' ? 'N' : f.kind === 'enum' || f.kind === 'words' ? 'WORD' : f.kind === 'path' ? 'PATH' : 'N')).padEnd(24)} ${f.help}\n  ${''.padEnd(26)} env ${f.env}, yaml ${f.yaml}`).join('\n')}
+${FIELDS.map((f) => `  --${(f.flag + ' ' + (f.kind === 'listen' ? 'HOST:PORT' : f.kind === 'names' ? 'NAME' : f.kind === 'ports' ? 'N' : f.kind === 'enum' || f.kind === 'words' ? 'WORD' : f.kind === 'path' ? 'PATH' : f.kind === 'addrs' ? 'ADDR' : 'N')).padEnd(24)} ${f.help}\n  ${''.padEnd(26)} env ${f.env}, yaml ${f.yaml}`).join('\n')}
   --config FILE              read settings from a YAML file (env CSUMWATCH_CONFIG); flags win
                              over the environment, which wins over the file
   -h, --help                 this help
@@ -33,7 +34,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     config: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   };
-  for (const f of FIELDS) options[f.flag] = { type: 'string', ...(f.kind === 'names' || f.kind === 'words' || f.kind === 'ports' ? { multiple: true } : {}) };
+  for (const f of FIELDS) options[f.flag] = { type: 'string', ...(f.kind === 'names' || f.kind === 'words' || f.kind === 'ports' || f.kind === 'addrs' ? { multiple: true } : {}) };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
@@ -54,7 +55,18 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
 
   const log = pino({ level: config.logLevel, base: { app: 'csumwatch' } });
-  const agent = new Agent(config, { log });
+  // In a cluster (a service account token), pods name the DNS servers and clients; else IPs do.
+  let pods: PodDirectory | null = null;
+  if (PodDirectory.inCluster()) {
+    try {
+      pods = PodDirectory.fromCluster(log);
+      pods.start();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'Kubernetes pod lookup unavailable; servers and clients are named by IP');
+      pods = null;
+    }
+  }
+  const agent = new Agent(config, { log, pods: pods ?? undefined });
   const registry = createRegistry(agent, VERSION);
   const app = build({
     registry,
@@ -65,7 +77,11 @@ export async function runAgent(argv: string[]): Promise<number> {
     topLostNames: (n) => agent.dns.topLostNames(n),
     diagnosis: () => agentFindings(agent),
     drops: () => agent.drops.recentDrops(),
-    onClose: () => agent.stop(),
+    podOf: (ip) => agent.podOf(ip),
+    onClose: async () => {
+      agent.stop();
+      await pods?.stop();
+    },
   });
 
   agent.start();

@@ -6,10 +6,17 @@ import { DnsCorrelator } from '../correlate/transactions';
 import { rcodeName } from '../decode/dns';
 import { arrayCounter, ArrayHistogram, CollectorHealth } from './family';
 
-export function registerDnsMetrics(reg: Registry, health: CollectorHealth, s: ServerStats, dns: DnsCorrelator): void {
+/**
+ * podOf names a server address by its pod (`namespace/pod`, CONTRACT.md) when the agent knows it;
+ * two addresses of one pod (IPv4 and IPv6) add into one series.
+ */
+export function registerDnsMetrics(reg: Registry, health: CollectorHealth, s: ServerStats, dns: DnsCorrelator, podOf: (ip: string) => string | null = () => null): void {
   const servers = (fn: (server: string, i: number) => void) => {
     const n = s.table.count();
-    for (let i = 0; i < n; i++) fn(s.table.name(i), i);
+    for (let i = 0; i < n; i++) {
+      const ip = s.table.name(i);
+      fn(podOf(ip) ?? ip, i);
+    }
   };
   arrayCounter(reg, health, 'dns', 'csumwatch_dns_queries_total', 'DNS queries sent, by server (retransmissions count; one packet seen on two interfaces counts once).', ['server'], (emit) => {
     servers((server, i) => emit({ server }, s.queries[i]));

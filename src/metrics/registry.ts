@@ -6,8 +6,10 @@ import { Agent } from '../agent/agent';
 import { registerBpfMetrics } from './bpf';
 import { registerCaptureMetrics } from './capture';
 import { registerDnsMetrics } from './dns';
+import { registerDoctorMetrics } from './doctor';
 import { arrayCounter, arrayGauge, CollectorHealth } from './family';
 import { registerKernelMetrics } from './kernel';
+import { registerKubeMetrics } from './kube';
 import { registerProcessMetrics } from './process';
 import { registerVtepMetrics } from './vtep';
 
@@ -19,10 +21,12 @@ export function createRegistry(agent: Agent, version: string): Registry {
     for (const c of agent.captures()) emit({ iface: c.name, driver: c.driver, kind: c.kind, mtu: String(c.mtu) }, 1);
   });
   registerCaptureMetrics(reg, health, agent.counters, () => agent.collectCaptureStats(), () => new Map(agent.captures().map((c) => [c.name, c.running])));
-  registerDnsMetrics(reg, health, agent.servers, agent.dns);
+  registerDnsMetrics(reg, health, agent.servers, agent.dns, (ip) => agent.podOf(ip));
   registerVtepMetrics(reg, health, agent.vtep);
   registerKernelMetrics(reg, health, () => agent.readSnmp());
   registerBpfMetrics(reg, health, agent.drops, agent.dns);
+  if (agent.pods) registerKubeMetrics(reg, health, agent.pods);
+  registerDoctorMetrics(reg, health, agent);
   arrayCounter(reg, health, 'capture', 'csumwatch_internal_errors_total', 'Capture batches and kernel drop events whose handling threw (a bug): counted and logged, the agent continues.', [], (emit) => emit({}, agent.internalErrors + agent.drops.internalErrors));
   registerProcessMetrics(reg);
   // Last, so that it reports the collections of this scrape.

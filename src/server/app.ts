@@ -20,6 +20,8 @@ export interface AppDeps {
   lost(): LostTransaction[];
   topLostNames(limit: number): Array<{ name: string; lost: number }>;
   diagnosis(): Finding[];
+  /** `namespace/pod` of an address when the agent knows it (in a cluster). */
+  podOf?(ip: string): string | null;
   /** The most recent kernel drop events (the tracer's), newest first. */
   drops?(): DropReport[];
   /** Called when the app closes (SIGTERM): stops captures. */
@@ -49,7 +51,8 @@ export function build(deps: AppDeps): FastifyInstance {
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'no capture running', captures: deps.captures() });
   });
   app.get('/diagnosis', async () => ({ findings: deps.diagnosis() }));
-  app.get('/debug/lost', async () => ({ lost: deps.lost().map(lostJson), topNames: deps.topLostNames(20) }));
+  const podOf = deps.podOf ?? (() => null);
+  app.get('/debug/lost', async () => ({ lost: deps.lost().map((l) => lostJson(l, podOf)), topNames: deps.topLostNames(20) }));
   app.get('/debug/drops', async () => ({ drops: (deps.drops?.() ?? []).map((d) => ({ time: new Date(d.tsUs / 1000).toISOString(), ...d, tsUs: undefined })) }));
   if (deps.onClose) {
     const close = deps.onClose;
@@ -60,12 +63,14 @@ export function build(deps: AppDeps): FastifyInstance {
   return app;
 }
 
-function lostJson(l: LostTransaction) {
+function lostJson(l: LostTransaction, podOf: (ip: string) => string | null) {
   return {
     time: new Date(l.tsUs / 1000).toISOString(),
     client: l.client,
+    clientPod: podOf(l.client),
     clientPort: l.clientPort,
     server: l.server,
+    serverPod: podOf(l.server),
     serverPort: l.serverPort,
     id: l.id,
     name: l.name,

@@ -71,6 +71,8 @@ t.test('bad values: one line naming where they came from', async (t) => {
     [{ file: yaml('unknown.yaml', 'dnsTimout: 2\n') }, /unknown setting 'dnsTimout' \(known: listen, /],
     [{ file: yaml('type.yaml', 'dnsTimeout: {a: 1}\n') }, /dnsTimeout: expected a single value$/],
     [{ flags: { 'bpf-ring': '1000' } }, /^--bpf-ring: not a power of 2: 1000$/],
+    [{ flags: { 'cluster-dns': ['10.96.0.10', 'kube-dns'] } }, /^--cluster-dns: not an IP address: "kube-dns"$/],
+    [{ flags: { 'doctor-interval': '-1' } }, /^--doctor-interval: out of range 0\.\.86400: -1$/],
     [{ flags: { 'bpf-ring': '32' } }, /^--bpf-ring: out of range 64\.\.1048576: 32$/],
     [{ flags: { bpf: 'on' } }, /^--bpf: expected one of auto, off: on$/],
     [{ flags: { 'bpf-attach': 'kprobe' } }, /^--bpf-attach: expected one of auto, tp_btf, raw_tp: kprobe$/],

@@ -84,10 +84,24 @@ function withAgent(lab: Lab, args: string[], log: string): ChildProcess {
 
 t.test('every injector mode: the kernel drops counted by reason, lost queries tied to them', async (t) => {
   const lab = labUp({ ...DEFAULT_CONFIG, name: LAB });
-  const agent = withAgent(lab, [], 'agent.log');
+  const agent = withAgent(lab, ['--doctor-interval', '0.5'], 'agent.log');
   const m0 = scrape();
   t.equal(metric(m0, 'csumwatch_bpf_program_loaded', { program: 'tp_btf/kfree_skb' }), 1, 'tp_btf program loaded');
   t.equal(metric(m0, 'csumwatch_bpf_program_loaded', { program: 'raw_tp/kfree_skb' }), 0);
+
+  await t.test('the doctor in the agent (before any damage): offload flags and the offload finding follow ethtool', async (t) => {
+    const flag = () => metric(scrape(), 'csumwatch_offload_enabled', { iface: 'vxlan0', feature: 'tx-checksum-ip-generic' });
+    const offloadFinding = () => metric(scrape(), 'csumwatch_finding', { check: 'offload' });
+    t.equal(waitFor('the first doctor run', () => (/csumwatch_offload_enabled\{iface="vxlan0"/.test(scrape()) ? flag() : undefined)), 0, 'vxlan0 offload off, as the lab sets it');
+    t.equal(offloadFinding(), 0, 'no offload finding');
+    lab.setFeature(2, 'vxlan0', 'tx-checksum-ip-generic', true);
+    t.equal(waitFor('the doctor to see offload on', () => (flag() === 1 ? 1 : undefined)), 1, 'turned on: the gauge follows');
+    t.equal(waitFor('the offload finding', () => (offloadFinding() === 1 ? 1 : undefined)), 1, 'and a finding stands');
+    const diag = JSON.parse(get(NS, `${BASE}/diagnosis`).body).findings as Array<{ check: string; remediation: string }>;
+    t.match(diag.find((f) => f.check === 'offload')?.remediation ?? '', /ethtool -K vxlan0 tx-checksum-ip-generic off/, '/diagnosis names the fix');
+    lab.setFeature(2, 'vxlan0', 'tx-checksum-ip-generic', false);
+    t.equal(waitFor('the finding to go', () => (offloadFinding() === 0 && flag() === 0 ? 0 : undefined)), 0, 'fixed: the finding is gone');
+  });
 
   for (const [mode, e] of Object.entries(EXPECT) as Array<[Exclude<InjectMode, 'off'>, (typeof EXPECT)['inner-udp']]>) {
     await t.test(mode, async (t) => checkRound(t, round(lab, mode, `kd${mode.replace('-', '')}`), e));

@@ -14,8 +14,11 @@ import { DEFAULT_AGENT_CONFIG } from '../../src/agent/config';
 import { DIR_INDEX_RX, DIR_INDEX_TX } from '../../src/agent/counters';
 import { agentFindings } from '../../src/agent/diagnosis';
 import { readCaptureFile } from '../../src/capture/replay';
+import { FixtureInputs } from '../../src/doctor/inputs';
+import { kubeConfigForServer, PodDirectory } from '../../src/kube/pods';
 import { createRegistry } from '../../src/metrics/registry';
 import { build } from '../../src/server/app';
+import { ApiServer, fixture } from '../kube/apiserver';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
@@ -26,12 +29,16 @@ const GOLDEN = join(FIX, 'metrics', 'golden.prom');
  * from the lab's addresses (test/fixtures/README.md): a frame whose IPv4 source (outer, or the
  * only one) is the capturing node's own was sent, any other was received.
  */
-function fedAgent(): Agent {
+function fedAgent(pods?: PodDirectory): Agent {
   const agent = new Agent({ ...DEFAULT_AGENT_CONFIG, dnsTimeout: 5 }, {
     log: pino({ level: 'silent' }),
     procNet: join(FIX, 'node', 'proc-net'),
     watchLinks: false,
+    pods,
+    // The doctor reads a vmxnet3 node's recorded state (test/fixtures/node/README.md).
+    doctorInputs: new FixtureInputs(join(FIX, 'node', 'vmxnet3-calico')),
   });
+  agent.doctor.run();
   let last = 0;
   const node2 = ['10.200.0.2', '10.244.0.2'];
   const feeds = [
@@ -58,6 +65,7 @@ function fedAgent(): Agent {
 
 function app(agent: Agent) {
   return build({
+    podOf: (ip) => agent.podOf(ip),
     registry: createRegistry(agent, '0.0.0-test'),
     ready: () => agent.ready(),
     captures: () => agent.captures(),
@@ -167,4 +175,32 @@ t.test('onClose runs when the app closes', async (t) => {
   t.equal((await a.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
   await a.close();
   t.equal(closed, 1);
+});
+
+t.test('in a cluster: servers and clients named by pod, through the real client and a local API server', async (t) => {
+  // The recorded lists, with the captures' addresses: CoreDNS at 10.244.0.2, a client pod at 10.244.0.1.
+  const server = await ApiServer.start();
+  server.reply('coredns', 'list', { json: fixture('coredns-list.json').replaceAll('"10.244.1.2"', '"10.244.0.2"') });
+  server.reply('node', 'list', { json: fixture('node-list.json').replaceAll('"10.244.1.9"', '"10.244.0.1"') });
+  const pods = new PodDirectory({ kubeConfig: kubeConfigForServer(server.url, { token: 't' }), nodeName: 'worker-1', log: pino({ level: 'silent' }) });
+  t.teardown(async () => {
+    await pods.stop();
+    await server.close();
+  });
+  pods.start();
+  for (let i = 0; i < 100 && !pods.ready(); i++) await new Promise((r) => setTimeout(r, 50));
+  t.ok(pods.ready(), 'the pods are listed');
+  const agent = fedAgent(pods);
+  const a = app(agent);
+  const body = (await a.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(body, /csumwatch_dns_queries_total\{server="kube-system\/coredns-7db6d8ff4d-4kx2p"\} \d+/, 'the server label is namespace/pod');
+  t.notMatch(body, /server="10\.244\.0\.2"/, 'not the address');
+  t.match(body, /csumwatch_kube_ready 1/);
+  t.match(body, /csumwatch_kube_pods [1-9]/);
+  const lost = JSON.parse((await a.inject({ method: 'GET', url: '/debug/lost' })).body).lost as Array<{ serverPod: string | null; clientPod: string | null }>;
+  t.ok(lost.length > 0);
+  t.ok(lost.every((l) => l.serverPod === 'kube-system/coredns-7db6d8ff4d-4kx2p' && l.clientPod === 'batch/report-28770360-9wq4f'), 'lost queries name the client pod and the server pod');
+  const promtool = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+  t.equal(promtool.status, 0, promtool.stdout + promtool.stderr);
+  await a.close();
 });
