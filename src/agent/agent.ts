@@ -121,7 +121,7 @@ export class Agent {
       reasonName: (r) => this.drops.reasons[r] ?? `reason_${r}`,
     });
     this.drops = new KernelDrops(config, { log: this.log, dns: this.dns, binding: deps.bpfBinding });
-    this.doctor = new NodeDoctor(config, this.log, deps.doctorInputs);
+    this.doctor = new NodeDoctor(config, this.log, deps.doctorInputs, () => ({ a: this.dns.answeredA, aaaa: this.dns.answeredAAAA }));
     this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets });
   }
 

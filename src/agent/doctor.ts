@@ -17,7 +17,11 @@ export class NodeDoctor {
   private timer: NodeJS.Timeout | null = null;
   private readonly inputs: DoctorInputs;
 
-  constructor(private readonly config: AgentConfig, private readonly log: Logger, inputs?: DoctorInputs) {
+  /**
+   * answers: the A and AAAA answers the agent has seen, for the IPv6 check (AAAA answers on a
+   * node that cannot route IPv6).
+   */
+  constructor(private readonly config: AgentConfig, private readonly log: Logger, inputs?: DoctorInputs, private readonly answers: () => { a: number; aaaa: number } | null = () => null) {
     this.inputs = inputs ?? new NodeInputs({ hostRoot: config.hostRoot });
   }
 
@@ -37,7 +41,11 @@ export class NodeDoctor {
   /** One run of every check; a failure keeps the previous report and is logged when it changes. */
   run(): void {
     try {
-      const r = runDoctor(this.inputs, { previous: this.previous, clusterDns: this.config.clusterDns.length > 0 ? this.config.clusterDns : undefined });
+      const r = runDoctor(this.inputs, {
+        previous: this.previous,
+        clusterDns: this.config.clusterDns.length > 0 ? this.config.clusterDns : undefined,
+        dnsAnswers: this.answers(),
+      });
       const before = new Set((this.report?.findings ?? []).map((f) => `${f.check}/${f.severity}/${f.evidence}`));
       for (const f of r.findings) {
         if (f.severity !== 'info' && !before.has(`${f.check}/${f.severity}/${f.evidence}`)) this.log.warn({ check: f.check, severity: f.severity, evidence: f.evidence, remediation: f.remediation }, 'doctor finding');

@@ -132,6 +132,9 @@ export class DnsCorrelator {
   kernelDropsUnmatched = 0;
   /** Lost transactions of which the kernel dropped a packet and no bad checksum was seen. */
   lostToKernelDrop = 0;
+  /** Answered transactions for an A and for an AAAA question (the doctor's IPv6 check). */
+  answeredA = 0;
+  answeredAAAA = 0;
   /** Responses by RCODE (4 bits). */
   readonly rcodes = new Float64Array(16);
   /** Lost-to-checksum transactions by their failing layer. */
@@ -342,6 +345,7 @@ export class DnsCorrelator {
     this.answeredTs[slot] = tsUs;
     this.appendList(slot, LIST_ANSWERED);
     this.latency.record(tsUs - this.firstTs[slot]);
+    this.countAnswer(slot);
     if (this.servers) this.servers.answered(this.serverOf[slot], f.dns.rcode, tsUs - this.firstTs[slot]);
   }
 
@@ -478,6 +482,12 @@ export class DnsCorrelator {
     }
   }
 
+  private countAnswer(slot: number): void {
+    const q = this.qtype[slot];
+    if (q === 1) this.answeredA++;
+    else if (q === 28) this.answeredAAAA++;
+  }
+
   /** Keeps the scratch key of a kernel drop whose transaction is not in the table (yet). */
   private holdDrop(h: number, reason: number, tsUs: number): void {
     const older = this.pendIndex.get(h);
@@ -543,6 +553,7 @@ export class DnsCorrelator {
     this.queryCount[slot] = 1;
     const latency = Math.max(0, this.answeredTs[slot] - tsUs);
     this.latency.record(latency);
+    this.countAnswer(slot);
     if (this.servers) {
       this.servers.queries[this.serverOf[slot]]++;
       this.servers.answered(this.serverOf[slot], this.rcodeOf[slot], latency);

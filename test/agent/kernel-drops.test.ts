@@ -15,7 +15,8 @@ import * as fs from 'node:fs';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { DEFAULT_CONFIG, LabConfig } from '../../src/lab/config';
+import { ANSWER_AAAA, DEFAULT_CONFIG, DNS_ZONE, LabConfig } from '../../src/lab/config';
+import { dig } from '../../src/lab/dns';
 import { inNs } from '../../src/lab/exec';
 import { InjectMode } from '../../src/lab/inject';
 import { Lab, labDown, labUp } from '../../src/lab/lab';
@@ -101,6 +102,15 @@ t.test('every injector mode: the kernel drops counted by reason, lost queries ti
     t.match(diag.find((f) => f.check === 'offload')?.remediation ?? '', /ethtool -K vxlan0 tx-checksum-ip-generic off/, '/diagnosis names the fix');
     lab.setFeature(2, 'vxlan0', 'tx-checksum-ip-generic', false);
     t.equal(waitFor('the finding to go', () => (offloadFinding() === 0 && flag() === 0 ? 0 : undefined)), 0, 'fixed: the finding is gone');
+  });
+
+  await t.test('the doctor in the agent: AAAA answers on a node without IPv6 routes', async (t) => {
+    const ipv6 = () => metric(scrape(), 'csumwatch_finding', { check: 'ipv6', severity: 'warning' });
+    t.equal(ipv6(), 0, 'no finding before any AAAA answer');
+    for (let i = 0; i < 3; i++) t.same(dig(lab.node(1).ns, lab.dnsAddress, `aaaa${i}.${DNS_ZONE}`, 'AAAA'), [ANSWER_AAAA], 'node1 gets an AAAA answer through the tunnel');
+    t.equal(waitFor('the ipv6 finding', () => (ipv6() === 1 ? 1 : undefined)), 1, 'the agent saw the answers, the doctor says the node cannot use them');
+    const f = (JSON.parse(get(NS, `${BASE}/diagnosis`).body).findings as Array<{ check: string; evidence: string }>).find((x) => x.check === 'ipv6');
+    t.match(f?.evidence ?? '', /3 AAAA answers/, 'with the count');
   });
 
   for (const [mode, e] of Object.entries(EXPECT) as Array<[Exclude<InjectMode, 'off'>, (typeof EXPECT)['inner-udp']]>) {

@@ -78,6 +78,7 @@ t.test('every query answered: answered 20, latency measured from the first query
   const c = h.c;
   t.equal(c.queries, 20);
   t.equal(c.responses, 20);
+  t.equal(c.answeredA + c.answeredAAAA, 20, 'answers counted by question type (the fixture asks A and AAAA)');
   t.equal(c.answered, 20);
   t.equal(c.unanswered, 0);
   t.equal(c.lostToChecksum, 0);
