@@ -194,7 +194,8 @@ export function loadConfig(src: ConfigSources): AgentConfig {
   return cfg;
 }
 
-function isList(fl: Field): boolean {
+/** A setting that repeats (a list): a repeatable flag, a comma-separated variable, a YAML list. */
+export function isList(fl: Field): boolean {
   return fl.kind === 'names' || fl.kind === 'words' || fl.kind === 'ports' || fl.kind === 'addrs';
 }
 

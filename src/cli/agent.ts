@@ -1,14 +1,13 @@
 // csumwatch agent [options]: the live node agent.
 
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { Agent } from '../agent/agent';
 import { PodDirectory } from '../kube/pods';
-import { ConfigError, FIELDS, loadConfig } from '../agent/config';
+import { ConfigError, FIELDS, isList, loadConfig } from '../agent/config';
 import { agentFindings } from '../agent/diagnosis';
 import { createRegistry } from '../metrics/registry';
 import { build } from '../server/app';
-import { CliError, usageFromParseArgs, UsageError } from './errors';
+import { CliError, parseCommand, UsageError } from './errors';
 
 const VERSION: string = require('../../../package.json').version;
 
@@ -34,13 +33,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     config: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   };
-  for (const f of FIELDS) options[f.flag] = { type: 'string', ...(f.kind === 'names' || f.kind === 'words' || f.kind === 'ports' || f.kind === 'addrs' ? { multiple: true } : {}) };
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
-  } catch (err) {
-    throw usageFromParseArgs(err);
-  }
+  for (const f of FIELDS) options[f.flag] = { type: 'string', ...(isList(f) ? { multiple: true } : {}) };
+  const parsed = parseCommand({ args: argv, options, strict: true, allowPositionals: false });
   const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
   if (v.help) {
     process.stdout.write(HELP);

@@ -1,9 +1,8 @@
 // csumwatch analyze FILE... [--vxlan-port N]... [--dns-port N]... [--json]
 
-import { parseArgs } from 'node:util';
 import { analyzeFiles } from '../analyze/analyze';
 import { toJson, toText } from '../analyze/report';
-import { parsePort, usageFromParseArgs, UsageError } from './errors';
+import { parseCommand, parsePort, UsageError } from './errors';
 
 export const HELP = `usage: csumwatch analyze FILE... [options]
 
@@ -25,9 +24,7 @@ exit status: 0 read every file, 1 a file could not be read (what was read is sti
 `;
 
 export function runAnalyze(argv: string[]): number {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = parseCommand({
       args: argv,
       allowPositionals: true,
       strict: true,
@@ -41,9 +38,6 @@ export function runAnalyze(argv: string[]): number {
         help: { type: 'boolean', short: 'h' },
       },
     });
-  } catch (err) {
-    throw usageFromParseArgs(err);
-  }
   const v = parsed.values;
   if (v.help) {
     process.stdout.write(HELP);

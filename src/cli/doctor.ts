@@ -1,12 +1,11 @@
 // csumwatch doctor [--json] [--interval S] [--cluster-dns ADDR]... [--node-ip ADDR] [--host-root DIR]
 
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 
 import { hasCritical, readCounters, runDoctor } from '../doctor/doctor';
 import { NodeInputs } from '../doctor/inputs';
 import { toJson, toText } from '../doctor/report';
-import { usageFromParseArgs, UsageError } from './errors';
+import { parseCommand, UsageError } from './errors';
 
 export const HELP = `usage: csumwatch doctor [options]
 
@@ -38,9 +37,7 @@ exit status: 0 no critical finding, 1 a critical finding (or the node could not 
 `;
 
 export async function runDoctorCli(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = parseCommand({
       args: argv,
       allowPositionals: false,
       strict: true,
@@ -53,9 +50,6 @@ export async function runDoctorCli(argv: string[]): Promise<number> {
         help: { type: 'boolean', short: 'h' },
       },
     });
-  } catch (err) {
-    throw usageFromParseArgs(err);
-  }
   const v = parsed.values;
   if (v.help) {
     process.stdout.write(HELP);

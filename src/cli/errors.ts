@@ -1,3 +1,5 @@
+import { parseArgs, ParseArgsConfig } from 'node:util';
+
 /** Bad command-line usage: exit 2 with one line on stderr. */
 export class UsageError extends Error {
   readonly code = 'CSW_ERR_USAGE';
@@ -15,6 +17,15 @@ export class CliError extends Error {
 /** node:util parseArgs' error as a UsageError: its first line, lower case like ours. */
 export function usageFromParseArgs(err: unknown): UsageError {
   return new UsageError((err as Error).message.split('\n')[0].replace(/^[A-Z]/, (c) => c.toLowerCase()));
+}
+
+/** node:util parseArgs, an unknown or malformed option thrown as a UsageError (exit 2). */
+export function parseCommand<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw usageFromParseArgs(err);
+  }
 }
 
 /** Parses a port value, or throws UsageError naming the flag. */

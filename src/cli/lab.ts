@@ -1,6 +1,5 @@
 // csumwatch lab up|down|status|fault|demo: the built-in lab of network namespaces.
 
-import { parseArgs } from 'node:util';
 
 import { checkConfig, checkName, DEFAULT_CONFIG, LabConfig } from '../lab/config';
 import { LabError } from '../lab/exec';
@@ -8,7 +7,7 @@ import { INJECT_DIRECTIONS, INJECT_MODES, InjectDirection, InjectMode } from '..
 import { Lab, labDown, labUp, listLabs, readState } from '../lab/lab';
 import { runDemo } from '../lab/demo';
 import { Snmp } from '../node/snmp';
-import { parsePort, usageFromParseArgs, UsageError } from './errors';
+import { parseCommand, parsePort, UsageError } from './errors';
 
 export const HELP = `usage: csumwatch lab COMMAND [options]
 
@@ -76,11 +75,7 @@ const OPTIONS = {
 type Values = ReturnType<typeof parse>['values'];
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
-  } catch (err) {
-    throw usageFromParseArgs(err);
-  }
+  return parseCommand({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
 }
 
 export async function runLab(argv: string[]): Promise<number> {
