@@ -9,8 +9,8 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 
 import { DEFAULT_AGENT_CONFIG, FIELDS, loadConfig } from '../../src/agent/config';
+import { BIN } from '../helpers/cli';
 
-const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
 const dir = fs.mkdtempSync(join(os.tmpdir(), 'csw-config-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
 const yaml = (name: string, text: string) => {

@@ -1,20 +1,15 @@
 // `csumwatch analyze` as a user runs it: the real bin/csumwatch in a child process.
 
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { cli as run } from '../helpers/cli';
+
 const ROOT = join(__dirname, '..', '..', '..');
-const BIN = join(ROOT, 'bin', 'csumwatch');
 const FIX = join(ROOT, 'test', 'fixtures');
 const tmp = mkdtempSync(join(tmpdir(), 'csw-cli-'));
-
-function run(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 function errLines(err: string): string[] {
   return err.split('\n').filter((l) => l !== '');

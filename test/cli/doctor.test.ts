@@ -2,15 +2,8 @@
 // and a run on this machine whose exit status follows its findings.
 
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 
-const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
-
-function run(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { cli as run, usageErrors } from '../helpers/cli';
 
 t.test('help', async (t) => {
   const r = run('doctor', '--help');
@@ -34,15 +27,7 @@ t.test('bad usage: exit 2, one line, no stack', async (t) => {
     [['doctor', '--host-root', ''], /--host-root: empty/],
     [['doctor', '--json=yes'], /does not take an argument|unexpected|unknown/i],
   ];
-  for (const [args, why] of cases) {
-    const r = run(...args);
-    t.equal(r.code, 2, `exit 2: ${args.join(' ')}`);
-    const lines = r.err.split('\n').filter((l) => l !== '');
-    t.equal(lines.length, 1, `one stderr line: ${args.join(' ')}`);
-    t.match(r.err, why, `says why: ${args.join(' ')}`);
-    t.notMatch(r.err, /\n\s+at /, 'no stack trace');
-    t.equal(r.out, '', 'nothing on stdout');
-  }
+  usageErrors(t, cases, { quiet: true });
 });
 
 t.test('a run on this machine: JSON, and the exit status follows the findings', async (t) => {

@@ -2,15 +2,8 @@
 // 2 and one stderr line, before anything is built.
 
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 
-const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
-
-function run(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { cli as run, usageErrors } from '../helpers/cli';
 
 t.test('help', async (t) => {
   const r = run('lab', '--help');
@@ -48,14 +41,7 @@ t.test('bad usage: exit 2, one line, no stack', async (t) => {
     [['lab', 'fault', 'inner-udp', '--port', '99999'], /not a port/],
     [['lab', 'up', '--bogus'], /unknown option/i],
   ];
-  for (const [args, why] of cases) {
-    const r = run(...args);
-    t.equal(r.code, 2, `exit 2: ${args.join(' ')}`);
-    const lines = r.err.split('\n').filter((l) => l !== '');
-    t.equal(lines.length, 1, `one stderr line: ${args.join(' ')}`);
-    t.match(r.err, why, `says why: ${args.join(' ')}`);
-    t.notMatch(r.err, /\n\s+at /, 'no stack trace');
-  }
+  usageErrors(t, cases);
 });
 
 t.test('status of a lab that is not up: exit 1, one line', async (t) => {

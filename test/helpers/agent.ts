@@ -3,11 +3,9 @@
 
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
 
 import { inNs, sleepMs } from '../../src/lab/exec';
-
-export const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
+import { BIN } from './cli';
 
 /** GET url from inside namespace ns (curl): status and body. */
 export function get(ns: string, url: string): { status: number; body: string } {

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 
-import { cli } from '../helpers/lab';
+import { cli } from '../helpers/cli';
 import { rootTest } from '../helpers/root';
 
 const ROOT = join(__dirname, '..', '..', '..');

@@ -20,7 +20,8 @@ import { InjectDirection, InjectMode } from '../../src/lab/inject';
 import { Lab, labDown, labUp } from '../../src/lab/lab';
 import { measure, Measurement, Tap } from '../../src/lab/measure';
 import { Snmp, snmpValue } from '../../src/node/snmp';
-import { cli, counts } from '../helpers/lab';
+import { cli } from '../helpers/cli';
+import { counts } from '../helpers/lab';
 import { rootTest } from '../helpers/root';
 
 const LAB = 'cswpod';
