@@ -16,6 +16,7 @@
 
 import { constants as osConstants, endianness } from 'node:os';
 import path from 'node:path';
+import { requireAddon } from './addon';
 
 export interface BpfBinding {
   open(file: string, btfPath: string | null): object | number;
@@ -129,15 +130,11 @@ let binding: BpfBinding | null = null;
 
 /** The addon, loaded once; a BpfUnavailableError says how to build it when it is missing. */
 export function bpfBinding(): BpfBinding {
-  if (binding) return binding;
-  const file = path.join(__dirname, '..', '..', 'native', 'csw_bpf.node');
-  try {
-    binding = require(file) as BpfBinding;
-  } catch (err) {
+  binding ??= requireAddon<BpfBinding>('csw_bpf', (file, reason) => {
     const e = new BpfUnavailableError(`loading the BPF addon ${file}`, 0);
-    e.message = `${e.op}: ${(err as Error).message.split('\n')[0]} (run \`npm run build\`)`;
-    throw e;
-  }
+    e.message = `${e.op}: ${reason}`;
+    return e;
+  });
   return binding;
 }
 

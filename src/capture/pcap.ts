@@ -15,8 +15,8 @@
 // by their real size (snaplen costs nothing for small packets) and a block is handed over when it
 // fills or after timeoutMs. That bounds both the wakeups per second and the delay.
 
-import path from 'node:path';
 import { LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW } from '../decode/decoder';
+import { requireAddon } from './addon';
 import { BatchHandler, PacketSource, SourceStats } from './source';
 
 interface Binding {
@@ -39,13 +39,7 @@ let binding: Binding | null = null;
 
 /** The addon, loaded once; a CaptureError says how to build it when it is missing. */
 export function pcapBinding(): Binding {
-  if (binding) return binding;
-  const file = path.join(__dirname, '..', '..', 'native', 'csw_pcap.node');
-  try {
-    binding = require(file) as Binding;
-  } catch (err) {
-    throw new CaptureError(`loading the capture addon ${file}: ${(err as Error).message.split('\n')[0]} (run \`npm run build\`)`);
-  }
+  binding ??= requireAddon<Binding>('csw_pcap', (file, reason) => new CaptureError(`loading the capture addon ${file}: ${reason}`));
   return binding;
 }
 
