@@ -4,7 +4,7 @@
 
 import type { Logger } from 'pino';
 import {
-  BpfBinding, bpfBinding, BpfError, BpfUnavailableError, DropEvent, dropReasonNames, DropTracer, DROP_PROTOS,
+  BpfBinding, bpfBinding, BpfError, BpfUnavailableError, DropEvent, dropReasonNames, DropTracer, DROP_CONSTANTS, DROP_PROTOS,
   EVENT_LAYOUT, EV_DECAPPED, EV_DNS, EV_FLOW, EV_PORTS, EV_TUNNEL, EV_VNI, FLOW_LAYOUT, NO_STATS, PROGRAMS, REASON_SLOTS, TracerStats,
 } from '../capture/ebpf';
 import { addrString } from '../correlate/addrtable';
@@ -87,10 +87,6 @@ export class KernelDrops {
     return out;
   }
 
-  get running(): boolean {
-    return this.tracer !== null;
-  }
-
   /** Loads and attaches the tracer; on failure says why once and leaves the agent without it. */
   start(): void {
     const c = this.config;
@@ -118,14 +114,15 @@ export class KernelDrops {
       else unknown.push(r);
     }
     if (unknown.length > 0) this.log.info({ reasons: unknown }, 'not drop reasons of this kernel; no events for them');
-    if (c.vxlanPorts.length > 4 || c.dnsPorts.length > 4) this.log.warn('the kernel drop tracer follows the first 4 VXLAN and DNS ports only');
+    const ports = DROP_CONSTANTS.ports;
+    if (c.vxlanPorts.length > ports || c.dnsPorts.length > ports) this.log.warn(`the kernel drop tracer follows the first ${ports} VXLAN and DNS ports only`);
     try {
       this.tracer = DropTracer.open({
         btfPath: btf,
         attach: c.bpfAttach,
         ringBytes: c.bpfRingKiB * 1024,
-        vxlanPorts: c.vxlanPorts.slice(0, 4),
-        dnsPorts: c.dnsPorts.slice(0, 4),
+        vxlanPorts: c.vxlanPorts.slice(0, ports),
+        dnsPorts: c.dnsPorts.slice(0, ports),
         eventSlots: slots,
         eventScope: c.bpfEventScope,
       }, b);
