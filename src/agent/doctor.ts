@@ -2,9 +2,11 @@
 // report feeds /diagnosis, csumwatch_finding and csumwatch_offload_enabled. Each run passes the
 // previous checksum-error reading, so the offload check knows whether errors are rising.
 
+import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { CsumCounters, DoctorReport, runDoctor } from '../doctor/doctor';
 import { DoctorInputs, NodeInputs } from '../doctor/inputs';
+import { parseResolvConf } from '../node/resolv';
 import { AgentConfig } from './config';
 
 export class NodeDoctor {
@@ -38,12 +40,29 @@ export class NodeDoctor {
     this.timer = null;
   }
 
+  /**
+   * In a pod that reads the node through --host-root, the pod's own /etc/resolv.conf names the
+   * cluster DNS: the DaemonSet's dnsPolicy ClusterFirstWithHostNet puts the kubelet's clusterDNS
+   * there. Used when neither --cluster-dns nor a readable kubelet configuration gives it.
+   */
+  private podClusterDns(): { addresses: string[]; source: string } | null {
+    if (this.config.hostRoot === '/' || !process.env.KUBERNETES_SERVICE_HOST) return null;
+    let text: string;
+    try {
+      text = fs.readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      return null;
+    }
+    return { addresses: parseResolvConf(text).nameservers, source: "the agent pod's /etc/resolv.conf (dnsPolicy ClusterFirstWithHostNet)" };
+  }
+
   /** One run of every check; a failure keeps the previous report and is logged when it changes. */
   run(): void {
     try {
       const r = runDoctor(this.inputs, {
         previous: this.previous,
         clusterDns: this.config.clusterDns.length > 0 ? this.config.clusterDns : undefined,
+        clusterDnsFallback: this.podClusterDns(),
         dnsAnswers: this.answers(),
       });
       const before = new Set((this.report?.findings ?? []).map((f) => `${f.check}/${f.severity}/${f.evidence}`));

@@ -37,6 +37,11 @@ export interface DoctorOptions {
   previous?: CsumCounters | null;
   /** The cluster DNS service addresses, when the caller knows them (Kubernetes, --cluster-dns). */
   clusterDns?: readonly string[];
+  /**
+   * Cluster DNS addresses to use only when neither clusterDns nor a kubelet configuration gives
+   * them, with where they came from (the agent's pod: its own resolv.conf).
+   */
+  clusterDnsFallback?: { addresses: readonly string[]; source: string } | null;
   /** The node's address as the cluster knows it (InternalIP), for the binding check. */
   nodeAddress?: string | null;
   /** A and AAAA answers the caller saw (the agent's DNS view), for the ipv6 check. */
@@ -162,7 +167,7 @@ export function runDoctor(inputs: DoctorInputs, opts: DoctorOptions = {}): Docto
   }
 
   // Resolver configuration, for the resolv and ipv6 checks.
-  const resolv = gatherResolv(inputs, opts.clusterDns ?? []);
+  const resolv = gatherResolv(inputs, opts.clusterDns ?? [], opts.clusterDnsFallback ?? null);
   const nameservers: Nameserver[] = [];
   for (const a of resolv.etc.conf?.nameservers ?? []) nameservers.push({ address: a, from: resolv.etc.path });
   for (const a of resolv.stub?.upstreams ?? []) nameservers.push({ address: a, from: resolv.stub!.path });
@@ -261,7 +266,7 @@ function offloadFlags(devices: Map<string, { iface: NetInterface; features: Feat
 }
 
 /** /etc/resolv.conf, the stub it may point at, the cluster DNS addresses and the kubelet's resolvConf. */
-function gatherResolv(inputs: DoctorInputs, given: readonly string[]): ResolvInput {
+function gatherResolv(inputs: DoctorInputs, given: readonly string[], fallback: DoctorOptions['clusterDnsFallback']): ResolvInput {
   const etcPath = '/etc/resolv.conf';
   const etcText = inputs.readFile(etcPath);
   const conf = etcText === null ? null : parseResolvConf(etcText);
@@ -293,6 +298,9 @@ function gatherResolv(inputs: DoctorInputs, given: readonly string[]): ResolvInp
     kubelet = { path: p, resolvConf: rc, nameservers: rc === '' ? [] : readConf(rc)?.nameservers ?? null };
     if (clusterDns.addresses.length === 0 && k.clusterDNS.length > 0) clusterDns = { addresses: k.clusterDNS, source: `clusterDNS in ${p}` };
     break;
+  }
+  if (clusterDns.addresses.length === 0 && fallback && fallback.addresses.length > 0) {
+    clusterDns = { addresses: [...fallback.addresses], source: fallback.source };
   }
   if (clusterDns.addresses.length === 0) {
     clusterDns.source = `not given, and no kubelet configuration with clusterDNS at ${KUBELET_CONFIG_PATHS.join(' or ')}`;

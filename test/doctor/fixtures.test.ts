@@ -138,6 +138,13 @@ t.test('resolv.conf loop: resolved forwards to the cluster DNS service, the kube
   const given = runDoctor(noKubelet, { now, clusterDns: ['10.96.0.10'] });
   t.same(summary(given), ['resolv:critical']);
   t.match(given.findings[0].evidence, /given by the caller/);
+  // The agent's pod names it in its own resolv.conf: used only when the kubelet's file does not.
+  const pod = { addresses: ['10.96.0.10'], source: "the agent pod's /etc/resolv.conf (dnsPolicy ClusterFirstWithHostNet)" };
+  const fromPod = runDoctor(noKubelet, { now, clusterDnsFallback: pod });
+  t.same(summary(fromPod), ['resolv:critical']);
+  t.match(fromPod.findings[0].evidence, /cluster DNS from the agent pod's \/etc\/resolv\.conf/);
+  const kubeletWins = runDoctor(base, { now, clusterDnsFallback: { addresses: ['10.99.9.9'], source: 'elsewhere' } });
+  t.match(kubeletWins.findings[0].evidence, /cluster DNS service 10\.96\.0\.10 .*clusterDNS in \/var\/lib\/kubelet\/config\.yaml/, 'the kubelet configuration wins over the fallback');
   // The same cluster DNS named directly in /etc/resolv.conf.
   const direct = over(noKubelet, { readFile: (p) => (p === '/etc/resolv.conf' ? 'nameserver 10.96.0.10\n' : noKubelet.readFile(p)), readLink: () => null });
   const d = runDoctor(direct, { now, clusterDns: ['10.96.0.10'] });
