@@ -1,0 +1,114 @@
+// deploy/ as the tests read it: the kustomization's resources, the agent's container in the
+// DaemonSet, and running the image's staged agent in a lab node the way the DaemonSet runs it
+// (its args, its read-only root filesystem, its hostPath mounts, exactly its capabilities).
+
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+
+export const ROOT = join(__dirname, '..', '..', '..');
+export const DEPLOY = join(ROOT, 'deploy');
+
+// Kubernetes objects are read as plain JSON: the tests check fields by name.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type Obj = Record<string, any>;
+
+export interface Kustomization {
+  namespace: string;
+  resources: string[];
+  configMapGenerator: Array<{ name: string; files: string[]; options?: { disableNameSuffixHash?: boolean; labels?: Record<string, string> } }>;
+  images: Array<{ name: string; newName?: string; newTag?: string }>;
+  labels?: Array<{ pairs: Record<string, string> }>;
+}
+
+export function kustomization(): Kustomization {
+  return YAML.parse(fs.readFileSync(join(DEPLOY, 'kustomization.yaml'), 'utf8')) as Kustomization;
+}
+
+/** Every document of every resource file the kustomization lists, with the file it came from. */
+export function resources(): Array<{ file: string; obj: Obj }> {
+  const out: Array<{ file: string; obj: Obj }> = [];
+  for (const file of kustomization().resources) {
+    for (const doc of YAML.parseAllDocuments(fs.readFileSync(join(DEPLOY, file), 'utf8'))) {
+      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0].message}`);
+      const obj = doc.toJS() as Obj | null;
+      if (obj) out.push({ file, obj });
+    }
+  }
+  return out;
+}
+
+export function resource(kind: string, name = 'csumwatch'): Obj {
+  const found = resources().filter((r) => r.obj.kind === kind && r.obj.metadata?.name === name);
+  if (found.length !== 1) throw new Error(`deploy/: ${found.length} ${kind} named ${name}`);
+  return found[0].obj;
+}
+
+/** The DaemonSet's agent container and the pod's volumes. */
+export function agentPod(): { container: Obj; volumes: Obj[]; spec: Obj } {
+  const spec = resource('DaemonSet').spec.template.spec;
+  const container = (spec.containers as Obj[]).find((c) => c.name === 'agent');
+  if (!container) throw new Error('deploy/daemonset.yaml: no container named agent');
+  return { container, volumes: spec.volumes ?? [], spec };
+}
+
+/** The capabilities the DaemonSet adds, lower case as setpriv names them (net_raw, bpf, ...). */
+export function addedCapabilities(): string[] {
+  return (agentPod().container.securityContext.capabilities.add as string[]).map((c) => c.toLowerCase());
+}
+
+/** scripts/build-image.sh DEST, as the Dockerfile's build stage runs it; throws with its output on failure. */
+export function buildImage(dest: string): void {
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'build-image.sh'), dest], { encoding: 'utf8', timeout: 10 * 60_000 });
+  if (r.status !== 0) throw new Error(`scripts/build-image.sh failed (${r.status ?? r.signal}): ${r.stdout}${r.stderr}`);
+}
+
+export interface ContainedAgent {
+  proc: ChildProcess;
+  /** Where the DaemonSet's /host mounts are in this emulation. */
+  hostRoot: string;
+}
+
+/**
+ * Starts the staged image's agent in namespace ns as deploy/daemonset.yaml runs it: its args,
+ * with its hostPath volumes bound read-only at their mountPath (mounts under /host go under a
+ * scratch directory instead, and --host-root follows), the root filesystem (and /run) read-only,
+ * UID 0 with the capability bounding set cut to `caps` (default: the DaemonSet's) and no new
+ * privileges. stdout and stderr go to logFile.
+ */
+export function startContained(ns: string, stage: string, scratch: string, logFile: string, procs: ChildProcess[], caps = addedCapabilities(), extraArgs: string[] = []): ContainedAgent {
+  const { container, volumes } = agentPod();
+  const hostRoot = join(scratch, 'host');
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const steps: string[] = [];
+  for (const m of container.volumeMounts as Obj[]) {
+    const v = volumes.find((x) => x.name === m.name);
+    if (!v) throw new Error(`volumeMount ${m.name} has no volume`);
+    const target = (m.mountPath as string).startsWith('/host/') ? join(scratch, m.mountPath) : m.mountPath;
+    fs.mkdirSync(target, { recursive: true });
+    if (v.hostPath) {
+      if (v.hostPath.type === 'DirectoryOrCreate') fs.mkdirSync(v.hostPath.path, { recursive: true });
+      steps.push(`mount --bind${m.readOnly ? ' -o ro' : ''} ${q(v.hostPath.path)} ${q(target)}`);
+    } else if (v.emptyDir) {
+      steps.push(`mount -t tmpfs -o size=16m none ${q(target)}`);
+    } else {
+      throw new Error(`volume ${v.name}: only hostPath and emptyDir are emulated`);
+    }
+  }
+  if (container.securityContext.readOnlyRootFilesystem) steps.push('mount -o remount,bind,ro /', '{ ! mountpoint -q /run || mount -o remount,bind,ro /run; }');
+  const args = (container.args as string[]).map((a) => a.replace(/^--host-root=\/host$/, `--host-root=${hostRoot}`));
+  const bounding = ['-all', ...caps.map((c) => `+${c}`)].join(',');
+  // The container's environment: the image's (Dockerfile ENV) and the manifest's, nothing of this
+  // process's (tap adds NODE_OPTIONS to whatever it spawns, which would load its hooks into the
+  // agent), hence env -i inside the namespace.
+  const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', NODE_ENV: 'production' };
+  for (const e of (container.env ?? []) as Obj[]) env[e.name] = e.value ?? (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName' ? ns : '');
+  const argv = ['env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'setpriv', '--bounding-set', bounding, '--inh-caps', '-all', '--no-new-privs', '--', process.execPath, join(stage, 'bin', 'csumwatch'), ...args, ...extraArgs];
+  const cmd = `${steps.join(' && ')} && exec ${argv.map(q).join(' ')}`;
+  const out = fs.openSync(logFile, 'w');
+  const proc = spawn('ip', ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', cmd], { stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  procs.push(proc);
+  return { proc, hostRoot };
+}
