@@ -80,7 +80,7 @@ async function main(): Promise<number> {
     buildImage(stage);
     lab = labUp({ ...DEFAULT_CONFIG, name: LAB });
     const agent = startContained(NS, stage, join(scratch, 'run'), join(scratch, 'agent.log'), procs);
-    const pid = agent.proc.pid!;
+    const pid = agent.pid!;
     try {
       waitFor('the agent', () => (get(NS, 'http://127.0.0.1:9475/readyz').status === 200 ? true : undefined));
     } catch (err) {
@@ -109,7 +109,7 @@ async function main(): Promise<number> {
     sleepMs(6_000);
     phase('after the DNS timeout', () => { sleepMs(2_000); return 0; });
     fault(0);
-    await stopAgent(agent.proc);
+    await stopAgent(agent);
 
     if (json) {
       process.stdout.write(JSON.stringify(rows, null, 2) + '\n');

@@ -79,7 +79,7 @@ t.test('the staged image runs as the DaemonSet runs it, with only the capabiliti
     t.equal(metric(m, 'csumwatch_checksums_total', { iface: 'eth0', layer: 'vxlan.udp', result: 'bad' }), damaged, 'bad inner UDP checksums on eth0 = injector');
     t.equal(metric(m, 'csumwatch_kernel_drops_total', { reason: 'udp_csum', proto: 'udp' }), damaged, 'kernel udp_csum drops = injector');
 
-    t.equal(await stopAgent(agent.proc), 0, 'SIGTERM: exit 0');
+    t.equal(await stopAgent(agent), 0, 'SIGTERM: exit 0');
     const log = fs.readFileSync(join(scratch, 'agent-all.log'), 'utf8');
     t.notMatch(log, /EROFS|read-only file system/i, 'it never tried to write to the read-only root filesystem');
     t.notMatch(log, /"level":(50|60)/, 'no error logged');
@@ -90,7 +90,7 @@ t.test('the staged image runs as the DaemonSet runs it, with only the capabiliti
   const run = async (t: Test, cap: string) => {
     const agent = startContained(NS, stage, join(scratch, cap), join(scratch, `agent-no-${cap}.log`), procs, without(cap));
     const s = settle();
-    t.equal(await stopAgent(agent.proc), 0, 'it still serves, and stops cleanly');
+    t.equal(await stopAgent(agent), 0, 'it still serves, and stops cleanly');
     return s;
   };
 

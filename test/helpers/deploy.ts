@@ -64,12 +64,6 @@ export function buildImage(dest: string): void {
   if (r.status !== 0) throw new Error(`scripts/build-image.sh failed (${r.status ?? r.signal}): ${r.stdout}${r.stderr}`);
 }
 
-export interface ContainedAgent {
-  proc: ChildProcess;
-  /** Where the DaemonSet's /host mounts are in this emulation. */
-  hostRoot: string;
-}
-
 /**
  * Starts the staged image's agent in namespace ns as deploy/daemonset.yaml runs it: its args,
  * with its hostPath volumes bound read-only at their mountPath (mounts under /host go under a
@@ -77,7 +71,7 @@ export interface ContainedAgent {
  * UID 0 with the capability bounding set cut to `caps` (default: the DaemonSet's) and no new
  * privileges. stdout and stderr go to logFile.
  */
-export function startContained(ns: string, stage: string, scratch: string, logFile: string, procs: ChildProcess[], caps = addedCapabilities(), extraArgs: string[] = []): ContainedAgent {
+export function startContained(ns: string, stage: string, scratch: string, logFile: string, procs: ChildProcess[], caps = addedCapabilities()): ChildProcess {
   const { container, volumes } = agentPod();
   const hostRoot = join(scratch, 'host');
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -87,14 +81,9 @@ export function startContained(ns: string, stage: string, scratch: string, logFi
     if (!v) throw new Error(`volumeMount ${m.name} has no volume`);
     const target = (m.mountPath as string).startsWith('/host/') ? join(scratch, m.mountPath) : m.mountPath;
     fs.mkdirSync(target, { recursive: true });
-    if (v.hostPath) {
-      if (v.hostPath.type === 'DirectoryOrCreate') fs.mkdirSync(v.hostPath.path, { recursive: true });
-      steps.push(`mount --bind${m.readOnly ? ' -o ro' : ''} ${q(v.hostPath.path)} ${q(target)}`);
-    } else if (v.emptyDir) {
-      steps.push(`mount -t tmpfs -o size=16m none ${q(target)}`);
-    } else {
-      throw new Error(`volume ${v.name}: only hostPath and emptyDir are emulated`);
-    }
+    if (!v.hostPath) throw new Error(`volume ${v.name}: only hostPath volumes are emulated`);
+    if (v.hostPath.type === 'DirectoryOrCreate') fs.mkdirSync(v.hostPath.path, { recursive: true });
+    steps.push(`mount --bind${m.readOnly ? ' -o ro' : ''} ${q(v.hostPath.path)} ${q(target)}`);
   }
   if (container.securityContext.readOnlyRootFilesystem) steps.push('mount -o remount,bind,ro /', '{ ! mountpoint -q /run || mount -o remount,bind,ro /run; }');
   const args = (container.args as string[]).map((a) => a.replace(/^--host-root=\/host$/, `--host-root=${hostRoot}`));
@@ -104,11 +93,11 @@ export function startContained(ns: string, stage: string, scratch: string, logFi
   // agent), hence env -i inside the namespace.
   const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', NODE_ENV: 'production' };
   for (const e of (container.env ?? []) as Obj[]) env[e.name] = e.value ?? (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName' ? ns : '');
-  const argv = ['env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'setpriv', '--bounding-set', bounding, '--inh-caps', '-all', '--no-new-privs', '--', process.execPath, join(stage, 'bin', 'csumwatch'), ...args, ...extraArgs];
+  const argv = ['env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'setpriv', '--bounding-set', bounding, '--inh-caps', '-all', '--no-new-privs', '--', process.execPath, join(stage, 'bin', 'csumwatch'), ...args];
   const cmd = `${steps.join(' && ')} && exec ${argv.map(q).join(' ')}`;
   const out = fs.openSync(logFile, 'w');
   const proc = spawn('ip', ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', cmd], { stdio: ['ignore', out, out] });
   fs.closeSync(out);
   procs.push(proc);
-  return { proc, hostRoot };
+  return proc;
 }
