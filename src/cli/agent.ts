@@ -28,14 +28,21 @@ Logs are JSON lines on stdout (pino). Exit status: 0 after a clean shutdown, 1 w
 cannot start (the HTTP port is taken, the capture addon is missing), 2 bad usage or configuration.
 `;
 
-export async function runAgent(argv: string[]): Promise<number> {
+/**
+ * `csumwatch agent`'s flags as it parses them (every setting, --config, --help); bad usage throws
+ * UsageError. deploy/'s test parses the DaemonSet's args with it.
+ */
+export function parseAgentFlags(argv: string[]): Record<string, string | string[] | boolean | undefined> {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
     config: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   };
   for (const f of FIELDS) options[f.flag] = { type: 'string', ...(isList(f) ? { multiple: true } : {}) };
-  const parsed = parseCommand({ args: argv, options, strict: true, allowPositionals: false });
-  const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  return parseCommand({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | string[] | boolean | undefined>;
+}
+
+export async function runAgent(argv: string[]): Promise<number> {
+  const v = parseAgentFlags(argv);
   if (v.help) {
     process.stdout.write(HELP);
     return 0;

@@ -11,10 +11,10 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 
-import { DEFAULT_AGENT_CONFIG, FIELDS, isList, loadConfig } from '../../src/agent/config';
+import { DEFAULT_AGENT_CONFIG, loadConfig } from '../../src/agent/config';
+import { parseAgentFlags } from '../../src/cli/agent';
 import { agentPod, DEPLOY, kustomization, Obj, resource, resources, ROOT } from '../helpers/deploy';
 
 /** Problems of value against a client-node model type ('V1DaemonSet', 'Array<V1Volume>', ...). */
@@ -120,9 +120,7 @@ t.test('the DaemonSet: every node, the node\'s network, least privilege, the age
 
   // The args are the agent's: parsed as `csumwatch agent` parses them.
   t.equal(container.args[0], 'agent');
-  const options: Record<string, { type: 'string'; multiple?: boolean }> = {};
-  for (const f of FIELDS) options[f.flag] = { type: 'string', ...(isList(f) ? { multiple: true } : {}) };
-  const flags = parseArgs({ args: container.args.slice(1), options, strict: true, allowPositionals: false }).values;
+  const flags = parseAgentFlags(container.args.slice(1));
   const cfg = loadConfig({ flags });
   t.equal(cfg.hostRoot, '/host', '--host-root: where the node\'s files are mounted');
   t.ok((container.volumeMounts as Obj[]).some((m) => m.mountPath === '/host/etc'), 'the node\'s /etc is under it');
