@@ -22,6 +22,7 @@ import { Worker } from 'node:worker_threads';
 import { DEFAULT_CONFIG } from '../src/lab/config';
 import { run } from '../src/lab/exec';
 import { Lab, labDown, labUp } from '../src/lab/lab';
+import { cpuSeconds } from './proc';
 
 const ROOT = join(__dirname, '..', '..');
 const LAB = 'cswbench';
@@ -77,15 +78,6 @@ function checkPid(pid: number, name: string): void {
 
 // ---------------------------------------------------------------------------------------------
 // Agent process: CPU, RSS, metrics
-
-const HZ = Number(run('getconf', ['CLK_TCK'], { allowFail: true }).stdout.trim()) || 100;
-
-/** utime + stime of pid in seconds (fields 14 and 15 of /proc/PID/stat, counted after the comm). */
-function cpuSeconds(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // f[0] is field 3
-  return (Number(f[11]) + Number(f[12])) / HZ;
-}
 
 // The sampler runs in a worker: [0] stop flag, [1] highest VmRSS in KiB since the last reset.
 const SAMPLER = `

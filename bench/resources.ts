@@ -24,22 +24,10 @@ import { Lab, labDown, labUp } from '../src/lab/lab';
 import { inNs, sleepMs } from '../src/lab/exec';
 import { get, metric, stopAgent, waitFor } from '../test/helpers/agent';
 import { buildImage, startContained } from '../test/helpers/deploy';
+import { cpuSeconds, memKiB } from './proc';
 
 const LAB = 'cswres';
 const NS = `${LAB}-node2`;
-const TICKS = 100; // USER_HZ on Linux
-
-function cpuSeconds(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / TICKS;
-}
-
-function memKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
-
 /**
  * n DNS queries (distinct names and IDs, two sockets) from node1 to the lab's DNS server as fast
  * as one process sends them; answers are not awaited. Returns n.

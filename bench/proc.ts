@@ -1,0 +1,19 @@
+// What the benchmarks read of a process from /proc: its CPU time and its memory.
+
+import { readFileSync } from 'node:fs';
+import { run } from '../src/lab/exec';
+
+const HZ = Number(run('getconf', ['CLK_TCK'], { allowFail: true }).stdout.trim()) || 100;
+
+/** utime + stime of pid in seconds (fields 14 and 15 of /proc/PID/stat, counted after the comm). */
+export function cpuSeconds(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // f[0] is field 3
+  return (Number(f[11]) + Number(f[12])) / HZ;
+}
+
+/** A memory line of /proc/PID/status in KiB: VmRSS now, VmHWM the peak; NaN when absent. */
+export function memKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
