@@ -17,20 +17,40 @@ export enum Csum {
 export const CSUM_COUNT = 5;
 export const CSUM_NAMES: readonly string[] = ['ok', 'bad', 'none', 'partial', 'unverifiable'];
 
+// The sum reads four bytes at a time through a DataView over the buffer (V8 compiles getUint32 to
+// one load and a byte swap; four byte loads, shifts and ors cost twice as much). The view of the
+// last buffer summed is kept: callers reuse one buffer for many packets, so it is made once per
+// buffer, not per packet.
+let viewed: Uint8Array | null = null;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
 /** Unfolded sum of b[o..e) as 16-bit big-endian words; an odd last byte is padded with zero. */
 export function sum16(b: Uint8Array, o: number, e: number): number {
-  let s = 0;
-  const last = e - 1;
-  // Four words per turn: fewer loop-carried additions than one word per turn.
-  while (o + 7 < e) {
-    s += ((b[o] << 8) | b[o + 1]) + ((b[o + 2] << 8) | b[o + 3]) + ((b[o + 4] << 8) | b[o + 5]) + ((b[o + 6] << 8) | b[o + 7]);
-    o += 8;
+  if (b !== viewed) {
+    viewed = b;
+    view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
-  while (o < last) {
+  const v = view;
+  let s = 0;
+  // Sixteen bytes per turn: fewer loop-carried additions than one word per turn.
+  while (o + 15 < e) {
+    const w0 = v.getUint32(o);
+    const w1 = v.getUint32(o + 4);
+    const w2 = v.getUint32(o + 8);
+    const w3 = v.getUint32(o + 12);
+    s += (w0 >>> 16) + (w0 & 0xffff) + (w1 >>> 16) + (w1 & 0xffff) + (w2 >>> 16) + (w2 & 0xffff) + (w3 >>> 16) + (w3 & 0xffff);
+    o += 16;
+  }
+  while (o + 3 < e) {
+    const w = v.getUint32(o);
+    s += (w >>> 16) + (w & 0xffff);
+    o += 4;
+  }
+  if (o + 1 < e) {
     s += (b[o] << 8) | b[o + 1];
     o += 2;
   }
-  if (o === last) s += b[o] << 8;
+  if (o < e) s += b[o] << 8;
   return s;
 }
 
