@@ -17,6 +17,14 @@ export {
 const DEFAULT_CHUNK = 1 << 20;
 const DEFAULT_MAX_RECORD = 16 << 20;
 const PROGRESS_STEP = 4 << 20;
+/**
+ * Interfaces in one pcapng section. A packet block names its interface with 32 bits, but
+ * analyze keeps interfaces of different files apart in 16 (and a section of 65536 interfaces is
+ * already absurd): more is damage, and would otherwise cost memory with every 20-byte block.
+ */
+export const MAX_INTERFACES = 65536;
+/** Characters of an if_name kept (names are short: IFNAMSIZ is 16, Windows' NPF names about 50). */
+const MAX_IF_NAME = 256;
 
 // pcap file header magics, read as a little-endian uint32.
 const PCAP_US_LE = 0xa1b2c3d4;
@@ -99,7 +107,10 @@ export interface ReadResult {
   records: number;
   bytes: number;
   format: 'pcap' | 'pcapng';
-  /** pcap: the one link; pcapng: every interface of every section, in file order. */
+  /**
+   * pcap: the one link; pcapng: every interface of every section, in file order, the first
+   * MAX_INTERFACES of them (a file of many sections may declare more).
+   */
   interfaces: CaptureInterface[];
 }
 
@@ -179,9 +190,15 @@ class Window {
 export function readCaptureFile(path: string, onRecord: (r: RecordView) => void, opts?: ReadOptions): ReadResult {
   const chunkSize = Math.max(16, Math.floor(opts?.chunkSize ?? DEFAULT_CHUNK));
   const maxRecord = Math.max(MIN_EPB, Math.floor(opts?.maxRecordBytes ?? DEFAULT_MAX_RECORD));
-  const fd = fs.openSync(path, 'r');
+  // Without O_NONBLOCK, opening a FIFO waits for a writer, forever if none comes.
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
-    const total = fs.fstatSync(fd).size;
+    const st = fs.fstatSync(fd);
+    // Reads are positioned (pread) and a pipe may never end: regular files (and block devices)
+    // only. A directory fails at the first read with EISDIR, as it always did.
+    const kind = st.isFIFO() ? 'a pipe or FIFO' : st.isCharacterDevice() ? 'a character device' : st.isSocket() ? 'a socket' : null;
+    if (kind !== null) throw new CaptureFileError(path, 0, `not a regular file (${kind}): save the capture to a file first`);
+    const total = st.size;
     const w = new Window(fd, chunkSize, maxRecord + PCAP_RECORD_HEADER, total, opts?.onProgress);
     if (!w.fill(1)) throw new CaptureFileError(path, 0, 'empty file');
     if (!w.fill(4)) throw new CaptureFileError(path, 0, 'truncated file header');
@@ -192,7 +209,7 @@ export function readCaptureFile(path: string, onRecord: (r: RecordView) => void,
     } else if (magic === BT_SHB) {
       result = readPcapng(path, w, maxRecord, onRecord);
     } else {
-      throw new CaptureFileError(path, 0, `not a pcap or pcapng file (magic 0x${hex32(magic)})`);
+      throw new CaptureFileError(path, 0, `not a pcap or pcapng file (magic 0x${hex32(magic)})${magicHint(w.buf)}`);
     }
     if (opts?.onProgress !== undefined) opts.onProgress(result.bytes, Math.max(total, result.bytes));
     return result;
@@ -326,6 +343,7 @@ function readPcapng(path: string, w: Window, maxRecord: number, onRecord: (r: Re
   const rv = new RecordView();
   let le = true;
   let records = 0;
+  let interfaceCount = 0;
   for (;;) {
     if (!w.fill(8)) {
       if (w.end === w.pos) break;
@@ -375,6 +393,9 @@ function readPcapng(path: string, w: Window, maxRecord: number, onRecord: (r: Re
       case BT_IDB: {
         // linktype(2) reserved(2) snaplen(4) options, §4.2
         if (len < MIN_IDB) throw tooSmall(path, w, 'interface description', len);
+        if (ifs.count >= MAX_INTERFACES) {
+          throw new CaptureFileError(path, w.offset, `more than ${MAX_INTERFACES} interfaces in one section`);
+        }
         const linkType = rd16(b, o + 8, le);
         const snapLen = rd32(b, o + 12, le);
         let name = '';
@@ -385,7 +406,7 @@ function readPcapng(path: string, w: Window, maxRecord: number, onRecord: (r: Re
           const olen = rd16(b, p + 2, le);
           if (code === OPT_ENDOFOPT || p + 4 + olen > optEnd) break;
           if (code === OPT_IF_NAME) {
-            name = b.toString('utf8', p + 4, p + 4 + olen).replace(/\0+$/, '');
+            name = b.toString('utf8', p + 4, p + 4 + Math.min(olen, MAX_IF_NAME)).replace(/\0+$/, '');
           } else if (code === OPT_IF_TSRESOL && olen >= 1) {
             tsresol = b[p + 4];
           } else if (code === OPT_IF_TSOFFSET && olen >= 8) {
@@ -397,7 +418,7 @@ function readPcapng(path: string, w: Window, maxRecord: number, onRecord: (r: Re
           p += 4 + pad4(olen);
         }
         ifs.add(linkType, snapLen, tsresol, tsOffset);
-        interfaces.push({ linkType, name, snapLen });
+        if (interfaceCount++ < MAX_INTERFACES) interfaces.push({ linkType, name, snapLen });
         break;
       }
 
@@ -472,6 +493,18 @@ function readPcapng(path: string, w: Window, maxRecord: number, onRecord: (r: Re
     w.pos += len;
   }
   return { records, bytes: w.offset, format: 'pcapng', interfaces };
+}
+
+/** What a file that is not a capture looks like it is, when that is known and fixable. */
+function magicHint(b: Uint8Array): string {
+  const m = rd32(b, 0, false);
+  if (b[0] === 0x1f && b[1] === 0x8b) return ': gzip-compressed, decompress it first';
+  if (m === 0x28b52ffd) return ': zstd-compressed, decompress it first';
+  if (m === 0xfd377a58) return ': xz-compressed, decompress it first';
+  if (b[0] === 0x42 && b[1] === 0x5a && b[2] === 0x68) return ': bzip2-compressed, decompress it first';
+  // Alexey Kuznetzov's patched tcpdump format: libpcap reads it, editcap converts it.
+  if (m === 0x34cdb2a1 || m === 0xa1b2cd34) return ': the modified (Kuznetzov) pcap format, convert it with editcap -F pcap';
+  return '';
 }
 
 function truncated(path: string, w: Window, need: number): CaptureFileError {
