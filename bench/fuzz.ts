@@ -1,0 +1,1838 @@
+// Fuzzing the whole pipeline (issue 8): seeded random and mutated frames through the live agent's
+// path and through `analyze`, with oracles checked for every frame and at every chunk.
+//
+//   node dist/bench/fuzz.js --frames 10000000 --seed 1 [--workers 2] [--chunk 100000] [--out DIR]
+//
+// Seeds: every frame of every capture in test/fixtures/*.pcap*, and frames built with
+// test/helpers/packets.ts for what the fixtures lack (IPv6 extension headers, DNS over TCP, VLAN
+// tags, cooked v1/v2, raw IP, BSD loopback, fragments, partial checksums, long names). Each seed's
+// IP datagram is re-wrapped in whatever link type a batch has. Mutations, one to five per frame:
+// bit flips, bytes and 16-bit fields set to interesting values (0, 0xff, 0x80, the value +-1,
+// lengths that point at the end +-1), header-length and length-field edits found through the
+// decoder's own view of the frame, truncations (a snaplen: the wire length stays), extensions,
+// splices of two seeds, inserted and deleted runs, DNS name, label-length and compression-pointer
+// edits, VXLAN flag/VNI/port edits, protocol and next-header edits, DNS ID and client-port
+// rewrites into a small space (so queries and responses of different frames meet in the
+// correlator), checksums fixed up after mutation (so mutations reach the deep layers) and then
+// sometimes damaged on purpose (flipped, zero, pseudo-header sum only), random wire lengths,
+// timestamps that jump forward past the DNS timeout and back, plus purely random frames. Frames
+// that show a new behaviour (status, checksum results, DNS flags, layers: the "signature") join
+// the corpus, so mutations build on what reached deeper.
+//
+// Whole pipeline: the frames are written as batches in src/capture/source.ts's record format into
+// PacketSources handed to a real Agent (src/agent/agent.ts: started, bpf off, no link watch, no
+// doctor), one interface per link type, two directions each; its batch handler, decoder, counters,
+// VTEP counters, DNS correlator (with small tables, so eviction and overflow run) and metrics
+// registry all run. A share of DNS frames is also reported to the correlator as a kernel drop. The
+// same frames, in the same order, are written as a pcapng file per chunk (one interface per agent
+// slot, epb_flags carrying the direction) and read back by analyzeFiles() (src/analyze/analyze.ts),
+// whose report is rendered as JSON and text.
+//
+// Oracles (every one a failure with the stream's seed and the frame's number):
+//  1. No exception: our own decodes never throw; agent.internalErrors and drops.internalErrors stay
+//     0; analyzeFiles reports no error for our files; toJson/toText/the registry render.
+//  2. No read outside [off, end): EVERY frame is decoded twice, at different offsets in two buffers
+//     whose bytes around the frame (64 before, 256 after) are complements of each other, so every
+//     byte read outside differs in all 8 bits; the two Frames must agree in every field (offsets
+//     relative to the frame's start). Also: every checksum result in -1..4, status < STATUS_COUNT,
+//     pseudoOnlyBad a subset of the bad layers, a keyed DNS view is present, VXLAN only over UDP.
+//  3. Checksum results agree with a plain recomputation (a byte-pair loop here, not
+//     src/decode/checksum.ts) over the bytes at the offsets the decoder found: every OK verifies,
+//     every BAD does not (except a zero UDP field over IPv6, BAD by rule, and a tunnel's UDP
+//     checksum when an inner one is partial, verified as local checksum offload computed it).
+//  4. Counters consistent. A reference tally is kept from our own decodes, written independently of
+//     src/agent/counters.ts and src/analyze/stats.ts, and must equal:
+//     - agent.counters.packets[iface][dir][encap] (so packets counted == frames fed), .csum per
+//       iface/dir/layer/result (so per layer the results sum to the headers verified),
+//       .decodeErrors per iface/inner/status;
+//     - agent.vtep: summed over peers, per direction ok/bad == VXLAN frames without/with a bad layer;
+//     - per chunk, analyzeFiles' FrameStats: frames, malformed, truncated, notIp, vxlanFrames,
+//       fragments, csum[layer][result], pseudoOnlyBad[layer], reasons and innerReasons; and the DNS
+//       correlator's queries/responses (packets with QR 0/1), rcodes (sum == responses), unkeyed.
+//     DNS invariants, on the agent's correlator (live) and on analyze's (after finish()):
+//       answered + unanswered + retransmissions <= queries (each ended transaction began with a query);
+//       answered + orphanResponses + duplicateResponses <= responses;
+//       lostToChecksum + lostToKernelDrop <= unanswered; evicted <= unanswered;
+//       sum(lostByLayer) == lostToChecksum; lostPseudoOnly[l] <= lostByLayer[l];
+//       latency.count - answered == answered transactions still in the table (0 <= it <= inFlight;
+//       == 0 once the table is empty); inFlight <= capacity;
+//       kernelDropsMatched + kernelDropsUnmatched <= kernelDrops (== once every waiting drop timed out);
+//       agent only: sum(servers.lost) == unanswered, lost[checksum] == lostToChecksum,
+//       lost[kernel_drop] == lostToKernelDrop, lost[evicted] <= evicted,
+//       sum(servers.responses) == sum(servers.latencyCount) == latency.count.
+//     The analyze JSON: every CONTRACT.md bucket present, malformed == sum(malformed_reasons),
+//     p50 <= p90 <= p99 <= max.
+//     Metrics (Prometheus text, scraped every chunk, and OpenMetrics): every line parses, no NaN,
+//     every collector_success is 1, internal_errors_total 0; the families' totals equal the
+//     in-memory counters (packets, checksums by layer/result, decode errors, VTEP packets, DNS
+//     queries/responses/lost by cause, latency count, orphans, transactions in flight); each
+//     latency histogram's buckets rise and end at its count; series counts stay within the bounds
+//     (servers and peers capped by the configuration).
+//     analyze's correlator equals, counter for counter, a DnsCorrelator fed the oracle's decodes
+//     directly in the same order (so the file path loses, reorders or re-times nothing).
+//  5. Bounded memory: the worker's heap after the run (and RSS of the process) under fixed bounds.
+//
+// A failing frame is minimised (shortened, bytes zeroed, while it still fails) and written as a
+// hex file (test/fixtures/fuzz/ format) to --out.
+
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import pino from 'pino';
+
+import { Agent } from '../src/agent/agent';
+import { AgentConfig, DEFAULT_AGENT_CONFIG } from '../src/agent/config';
+import { DIR_INDEX_RX, DIR_INDEX_TX, MAX_IFACES } from '../src/agent/counters';
+import { analyzeFiles, Analysis } from '../src/analyze/analyze';
+import { toJson, toText } from '../src/analyze/report';
+import { readCaptureFile } from '../src/capture/replay';
+import { BatchHandler, PacketSource, RECORD_HEADER, SourceStats } from '../src/capture/source';
+import type { PcapOptions } from '../src/capture/pcap';
+import { LOST_CAUSES } from '../src/correlate/servers';
+import { DnsCorrelator } from '../src/correlate/transactions';
+import { CSUM_COUNT, fold, pseudo4, pseudo6, sum16 } from '../src/decode/checksum';
+import { Decoder, DecoderOptions } from '../src/decode/decoder';
+import { DIR_RX, DIR_TX, DIR_UNKNOWN, DnsView, FRAG_FIRST, FRAG_LATER, Frame, LAYER_COUNT, LAYER_NAMES, Stack } from '../src/decode/frame';
+import { isMalformed, Status, STATUS_COUNT, statusName } from '../src/decode/status';
+import { createRegistry } from '../src/metrics/registry';
+import { openMetrics } from '../src/metrics/family';
+import type { NetInterface } from '../src/node/interfaces';
+import * as P from '../test/helpers/packets';
+import { pcapngBytes } from '../test/helpers/pcap-writer';
+
+const ROOT = join(__dirname, '..', '..');
+const FIXTURES = join(ROOT, 'test', 'fixtures');
+
+/** Link types of the agent's fuzz interfaces: each tcpdump.org link type the decoder knows, and one it does not. */
+export const FUZZ_LINK_TYPES: readonly number[] = [1, 113, 276, 101, 228, 229, 0, 12, 14, 147];
+/** Interfaces: weight of each link type when a batch picks one (Ethernet and cooked dominate, as in real captures). */
+const LINK_WEIGHTS: readonly number[] = [8, 3, 3, 2, 1, 1, 1, 1, 1, 1];
+const MAX_FRAME = 9216 + 512;
+/** Bytes of complementary garbage written around each frame in the read-outside oracle. */
+const GUARD_BEFORE = 64;
+const GUARD_AFTER = 256;
+/** The agent's tables, small so that eviction and overflow paths run. */
+const FUZZ_CONFIG: Partial<AgentConfig> = { dnsCapacity: 128, maxServers: 16, maxPeers: 32, lostListSize: 20, dnsTimeout: 5 };
+/** Fixed memory bounds (the tables are bounded; a leak grows past these within a few million frames). */
+export const HEAP_LIMIT_MIB = 384;
+export const RSS_LIMIT_MIB = 1536;
+
+// ---------------------------------------------------------------------------------------------
+// Deterministic randomness: xoshiro128** seeded through splitmix32.
+
+export class Rng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(seed: number, stream = 0) {
+    let s = (seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
+    const next = (): number => {
+      s = (s + 0x9e3779b9) >>> 0;
+      let z = s;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.a = next();
+    this.b = next();
+    this.c = next();
+    this.d = next() | 1;
+  }
+
+  u32(): number {
+    const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
+    const t = this.b << 9;
+    this.c ^= this.a;
+    this.d ^= this.b;
+    this.b ^= this.c;
+    this.a ^= this.d;
+    this.c ^= t;
+    this.d = rotl(this.d, 11);
+    return r;
+  }
+
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    return n <= 1 ? 0 : Math.floor((this.u32() / 4294967296) * n);
+  }
+
+  chance(p: number): boolean {
+    return this.u32() < p * 4294967296;
+  }
+
+  pick<T>(a: readonly T[]): T {
+    return a[this.int(a.length)];
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeds.
+
+export interface Seed {
+  bytes: Buffer;
+  linkType: number;
+  /** The IP datagram inside (for re-wrapping in another link type), or null. */
+  l3: Buffer | null;
+  /** 4 or 6 when l3 is set. */
+  v: number;
+  origin: string;
+}
+
+/** Every frame of every fixture capture, in file-name order. */
+export function fixtureSeeds(): Seed[] {
+  const files = readdirSync(FIXTURES).filter((f) => /\.pcap(ng)?$/.test(f)).sort();
+  const dec = new Decoder();
+  const f = new Frame();
+  const out: Seed[] = [];
+  for (const file of files) {
+    readCaptureFile(join(FIXTURES, file), (r) => {
+      const bytes = Buffer.from(r.buf.subarray(r.off, r.off + r.capLen));
+      dec.decode(bytes, 0, bytes.length, r.wireLen, r.linkType, r.dir, f);
+      out.push(seedOf(bytes, r.linkType, f, file));
+    });
+  }
+  return out;
+}
+
+function seedOf(bytes: Buffer, linkType: number, f: Frame, origin: string): Seed {
+  const v = f.outer.ipVersion;
+  return { bytes, linkType, l3: v !== 0 ? bytes.subarray(f.outer.ipOffset) : null, v, origin };
+}
+
+/** Frames for the layers the fixtures lack, built with test/helpers/packets.ts. */
+export function builtSeeds(): Seed[] {
+  const specs: Array<[string, P.FrameSpec]> = [];
+  const q = P.defaultQuery('svc.cluster.local', 7);
+  const r = P.defaultResponse('svc.cluster.local', 7);
+  const long = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`;
+  const tcpDns = (m: Parameters<typeof P.dnsMessage>[0]): Buffer => {
+    const msg = P.dnsMessage(m);
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(msg.length, 0);
+    return Buffer.concat([len, msg]);
+  };
+  const hbh: P.Ext6 = { kind: 'hbh', options: [5, 2, 0, 0] };
+  const rt0: P.Ext6 = { kind: 'routing', routingType: 0, segmentsLeft: 1, addresses: ['fd00::99', P.V6_SERVER] };
+  const rt2: P.Ext6 = { kind: 'routing', routingType: 2, segmentsLeft: 1, addresses: [P.V6_SERVER] };
+  const srh: P.Ext6 = { kind: 'routing', routingType: 4, segmentsLeft: 1, addresses: [P.V6_SERVER, 'fd00::98'] };
+  const rpl: P.Ext6 = { kind: 'routing', routingType: 3, segmentsLeft: 1, addresses: [P.V6_SERVER] };
+  const frag: P.Ext6 = { kind: 'fragment', offset: 0, more: false };
+  const ah: P.Ext6 = { kind: 'raw', nh: 51, bytes: [17, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9] };
+  specs.push(['ipv6 hbh+dst+rt0+frag', P.plainDnsSpec({ v: 6, ext: [hbh, { kind: 'dst' }, rt0, frag] })]);
+  specs.push(['ipv6 rt2 response', P.plainDnsSpec({ v: 6, dns: r, ext: [rt2] })]);
+  specs.push(['ipv6 srh', P.plainDnsSpec({ v: 6, ext: [srh, { kind: 'dst', options: [0x1e, 3, 1, 2, 3] }] })]);
+  specs.push(['ipv6 rpl', P.plainDnsSpec({ v: 6, ext: [rpl] })]);
+  specs.push(['ipv6 ah', P.plainDnsSpec({ v: 6, ext: [hbh, ah] })]);
+  specs.push(['ipv6 first fragment', P.plainDnsSpec({ v: 6, ext: [{ kind: 'fragment', offset: 0, more: true }] })]);
+  specs.push(['ipv6 later fragment', P.plainDnsSpec({ v: 6, ext: [{ kind: 'fragment', offset: 3, more: false }] })]);
+  specs.push(['tcp dns v4', P.plainTcpSpec({ dport: 53, payload: tcpDns(q) })]);
+  specs.push(['tcp dns v6 response', P.plainTcpSpec({ v: 6, sport: 53, dport: 40001, payload: tcpDns(r), options: [2, 4, 5, 0xb4, 1, 3, 3, 7] })]);
+  specs.push(['tcp syn to 53', P.plainTcpSpec({ dport: 53, payload: Buffer.alloc(0), flags: 0x02 })]);
+  specs.push(['tcp dns inside vxlan', P.vxlanSpec(P.plainTcpSpec({ dport: 53, payload: tcpDns(q) }))]);
+  specs.push(['vlan', P.plainDnsSpec({ link: { kind: 'eth', vlans: [{ tpid: 0x8100, vid: 100 }] } })]);
+  specs.push(['qinq', P.plainDnsSpec({ link: { kind: 'eth', vlans: [{ tpid: 0x88a8, vid: 10 }, { tpid: 0x8100, vid: 20 }] } })]);
+  specs.push(['sll out', P.plainDnsSpec({ link: { kind: 'sll', pktType: 4 } })]);
+  specs.push(['sll2 in response', P.plainDnsSpec({ dns: r, link: { kind: 'sll2', pktType: 0 } })]);
+  specs.push(['raw v6', P.plainDnsSpec({ v: 6, link: { kind: 'raw' } })]);
+  specs.push(['ipv4 options', P.plainDnsSpec({ ipOptions: [0x94, 4, 0, 0, 7, 7, 4, 0, 0, 0, 0, 0] })]);
+  specs.push(['udp csum pseudo', P.plainDnsSpec({ udpCsum: 'pseudo' })]);
+  specs.push(['udp csum zero v6', P.plainDnsSpec({ v: 6, udpCsum: 'zero' })]);
+  specs.push(['long name', P.plainDnsSpec({ dns: P.defaultQuery(long, 9) })]);
+  specs.push(['aaaa response', P.plainDnsSpec({ dns: { ...r, questions: [{ type: 'AAAA', name: 'svc.cluster.local', class: 'IN' }], answers: [{ type: 'AAAA', name: 'svc.cluster.local', ttl: 5, data: 'fd00::9' }] } })]);
+  specs.push(['vxlan v6 underlay ext', P.vxlanDnsSpec({ outerV: 6, outerExt: [hbh, { kind: 'dst' }], outerUdpCsum: 'zero' })]);
+  specs.push(['vxlan lco', P.vxlanDnsSpec({ outerUdpCsum: 'lco', inner: { udpCsum: 'pseudo' } })]);
+  specs.push(['vxlan 8472 v6 overlay', P.vxlanDnsSpec({ vxlanPort: 8472, inner: { v: 6, dns: r } })]);
+  specs.push(['vxlan inner vlan', P.vxlanSpec(P.plainDnsSpec({ link: { kind: 'eth', vlans: [{ tpid: 0x8100, vid: 7 }] } }))]);
+  specs.push(['vxlan I flag clear', P.vxlanDnsSpec({ vxlanFlags: 0 })]);
+  const v4: P.Ip4Spec = { v: 4, src: P.V4_CLIENT, dst: P.V4_SERVER };
+  specs.push(['ipv4 first fragment', { ip: { ...v4, mf: true }, l4: { kind: 'udp', sport: 40000, dport: 53, dns: q }, l4Slice: [0, 24] }]);
+  specs.push(['ipv4 later fragment', { ip: { ...v4, fragOffset: 3 }, l4: { kind: 'udp', sport: 40000, dport: 53, dns: q }, l4Slice: [24, 40] }]);
+  const out: Seed[] = [];
+  const dec = new Decoder();
+  const f = new Frame();
+  const LINK: Record<string, number> = { eth: 1, sll: 113, sll2: 276, raw: 101 };
+  for (const [name, spec] of specs) {
+    const bytes = P.build(spec).bytes;
+    const lt = LINK[spec.link?.kind ?? 'eth'];
+    dec.decode(bytes, 0, bytes.length, bytes.length, lt, DIR_UNKNOWN, f);
+    out.push(seedOf(bytes, lt, f, name));
+  }
+  // BSD loopback, both byte orders.
+  const ip = P.plainDns({ link: { kind: 'raw' } });
+  out.push({ bytes: Buffer.concat([Buffer.from([2, 0, 0, 0]), ip]), linkType: 0, l3: ip, v: 4, origin: 'null le' });
+  const ip6 = P.plainDns({ v: 6, link: { kind: 'raw' } });
+  out.push({ bytes: Buffer.concat([Buffer.from([0, 0, 0, 30]), ip6]), linkType: 0, l3: ip6, v: 6, origin: 'null be v6' });
+  return out;
+}
+
+export function allSeeds(): Seed[] {
+  return [...fixtureSeeds(), ...builtSeeds()];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The generator: one frame at a time into buf[0, len), for a given link type.
+
+const INTERESTING8 = [0, 0xff, 0x80, 0x7f, 1, 0x40, 0xc0, 0x3f, 0x20, 0x08, 0x0f, 0x10];
+const INTERESTING16 = [0, 0xffff, 0x8000, 0x7fff, 1, 0x0800, 0x86dd, 0x8100, 0x88a8, 53, 4789, 8472, 0xc00c, 0x00ff];
+const NEXT_HEADERS = [0, 43, 44, 51, 59, 60, 6, 17, 58, 255];
+
+/** Behaviour signatures kept, and frames kept for them in the corpus. */
+const MAX_CORPUS = 4096;
+
+export class Generator {
+  readonly buf = Buffer.alloc(MAX_FRAME + 1024);
+  len = 0;
+  wireLen = 0;
+  private readonly tmp = Buffer.alloc(MAX_FRAME + 1024);
+  private readonly rng: Rng;
+  private readonly dec: Decoder;
+  private readonly f = new Frame();
+  private readonly corpus: Seed[] = [];
+  private corpusNext = 0;
+  /** Behaviour signatures seen (status, checksums, DNS, layers). */
+  readonly signatures = new Set<number>();
+  /** Mutation names applied to the current frame (for failure reports). */
+  readonly applied: string[] = [];
+
+  constructor(private readonly seeds: readonly Seed[], seed: number, stream: number, decoderOpts: DecoderOptions) {
+    this.rng = new Rng(seed, stream);
+    this.dec = new Decoder(decoderOpts);
+  }
+
+  /** Makes the next frame for a batch of this link type and direction (DIR_RX/DIR_TX). */
+  next(linkType: number, dir: number): void {
+    const g = this.rng;
+    this.applied.length = 0;
+    const roll = g.int(1000);
+    if (roll < 25) {
+      // Purely random bytes.
+      this.len = g.int(roll < 5 ? 2000 : 200);
+      for (let i = 0; i < this.len; i++) this.buf[i] = g.int(256);
+      this.wireLen = this.len;
+      this.applied.push('random');
+      return;
+    }
+    const pool = this.corpus.length > 0 && g.chance(0.35) ? this.corpus : this.seeds;
+    const s = g.pick(pool);
+    this.wrap(s, linkType);
+    this.wireLen = this.len;
+    if (roll < 120) {
+      // A seed as it is, only its DNS transaction moved into the small shared space.
+      this.flow(dir);
+      this.fixChecksums(dir);
+      return;
+    }
+    const n = 1 + (g.chance(0.5) ? 0 : g.int(4));
+    for (let i = 0; i < n; i++) this.mutate(dir);
+    if (g.chance(0.7)) {
+      this.fixChecksums(dir);
+      if (g.chance(0.25)) this.damageChecksum(dir);
+    }
+    if (this.len > MAX_FRAME) this.len = MAX_FRAME;
+    if (g.chance(0.08)) {
+      // A snaplen cut: the wire length stays.
+      this.wireLen = this.len;
+      this.len = g.int(this.len + 1);
+      this.applied.push('snaplen');
+    }
+    if (g.chance(0.02)) {
+      this.wireLen = g.chance(0.5) ? g.int(this.len + 1) : this.len + g.int(g.chance(0.1) ? 200000 : 100);
+      this.applied.push('wirelen');
+    }
+  }
+
+  /** Takes a given frame as the current one (replaying a fixture). */
+  load(bytes: Buffer, wireLen: number): void {
+    this.len = Math.min(bytes.length, MAX_FRAME);
+    bytes.copy(this.buf, 0, 0, this.len);
+    this.wireLen = wireLen;
+    this.applied.length = 0;
+    this.applied.push('fixture');
+  }
+
+  /** The frame just made decoded to f (the oracle's decode): keeps it when it shows a new behaviour. */
+  feedback(f: Frame, linkType: number): void {
+    let h = Math.imul(f.status + 1, 0x9e3779b1) ^ linkType;
+    h = Math.imul(h ^ ((f.statusInner ? 1 : 0) | (f.vxlan ? 2 : 0) | (f.dns.present ? 4 : 0) | (f.dns.keyed ? 8 : 0) | (f.dns.qr << 4) | (f.dns.inner ? 32 : 0)), 0x85ebca6b);
+    for (let l = 0; l < LAYER_COUNT; l++) h = Math.imul(h ^ (f.csum[l] + 2), 0xcc9e2d51);
+    h = Math.imul(h ^ (f.outer.ipVersion | (f.inner.ipVersion << 4) | (f.outer.fragment << 8) | (f.inner.fragment << 10)), 0x1b873593);
+    h = Math.imul(h ^ ((f.outer.proto & 0xff) | ((f.inner.proto & 0xff) << 8) | (f.pseudoOnlyBad << 16)), 0xe6546b64);
+    h ^= h >>> 15;
+    if (this.signatures.has(h)) return;
+    this.signatures.add(h);
+    if (this.len === 0 || this.len > 4096) return;
+    const bytes = Buffer.from(this.buf.subarray(0, this.len));
+    const seed: Seed = { bytes, linkType, l3: f.outer.ipVersion !== 0 && f.outer.ipOffset < this.len ? bytes.subarray(f.outer.ipOffset) : null, v: f.outer.ipVersion, origin: 'corpus' };
+    if (this.corpus.length < MAX_CORPUS) this.corpus.push(seed);
+    else this.corpus[this.corpusNext++ % MAX_CORPUS] = seed;
+  }
+
+  get corpusSize(): number {
+    return this.corpus.length;
+  }
+
+  /** Writes the seed into buf for the link type: as it is when it matches, else its datagram re-wrapped. */
+  private wrap(s: Seed, linkType: number): void {
+    const g = this.rng;
+    const b = this.buf;
+    if (s.linkType === linkType || s.l3 === null || g.chance(0.03)) {
+      s.bytes.copy(b, 0);
+      this.len = s.bytes.length;
+      return;
+    }
+    const et = s.v === 6 ? 0x86dd : 0x0800;
+    let h = 0;
+    switch (linkType) {
+      case 1: {
+        for (let i = 0; i < 12; i++) b[i] = i < 6 ? 0x02 : 0x04;
+        h = 12;
+        const tags = g.chance(0.85) ? 0 : 1 + g.int(g.chance(0.9) ? 2 : 5);
+        for (let t = 0; t < tags; t++) {
+          const tpid = g.pick([0x8100, 0x88a8, 0x9100]);
+          b[h] = tpid >> 8; b[h + 1] = tpid & 0xff; b[h + 2] = g.int(256); b[h + 3] = g.int(256);
+          h += 4;
+        }
+        b[h] = et >> 8; b[h + 1] = et & 0xff;
+        h += 2;
+        break;
+      }
+      case 113: {
+        const pkt = g.chance(0.8) ? g.pick([0, 4]) : g.int(8);
+        b[0] = 0; b[1] = pkt; b[2] = 0; b[3] = 1; b[4] = 0; b[5] = 6;
+        for (let i = 6; i < 14; i++) b[i] = 0x02;
+        b[14] = et >> 8; b[15] = et & 0xff;
+        h = 16;
+        break;
+      }
+      case 276: {
+        b[0] = et >> 8; b[1] = et & 0xff; b[2] = 0; b[3] = 0; b[4] = 0; b[5] = 0; b[6] = 0; b[7] = 2; b[8] = 0; b[9] = 1;
+        b[10] = g.chance(0.8) ? g.pick([0, 4]) : g.int(8); b[11] = 6;
+        for (let i = 12; i < 20; i++) b[i] = 0x02;
+        h = 20;
+        break;
+      }
+      case 0: {
+        const fam = s.v === 4 ? 2 : g.pick([10, 24, 28, 30]);
+        if (g.chance(0.5)) { b[0] = fam; b[1] = 0; b[2] = 0; b[3] = 0; } else { b[0] = 0; b[1] = 0; b[2] = 0; b[3] = fam; }
+        h = 4;
+        break;
+      }
+      case 147:
+        h = g.int(16);
+        for (let i = 0; i < h; i++) b[i] = g.int(256);
+        break;
+      default:
+        h = 0; // raw IP: 101, 12, 14, 228, 229
+    }
+    const n = Math.min(s.l3.length, MAX_FRAME - h);
+    s.l3.copy(b, h, 0, n);
+    this.len = h + n;
+  }
+
+  /** Decodes the current frame with the generator's own decoder (to find fields to mutate). */
+  private view(dir: number): Frame {
+    this.dec.decode(this.buf, 0, this.len, this.len, this.linkTypeGuess, dir, this.f);
+    return this.f;
+  }
+
+  /** The link type the current batch has (set by next()'s caller through linkTypeGuess). */
+  linkTypeGuess = 1;
+
+  private mutate(dir: number): void {
+    const g = this.rng;
+    const b = this.buf;
+    const k = g.int(20);
+    if (this.len === 0 && k < 16) {
+      this.extend();
+      return;
+    }
+    switch (k) {
+      case 0: case 1: case 2: { // bit flip
+        const i = g.int(this.len);
+        b[i] ^= 1 << g.int(8);
+        this.applied.push(`flip@${i}`);
+        break;
+      }
+      case 3: case 4: { // interesting byte
+        const i = g.int(this.len);
+        b[i] = g.chance(0.7) ? g.pick(INTERESTING8) : (b[i] + (g.chance(0.5) ? 1 : 255)) & 0xff;
+        this.applied.push(`byte@${i}`);
+        break;
+      }
+      case 5: { // interesting 16-bit value anywhere
+        if (this.len < 2) break;
+        const i = g.int(this.len - 1);
+        this.put16(i, g.pick(INTERESTING16));
+        this.applied.push(`word@${i}`);
+        break;
+      }
+      case 6: case 7: case 8: // a length or header-length field found through the decoder
+        this.fieldEdit(dir);
+        break;
+      case 9: // truncate (the packet itself shorter: wire length follows)
+        this.len = g.int(this.len + 1);
+        this.applied.push(`truncate@${this.len}`);
+        break;
+      case 10:
+        this.extend();
+        break;
+      case 11: { // splice with another seed
+        const o = g.pick(this.seeds);
+        const at = g.int(this.len + 1);
+        const from = g.int(o.bytes.length + 1);
+        const n = Math.max(0, Math.min(o.bytes.length - from, MAX_FRAME - at));
+        o.bytes.copy(b, at, from, from + n);
+        this.len = at + n;
+        this.applied.push(`splice@${at}`);
+        break;
+      }
+      case 12: { // insert a run
+        const at = g.int(this.len + 1);
+        const n = Math.max(0, Math.min(1 + g.int(g.chance(0.8) ? 8 : 64), MAX_FRAME - this.len));
+        b.copy(this.tmp, 0, at, this.len);
+        for (let i = 0; i < n; i++) b[at + i] = g.chance(0.5) ? 0 : g.int(256);
+        this.tmp.copy(b, at + n, 0, this.len - at);
+        this.len += n;
+        this.applied.push(`insert@${at}+${n}`);
+        break;
+      }
+      case 13: { // delete a run
+        const at = g.int(this.len);
+        const n = Math.min(1 + g.int(g.chance(0.8) ? 8 : 64), this.len - at);
+        b.copy(b, at, at + n, this.len);
+        this.len -= n;
+        this.applied.push(`delete@${at}-${n}`);
+        break;
+      }
+      case 14: case 15:
+        this.dnsEdit(dir);
+        break;
+      case 16:
+        this.vxlanEdit(dir);
+        break;
+      case 17:
+        this.protoEdit(dir);
+        break;
+      case 18:
+        this.flow(dir);
+        break;
+      default: { // overwrite a run with bytes of another seed
+        const o = g.pick(this.seeds);
+        const at = g.int(this.len);
+        const from = g.int(o.bytes.length);
+        const n = Math.min(1 + g.int(32), o.bytes.length - from, this.len - at);
+        o.bytes.copy(b, at, from, from + n);
+        this.applied.push(`overwrite@${at}`);
+      }
+    }
+  }
+
+  private put16(i: number, v: number): void {
+    if (i < 0 || i + 1 >= this.len) return;
+    this.buf[i] = (v >>> 8) & 0xff;
+    this.buf[i + 1] = v & 0xff;
+  }
+
+  private extend(): void {
+    const g = this.rng;
+    const n = Math.max(0, Math.min(1 + g.int(g.chance(0.9) ? 64 : 1500), MAX_FRAME - this.len));
+    const mode = g.int(3);
+    for (let i = 0; i < n; i++) this.buf[this.len + i] = mode === 0 ? 0 : mode === 1 ? g.int(256) : this.buf[(this.len > 0 ? i % this.len : 0)];
+    this.len += n;
+    this.applied.push(`extend+${n}`);
+  }
+
+  /** A value for a length field: interesting, near the current value, or pointing at the frame's end +-1. */
+  private lengthValue(cur: number, unit: number, base: number): number {
+    const g = this.rng;
+    switch (g.int(6)) {
+      case 0: return g.pick([0, 1, 0xffff, 0x8000, 7, 8, 20, 40]);
+      case 1: return (cur + 1) & 0xffff;
+      case 2: return (cur - 1) & 0xffff;
+      case 3: return Math.max(0, Math.floor((this.len - base) / unit) + g.int(3) - 1) & 0xffff;
+      case 4: return (cur + g.int(64) - 32) & 0xffff;
+      default: return g.int(0x10000) >>> (g.int(12));
+    }
+  }
+
+  private fieldEdit(dir: number): void {
+    const g = this.rng;
+    const f = this.view(dir);
+    const s = f.inner.ipVersion !== 0 && g.chance(0.5) ? f.inner : f.outer;
+    if (s.ipVersion === 0) {
+      this.applied.push('field:none');
+      return;
+    }
+    const o = s.ipOffset;
+    const which = g.int(8);
+    if (s.ipVersion === 4) {
+      if (which === 0) { // IHL
+        this.buf[o] = (this.buf[o] & 0xf0) | g.int(16);
+        this.applied.push('ipv4.ihl');
+      } else if (which <= 2) { // total length
+        const cur = (this.buf[o + 2] << 8) | this.buf[o + 3];
+        this.put16(o + 2, this.lengthValue(cur, 1, o));
+        this.applied.push('ipv4.total_length');
+      } else if (which === 3) { // fragment word
+        this.put16(o + 6, g.pick([0x2000, 0x0001, 0x2001, 0x4000, 0x1fff, 0]));
+        this.applied.push('ipv4.frag');
+      } else if (which === 4) { // version
+        this.buf[o] = (g.pick([4, 6, 0, 15]) << 4) | (this.buf[o] & 0x0f);
+        this.applied.push('ipv4.version');
+      } else this.l4FieldEdit(s);
+    } else {
+      if (which <= 2) {
+        const cur = (this.buf[o + 4] << 8) | this.buf[o + 5];
+        this.put16(o + 4, this.lengthValue(cur, 1, o + 40));
+        this.applied.push('ipv6.payload_length');
+      } else if (which === 3 && s.l4Offset > o + 40) { // an extension header's length byte
+        const at = o + 40 + g.int(s.l4Offset - o - 40);
+        this.buf[at] = g.pick([0, 1, 2, 0xff, 0x80, (this.buf[at] + 1) & 0xff, (this.buf[at] - 1) & 0xff]);
+        this.applied.push(`ipv6.ext@${at}`);
+      } else if (which === 4) {
+        this.buf[o] = (g.pick([6, 4, 0, 15]) << 4) | (this.buf[o] & 0x0f);
+        this.applied.push('ipv6.version');
+      } else this.l4FieldEdit(s);
+    }
+  }
+
+  private l4FieldEdit(s: Stack): void {
+    const g = this.rng;
+    const o = s.l4Offset;
+    if (o < 0 || o + 8 > this.len) {
+      this.applied.push('l4:none');
+      return;
+    }
+    if (s.proto === 17) {
+      const cur = (this.buf[o + 4] << 8) | this.buf[o + 5];
+      this.put16(o + 4, this.lengthValue(cur, 1, o));
+      this.applied.push('udp.length');
+    } else if (s.proto === 6 && o + 13 <= this.len) {
+      if (g.chance(0.7)) {
+        this.buf[o + 12] = (g.int(16) << 4) | (this.buf[o + 12] & 0x0f);
+        this.applied.push('tcp.data_offset');
+      } else {
+        // The DNS-over-TCP length prefix, when there is payload.
+        const p = o + ((this.buf[o + 12] >> 4) << 2);
+        const cur = p + 2 <= this.len ? (this.buf[p] << 8) | this.buf[p + 1] : 0;
+        this.put16(p, this.lengthValue(cur, 1, p + 2));
+        this.applied.push('tcp.dns_length');
+      }
+    } else {
+      this.put16(o + 4, g.int(0x10000));
+      this.applied.push('l4.other');
+    }
+  }
+
+  private dnsEdit(dir: number): void {
+    const g = this.rng;
+    const f = this.view(dir);
+    const d = f.dns;
+    if (!d.present) {
+      // No DNS here: make a port 53 so the payload is read as DNS.
+      const s = f.inner.l4Offset >= 0 ? f.inner : f.outer;
+      if (s.l4Offset >= 0 && s.l4Offset + 4 <= this.len) this.put16(s.l4Offset + (g.chance(0.5) ? 0 : 2), 53);
+      this.applied.push('dns:port53');
+      return;
+    }
+    const m = d.msgOffset;
+    const q = m + 12;
+    switch (g.int(7)) {
+      case 0: // qdcount
+        this.put16(m + 4, g.pick([0, 1, 2, 0xffff]));
+        this.applied.push('dns.qdcount');
+        break;
+      case 1: // flags: QR, opcode, TC, rcode
+        this.put16(m + 2, g.int(0x10000));
+        this.applied.push('dns.flags');
+        break;
+      case 2: case 3: { // a compression pointer somewhere in the name
+        const end = d.nameLength > 0 ? q + Math.min(d.nameLength, this.len - q) : this.len;
+        const at = q + g.int(Math.max(1, end - q));
+        const target = g.chance(0.4) ? g.int(12) : g.chance(0.5) ? at - m - g.int(8) : at - m + g.int(3);
+        this.put16(at, 0xc000 | (target & 0x3fff));
+        this.applied.push(`dns.pointer@${at}->${target}`);
+        break;
+      }
+      case 4: { // a label length
+        const at = q + g.int(Math.max(1, Math.min(d.nameLength || 8, this.len - q)));
+        if (at < this.len) this.buf[at] = g.pick([0, 63, 64, 0x40, 0x80, 0xc0, 0xff, (this.buf[at] + 1) & 0xff, (this.buf[at] - 1) & 0xff]);
+        this.applied.push(`dns.label@${at}`);
+        break;
+      }
+      case 5: { // a long name: labels of 63 up to (and past) 255 octets
+        const labels = 3 + g.int(3);
+        let p = q;
+        for (let l = 0; l < labels && p + 64 < MAX_FRAME; l++) {
+          this.buf[p++] = 63;
+          for (let i = 0; i < 63; i++) this.buf[p++] = 0x61 + g.int(26);
+        }
+        this.buf[p++] = 0;
+        this.buf[p++] = 0; this.buf[p++] = 1; this.buf[p++] = 0; this.buf[p++] = 1;
+        if (p > this.len) this.len = p;
+        this.applied.push(`dns.long_name x${labels}`);
+        break;
+      }
+      default: // the question cut at a random point
+        this.len = Math.min(this.len, q + g.int(Math.max(1, d.nameLength + 4)));
+        this.applied.push('dns.cut_question');
+    }
+  }
+
+  private vxlanEdit(dir: number): void {
+    const g = this.rng;
+    const f = this.view(dir);
+    const s = f.outer;
+    if (s.proto !== 17 || s.l4Offset < 0 || s.l4Offset + 16 > this.len) {
+      this.applied.push('vxlan:none');
+      return;
+    }
+    const u = s.l4Offset;
+    switch (g.int(4)) {
+      case 0: this.buf[u + 8] = g.pick([0, 0x08, 0x0c, 0xff, 0x88, 0x80]); this.applied.push('vxlan.flags'); break;
+      case 1: this.put16(u + 12, g.int(0x10000)); this.applied.push('vxlan.vni'); break;
+      case 2: this.put16(u + 2, g.pick([4789, 8472, 53, 4790, 0])); this.applied.push('udp.dport'); break;
+      default: this.put16(u, g.pick([4789, 8472, 53, 12345])); this.applied.push('udp.sport');
+    }
+  }
+
+  private protoEdit(dir: number): void {
+    const g = this.rng;
+    const f = this.view(dir);
+    const s = f.inner.ipVersion !== 0 && g.chance(0.5) ? f.inner : f.outer;
+    if (s.ipVersion === 4) {
+      this.buf[s.ipOffset + 9] = g.pick([6, 17, 1, 0, 255]);
+      this.applied.push('ipv4.proto');
+    } else if (s.ipVersion === 6) {
+      this.buf[s.ipOffset + 6] = g.pick(NEXT_HEADERS);
+      this.applied.push('ipv6.next_header');
+    } else {
+      // The link's EtherType: to IPv4, IPv6, a VLAN tag or something else.
+      const at = this.linkTypeGuess === 1 ? 12 : this.linkTypeGuess === 113 ? 14 : this.linkTypeGuess === 276 ? 0 : -1;
+      if (at >= 0) this.put16(at, g.pick([0x0800, 0x86dd, 0x8100, 0x88a8, 0x0806, 0x05dc]));
+      this.applied.push('ethertype');
+    }
+  }
+
+  /** Moves the frame's DNS transaction into a small space: ID 0..3, client port 40000 or 40001. */
+  private flow(dir: number): void {
+    const g = this.rng;
+    const f = this.view(dir);
+    const d = f.dns;
+    if (!d.present || d.msgOffset + 2 > this.len) return;
+    this.put16(d.msgOffset, g.int(4));
+    const s = d.inner ? f.inner : f.outer;
+    if (s.l4Offset >= 0 && s.l4Offset + 4 <= this.len) this.put16(s.l4Offset + (d.qr === 0 ? 0 : 2), 40000 + g.int(2));
+    this.applied.push('flow');
+  }
+
+  /** Recomputes IPv4 header and transport checksums, innermost first, as a sender would. */
+  private fixChecksums(dir: number): void {
+    const f = this.view(dir);
+    const b = this.buf;
+    const end = this.len;
+    for (const s of [f.inner, f.outer]) {
+      if (s.ipVersion === 4) {
+        const o = s.ipOffset;
+        const ihl = (b[o] & 15) << 2;
+        if (ihl >= 20 && o + ihl <= end) {
+          b[o + 10] = 0; b[o + 11] = 0;
+          const c = ~fold(sum16(b, o, o + ihl)) & 0xffff;
+          b[o + 10] = c >> 8; b[o + 11] = c & 0xff;
+        }
+      }
+      if (s.l4Offset >= 0 && s.l4End <= end && s.l4End > s.l4Offset && s.dstOffset >= 0 && s.fragment === 0 && s.l4FieldOffset + 2 <= end && s.l4FieldOffset >= s.l4Offset) {
+        // Keep a zero outer UDP checksum (no checksum) as the sender chose.
+        if (s === f.outer && f.vxlan && s.l4Field === 0) continue;
+        const at = s.l4FieldOffset;
+        b[at] = 0; b[at + 1] = 0;
+        const len = s.l4End - s.l4Offset;
+        const ps = s.ipVersion === 4 ? pseudo4(b, s.srcOffset, s.dstOffset, s.proto, len) : pseudo6(b, s.srcOffset, s.dstOffset, s.proto, len);
+        let c = ~fold(ps + sum16(b, s.l4Offset, s.l4End)) & 0xffff;
+        if (c === 0 && s.proto === 17) c = 0xffff;
+        b[at] = c >> 8; b[at + 1] = c & 0xff;
+      }
+    }
+    this.applied.push('fix');
+  }
+
+  /** After a fix-up: one checksum flipped, zeroed, or left holding the pseudo-header sum. */
+  private damageChecksum(dir: number): void {
+    const g = this.rng;
+    const f = this.view(dir);
+    const s = f.inner.l4Offset >= 0 && g.chance(0.6) ? f.inner : f.outer;
+    if (g.chance(0.2) && s.ipVersion === 4 && s.ipOffset + 12 <= this.len) {
+      this.buf[s.ipOffset + 10 + g.int(2)] ^= 1 << g.int(8);
+      this.applied.push('damage:ipv4');
+      return;
+    }
+    const at = s.l4FieldOffset;
+    if (s.l4Offset < 0 || at + 2 > this.len || s.dstOffset < 0) return;
+    const mode = g.int(3);
+    if (mode === 0) this.buf[at + g.int(2)] ^= 1 << g.int(8);
+    else if (mode === 1) this.put16(at, 0);
+    else {
+      const len = s.l4End - s.l4Offset;
+      const ps = s.ipVersion === 4 ? pseudo4(this.buf, s.srcOffset, s.dstOffset, s.proto, len) : pseudo6(this.buf, s.srcOffset, s.dstOffset, s.proto, len);
+      this.put16(at, fold(ps));
+    }
+    this.applied.push(`damage:${['flip', 'zero', 'pseudo'][mode]}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The read-outside oracle: two decodes at different offsets, complementary bytes around the frame.
+
+/** Compares two decodes of one frame; returns the first differing field or null. */
+export function frameDiff(a: Frame, oa: number, b: Frame, ob: number): string | null {
+  if (a.status !== b.status) return 'status';
+  if (a.statusInner !== b.statusInner) return 'statusInner';
+  if (a.dir !== b.dir) return 'dir';
+  if (a.vlanTags !== b.vlanTags) return 'vlanTags';
+  if (a.vxlan !== b.vxlan) return 'vxlan';
+  if (a.vni !== b.vni) return 'vni';
+  if (a.innerVlanTags !== b.innerVlanTags) return 'innerVlanTags';
+  if (a.pseudoOnlyBad !== b.pseudoOnlyBad) return 'pseudoOnlyBad';
+  for (let l = 0; l < LAYER_COUNT; l++) if (a.csum[l] !== b.csum[l]) return 'csum';
+  const s = stackDiff(a.outer, oa, b.outer, ob) ?? stackDiff(a.inner, oa, b.inner, ob);
+  if (s !== null) return s;
+  return dnsDiff(a.dns, oa, b.dns, ob);
+}
+
+function rel(x: number, off: number): number {
+  // Offsets the decoder wrote are at or after the frame's start (off >= 1 here); 0 and -1 are unset.
+  return x >= off ? x - off : x;
+}
+
+function stackDiff(a: Stack, oa: number, b: Stack, ob: number): string | null {
+  if (a.ipVersion !== b.ipVersion) return 'ipVersion';
+  if (rel(a.ipOffset, oa) !== rel(b.ipOffset, ob)) return 'ipOffset';
+  if (rel(a.ipEnd, oa) !== rel(b.ipEnd, ob)) return 'ipEnd';
+  if (a.proto !== b.proto) return 'proto';
+  if (rel(a.srcOffset, oa) !== rel(b.srcOffset, ob)) return 'srcOffset';
+  if (rel(a.dstOffset, oa) !== rel(b.dstOffset, ob)) return 'dstOffset';
+  if (a.fragment !== b.fragment) return 'fragment';
+  if (rel(a.l4Offset, oa) !== rel(b.l4Offset, ob)) return 'l4Offset';
+  if (rel(a.l4End, oa) !== rel(b.l4End, ob)) return 'l4End';
+  if (a.srcPort !== b.srcPort) return 'srcPort';
+  if (a.dstPort !== b.dstPort) return 'dstPort';
+  if (a.l4Field !== b.l4Field) return 'l4Field';
+  if (rel(a.l4FieldOffset, oa) !== rel(b.l4FieldOffset, ob)) return 'l4FieldOffset';
+  if (a.l4Sum !== b.l4Sum) return 'l4Sum';
+  return null;
+}
+
+function dnsDiff(a: DnsView, oa: number, b: DnsView, ob: number): string | null {
+  if (a.present !== b.present) return 'dns.present';
+  if (a.keyed !== b.keyed) return 'dns.keyed';
+  if (a.inner !== b.inner) return 'dns.inner';
+  if (rel(a.msgOffset, oa) !== rel(b.msgOffset, ob)) return 'dns.msgOffset';
+  if (a.id !== b.id || a.qr !== b.qr || a.opcode !== b.opcode || a.rcode !== b.rcode || a.tc !== b.tc || a.qdcount !== b.qdcount) return 'dns.header';
+  if (rel(a.nameOffset, oa) !== rel(b.nameOffset, ob)) return 'dns.nameOffset';
+  if (a.nameLength !== b.nameLength || a.nameHash1 !== b.nameHash1 || a.nameHash2 !== b.nameHash2) return 'dns.name';
+  if (a.qtype !== b.qtype || a.qclass !== b.qclass) return 'dns.question';
+  return null;
+}
+
+/** Range checks on one decoded frame; returns a problem or null. */
+export function frameRanges(f: Frame): string | null {
+  for (let l = 0; l < LAYER_COUNT; l++) if (!(f.csum[l] >= -1 && f.csum[l] < CSUM_COUNT)) return `layer ${LAYER_NAMES[l]} result ${f.csum[l]}`;
+  if (!(f.status >= 0 && f.status < STATUS_COUNT)) return `status ${f.status}`;
+  if ((f.pseudoOnlyBad & ~f.badMask()) !== 0) return `pseudo-only bits ${f.pseudoOnlyBad} without bad ${f.badMask()}`;
+  if (f.dns.keyed && !f.dns.present) return 'dns keyed but not present';
+  if (f.vxlan && f.outer.proto !== 17) return 'vxlan over a non-UDP stack';
+  return null;
+}
+
+/** Plain ones'-complement sum of b[o, e) as big-endian words, folded (no shortcuts: the reference). */
+function plainSum(b: Uint8Array, o: number, e: number, seed: number): number {
+  let s = seed;
+  for (let i = o; i < e; i += 2) {
+    s += b[i] * 256 + (i + 1 < e ? b[i + 1] : 0);
+    if (s > 0xffffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  }
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  return s;
+}
+
+/**
+ * Every OK and BAD result recomputed plainly from the frame's bytes at the offsets the decoder
+ * found: OK must verify (the sum is 0xffff), BAD must not. Exceptions by the contract: a zero UDP
+ * field over IPv6 is BAD by rule, and the tunnel's UDP checksum is verified as local checksum
+ * offload computed it when an inner one is partial.
+ */
+export function checksumsAgree(b: Uint8Array, f: Frame, end: number): string | null {
+  for (let k = 0; k < 2; k++) {
+    const s = k === 0 ? f.outer : f.inner;
+    if (s.ipVersion === 0) continue;
+    const base = k === 0 ? 0 : 3;
+    const ipR = f.csum[base];
+    if (s.ipVersion === 4 && (ipR === 0 || ipR === 1)) {
+      const e = s.ipOffset + ((b[s.ipOffset] & 15) << 2);
+      if (e > end) return `${LAYER_NAMES[base]} result ${ipR} on a header past the captured end`;
+      if ((plainSum(b, s.ipOffset, e, 0) === 0xffff) !== (ipR === 0)) return `${LAYER_NAMES[base]} result ${ipR} disagrees with the plain sum`;
+    }
+    const layer = s.proto === 17 ? base + 1 : s.proto === 6 ? base + 2 : -1;
+    if (layer < 0 || s.l4Offset < 0) continue;
+    const r = f.csum[layer];
+    if (r !== 0 && r !== 1) continue;
+    if (r === 1 && s.l4Field === 0 && s.ipVersion === 6) continue;
+    if (k === 0 && f.vxlan && (f.csum[4] === 3 || f.csum[5] === 3)) continue;
+    if (s.l4End > end || s.dstOffset < 0) return `${LAYER_NAMES[layer]} result ${r} on a segment not all captured`;
+    const len = s.l4End - s.l4Offset;
+    const alen = s.ipVersion === 4 ? 4 : 16;
+    let ps = plainSum(b, s.srcOffset, s.srcOffset + alen, 0);
+    ps = plainSum(b, s.dstOffset, s.dstOffset + alen, ps) + s.proto + (len >>> 16) + (len & 0xffff);
+    if ((plainSum(b, s.l4Offset, s.l4End, ps) === 0xffff) !== (r === 0)) return `${LAYER_NAMES[layer]} result ${r} disagrees with the plain sum`;
+  }
+  return null;
+}
+
+/** Which oracle a problem from OutsideOracle.check belongs to. */
+function oracleOf(problem: string): Failure['oracle'] {
+  if (problem.startsWith('decoder threw')) return 'exception';
+  if (problem.includes('outside [off, end)')) return 'outside';
+  if (problem.includes('plain sum') || problem.includes('captured end') || problem.includes('not all captured')) return 'checksum';
+  return 'ranges';
+}
+
+/** The decoder as the oracle uses it (replaceable in the self-test by a deliberately broken one). */
+export interface FrameDecoder {
+  decode(b: Uint8Array, off: number, end: number, wireLen: number, linkType: number, dir: number, f: Frame): Status;
+}
+
+export class OutsideOracle {
+  private readonly a = Buffer.alloc(MAX_FRAME + 4096);
+  private readonly b = Buffer.alloc(MAX_FRAME + 4096);
+  private readonly garbage: Buffer;
+  readonly fa = new Frame();
+  readonly fb = new Frame();
+  offA = 0;
+
+  constructor(private readonly dec: FrameDecoder, rng: Rng) {
+    this.garbage = Buffer.alloc(1 << 16);
+    for (let i = 0; i < this.garbage.length; i++) this.garbage[i] = rng.int(256);
+    this.garbage.copy(this.a, 0, 0, this.a.length > this.garbage.length ? this.garbage.length : this.a.length);
+    for (let i = 0; i < this.b.length; i++) this.b[i] = ~this.a[i] & 0xff;
+  }
+
+  /** The buffer and offset where the frame sits for decode A (valid until the next check). */
+  get bufA(): Buffer {
+    return this.a;
+  }
+
+  /** Decodes frame[0, len) twice; returns null or the problem. fa holds decode A. */
+  check(frame: Buffer, len: number, wireLen: number, linkType: number, dir: number, n: number): string | null {
+    const offA = 1 + (n % 61);
+    const offB = 100 + ((n * 7) % 53);
+    const g = (n * 613) & 0x7fff;
+    this.place(this.a, offA, frame, len, g, false);
+    this.place(this.b, offB, frame, len, g, true);
+    this.offA = offA;
+    try {
+      this.dec.decode(this.a, offA, offA + len, wireLen, linkType, dir, this.fa);
+    } catch (err) {
+      return `decoder threw: ${(err as Error).stack?.split('\n').slice(0, 3).join(' | ')}`;
+    }
+    try {
+      this.dec.decode(this.b, offB, offB + len, wireLen, linkType, dir, this.fb);
+    } catch (err) {
+      return `decoder threw (second buffer): ${(err as Error).message}`;
+    }
+    const d = frameDiff(this.fa, offA, this.fb, offB);
+    if (d !== null) return `decoded ${d} differs with different bytes outside [off, end): a read outside the packet`;
+    return frameRanges(this.fa) ?? checksumsAgree(this.a, this.fa, offA + len);
+  }
+
+  private place(buf: Buffer, off: number, frame: Buffer, len: number, g: number, invert: boolean): void {
+    const gb = this.garbage;
+    const before = off - GUARD_BEFORE < 0 ? 0 : off - GUARD_BEFORE;
+    for (let i = before; i < off; i++) buf[i] = invert ? ~gb[g + i - before] & 0xff : gb[g + i - before];
+    frame.copy(buf, off, 0, len);
+    const e = off + len;
+    for (let i = 0; i < GUARD_AFTER; i++) buf[e + i] = invert ? ~gb[g + 100 + i] & 0xff : gb[g + 100 + i];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reference tally: what the counters must say, from the oracle's own decodes.
+
+const SLOT_DIRS = MAX_IFACES * 2;
+
+export class Tally {
+  frames = 0;
+  notIp = 0;
+  truncated = 0;
+  malformed = 0;
+  vxlanFrames = 0;
+  fragFirst = 0;
+  fragLater = 0;
+  dnsQueries = 0;
+  dnsResponses = 0;
+  dnsUnkeyed = 0;
+  readonly rcodes = new Float64Array(16);
+  /** [(slot*2+dir)*2+encap] */
+  readonly packets = new Float64Array(SLOT_DIRS * 2);
+  /** [((slot*2+dir)*LAYER_COUNT+layer)*CSUM_COUNT+result] */
+  readonly csum = new Float64Array(SLOT_DIRS * LAYER_COUNT * CSUM_COUNT);
+  /** [(slot*2+inner)*STATUS_COUNT+status], status not OK, not NOT_IP. */
+  readonly errors = new Float64Array(SLOT_DIRS * STATUS_COUNT);
+  readonly pseudoOnly = new Float64Array(LAYER_COUNT);
+  /** VXLAN frames [dir*2+bad]. */
+  readonly vtep = new Float64Array(4);
+
+  add(slot: number, dir: number, f: Frame): void {
+    this.frames++;
+    const sd = slot * 2 + dir;
+    this.packets[sd * 2 + (f.vxlan ? 1 : 0)]++;
+    let bad = false;
+    for (let l = 0; l < LAYER_COUNT; l++) {
+      const r = f.csum[l];
+      if (r < 0) continue;
+      this.csum[(sd * LAYER_COUNT + l) * CSUM_COUNT + r]++;
+      if (r === 1) bad = true;
+      if ((f.pseudoOnlyBad >> l) & 1) this.pseudoOnly[l]++;
+    }
+    const st = f.status;
+    if (st === Status.NOT_IP) this.notIp++;
+    else if (st === Status.TRUNCATED) this.truncated++;
+    else if (st !== Status.OK) this.malformed++;
+    if (st !== Status.OK && st !== Status.NOT_IP) this.errors[(slot * 2 + (f.statusInner ? 1 : 0)) * STATUS_COUNT + st]++;
+    if (f.vxlan) {
+      this.vxlanFrames++;
+      this.vtep[dir * 2 + (bad ? 1 : 0)]++;
+    }
+    if (f.outer.fragment === FRAG_FIRST) this.fragFirst++;
+    else if (f.outer.fragment === FRAG_LATER) this.fragLater++;
+    const d = f.dns;
+    if (d.present) {
+      if (d.qr === 0) this.dnsQueries++;
+      else {
+        this.dnsResponses++;
+        this.rcodes[d.rcode]++;
+      }
+      if (!d.keyed) this.dnsUnkeyed++;
+    }
+  }
+
+  /** Sum of the csum counts of a layer and result over every slot and direction. */
+  csumTotal(layer: number, result: number): number {
+    let s = 0;
+    for (let sd = 0; sd < SLOT_DIRS; sd++) s += this.csum[(sd * LAYER_COUNT + layer) * CSUM_COUNT + result];
+    return s;
+  }
+
+  /** Errors of a status, inner or not, over every slot. */
+  errorTotal(inner: number, st: number): number {
+    let s = 0;
+    for (let slot = 0; slot < MAX_IFACES; slot++) s += this.errors[(slot * 2 + inner) * STATUS_COUNT + st];
+    return s;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks.
+
+/** Collects failures: at most `limit` kept, each message once. */
+export class Failures {
+  readonly list: Failure[] = [];
+  count = 0;
+  private readonly seen = new Set<string>();
+  constructor(private readonly limit = 20) {}
+
+  add(f: Failure): void {
+    this.count++;
+    if (!this.wants(f.oracle, f.message)) return;
+    this.seen.add(Failures.key(f.oracle, f.message));
+    this.list.push(f);
+  }
+
+  /** Whether a failure like this one would be kept (so it is worth minimising its frame). */
+  wants(oracle: string, message: string): boolean {
+    return !this.seen.has(Failures.key(oracle, message)) && this.list.length < this.limit;
+  }
+
+  private static key(oracle: string, message: string): string {
+    return `${oracle}: ${message.replace(/\d+/g, 'N')}`;
+  }
+}
+
+export interface Failure {
+  oracle: 'exception' | 'outside' | 'ranges' | 'checksum' | 'counters' | 'dns' | 'metrics' | 'analyze' | 'memory';
+  message: string;
+  seed: number;
+  worker: number;
+  /** Frame number in the worker's stream (-1 for end-of-chunk checks). */
+  frame: number;
+  /** The (minimised) frame, hex, with its link type, direction and wire length. */
+  hex?: string;
+  linkType?: number;
+  dir?: number;
+  wireLen?: number;
+  mutations?: string;
+}
+
+function eq(out: string[], what: string, got: number, want: number): void {
+  if (got !== want) out.push(`${what}: ${got}, expected ${want}`);
+}
+
+function le(out: string[], what: string, a: number, b: number): void {
+  if (!(a <= b)) out.push(`${what}: ${a} > ${b}`);
+}
+
+function sumOf(a: Float64Array, from = 0, to = a.length, step = 1): number {
+  let s = 0;
+  for (let i = from; i < to; i += step) s += a[i];
+  return s;
+}
+
+/** DNS invariants of one correlator; `settled`: the table is empty and no kernel drop waits. */
+export function dnsInvariants(d: DnsCorrelator, capacity: number, settled: boolean): string[] {
+  const out: string[] = [];
+  le(out, 'answered + unanswered + retransmissions <= queries', d.answered + d.unanswered + d.retransmissions, d.queries);
+  le(out, 'answered + orphanResponses + duplicateResponses <= responses', d.answered + d.orphanResponses + d.duplicateResponses, d.responses);
+  le(out, 'lostToChecksum + lostToKernelDrop <= unanswered', d.lostToChecksum + d.lostToKernelDrop, d.unanswered);
+  le(out, 'evicted <= unanswered', d.evicted, d.unanswered);
+  le(out, 'unkeyed <= queries + responses', d.unkeyed, d.queries + d.responses);
+  eq(out, 'sum(lostByLayer) == lostToChecksum', sumOf(d.lostByLayer), d.lostToChecksum);
+  for (let l = 0; l < LAYER_COUNT; l++) le(out, `lostPseudoOnly[${LAYER_NAMES[l]}] <= lostByLayer`, d.lostPseudoOnly[l], d.lostByLayer[l]);
+  eq(out, 'sum(rcodes) == responses', sumOf(d.rcodes), d.responses);
+  le(out, 'answered <= latency.count', d.answered, d.latency.count);
+  le(out, 'latency.count - answered <= inFlight', d.latency.count - d.answered, d.inFlight);
+  le(out, 'inFlight <= capacity', d.inFlight, capacity);
+  le(out, 'kernel drops matched + unmatched <= kernelDrops', d.kernelDropsMatched + d.kernelDropsUnmatched, d.kernelDrops);
+  le(out, 'answeredA + answeredAAAA <= answered + in flight', d.answeredA + d.answeredAAAA, d.answered + d.inFlight);
+  if (settled) {
+    eq(out, 'inFlight once settled', d.inFlight, 0);
+    eq(out, 'latency.count == answered once settled', d.latency.count, d.answered);
+    eq(out, 'kernel drops matched + unmatched == kernelDrops once settled', d.kernelDropsMatched + d.kernelDropsUnmatched, d.kernelDrops);
+  }
+  return out;
+}
+
+/** The agent's counters against the reference tally, and its per-server DNS counters against the correlator. */
+export function agentInvariants(agent: Agent, t: Tally): string[] {
+  const out: string[] = [];
+  const c = agent.counters;
+  for (let i = 0; i < t.packets.length; i++) if (c.packets[i] !== t.packets[i]) { out.push(`packets[${i}] (slot ${i >> 2} dir ${(i >> 1) & 1} encap ${i & 1}): ${c.packets[i]}, expected ${t.packets[i]}`); break; }
+  eq(out, 'packets counted == frames fed', sumOf(c.packets), t.frames);
+  for (let i = 0; i < t.csum.length; i++) {
+    if (c.csum[i] !== t.csum[i]) {
+      const r = i % CSUM_COUNT;
+      const l = Math.floor(i / CSUM_COUNT) % LAYER_COUNT;
+      out.push(`csum slot/dir ${Math.floor(i / CSUM_COUNT / LAYER_COUNT)} layer ${LAYER_NAMES[l]} result ${r}: ${c.csum[i]}, expected ${t.csum[i]}`);
+      break;
+    }
+  }
+  for (let i = 0; i < t.errors.length; i++) {
+    if (c.decodeErrors[i] !== t.errors[i]) { out.push(`decodeErrors ${statusName(i % STATUS_COUNT)}: ${c.decodeErrors[i]}, expected ${t.errors[i]}`); break; }
+  }
+  const v = agent.vtep;
+  const peers = v.peers.count();
+  le(out, 'vtep peers <= maxPeers + 1', peers, v.peers.capacity + 1);
+  for (let d = 0; d < 2; d++) {
+    for (let bad = 0; bad < 2; bad++) {
+      let s = 0;
+      for (let p = 0; p < peers; p++) s += v.packets[(p * 2 + d) * 2 + bad];
+      eq(out, `vtep dir ${d} ${bad ? 'bad' : 'ok'} summed over peers`, s, t.vtep[d * 2 + bad]);
+    }
+  }
+  const d = agent.dns;
+  const s = agent.servers;
+  const n = LOST_CAUSES.length;
+  eq(out, 'sum(servers.lost) == unanswered', sumOf(s.lost), d.unanswered);
+  eq(out, 'servers.lost[checksum] == lostToChecksum', sumOf(s.lost, 0, s.lost.length, n), d.lostToChecksum);
+  eq(out, 'servers.lost[kernel_drop] == lostToKernelDrop', sumOf(s.lost, 1, s.lost.length, n), d.lostToKernelDrop);
+  le(out, 'servers.lost[evicted] <= evicted', sumOf(s.lost, 3, s.lost.length, n), d.evicted);
+  eq(out, 'sum(servers.responses) == latency.count', sumOf(s.responses), d.latency.count);
+  eq(out, 'sum(servers.latencyCount) == latency.count', sumOf(s.latencyCount), d.latency.count);
+  le(out, 'servers <= maxServers + 1', s.table.count(), s.table.capacity + 1);
+  eq(out, 'DNS queries (QR 0 packets)', d.queries, t.dnsQueries);
+  eq(out, 'DNS responses (QR 1 packets)', d.responses, t.dnsResponses);
+  eq(out, 'DNS unkeyed', d.unkeyed, t.dnsUnkeyed);
+  eq(out, 'internalErrors', agent.internalErrors, 0);
+  eq(out, 'drops.internalErrors', agent.drops.internalErrors, 0);
+  return out;
+}
+
+/** One chunk's analysis against the chunk's tally. */
+export function analysisInvariants(a: Analysis, t: Tally, capacity: number): string[] {
+  const out: string[] = [];
+  const st = a.stats;
+  for (const fl of a.files) if (fl.error !== null) out.push(`analyze error: ${fl.error}`);
+  eq(out, 'frames', st.frames, t.frames);
+  eq(out, 'malformed', st.malformed, t.malformed);
+  eq(out, 'truncated', st.truncated, t.truncated);
+  eq(out, 'notIp', st.notIp, t.notIp);
+  eq(out, 'vxlanFrames', st.vxlanFrames, t.vxlanFrames);
+  eq(out, 'fragmentsFirst', st.fragmentsFirst, t.fragFirst);
+  eq(out, 'fragmentsLater', st.fragmentsLater, t.fragLater);
+  for (let l = 0; l < LAYER_COUNT; l++) {
+    for (let r = 0; r < CSUM_COUNT; r++) eq(out, `csum ${LAYER_NAMES[l]} result ${r}`, st.count(l, r), t.csumTotal(l, r));
+    eq(out, `pseudoOnlyBad ${LAYER_NAMES[l]}`, st.pseudoOnlyBad[l], t.pseudoOnly[l]);
+  }
+  let reasons = 0;
+  for (let s = 0; s < STATUS_COUNT; s++) {
+    eq(out, `reasons ${statusName(s)}`, st.reasons[s], s === Status.OK || s === Status.NOT_IP ? 0 : t.errorTotal(0, s));
+    eq(out, `innerReasons ${statusName(s)}`, st.innerReasons[s], s === Status.OK || s === Status.NOT_IP ? 0 : t.errorTotal(1, s));
+    if (isMalformed(s)) reasons += st.reasons[s] + st.innerReasons[s];
+  }
+  eq(out, 'malformed reasons sum to malformed', reasons, st.malformed);
+  const d = a.dns;
+  eq(out, 'DNS queries (QR 0 packets)', d.queries, t.dnsQueries);
+  eq(out, 'DNS responses (QR 1 packets)', d.responses, t.dnsResponses);
+  eq(out, 'DNS unkeyed', d.unkeyed, t.dnsUnkeyed);
+  for (let r = 0; r < 16; r++) eq(out, `rcode ${r}`, d.rcodes[r], t.rcodes[r]);
+  out.push(...dnsInvariants(d, capacity, true));
+  // The report renders, and CONTRACT.md's JSON holds together.
+  const j = toJson(a) as unknown as { frames: number; malformed: number; checksums: Record<string, unknown>; dns: Record<string, unknown>; malformed_reasons: Record<string, number> };
+  JSON.stringify(j);
+  toText(a);
+  eq(out, 'json frames', j.frames, t.frames);
+  const buckets: Array<[string[], string[]]> = [
+    [['ipv4'], ['ok', 'bad']], [['udp'], ['ok', 'bad', 'none', 'partial', 'unverifiable']], [['tcp'], ['ok', 'bad', 'partial', 'unverifiable']],
+    [['vxlan', 'ipv4'], ['ok', 'bad']], [['vxlan', 'udp'], ['ok', 'bad', 'none', 'partial', 'unverifiable']], [['vxlan', 'tcp'], ['ok', 'bad', 'partial', 'unverifiable']],
+  ];
+  for (const [path, names] of buckets) {
+    let o: unknown = j.checksums;
+    for (const p of path) o = (o as Record<string, unknown>)[p];
+    for (const nm of names) if (typeof (o as Record<string, unknown>)[nm] !== 'number') out.push(`json checksums.${path.join('.')}.${nm} missing`);
+  }
+  const reasonsJson = Object.values(j.malformed_reasons).reduce((x, y) => x + y, 0);
+  eq(out, 'json malformed == sum(malformed_reasons)', reasonsJson, j.malformed);
+  const lat = j.dns.latency_ms as { p50: number; p90: number; p99: number; max: number };
+  le(out, 'p50 <= p90', lat.p50, lat.p90);
+  le(out, 'p90 <= p99', lat.p90, lat.p99);
+  le(out, 'p99 <= max', lat.p99, lat.max + 0.001);
+  return out;
+}
+
+/** Two correlators fed the same packets must agree on every counter. */
+export function dnsParity(a: DnsCorrelator, b: DnsCorrelator): string[] {
+  const out: string[] = [];
+  const keys = ['queries', 'responses', 'answered', 'unanswered', 'lostToChecksum', 'retransmissions', 'duplicateResponses', 'orphanResponses', 'unkeyed', 'evicted', 'answeredA', 'answeredAAAA', 'inFlight'] as const;
+  for (const k of keys) eq(out, k, a[k], b[k]);
+  for (let l = 0; l < LAYER_COUNT; l++) eq(out, `lostByLayer ${LAYER_NAMES[l]}`, a.lostByLayer[l], b.lostByLayer[l]);
+  eq(out, 'latency count', a.latency.count, b.latency.count);
+  eq(out, 'latency max', a.latency.max, b.latency.max);
+  eq(out, 'latency p50', a.latency.quantile(0.5), b.latency.quantile(0.5));
+  return out;
+}
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses Prometheus text: every non-comment line must be `name{labels} value`. */
+export function parseMetrics(text: string): { samples: Sample[]; bad: string[] } {
+  const samples: Sample[] = [];
+  const bad: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) {
+      bad.push(line);
+      continue;
+    }
+    const labels: Record<string, string> = {};
+    if (m[2]) {
+      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g;
+      let lm: RegExpExecArray | null;
+      let used = 0;
+      while ((lm = re.exec(m[2])) !== null) {
+        labels[lm[1]] = lm[2];
+        used += lm[0].length;
+      }
+      if (used !== m[2].length) bad.push(line);
+    }
+    const value = Number(m[3]);
+    if (Number.isNaN(value) && m[3] !== 'NaN') bad.push(line);
+    samples.push({ name: m[1], labels, value });
+  }
+  return { samples, bad };
+}
+
+function total(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  let s = 0;
+  for (const x of samples) if (x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v)) s += x.value;
+  return s;
+}
+
+/** The metrics text against the agent's in-memory counters. */
+export function metricsInvariants(text: string, agent: Agent): string[] {
+  const out: string[] = [];
+  const { samples, bad } = parseMetrics(text);
+  if (bad.length > 0) out.push(`unparsable metric lines: ${bad.slice(0, 3).join(' / ')}`);
+  for (const x of samples) if (Number.isNaN(x.value)) out.push(`NaN: ${x.name}`);
+  for (const x of samples) if (x.name === 'csumwatch_collector_success' && x.value !== 1) out.push(`collector ${x.labels.collector} failed`);
+  eq(out, 'csumwatch_internal_errors_total', total(samples, 'csumwatch_internal_errors_total'), 0);
+  const c = agent.counters;
+  eq(out, 'csumwatch_packets_total', total(samples, 'csumwatch_packets_total'), sumOf(c.packets));
+  for (let l = 0; l < LAYER_COUNT; l++) {
+    for (let r = 0; r < CSUM_COUNT; r++) {
+      let want = 0;
+      for (let sd = 0; sd < SLOT_DIRS; sd++) want += c.csum[(sd * LAYER_COUNT + l) * CSUM_COUNT + r];
+      eq(out, `csumwatch_checksums_total{layer=${LAYER_NAMES[l]},result=${r}}`, total(samples, 'csumwatch_checksums_total', { layer: LAYER_NAMES[l], result: ['ok', 'bad', 'none', 'partial', 'unverifiable'][r] }), want);
+    }
+  }
+  eq(out, 'csumwatch_decode_errors_total', total(samples, 'csumwatch_decode_errors_total'), sumOf(c.decodeErrors));
+  eq(out, 'csumwatch_vtep_packets_total', total(samples, 'csumwatch_vtep_packets_total'), sumOf(agent.vtep.packets));
+  const s = agent.servers;
+  const d = agent.dns;
+  eq(out, 'csumwatch_dns_queries_total', total(samples, 'csumwatch_dns_queries_total'), sumOf(s.queries));
+  eq(out, 'csumwatch_dns_responses_total', total(samples, 'csumwatch_dns_responses_total'), sumOf(s.responses));
+  LOST_CAUSES.forEach((cause, i) => eq(out, `csumwatch_dns_lost_total{cause=${cause}}`, total(samples, 'csumwatch_dns_lost_total', { cause }), sumOf(s.lost, i, s.lost.length, LOST_CAUSES.length)));
+  eq(out, 'csumwatch_dns_lost_total == unanswered', total(samples, 'csumwatch_dns_lost_total'), d.unanswered);
+  eq(out, 'csumwatch_dns_latency_seconds_count', total(samples, 'csumwatch_dns_latency_seconds_count'), sumOf(s.latencyCount));
+  eq(out, 'csumwatch_dns_orphan_responses_total', total(samples, 'csumwatch_dns_orphan_responses_total'), d.orphanResponses);
+  eq(out, 'csumwatch_dns_transactions_in_flight', total(samples, 'csumwatch_dns_transactions_in_flight'), d.inFlight);
+  // Each server's histogram: cumulative buckets that rise and end at its count.
+  const byServer = new Map<string, number[]>();
+  for (const x of samples) {
+    if (x.name !== 'csumwatch_dns_latency_seconds_bucket') continue;
+    const k = x.labels.server;
+    if (!byServer.has(k)) byServer.set(k, []);
+    byServer.get(k)!.push(x.value);
+  }
+  for (const [server, b] of byServer) {
+    for (let i = 1; i < b.length; i++) if (b[i] < b[i - 1]) { out.push(`latency buckets of ${server} fall`); break; }
+    eq(out, `latency +Inf of ${server} == count`, b[b.length - 1], total(samples, 'csumwatch_dns_latency_seconds_count', { server }));
+  }
+  le(out, 'dns servers in metrics', byServer.size, s.table.capacity + 1);
+  const peers = new Set(samples.filter((x) => x.name === 'csumwatch_vtep_packets_total').map((x) => x.labels.peer));
+  le(out, 'vtep peers in metrics', peers.size, agent.vtep.peers.capacity + 1);
+  le(out, 'series', samples.length, 20000);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The agent's packet sources: batches written by the fuzzer, delivered on poll().
+
+class FuzzSource implements PacketSource {
+  readonly buf = Buffer.alloc(1 << 20);
+  records = 0;
+  bytes = 0;
+  private onBatch: BatchHandler | null = null;
+  delivered = 0;
+
+  constructor(readonly linkType: number) {}
+
+  start(onBatch: BatchHandler): void {
+    this.onBatch = onBatch;
+  }
+
+  /** Room for a record of capLen bytes. */
+  fits(capLen: number): boolean {
+    return this.bytes + RECORD_HEADER + capLen + 3 <= this.buf.length;
+  }
+
+  /** Appends one record (src/capture/source.ts format). */
+  push(data: Buffer, capLen: number, wireLen: number, tsUs: number): void {
+    const b = this.buf;
+    const o = this.bytes;
+    const sec = Math.floor(tsUs / 1e6);
+    b.writeUInt32LE(capLen, o);
+    b.writeUInt32LE(wireLen >>> 0, o + 4);
+    b.writeUInt32LE(sec >>> 0, o + 8);
+    b.writeUInt32LE(tsUs - sec * 1e6, o + 12);
+    data.copy(b, o + RECORD_HEADER, 0, capLen);
+    this.bytes = o + RECORD_HEADER + ((capLen + 3) & ~3);
+    this.records++;
+  }
+
+  poll(): number {
+    const n = this.records;
+    if (n === 0 || !this.onBatch) return 0;
+    this.onBatch(this.buf, n, this.bytes);
+    this.delivered += n;
+    this.records = 0;
+    this.bytes = 0;
+    return n;
+  }
+
+  stats(): SourceStats {
+    return { received: this.delivered, dropped: 0, ifDropped: 0, clipped: 0 };
+  }
+
+  close(): void {
+    this.onBatch = null;
+  }
+}
+
+/** The chunk's frames as one pcapng section: an interface per agent slot, epb_flags for direction. */
+class PcapngChunk {
+  private buf = Buffer.alloc(32 << 20);
+  private at = 0;
+  frames = 0;
+
+  constructor(private readonly header: Buffer) {
+    this.reset();
+  }
+
+  reset(): void {
+    this.header.copy(this.buf, 0);
+    this.at = this.header.length;
+    this.frames = 0;
+  }
+
+  get bytes(): number {
+    return this.at;
+  }
+
+  push(ifId: number, data: Buffer, capLen: number, wireLen: number, tsUs: number, dir: number): void {
+    const pad = (capLen + 3) & ~3;
+    const len = 32 + pad + 12;
+    if (this.at + len > this.buf.length) {
+      const nb = Buffer.alloc(this.buf.length * 2);
+      this.buf.copy(nb, 0, 0, this.at);
+      this.buf = nb;
+    }
+    const b = this.buf;
+    const o = this.at;
+    const hi = Math.floor(tsUs / 4294967296);
+    b.writeUInt32LE(6, o);
+    b.writeUInt32LE(len, o + 4);
+    b.writeUInt32LE(ifId, o + 8);
+    b.writeUInt32LE(hi, o + 12);
+    b.writeUInt32LE(tsUs - hi * 4294967296, o + 16);
+    b.writeUInt32LE(capLen, o + 20);
+    b.writeUInt32LE(wireLen >>> 0, o + 24);
+    data.copy(b, o + 28, 0, capLen);
+    b.fill(0, o + 28 + capLen, o + 28 + pad);
+    const p = o + 28 + pad;
+    b.writeUInt16LE(2, p); // epb_flags
+    b.writeUInt16LE(4, p + 2);
+    b.writeUInt32LE(dir === DIR_RX ? 1 : 2, p + 4);
+    b.writeUInt32LE(0, p + 8); // opt_endofopt
+    b.writeUInt32LE(len, o + len - 4);
+    this.at = o + len;
+    this.frames++;
+  }
+
+  write(path: string): void {
+    writeFileSync(path, this.buf.subarray(0, this.at));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One worker's run.
+
+export interface FuzzOptions {
+  frames: number;
+  seed: number;
+  /** The worker's index: its stream is (seed, worker). */
+  worker?: number;
+  /** Frames between analyze runs and metrics scrapes. */
+  chunk?: number;
+  /** Decoder ports; the default alternates with the worker index. */
+  decoder?: DecoderOptions;
+  /** Where to write minimised failing frames (hex); none when absent. */
+  out?: string;
+  /** Self-test hooks: a broken oracle decoder, sabotage after a batch, a changed scrape, lower memory limits. */
+  hooks?: {
+    oracleDecoder?: (real: Decoder) => FrameDecoder;
+    agentDecoder?: (real: Decoder) => FrameDecoder;
+    agent?: (agent: Agent) => void;
+    afterBatch?: (agent: Agent, fed: number) => void;
+    scrape?: (text: string) => string;
+    afterChunk?: (a: Analysis) => void;
+    heapLimitMiB?: number;
+  };
+  /** Progress lines to stderr. */
+  verbose?: boolean;
+  /** Replay these frames (one batch each) instead of generating: the regression fixtures. */
+  fixed?: Fixture[];
+}
+
+export interface FuzzResult {
+  seed: number;
+  worker: number;
+  frames: number;
+  seconds: number;
+  framesPerSec: number;
+  failures: Failure[];
+  failureCount: number;
+  /** Distinct behaviour signatures seen, and the corpus they grew. */
+  signatures: number;
+  corpus: number;
+  chunks: number;
+  scrapes: number;
+  heapMiB: number;
+  rssMiB: number;
+  /** What the run reached (so a test can insist that the deep paths ran). */
+  reached: {
+    vxlan: number; dnsQueries: number; dnsResponses: number; answered: number; unanswered: number; lostToChecksum: number;
+    evicted: number; orphans: number; retransmissions: number; kernelDrops: number; malformed: number; truncated: number;
+    statuses: number; partial: number; bad: number; analyzeFrames: number;
+  };
+}
+
+export function decoderOptionsFor(worker: number): DecoderOptions {
+  return worker % 2 === 0 ? {} : { vxlanPorts: [4789], dnsPorts: [53, 5353] };
+}
+
+export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
+  const worker = opts.worker ?? 0;
+  const seed = opts.seed;
+  const chunk = opts.chunk ?? 100_000;
+  const hooks = opts.hooks ?? {};
+  const decOpts = opts.decoder ?? decoderOptionsFor(worker);
+  const seeds = allSeeds();
+  const gen = new Generator(seeds, seed, worker, decOpts);
+  const rng = new Rng(seed ^ 0x5bd1e995, worker);
+  const realDecoder = new Decoder(decOpts);
+  const oracle = new OutsideOracle(hooks.oracleDecoder ? hooks.oracleDecoder(realDecoder) : realDecoder, new Rng(seed ^ 0x27d4eb2f, worker));
+  const failures = new Failures();
+  const fail = (f: Omit<Failure, 'seed' | 'worker'>): void => failures.add({ seed, worker, ...f });
+
+  // The agent, on fuzz interfaces.
+  const config: AgentConfig = {
+    ...DEFAULT_AGENT_CONFIG, ...FUZZ_CONFIG, bpf: 'off', doctorInterval: 0, rescanInterval: 3600,
+    interfaces: FUZZ_LINK_TYPES.map((lt) => `fz${lt}`),
+    vxlanPorts: [...(decOpts.vxlanPorts ?? [4789, 8472])], dnsPorts: [...(decOpts.dnsPorts ?? [53])],
+  };
+  const sources = new Map<string, FuzzSource>();
+  const ifs: NetInterface[] = config.interfaces.map((name, i) => ({
+    name, ifindex: 100 + i, kind: 'physical', mtu: 9000, up: true, mac: '02:00:00:00:00:01', driver: 'fuzz', addresses: [], vxlan: null,
+  }));
+  const agent = new Agent(config, {
+    log: pino({ level: 'silent' }),
+    listInterfaces: () => ifs,
+    openSource: (o: PcapOptions) => {
+      const s = new FuzzSource(Number(o.device.slice(2)));
+      sources.set(`${o.device}/${o.direction}`, s);
+      return s;
+    },
+    watchLinks: false,
+    procNet: join(FIXTURES, 'node', 'proc-net'),
+  });
+  hooks.agent?.(agent);
+  if (hooks.agentDecoder) Reflect.set(agent, 'decoder', hooks.agentDecoder(Reflect.get(agent, 'decoder') as Decoder));
+  const registry = createRegistry(agent, '0.0.0-fuzz');
+  agent.start();
+  const slots = config.interfaces.map((name) => agent.counters.slot(name));
+  const src: FuzzSource[][] = config.interfaces.map((name) => [sources.get(`${name}/in`)!, sources.get(`${name}/out`)!]);
+  if (src.some((p) => !p[0] || !p[1])) throw new Error('the agent did not open every fuzz source');
+
+  // analyze: one pcapng per chunk, interface id == agent slot.
+  const idbs: Array<{ linkType: number; name: string }> = [];
+  for (let slot = 0; slot < agent.counters.names.length; slot++) idbs.push({ linkType: Number(agent.counters.names[slot].slice(2)), name: agent.counters.names[slot] });
+  const png = new PcapngChunk(pcapngBytes(idbs, []));
+  const dir0 = mkdtempSync(join(tmpdir(), 'csw-fuzz-'));
+  const chunkPath = join(dir0, 'chunk.pcapng');
+
+  const tally = new Tally();
+  let chunkTally = new Tally();
+  // A correlator fed straight from the oracle's decodes, in feed order: analyze's must equal it.
+  const chunkCorrelator = (): DnsCorrelator => new DnsCorrelator({ capacity: config.dnsCapacity, timeoutUs: config.dnsTimeout * 1e6, lostListSize: config.lostListSize });
+  let refDns = chunkCorrelator();
+  const weights: number[] = [];
+  LINK_WEIGHTS.forEach((w, i) => { for (let k = 0; k < w; k++) weights.push(i); });
+
+  let tsUs = 4_000_000_000_000_000 + worker * 1e12; // far ahead of the wall clock: the agent's own sweep timer finds nothing old
+  let lastTs = tsUs;
+  let fed = 0;
+  let chunks = 0;
+  let scrapes = 0;
+  let analyzeFrames = 0;
+  const started = process.hrtime.bigint();
+  const reached = { vxlan: 0, dnsQueries: 0, dnsResponses: 0, answered: 0, unanswered: 0, lostToChecksum: 0, evicted: 0, orphans: 0, retransmissions: 0, kernelDrops: 0, malformed: 0, truncated: 0, statuses: 0, partial: 0, bad: 0, analyzeFrames: 0 };
+  const statusesSeen = new Set<number>();
+  const drop = { b: oracle.bufA as Uint8Array, family: 4, srcOffset: 0, dstOffset: 0, sport: 0, dport: 0, dnsOffset: 0, dnsLength: 0, reason: 0 };
+
+  const reportFrame = (oracleName: Failure['oracle'], message: string, n: number, linkType: number, dir: number, check: ((b: Buffer, wireLen: number) => boolean) | null): void => {
+    const len = gen.len;
+    let bytes: Buffer = Buffer.from(gen.buf.subarray(0, len));
+    let wireLen = gen.wireLen;
+    if (check && failures.wants(oracleName, message)) ({ bytes, wireLen } = minimise(bytes, wireLen, check));
+    const f: Omit<Failure, 'seed' | 'worker'> = { oracle: oracleName, message, frame: n, hex: bytes.toString('hex'), linkType, dir, wireLen, mutations: gen.applied.join(' ') };
+    fail(f);
+    if (opts.out && failures.list.length <= 20) saveFailure(opts.out, { seed, worker, ...f });
+  };
+
+  const endChunk = async (): Promise<void> => {
+    for (const pair of src) for (const s of pair) s.poll();
+    chunks++;
+    for (const p of agentInvariants(agent, tally)) fail({ oracle: 'counters', message: `agent: ${p}`, frame: fed });
+    for (const p of dnsInvariants(agent.dns, config.dnsCapacity, false)) fail({ oracle: 'dns', message: `agent: ${p}`, frame: fed });
+    if (png.frames > 0) {
+      png.write(chunkPath);
+      let a: Analysis | null = null;
+      try {
+        a = analyzeFiles([chunkPath], { vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, dnsTimeoutUs: config.dnsTimeout * 1e6, dnsCapacity: config.dnsCapacity, lostListSize: config.lostListSize });
+        hooks.afterChunk?.(a);
+        refDns.finish();
+        for (const p of analysisInvariants(a, chunkTally, config.dnsCapacity)) fail({ oracle: 'analyze', message: `analyze: ${p}`, frame: fed });
+        for (const p of dnsParity(a.dns, refDns)) fail({ oracle: 'analyze', message: `analyze DNS against the reference correlator: ${p}`, frame: fed });
+        analyzeFrames += a.stats.frames;
+      } catch (err) {
+        fail({ oracle: 'exception', message: `analyze threw: ${(err as Error).stack?.split('\n').slice(0, 3).join(' | ')}`, frame: fed });
+      }
+      png.reset();
+    }
+    chunkTally = new Tally();
+    refDns = chunkCorrelator();
+    try {
+      let text = await registry.metrics();
+      if (hooks.scrape) text = hooks.scrape(text);
+      for (const p of metricsInvariants(text, agent)) fail({ oracle: 'metrics', message: p, frame: fed });
+      const om = await openMetrics(registry);
+      if (!om.endsWith('# EOF\n')) fail({ oracle: 'metrics', message: 'OpenMetrics output does not end with # EOF', frame: fed });
+      scrapes++;
+    } catch (err) {
+      fail({ oracle: 'exception', message: `scrape threw: ${(err as Error).message}`, frame: fed });
+    }
+    const heap = process.memoryUsage().heapUsed / 1048576;
+    if (heap > (hooks.heapLimitMiB ?? HEAP_LIMIT_MIB)) fail({ oracle: 'memory', message: `heap ${heap.toFixed(0)} MiB over the bound ${hooks.heapLimitMiB ?? HEAP_LIMIT_MIB} MiB`, frame: fed });
+    if (opts.verbose) process.stderr.write(`worker ${worker}: ${fed} frames, ${gen.signatures.size} behaviours, ${failures.count} failures\n`);
+  };
+
+  try {
+    const fixed = opts.fixed;
+    while (fed < opts.frames) {
+      const fx = fixed ? fixed[fed] : null;
+      const iface = fx ? FUZZ_LINK_TYPES.indexOf(fx.linkType) : weights[rng.int(weights.length)];
+      if (iface < 0) throw new Error(`fixture link type ${fx!.linkType} is not one of the fuzz interfaces' (${FUZZ_LINK_TYPES.join(', ')})`);
+      const linkType = FUZZ_LINK_TYPES[iface];
+      const dirIndex = fx ? (fx.dir === DIR_TX ? DIR_INDEX_TX : DIR_INDEX_RX) : rng.chance(0.5) ? DIR_INDEX_RX : DIR_INDEX_TX;
+      const dir = dirIndex === DIR_INDEX_RX ? DIR_RX : DIR_TX;
+      const source = src[iface][dirIndex];
+      const slot = slots[iface];
+      gen.linkTypeGuess = linkType;
+      const batch = fx ? 1 : Math.min(1 + rng.int(rng.chance(0.9) ? 64 : 512), opts.frames - fed);
+      const firstOfBatch = fed;
+      for (let i = 0; i < batch; i++) {
+        if (fx) gen.load(fx.bytes, fx.wireLen);
+        else gen.next(linkType, dir);
+        const len = gen.len;
+        const n = fed;
+        // Oracle 2: decoded twice with complementary bytes around the frame.
+        const problem = oracle.check(gen.buf, len, gen.wireLen, linkType, dir, n);
+        if (problem !== null) {
+          const o2 = new OutsideOracle(hooks.oracleDecoder ? hooks.oracleDecoder(new Decoder(decOpts)) : new Decoder(decOpts), new Rng(1));
+          reportFrame(oracleOf(problem), problem, n, linkType, dir, (b, w) => o2.check(b, b.length, w, linkType, dir, n) !== null);
+        }
+        // Timestamps: mostly forward, sometimes past the DNS timeout, sometimes back.
+        const t = rng.int(1000);
+        tsUs += t < 2 ? 6_000_000 : t < 4 ? -rng.int(2_000_000) : rng.int(3000);
+        if (tsUs > lastTs) lastTs = tsUs;
+        const f = oracle.fa;
+        tally.add(slot, dirIndex, f);
+        chunkTally.add(slot, dirIndex, f);
+        try {
+          refDns.observe(oracle.bufA, f, tsUs, slot);
+        } catch (err) {
+          reportFrame('exception', `DnsCorrelator.observe threw: ${(err as Error).message}`, n, linkType, dir, null);
+        }
+        gen.feedback(f, linkType);
+        statusesSeen.add(f.status + (f.statusInner ? 100 : 0));
+        // A share of DNS packets is also reported as dropped by the kernel, before the capture hands it over.
+        if (f.dns.present && rng.chance(0.02)) {
+          const s = f.dns.inner ? f.inner : f.outer;
+          const capEnd = oracle.offA + len;
+          drop.b = oracle.bufA;
+          drop.family = s.ipVersion;
+          drop.srcOffset = s.srcOffset;
+          drop.dstOffset = s.ipOffset + (s.ipVersion === 4 ? 16 : 24);
+          drop.sport = s.srcPort;
+          drop.dport = s.dstPort;
+          drop.dnsOffset = f.dns.msgOffset;
+          drop.dnsLength = Math.max(0, Math.min(127, capEnd - f.dns.msgOffset) - (rng.chance(0.2) ? rng.int(20) : 0));
+          drop.reason = rng.int(8);
+          try {
+            agent.dns.kernelDrop(drop, tsUs - rng.int(500));
+          } catch (err) {
+            reportFrame('exception', `kernelDrop threw: ${(err as Error).message}`, n, linkType, dir, null);
+          }
+        }
+        if (!source.fits(len)) source.poll();
+        source.push(gen.buf, len, gen.wireLen, tsUs);
+        png.push(slot, gen.buf, len, gen.wireLen, tsUs, dir);
+        fed++;
+      }
+      const errorsBefore = agent.internalErrors;
+      source.poll();
+      if (agent.internalErrors !== errorsBefore) {
+        fail({ oracle: 'exception', message: `agent batch handler threw (internalErrors ${agent.internalErrors}) in frames ${firstOfBatch}..${fed - 1}`, frame: firstOfBatch, linkType, dir });
+      }
+      hooks.afterBatch?.(agent, fed);
+      if (Math.floor(fed / chunk) !== Math.floor((fed - batch) / chunk) || fed >= opts.frames) await endChunk();
+    }
+    // Time passes: every transaction and waiting kernel drop times out; then the table must be empty.
+    agent.dns.sweep(lastTs + 2 * config.dnsTimeout * 1e6);
+    agent.dns.finish();
+    for (const p of dnsInvariants(agent.dns, config.dnsCapacity, true)) fail({ oracle: 'dns', message: `agent at the end: ${p}`, frame: fed });
+    for (const p of agentInvariants(agent, tally)) fail({ oracle: 'counters', message: `agent at the end: ${p}`, frame: fed });
+    const text = await registry.metrics();
+    for (const p of metricsInvariants(hooks.scrape ? hooks.scrape(text) : text, agent)) fail({ oracle: 'metrics', message: `at the end: ${p}`, frame: fed });
+  } finally {
+    agent.stop();
+    rmSync(dir0, { recursive: true, force: true });
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const d = agent.dns;
+  reached.vxlan = tally.vxlanFrames;
+  reached.dnsQueries = d.queries;
+  reached.dnsResponses = d.responses;
+  reached.answered = d.answered;
+  reached.unanswered = d.unanswered;
+  reached.lostToChecksum = d.lostToChecksum;
+  reached.evicted = d.evicted;
+  reached.orphans = d.orphanResponses;
+  reached.retransmissions = d.retransmissions;
+  reached.kernelDrops = d.kernelDrops;
+  reached.malformed = tally.malformed;
+  reached.truncated = tally.truncated;
+  reached.statuses = statusesSeen.size;
+  for (let l = 0; l < LAYER_COUNT; l++) {
+    reached.partial += tally.csumTotal(l, 3);
+    reached.bad += tally.csumTotal(l, 1);
+  }
+  reached.analyzeFrames = analyzeFrames;
+  const mem = process.memoryUsage();
+  return {
+    seed, worker, frames: fed, seconds, framesPerSec: fed / seconds, failures: failures.list, failureCount: failures.count,
+    signatures: gen.signatures.size, corpus: gen.corpusSize, chunks, scrapes, heapMiB: mem.heapUsed / 1048576, rssMiB: mem.rss / 1048576, reached,
+  };
+}
+
+/** Shortens the frame, then zeroes its bytes one by one, while `fails` still holds. */
+export function minimise(bytes: Buffer, wireLen: number, fails: (b: Buffer, wireLen: number) => boolean): { bytes: Buffer; wireLen: number } {
+  let b = bytes;
+  if (!fails(b, wireLen)) return { bytes, wireLen };
+  if (wireLen !== b.length && fails(b, b.length)) wireLen = b.length;
+  for (let step = b.length >> 1; step >= 1; step >>= 1) {
+    while (b.length - step >= 0 && fails(b.subarray(0, b.length - step), wireLen === b.length ? b.length - step : wireLen)) {
+      if (wireLen === b.length) wireLen -= step;
+      b = b.subarray(0, b.length - step);
+    }
+  }
+  b = Buffer.from(b);
+  for (let i = b.length - 1; i >= 0; i--) {
+    const was = b[i];
+    if (was === 0) continue;
+    b[i] = 0;
+    if (!fails(b, wireLen)) b[i] = was;
+  }
+  return { bytes: b, wireLen };
+}
+
+/** Writes a failing frame as a test/fixtures/fuzz/ hex file. */
+export function saveFailure(dir: string, f: Failure): string | null {
+  if (f.hex === undefined) return null;
+  mkdirSync(dir, { recursive: true });
+  const name = `${f.oracle}-s${f.seed}-w${f.worker}-f${f.frame}.hex`;
+  const path = join(dir, name);
+  writeFileSync(path, formatFixture(f));
+  return path;
+}
+
+/** The fixture format: `# key: value` lines (link type, direction, wire length, what it found), then hex. */
+export function formatFixture(f: Failure): string {
+  const hex = (f.hex ?? '').replace(/(.{64})/g, '$1\n').trim();
+  return [
+    `# found: ${f.oracle}: ${f.message}`,
+    `# seed: ${f.seed} worker: ${f.worker} frame: ${f.frame}`,
+    `# mutations: ${f.mutations ?? ''}`,
+    `# linktype: ${f.linkType}`,
+    `# dir: ${f.dir}`,
+    `# wirelen: ${f.wireLen}`,
+    hex,
+    '',
+  ].join('\n');
+}
+
+export interface Fixture {
+  bytes: Buffer;
+  linkType: number;
+  dir: number;
+  wireLen: number;
+  found: string;
+}
+
+export function parseFixture(text: string): Fixture {
+  const field = (k: string): string => {
+    const m = new RegExp(`^# ${k}: (.*)$`, 'm').exec(text);
+    if (!m) throw new Error(`fixture without "# ${k}:"`);
+    return m[1].trim();
+  };
+  const bytes = P.hex(text.split('\n').filter((l) => !l.startsWith('#')).join('\n'));
+  return { bytes, linkType: Number(field('linktype')), dir: Number(field('dir')), wireLen: Number(field('wirelen')), found: field('found') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several workers, one stream each.
+
+export interface ParallelResult {
+  seed: number;
+  workers: FuzzResult[];
+  frames: number;
+  seconds: number;
+  framesPerSec: number;
+  failures: Failure[];
+  failureCount: number;
+  rssMiB: number;
+}
+
+export async function fuzzParallel(o: { frames: number; seed: number; workers: number; chunk?: number; out?: string; verbose?: boolean }): Promise<ParallelResult> {
+  const started = process.hrtime.bigint();
+  const per = Math.floor(o.frames / o.workers);
+  const runs = Array.from({ length: o.workers }, (_, i) => new Promise<FuzzResult>((resolve, reject) => {
+    const frames = i === o.workers - 1 ? o.frames - per * (o.workers - 1) : per;
+    const w = new Worker(__filename, { workerData: { fuzz: { frames, seed: o.seed, worker: i, chunk: o.chunk, out: o.out, verbose: o.verbose } } });
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => { if (code !== 0) reject(new Error(`fuzz worker ${i} exited with ${code}`)); });
+  }));
+  const results = await Promise.all(runs);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const frames = results.reduce((s, r) => s + r.frames, 0);
+  const rssMiB = process.memoryUsage().rss / 1048576;
+  const failures = results.flatMap((r) => r.failures);
+  if (rssMiB > RSS_LIMIT_MIB) failures.push({ oracle: 'memory', message: `RSS ${rssMiB.toFixed(0)} MiB over the bound ${RSS_LIMIT_MIB} MiB`, seed: o.seed, worker: -1, frame: -1 });
+  return { seed: o.seed, workers: results, frames, seconds, framesPerSec: frames / seconds, failures, failureCount: results.reduce((s, r) => s + r.failureCount, 0) + (rssMiB > RSS_LIMIT_MIB ? 1 : 0), rssMiB };
+}
+
+export function summary(r: ParallelResult): string {
+  const lines = [`fuzz: ${r.frames} frames, seed ${r.seed}, ${r.workers.length} workers, ${r.seconds.toFixed(1)} s, ${Math.round(r.framesPerSec)} frames/s, RSS ${r.rssMiB.toFixed(0)} MiB`];
+  for (const w of r.workers) {
+    lines.push(`  worker ${w.worker} (stream seed ${w.seed}/${w.worker}): ${w.frames} frames, ${Math.round(w.framesPerSec)} frames/s, ${w.signatures} behaviours, corpus ${w.corpus}, ${w.chunks} chunks, heap ${w.heapMiB.toFixed(0)} MiB; ` +
+      `vxlan ${w.reached.vxlan}, dns q/r ${w.reached.dnsQueries}/${w.reached.dnsResponses}, answered ${w.reached.answered}, unanswered ${w.reached.unanswered} (checksum ${w.reached.lostToChecksum}, evicted ${w.reached.evicted}), ` +
+      `orphans ${w.reached.orphans}, retransmissions ${w.reached.retransmissions}, kernel drops ${w.reached.kernelDrops}, malformed ${w.reached.malformed}, truncated ${w.reached.truncated}, statuses ${w.reached.statuses}, bad ${w.reached.bad}, partial ${w.reached.partial}`);
+  }
+  lines.push(`failures: ${r.failureCount}`);
+  for (const f of r.failures) lines.push(`  [${f.oracle}] worker ${f.worker} frame ${f.frame}: ${f.message}${f.hex ? ` (linktype ${f.linkType} dir ${f.dir} wirelen ${f.wireLen} hex ${f.hex.slice(0, 200)})` : ''}${f.mutations ? ` mutations: ${f.mutations}` : ''}`);
+  return lines.join('\n');
+}
+
+if (!isMainThread && workerData?.fuzz) {
+  fuzz(workerData.fuzz as FuzzOptions).then((r) => parentPort!.postMessage(r), (err) => { throw err; });
+} else if (require.main === module) {
+  const { values } = parseArgs({
+    options: {
+      frames: { type: 'string', default: '1000000' },
+      seed: { type: 'string', default: '1' },
+      workers: { type: 'string', default: '2' },
+      chunk: { type: 'string', default: '100000' },
+      out: { type: 'string', default: '/tmp/csumwatch-fuzz' },
+      verbose: { type: 'boolean', default: false },
+    },
+  });
+  fuzzParallel({ frames: Number(values.frames), seed: Number(values.seed), workers: Number(values.workers), chunk: Number(values.chunk), out: values.out, verbose: values.verbose }).then((r) => {
+    console.log(summary(r));
+    process.exitCode = r.failureCount > 0 ? 1 : 0;
+  }, (err) => {
+    console.error(`fuzz: ${(err as Error).stack}`);
+    process.exitCode = 1;
+  });
+}
