@@ -90,7 +90,7 @@ import { toJson, toText } from '../src/analyze/report';
 import { readCaptureFile } from '../src/capture/replay';
 import { BatchHandler, PacketSource, RECORD_HEADER, SourceStats } from '../src/capture/source';
 import type { PcapOptions } from '../src/capture/pcap';
-import { LOST_CAUSES } from '../src/correlate/servers';
+import { LOST_CAUSES, ServerStats } from '../src/correlate/servers';
 import { DnsCorrelator } from '../src/correlate/transactions';
 import { CSUM_COUNT, fold, pseudo4, pseudo6, sum16 } from '../src/decode/checksum';
 import { Decoder, DecoderOptions } from '../src/decode/decoder';
@@ -1216,10 +1216,20 @@ export function analysisInvariants(a: Analysis, t: Tally, capacity: number): str
 }
 
 /** Two correlators fed the same packets must agree on every counter. */
-export function dnsParity(a: DnsCorrelator, b: DnsCorrelator): string[] {
+export function dnsParity(a: DnsCorrelator, b: DnsCorrelator, sa?: ServerStats, sb?: ServerStats): string[] {
   const out: string[] = [];
-  const keys = ['queries', 'responses', 'answered', 'unanswered', 'lostToChecksum', 'retransmissions', 'duplicateResponses', 'orphanResponses', 'unkeyed', 'evicted', 'answeredA', 'answeredAAAA', 'inFlight'] as const;
+  const keys = ['queries', 'responses', 'answered', 'unanswered', 'lostToChecksum', 'retransmissions', 'duplicateResponses', 'orphanResponses', 'unkeyed', 'evicted', 'answeredA', 'answeredAAAA', 'inFlight',
+    'kernelDrops', 'kernelDropsMatched', 'kernelDropsUnmatched', 'lostToKernelDrop'] as const;
   for (const k of keys) eq(out, k, a[k], b[k]);
+  const la = JSON.stringify(a.lost());
+  if (la !== JSON.stringify(b.lost())) out.push(`lost transactions differ: ${la.slice(0, 300)} vs ${JSON.stringify(b.lost()).slice(0, 300)}`);
+  if (JSON.stringify(a.topLostNames(10)) !== JSON.stringify(b.topLostNames(10))) out.push('top lost names differ');
+  if (sa && sb) {
+    if (sa.table.names.join() !== sb.table.names.join()) out.push('servers differ');
+    for (const k of ['queries', 'responses', 'lost', 'latencyBuckets', 'latencySumUs', 'latencyCount'] as const) {
+      if (Buffer.compare(Buffer.from(sa[k].buffer), Buffer.from(sb[k].buffer)) !== 0) out.push(`servers.${k} differ`);
+    }
+  }
   for (let l = 0; l < LAYER_COUNT; l++) eq(out, `lostByLayer ${LAYER_NAMES[l]}`, a.lostByLayer[l], b.lostByLayer[l]);
   eq(out, 'latency count', a.latency.count, b.latency.count);
   eq(out, 'latency max', a.latency.max, b.latency.max);
@@ -1536,6 +1546,16 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   // A correlator fed straight from the oracle's decodes, in feed order: analyze's must equal it.
   const chunkCorrelator = (): DnsCorrelator => new DnsCorrelator({ capacity: config.dnsCapacity, timeoutUs: config.dnsTimeout * 1e6, lostListSize: config.lostListSize });
   let refDns = chunkCorrelator();
+  // The agent's correlator must equal one fed the same packets and kernel drops in the same order
+  // straight from the oracle's decodes (so its batches lose, reorder or re-time nothing).
+  const refServers = new ServerStats(config.maxServers);
+  const liveRef = new DnsCorrelator({
+    capacity: config.dnsCapacity, timeoutUs: config.dnsTimeout * 1e6, lostListSize: config.lostListSize, servers: refServers,
+    reasonName: (r) => agent.drops.reasons[r] ?? `reason_${r}`,
+  });
+  const liveParity = (when: string): void => {
+    for (const p of dnsParity(agent.dns, liveRef, agent.servers, refServers)) fail({ oracle: 'dns', message: `agent${when} against the reference correlator: ${p}`, frame: fed });
+  };
   const weights: number[] = [];
   LINK_WEIGHTS.forEach((w, i) => { for (let k = 0; k < w; k++) weights.push(i); });
 
@@ -1560,11 +1580,21 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
     if (opts.out && failures.list.length <= 20) saveFailure(opts.out, { seed, worker, ...f });
   };
 
+  /** Hands the source's waiting records to the agent; a batch handler that threw is a failure. */
+  const flush = (source: FuzzSource, firstOfBatch: number, linkType: number, dir: number): void => {
+    const errorsBefore = agent.internalErrors;
+    source.poll();
+    if (agent.internalErrors !== errorsBefore) {
+      fail({ oracle: 'exception', message: `agent batch handler threw (internalErrors ${agent.internalErrors}) in frames ${firstOfBatch}..${fed - 1}`, frame: firstOfBatch, linkType, dir });
+    }
+  };
+
   const endChunk = async (): Promise<void> => {
     for (const pair of src) for (const s of pair) s.poll();
     chunks++;
     for (const p of agentInvariants(agent, tally)) fail({ oracle: 'counters', message: `agent: ${p}`, frame: fed });
     for (const p of dnsInvariants(agent.dns, config.dnsCapacity, false)) fail({ oracle: 'dns', message: `agent: ${p}`, frame: fed });
+    liveParity('');
     if (png.frames > 0) {
       png.write(chunkPath);
       let a: Analysis | null = null;
@@ -1631,6 +1661,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
         chunkTally.add(slot, dirIndex, f);
         try {
           refDns.observe(oracle.bufA, f, tsUs, slot);
+          liveRef.observe(oracle.bufA, f, tsUs, slot);
         } catch (err) {
           reportFrame('exception', `DnsCorrelator.observe threw: ${(err as Error).message}`, n, linkType, dir, null);
         }
@@ -1649,8 +1680,12 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
           drop.dnsOffset = f.dns.msgOffset;
           drop.dnsLength = Math.max(0, Math.min(127, capEnd - f.dns.msgOffset) - (rng.chance(0.2) ? rng.int(20) : 0));
           drop.reason = rng.int(8);
+          // What the agent was handed so far first, so that it sees packets and drops in the reference's order.
+          flush(source, firstOfBatch, linkType, dir);
+          const dropTs = tsUs - rng.int(500);
           try {
-            agent.dns.kernelDrop(drop, tsUs - rng.int(500));
+            agent.dns.kernelDrop(drop, dropTs);
+            liveRef.kernelDrop(drop, dropTs);
           } catch (err) {
             reportFrame('exception', `kernelDrop threw: ${(err as Error).message}`, n, linkType, dir, null);
           }
@@ -1660,17 +1695,16 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
         png.push(slot, gen.buf, len, gen.wireLen, tsUs, dir);
         fed++;
       }
-      const errorsBefore = agent.internalErrors;
-      source.poll();
-      if (agent.internalErrors !== errorsBefore) {
-        fail({ oracle: 'exception', message: `agent batch handler threw (internalErrors ${agent.internalErrors}) in frames ${firstOfBatch}..${fed - 1}`, frame: firstOfBatch, linkType, dir });
-      }
+      flush(source, firstOfBatch, linkType, dir);
       hooks.afterBatch?.(agent, fed);
       if (Math.floor(fed / chunk) !== Math.floor((fed - batch) / chunk) || fed >= opts.frames) await endChunk();
     }
     // Time passes: every transaction and waiting kernel drop times out; then the table must be empty.
     agent.dns.sweep(lastTs + 2 * config.dnsTimeout * 1e6);
     agent.dns.finish();
+    liveRef.sweep(lastTs + 2 * config.dnsTimeout * 1e6);
+    liveRef.finish();
+    liveParity(' at the end');
     for (const p of dnsInvariants(agent.dns, config.dnsCapacity, true)) fail({ oracle: 'dns', message: `agent at the end: ${p}`, frame: fed });
     for (const p of agentInvariants(agent, tally)) fail({ oracle: 'counters', message: `agent at the end: ${p}`, frame: fed });
     const text = await registry.metrics();
