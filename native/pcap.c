@@ -16,6 +16,8 @@
 #include <uv.h>
 #include <pcap/pcap.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,11 +203,26 @@ static void on_readable(uv_poll_t *h, int status, int events)
 	napi_handle_scope scope;
 	if (napi_open_handle_scope(c->env, &scope) != napi_ok)
 		return;
-	if (status < 0) {
-		snprintf(c->err, sizeof(c->err), "polling the capture: %s", uv_strerror(status));
-		batch_error(&c->batch, c->err);
-	} else {
-		drain(c);
+	/*
+	 * libuv reports any POLLERR as EBADF and stops polling. On a packet socket that is the
+	 * kernel's ENETDOWN: the interface went down (the socket is hooked again when it comes
+	 * up, and keeps its ring) or away (it never sees a packet again; the agent notices the
+	 * interface is gone and closes it). Neither is the capture's failure: read what the ring
+	 * holds, clear the socket's error and poll again. Only an error libpcap itself reports, or
+	 * a failure to poll again, ends the capture.
+	 */
+	if (drain(c) >= 0 && status < 0 && !c->closed) {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+		int fd = pcap_get_selectable_fd(c->p);
+		if (fd >= 0)
+			(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+		int rc = uv_poll_start(&c->poll, UV_READABLE, on_readable);
+		if (rc != 0) {
+			snprintf(c->err, sizeof(c->err), "polling the capture again after %s: %s",
+				 soerr ? strerror(soerr) : uv_strerror(status), uv_strerror(rc));
+			batch_error(&c->batch, c->err);
+		}
 	}
 	napi_close_handle_scope(c->env, scope);
 }
@@ -256,6 +273,19 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	}
 	if (pcap_setnonblock(c->p, 1, c->err) < 0) {
 		snprintf(msg, sizeof(msg), "opening %s: %s", dev, c->err);
+		pcap_close(c->p);
+		free(c);
+		return throw_pcap(env, msg);
+	}
+	/*
+	 * libpcap opens its socket without SOCK_CLOEXEC: every process the agent starts (ip monitor,
+	 * the doctor's tools) would inherit it, keep it open after the capture is closed, and the
+	 * kernel would go on copying packets into a ring nobody reads.
+	 */
+	int fd = pcap_get_selectable_fd(c->p);
+	int fdflags = fd < 0 ? -1 : fcntl(fd, F_GETFD);
+	if (fdflags < 0 || fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC) < 0) {
+		snprintf(msg, sizeof(msg), "opening %s: setting close-on-exec: %s", dev, strerror(errno));
 		pcap_close(c->p);
 		free(c);
 		return throw_pcap(env, msg);

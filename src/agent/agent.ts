@@ -3,9 +3,10 @@
 // Which interfaces: the ones named in the configuration, or else every VXLAN device and the
 // underlay each one uses (src/node/interfaces.ts reads them from the kernel). The set is kept
 // current: `ip monitor link` (rtnetlink) triggers a rescan on any link change, and a periodic
-// rescan backs it up. A capture whose interface disappears fails; it is closed, logged, and
-// opened again when the interface is back (a CNI recreating its VXLAN device), counting into
-// the same series as before.
+// rescan backs it up. A capture whose interface disappears is closed (after reading what its
+// ring still holds), logged, and opened again when the interface is back (a CNI recreating its
+// VXLAN device), counting into the same series as before. An interface that goes down and up
+// keeps its capture open throughout (see rescan()).
 
 import { spawn, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -71,6 +72,10 @@ interface Live {
   sources: PacketSource[];
   /** Counters of the open sources as last read, to add only their growth. */
   seen: SourceStats[];
+  /** A source failed: the loss is logged, the capture is being retired. */
+  failed: boolean;
+  /** The interface is down: the capture stays open (see rescan()). */
+  down: boolean;
 }
 
 export class Agent {
@@ -87,6 +92,8 @@ export class Agent {
   private readonly decoder: Decoder;
   private readonly frame = new Frame();
   private readonly live = new Map<string, Live>();
+  /** Captures closed but still draining their ring (see retire()). */
+  private readonly retiring = new Map<Live, NodeJS.Timeout>();
   private readonly wanted = new Map<string, CaptureInfo>();
   private readonly filter: string;
   private readonly log: Logger;
@@ -154,6 +161,11 @@ export class Agent {
     }
     for (const l of this.live.values()) this.closeLive(l);
     this.live.clear();
+    for (const [l, t] of this.retiring) {
+      clearTimeout(t);
+      this.closeLive(l);
+    }
+    this.retiring.clear();
     this.drops.stop();
     this.doctor.stop();
   }
@@ -223,11 +235,19 @@ export class Agent {
     for (const [name, l] of this.live) {
       const w = this.wanted.get(name);
       const now = ifs.find((i) => i.name === name);
-      if (!w || !now || now.ifindex !== l.info.ifindex || !now.up) {
-        const why = !w ? 'no longer wanted' : !now ? 'interface gone' : !now.up ? 'interface down' : `re-created (ifindex ${l.info.ifindex} → ${now.ifindex})`;
+      if (!w || !now || now.ifindex !== l.info.ifindex) {
+        const why = !w ? 'no longer wanted' : !now ? 'interface gone' : `re-created (ifindex ${l.info.ifindex} → ${now.ifindex})`;
         this.log.info({ iface: name, reason: why }, 'capture stopped');
-        this.closeLive(l);
-        this.live.delete(name);
+        this.retire(l);
+      } else if (l.down === now.up) {
+        // Down and up again, same device: the kernel unhooks the capture's socket while the
+        // interface is down and hooks it again when it comes up, ring and filter intact. So the
+        // capture stays open: it misses nothing after the interface is back, where a capture
+        // closed and reopened would miss what arrives before it is reopened.
+        l.down = !now.up;
+        l.info.error = l.down ? 'interface is down' : null;
+        if (l.down) this.log.warn({ iface: name }, 'interface down; its capture stays open and resumes when it is up');
+        else this.log.info({ iface: name }, 'interface up; capture resumed');
       }
     }
     for (const w of want) {
@@ -269,7 +289,7 @@ export class Agent {
       return;
     }
     const info: CaptureInfo = { ...w, running: false, error: null };
-    const l: Live = { info, slot, sources: [], seen: [] };
+    const l: Live = { info, slot, sources: [], seen: [], failed: false, down: false };
     try {
       for (const [dir, dirIndex] of [['in', DIR_INDEX_RX], ['out', DIR_INDEX_TX]] as const) {
         const src = this.open({
@@ -322,12 +342,41 @@ export class Agent {
   }
 
   private onCaptureError(l: Live, msg: string): void {
-    l.info.running = false;
+    // Both directions fail together (the interface went down or away): one line for the loss.
+    if (l.failed) return;
+    l.failed = true;
     l.info.error = msg;
-    this.log.warn({ iface: l.info.name, err: msg }, 'capture failed; reopening when the interface is back');
-    this.closeLive(l);
-    if (this.live.get(l.info.name) === l) this.live.delete(l.info.name);
+    if (this.live.get(l.info.name) === l) {
+      this.log.warn({ iface: l.info.name, err: msg }, 'capture failed; reopening when the interface is back');
+      this.retire(l);
+    }
     this.scheduleRescan(200);
+  }
+
+  /**
+   * Takes a capture out of service without losing what it already received: the kernel hands a
+   * block of the ring over only when it fills or after the capture's timeout, so packets that
+   * arrived just before the interface went down (or was deleted) may still be on their way.
+   * The capture is drained once more after that timeout, then closed. Meanwhile the interface
+   * may be opened again: the two count into the same slot, and the old one sees nothing new.
+   */
+  private retire(l: Live): void {
+    l.info.running = false;
+    if (this.live.get(l.info.name) === l) this.live.delete(l.info.name);
+    if (this.retiring.has(l)) return;
+    const t = setTimeout(() => {
+      this.retiring.delete(l);
+      for (const s of l.sources) {
+        try {
+          s.poll();
+        } catch {
+          // closed or failed for good: nothing more to read
+        }
+      }
+      this.closeLive(l);
+    }, this.config.captureTimeoutMs + 50);
+    t.unref();
+    this.retiring.set(l, t);
   }
 
   private closeLive(l: Live): void {

@@ -106,10 +106,13 @@ export class PcapSource implements PacketSource {
   start(onBatch: BatchHandler, onError: (message: string) => void): void {
     const h = this.live();
     const buf = this.batch;
+    let failed = false;
     this.b.start(h, buf, (records, bytes) => {
       if (records < 0) {
-        onError(String(bytes));
-        this.close();
+        // Once: the handle stays open, so that its owner can still drain the ring (poll())
+        // before it closes it; a later poll may hit the same error again.
+        if (!failed) onError(String(bytes));
+        failed = true;
         return;
       }
       onBatch(buf, records, bytes as number);
