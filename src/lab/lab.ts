@@ -123,6 +123,57 @@ export class Lab {
     buildVxlan(this.topo, n, this.state.vlanMode);
   }
 
+  /**
+   * Takes a device of node i down or up, as an operator or a flapping NIC does. Down flushes
+   * the kernel's neighbours on the device, static ones too, and the routes through it; up puts
+   * back what `lab up` made there (static neighbours, the DNS pod's route), as a CNI does when
+   * its device comes back. The VXLAN FDB survives: it belongs to the device, not to its state.
+   */
+  setLink(i: number, dev: 'eth0' | 'eth1' | 'vxlan0', up: boolean): void {
+    const n = this.node(i);
+    const t = this.topo;
+    const ip = (...a: string[]) => run('ip', ['-n', n.ns, ...a]);
+    ip('link', 'set', dev, up ? 'up' : 'down');
+    if (!up) return;
+    const ud = underlayDev(this.state.vlanMode === 'device');
+    for (const p of t.nodes) {
+      if (p === n) continue;
+      if (dev === 'eth0' && ud === 'eth0') ip('neigh', 'replace', p.underlay, 'lladdr', p.macEth0, 'dev', 'eth0', 'nud', 'permanent');
+      if (dev === 'eth1') ip('neigh', 'replace', p.second, 'lladdr', p.macEth1, 'dev', 'eth1', 'nud', 'permanent');
+      if (dev === 'vxlan0') ip('neigh', 'replace', p.overlay, 'lladdr', p.macVxlan, 'dev', 'vxlan0', 'nud', 'permanent');
+    }
+    if (dev === 'vxlan0' && t.pod && n !== t.server) ip('route', 'replace', `${t.pod.subnet}/${t.pod.prefix}`, 'via', t.server.overlay, 'dev', 'vxlan0');
+  }
+
+  /** The DNS server's pid (dnsmasq's pid file), or null when it does not run. */
+  dnsPid(): number | null {
+    try {
+      const pid = Number(fs.readFileSync(path.join(this.dir, 'dnsmasq.pid'), 'utf8').trim());
+      if (!(pid > 0)) return null;
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Kills the DNS server (SIGKILL: a crash, not a shutdown) and waits until it is gone. */
+  killDns(): void {
+    const pid = this.dnsPid();
+    if (pid === null) return;
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && this.dnsPid() === pid; i++) sleepMs(20);
+    if (this.dnsPid() === pid) throw new LabError(`lab ${this.name}: dnsmasq (pid ${pid}) did not die`);
+  }
+
+  /** Starts the DNS server again as `lab up` did, and waits until it answers. */
+  startDns(): void {
+    const t = this.topo;
+    const dnsNs = t.pod?.ns ?? t.server.ns;
+    startDnsmasq(dnsNs, t.dns, this.dir);
+    waitForAnswer(dnsNs, t.dns, `lab ${this.name}: dnsmasq on ${dnsNs}`);
+  }
+
   /** Reads the state of lab name, or throws when it is not up. */
   static open(name: string): Lab {
     const st = readState(name);
