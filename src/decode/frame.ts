@@ -151,7 +151,14 @@ export class Frame {
     this.vni = 0;
     this.innerVlanTags = 0;
     this.inner.reset();
-    this.csum.fill(-1);
+    // One store per Layer, not fill(): the builtin call costs more than the six stores.
+    const c = this.csum;
+    c[0] = -1;
+    c[1] = -1;
+    c[2] = -1;
+    c[3] = -1;
+    c[4] = -1;
+    c[5] = -1;
     this.pseudoOnlyBad = 0;
     this.dns.reset();
   }
