@@ -42,7 +42,9 @@ function expectOracle(t: Test, fs: Failure[], oracle: Failure['oracle'], why: Re
 function replays(t: Test, f: Failure | undefined, broken: (real: Decoder) => FrameDecoder): void {
   if (!f) return;
   t.ok(f.hex !== undefined && f.hex.length > 0, 'the frame is in the report');
-  const fx = parseFixture(formatFixture(f));
+  const fxs = parseFixture(formatFixture(f));
+  t.equal(fxs.length, 1, 'one frame in the fixture');
+  const fx = fxs[0];
   t.ok(fx.bytes.length <= 400, `minimised to ${fx.bytes.length} bytes`);
   const bad = new OutsideOracle(broken(new Decoder()), new Rng(3));
   const good = new OutsideOracle(new Decoder(), new Rng(3));
@@ -120,6 +122,9 @@ t.test('a scrape that differs from the counters, or a failed collector, is caugh
   expectOracle(t, more, 'metrics', /csumwatch_packets_total/);
   const failed = await failuresWith({ scrape: (s) => s.replace(/^(csumwatch_collector_success\{collector="dns"\}) 1$/m, '$1 0') });
   expectOracle(t, failed, 'metrics', /collector dns failed/);
+  let scrapes = 0;
+  const down = await failuresWith({ scrape: (s) => (++scrapes === 2 ? s.replace(/^(csumwatch_dns_orphan_responses_total) (\d+)$/m, '$1 0') : s) });
+  expectOracle(t, down, 'metrics', /counter went down between scrapes: csumwatch_dns_orphan_responses_total/);
   const garbled = await failuresWith({ scrape: (s) => s.replace(/^csumwatch_vtep_packets_total\{/m, 'csumwatch_vtep_packets_total{{') });
   expectOracle(t, garbled, 'metrics', /unparsable/);
 });

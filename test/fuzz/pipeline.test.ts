@@ -19,7 +19,9 @@ t.test(`${FRAMES} fuzzed frames through the agent and analyze, seed ${SEED}, ${W
   const r = await fuzzParallel({ frames: FRAMES, seed: SEED, workers: WORKERS, chunk: 100_000 });
   t.comment(summary(r));
   t.equal(r.frames, FRAMES, 'every frame fed');
-  t.equal(r.failureCount, 0, r.failureCount === 0 ? 'no oracle failed' : `oracles failed:\n${summary(r)}`);
+  t.equal(r.failureCount, 0, r.failureCount === 0 ? 'no oracle failed (beyond known open bugs)' : `oracles failed:\n${summary(r)}`);
+  // Bugs found and not fixed yet (bench/fuzz.ts KNOWN_OPEN, test/fixtures/fuzz/README.md): shown, todo.
+  t.equal(r.knownCount, 0, `known open bugs: ${r.known.map((f) => f.message).slice(0, 3).join('; ') || 'none'}`, r.knownCount > 0 ? { todo: 'open bugs: test/fixtures/fuzz/README.md' } : {});
   for (const w of r.workers) {
     const x = w.reached;
     const who = `worker ${w.worker}`;
