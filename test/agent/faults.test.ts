@@ -26,7 +26,7 @@ import { BIN } from '../helpers/cli';
 import { rootTest } from '../helpers/root';
 import { get, metric, stopAgent, waitFor } from '../helpers/agent';
 import { parseSeries, regressions } from '../helpers/series';
-import type { RaceResult } from '../helpers/scrape-race';
+import { classify, RaceResult } from '../helpers/scrape-race';
 import { fixture, until } from '../kube/apiserver';
 
 const LAB = 'cswft';
@@ -98,6 +98,20 @@ function lines(logFile: string, msg: RegExp, extra: (l: Record<string, unknown>)
   return fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
     .filter((l) => msg.test(String(l.msg)) && extra(l)).length;
 }
+
+// The checks below can fail: a counter lowered, a series gone, a page cut short.
+t.test('self-test of the checks: regressions, strict parsing, scrape outcomes', async (t) => {
+  const page = '# HELP a_total x\n# TYPE a_total counter\na_total{k="1"} 5\n# TYPE g gauge\ng 3\n# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 0.5\nh_count 2\n';
+  const before = parseSeries(page);
+  t.same(regressions(before, parseSeries(page.replace('a_total{k="1"} 5', 'a_total{k="1"} 4').replace('g 3', 'g 1'))), ['a_total{k="1"}: 5 → 4'], 'a counter that went down is caught; a gauge may');
+  t.same(regressions(before, parseSeries(page.replace('h_count 2\n', ''))), ['h_count: gone (was 2)'], 'a series that vanished is caught');
+  t.throws(() => parseSeries(page.slice(0, -3)), /truncated/, 'a page cut mid-line');
+  t.throws(() => parseSeries(page.replace('g 3', 'g')), /not a sample line/, 'a garbled line');
+  t.equal(classify(200, page, null, ['a_total', 'h']), 'complete');
+  t.match(classify(200, page.replace(/# TYPE h[\s\S]*$/, ''), null, ['a_total', 'h']), /^incomplete: no h/, 'a page that ends early between families');
+  t.equal(classify(500, '', null, ['a_total']), 'status 500');
+  t.equal(classify(null, '', Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), []), 'refused');
+});
 
 t.test('faults under DNS load: both agents keep serving, counting exactly, and say what happened', async (t) => {
   const lab: Lab = labUp({ ...DEFAULT_CONFIG, name: LAB });
