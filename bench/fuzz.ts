@@ -1253,7 +1253,10 @@ export function analysisInvariants(a: Analysis, t: Tally, capacity: number): str
   // The report renders, and CONTRACT.md's JSON holds together.
   const j = toJson(a) as unknown as { frames: number; malformed: number; checksums: Record<string, unknown>; dns: Record<string, unknown>; malformed_reasons: Record<string, number> };
   JSON.stringify(j);
-  toText(a);
+  out.push(...jsonHoles(j, ''));
+  const text = toText(a);
+  const hole = /\b(NaN|undefined|Infinity)\b|\[object /.exec(text);
+  if (hole) out.push(`text report shows "${hole[0]}": ${text.slice(Math.max(0, hole.index - 80), hole.index + 40).replace(/\n/g, ' | ')}`);
   eq(out, 'json frames', j.frames, t.frames);
   const buckets: Array<[string[], string[]]> = [
     [['ipv4'], ['ok', 'bad']], [['udp'], ['ok', 'bad', 'none', 'partial', 'unverifiable']], [['tcp'], ['ok', 'bad', 'partial', 'unverifiable']],
@@ -1293,6 +1296,16 @@ export function dnsParity(a: DnsCorrelator, b: DnsCorrelator, sa?: ServerStats, 
   eq(out, 'latency max', a.latency.max, b.latency.max);
   eq(out, 'latency p50', a.latency.quantile(0.5), b.latency.quantile(0.5));
   return out;
+}
+
+/** Numbers in the JSON report that are not finite, and nulls outside the fields that may be null. */
+function jsonHoles(v: unknown, path: string): string[] {
+  if (typeof v === 'number') return Number.isFinite(v) ? [] : [`json ${path} is ${v}`];
+  if (v === null) return /\.(layer|reason|error|format|clientPod|serverPod)$/.test(path) ? [] : [`json ${path} is null`];
+  if (v === undefined) return [`json ${path} is undefined`];
+  if (Array.isArray(v)) return v.length > 0 ? jsonHoles(v[0], `${path}[0]`).concat(v.length > 1 ? jsonHoles(v[v.length - 1], `${path}[${v.length - 1}]`) : []) : [];
+  if (typeof v === 'object') return Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => jsonHoles(x, `${path}.${k}`));
+  return [];
 }
 
 interface Sample {
@@ -1386,6 +1399,7 @@ export function metricsInvariants(text: string, agent: Agent, last?: { counters:
   eq(out, 'csumwatch_dns_latency_seconds_count', total(samples, 'csumwatch_dns_latency_seconds_count'), sumOf(s.latencyCount));
   eq(out, 'csumwatch_dns_orphan_responses_total', total(samples, 'csumwatch_dns_orphan_responses_total'), d.orphanResponses);
   eq(out, 'csumwatch_dns_transactions_in_flight', total(samples, 'csumwatch_dns_transactions_in_flight'), d.inFlight);
+  le(out, 'csumwatch_dns_transactions_in_flight <= capacity', total(samples, 'csumwatch_dns_transactions_in_flight'), agent.config.dnsCapacity);
   // Each server's histogram: cumulative buckets that rise and end at its count.
   const byServer = new Map<string, number[]>();
   for (const x of samples) {
@@ -1418,8 +1432,14 @@ async function serverChecks(agent: Agent, registry: ReturnType<typeof createRegi
       const r = await app.inject({ method: 'GET', url });
       if (r.statusCode !== 200) out.push(`${url}: status ${r.statusCode}`);
       if (url === '/debug/lost') {
-        const j = JSON.parse(r.body) as { lost: unknown[]; topNames: unknown[] };
+        const j = JSON.parse(r.body) as { lost: Array<{ queries: number; cause: string; layer: string | null }>; topNames: unknown[] };
         le(out, '/debug/lost entries', j.lost.length, agent.config.lostListSize);
+        for (const l of j.lost) {
+          if (!(l.queries >= 1)) out.push(`/debug/lost entry with ${l.queries} queries`);
+          if (!['checksum', 'kernel_drop', 'timeout', 'end_of_capture', 'evicted'].includes(l.cause)) out.push(`/debug/lost cause ${l.cause}`);
+          if (l.layer !== null && !LAYER_NAMES.includes(l.layer)) out.push(`/debug/lost layer ${l.layer}`);
+        }
+        out.push(...jsonHoles(j, '/debug/lost'));
         if (agent.dns.unanswered > 0 && j.lost.length === 0) out.push('/debug/lost is empty although transactions were lost');
       } else if (url !== '/metrics' && url !== '/healthz') JSON.parse(r.body);
     }
@@ -1716,9 +1736,9 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
         a = analyzeFiles([chunkPath], { vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, dnsTimeoutUs: config.dnsTimeout * 1e6, dnsCapacity: config.dnsCapacity, lostListSize: analyzeLost });
         hooks.afterChunk?.(a);
         refDns.finish();
-        for (const p of analysisInvariants(a, chunkTally, config.dnsCapacity)) fail({ oracle: 'analyze', message: `analyze: ${p}`, frame: fed });
-        for (const p of dnsParity(a.dns, refDns)) fail({ oracle: 'analyze', message: `analyze DNS against the reference correlator: ${p}`, frame: fed });
         analyzeFrames += a.stats.frames;
+        for (const p of dnsParity(a.dns, refDns)) fail({ oracle: 'analyze', message: `analyze DNS against the reference correlator: ${p}`, frame: fed });
+        for (const p of analysisInvariants(a, chunkTally, config.dnsCapacity)) fail({ oracle: 'analyze', message: `analyze: ${p}`, frame: fed });
       } catch (err) {
         fail({ oracle: 'exception', message: `analyze threw: ${(err as Error).stack?.split('\n').slice(0, 3).join(' | ')}`, frame: fed });
       }
@@ -1738,7 +1758,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
     }
     const heap = process.memoryUsage().heapUsed / 1048576;
     if (heap > (hooks.heapLimitMiB ?? HEAP_LIMIT_MIB)) fail({ oracle: 'memory', message: `heap ${heap.toFixed(0)} MiB over the bound ${hooks.heapLimitMiB ?? HEAP_LIMIT_MIB} MiB`, frame: fed });
-    if (opts.verbose) process.stderr.write(`worker ${worker}: ${fed} frames, ${gen.signatures.size} behaviours, ${failures.count} failures\n`);
+    if (opts.verbose) process.stderr.write(`worker ${worker}: ${fed} frames, ${gen.signatures.size} behaviours, ${failures.count} failures, heap ${heap.toFixed(0)} MiB, RSS ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB\n`);
   };
 
   try {
@@ -1991,7 +2011,8 @@ export async function fuzzParallel(o: { frames: number; seed: number; workers: n
   const per = Math.floor(o.frames / o.workers);
   const runs = Array.from({ length: o.workers }, (_, i) => new Promise<FuzzResult>((resolve, reject) => {
     const frames = i === o.workers - 1 ? o.frames - per * (o.workers - 1) : per;
-    const w = new Worker(__filename, { workerData: { fuzz: { frames, seed: o.seed, worker: i, chunk: o.chunk, out: o.out, verbose: o.verbose } } });
+    // A hard memory bound too: a worker whose heap outgrows it dies (ERR_WORKER_OUT_OF_MEMORY), and the run fails.
+    const w = new Worker(__filename, { workerData: { fuzz: { frames, seed: o.seed, worker: i, chunk: o.chunk, out: o.out, verbose: o.verbose } }, resourceLimits: { maxOldGenerationSizeMb: HEAP_LIMIT_MIB * 2 } });
     w.once('message', resolve);
     w.once('error', reject);
     w.once('exit', (code) => { if (code !== 0) reject(new Error(`fuzz worker ${i} exited with ${code}`)); });
