@@ -30,12 +30,52 @@ export interface AppDeps {
 
 const OPENMETRICS = 'application/openmetrics-text';
 
+/**
+ * What one client may cost the agent. Its clients are a scraper or two, the kubelet's probes and
+ * someone with curl, each sending a few hundred bytes of GET: anything slower or bigger is cut.
+ */
+export const SERVER_LIMITS = {
+  /** Request bodies: no route takes one. */
+  bodyLimit: 1024,
+  /** Request line and headers together (Node's default is 16 KiB); more is answered 431. */
+  maxHeaderSize: 8192,
+  /** From the connection (or the end of the last response) to the end of the headers; then 408 and closed. */
+  headersTimeoutMs: 5_000,
+  /** The whole request. */
+  requestTimeoutMs: 10_000,
+  /** An idle kept-alive connection: longer than a 60 s scrape interval, so a scraper keeps one. */
+  keepAliveTimeoutMs: 72_000,
+  /** How often Node checks the two timeouts above (its default is 30 s, which would triple them). */
+  checkIntervalMs: 1_000,
+  /** Connections open at once; more are closed on accept. */
+  maxConnections: 128,
+} as const;
+
 export function build(deps: AppDeps): FastifyInstance {
+  const L = SERVER_LIMITS;
   const app: FastifyInstance = Fastify({
     ...(deps.log ? { loggerInstance: deps.log as unknown as FastifyBaseLogger } : { logger: false }),
     // No log line per request: Prometheus scrapes every few seconds.
     logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: L.bodyLimit,
+    requestTimeout: L.requestTimeoutMs,
+    keepAliveTimeout: L.keepAliveTimeoutMs,
+    http: { maxHeaderSize: L.maxHeaderSize, headersTimeout: L.headersTimeoutMs, connectionsCheckingInterval: L.checkIntervalMs },
   });
+  app.server.maxConnections = L.maxConnections;
+  // The routes in a plugin, registered at ready(): an onRoute hook added after build() sees them.
+  app.register(async (r) => routes(r, deps));
+  if (deps.onClose) {
+    const close = deps.onClose;
+    app.addHook('onClose', async () => {
+      await close();
+    });
+  }
+  return app;
+}
+
+/** Every route: GET (and the HEAD fastify adds), reading the agent, changing nothing. */
+async function routes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.get('/metrics', async (req, reply) => {
     const accept = req.headers.accept ?? '';
     if (accept.includes(OPENMETRICS)) {
@@ -54,13 +94,6 @@ export function build(deps: AppDeps): FastifyInstance {
   const podOf = deps.podOf ?? (() => null);
   app.get('/debug/lost', async () => ({ lost: deps.lost().map((l) => lostJson(l, podOf)), topNames: deps.topLostNames(20) }));
   app.get('/debug/drops', async () => ({ drops: (deps.drops?.() ?? []).map((d) => ({ time: new Date(d.tsUs / 1000).toISOString(), ...d, tsUs: undefined })) }));
-  if (deps.onClose) {
-    const close = deps.onClose;
-    app.addHook('onClose', async () => {
-      await close();
-    });
-  }
-  return app;
 }
 
 function lostJson(l: LostTransaction, podOf: (ip: string) => string | null) {

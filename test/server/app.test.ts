@@ -9,71 +9,13 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 
-import { Agent } from '../../src/agent/agent';
-import { DEFAULT_AGENT_CONFIG } from '../../src/agent/config';
-import { DIR_INDEX_RX, DIR_INDEX_TX } from '../../src/agent/counters';
-import { agentFindings } from '../../src/agent/diagnosis';
-import { readCaptureFile } from '../../src/capture/replay';
-import { FixtureInputs } from '../../src/doctor/inputs';
-import { kubeConfigForServer, PodDirectory } from '../../src/kube/pods';
 import { createRegistry } from '../../src/metrics/registry';
+import { kubeConfigForServer, PodDirectory } from '../../src/kube/pods';
 import { build } from '../../src/server/app';
+import { appFor as app, FIX, fedAgent } from '../helpers/fed-agent';
 import { ApiServer, fixture } from '../kube/apiserver';
 
-const ROOT = join(__dirname, '..', '..', '..');
-const FIX = join(ROOT, 'test', 'fixtures');
 const GOLDEN = join(FIX, 'metrics', 'golden.prom');
-
-/**
- * An agent that has seen two real captures of the server node. Plain pcap files carry no direction, so it comes
- * from the lab's addresses (test/fixtures/README.md): a frame whose IPv4 source (outer, or the
- * only one) is the capturing node's own was sent, any other was received.
- */
-function fedAgent(pods?: PodDirectory): Agent {
-  const agent = new Agent({ ...DEFAULT_AGENT_CONFIG, dnsTimeout: 5 }, {
-    log: pino({ level: 'silent' }),
-    procNet: join(FIX, 'node', 'proc-net'),
-    watchLinks: false,
-    pods,
-    // The doctor reads a vmxnet3 node's recorded state (test/fixtures/node/README.md).
-    doctorInputs: new FixtureInputs(join(FIX, 'node', 'vmxnet3-calico')),
-  });
-  agent.doctor.run();
-  let last = 0;
-  const node2 = ['10.200.0.2', '10.244.0.2'];
-  const feeds = [
-    // node2's underlay: 5 of 20 queries arrive with a bad inner UDP checksum, never answered.
-    ['eth0', 'vxlan-bad-inner-udp-rx.pcap', node2],
-    // node2's vxlan device: the same kind of exchange after decapsulation.
-    ['vxlan0', 'dns-on-vxlan-dev.pcap', node2],
-  ] as const;
-  for (const [iface, file, local] of feeds) {
-    const slot = agent.counters.slot(iface);
-    readCaptureFile(join(FIX, file), (r) => {
-      const b = r.buf;
-      const o = r.off + 26; // Ethernet, IPv4 source
-      const src = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-      const dir = (local as readonly string[]).includes(src) ? DIR_INDEX_TX : DIR_INDEX_RX;
-      agent.ingest(slot, dir, r.linkType, b, r.off, r.capLen, r.wireLen, r.tsUs);
-      last = Math.max(last, r.tsUs);
-    });
-  }
-  // Time passes: every unanswered query times out.
-  agent.dns.sweep(last + 6_000_000);
-  return agent;
-}
-
-function app(agent: Agent) {
-  return build({
-    podOf: (ip) => agent.podOf(ip),
-    registry: createRegistry(agent, '0.0.0-test'),
-    ready: () => agent.ready(),
-    captures: () => agent.captures(),
-    lost: () => agent.dns.lost(),
-    topLostNames: (n) => agent.dns.topLostNames(n),
-    diagnosis: () => agentFindings(agent),
-  });
-}
 
 /** The csumwatch_* lines only: process metrics change from run to run. */
 const ours = (text: string) => text.split('\n').filter((l) => /^(# (HELP|TYPE) )?csumwatch_/.test(l) && !/csumwatch_collector_success/.test(l)).join('\n') + '\n';
@@ -190,7 +132,7 @@ t.test('in a cluster: servers and clients named by pod, through the real client 
   pods.start();
   for (let i = 0; i < 100 && !pods.ready(); i++) await new Promise((r) => setTimeout(r, 50));
   t.ok(pods.ready(), 'the pods are listed');
-  const agent = fedAgent(pods);
+  const agent = fedAgent({ pods });
   const a = app(agent);
   const body = (await a.inject({ method: 'GET', url: '/metrics' })).body;
   t.match(body, /csumwatch_dns_queries_total\{server="kube-system\/coredns-7db6d8ff4d-4kx2p"\} \d+/, 'the server label is namespace/pod');
