@@ -7,11 +7,12 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import pino from 'pino';
 
 import { createRegistry } from '../../src/metrics/registry';
 import { kubeConfigForServer, PodDirectory } from '../../src/kube/pods';
-import { build } from '../../src/server/app';
+import { acceptsGzip, build } from '../../src/server/app';
 import { appFor as app, FIX, fedAgent } from '../helpers/fed-agent';
 import { ApiServer, fixture } from '../kube/apiserver';
 
@@ -69,6 +70,34 @@ t.test('/metrics as OpenMetrics, and the Prometheus text again afterwards', asyn
   const text = await a.inject({ method: 'GET', url: '/metrics' });
   t.match(text.body, /^# TYPE csumwatch_dns_lost_total counter$/m, 'counter names intact after an OpenMetrics scrape');
   await a.close();
+});
+
+t.test('/metrics compressed when the scraper takes gzip, as Prometheus does', async (t) => {
+  const a = app(fedAgent());
+  const plain = await a.inject({ method: 'GET', url: '/metrics' });
+  t.equal(plain.headers['content-encoding'], undefined, 'no Accept-Encoding: plain text');
+  t.equal(plain.headers.vary, 'Accept-Encoding');
+  // What Prometheus 2.x sends.
+  const headers = { accept: 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1', 'accept-encoding': 'gzip' };
+  const gz = await a.inject({ method: 'GET', url: '/metrics', headers });
+  t.equal(gz.headers['content-encoding'], 'gzip');
+  t.match(gz.headers['content-type'], /^application\/openmetrics-text/);
+  const body = gunzipSync(gz.rawPayload).toString('utf8');
+  t.match(body, /^csumwatch_dns_lost_total\{server="10\.244\.0\.2",cause="checksum"\} 5$/m);
+  t.match(body, /# EOF\n$/, 'the whole page');
+  t.ok(gz.rawPayload.length * 3 < Buffer.byteLength(body), `compressed ${gz.rawPayload.length} of ${Buffer.byteLength(body)} bytes`);
+  const text = await a.inject({ method: 'GET', url: '/metrics', headers: { 'accept-encoding': 'deflate, gzip;q=0.5' } });
+  t.equal(ours(gunzipSync(text.rawPayload).toString('utf8')), ours(plain.body), 'the same page, compressed');
+  const refused = await a.inject({ method: 'GET', url: '/metrics', headers: { 'accept-encoding': 'gzip;q=0, *' } });
+  t.equal(refused.headers['content-encoding'], undefined, 'gzip;q=0 is a refusal');
+  await a.close();
+
+  const cases: Array<[string | undefined, boolean]> = [
+    [undefined, false], ['', false], ['identity', false], ['gzip', true], ['GZIP', true], ['x-gzip', true],
+    ['br, gzip;q=1.0', true], ['gzip;q=0', false], ['gzip; q=0.000', false], ['*', true], ['*;q=0', false],
+    ['br, *;q=0.1', true], ['gzip;q=0, *', false], ['deflate', false],
+  ];
+  for (const [h, want] of cases) t.equal(acceptsGzip(h), want, `Accept-Encoding: ${h}`);
 });
 
 t.test('/healthz, /readyz, /diagnosis, /debug/lost, and nothing else', async (t) => {
