@@ -1267,6 +1267,7 @@ export function analysisInvariants(a: Analysis, t: Tally, capacity: number): str
     for (const p of path) o = (o as Record<string, unknown>)[p];
     for (const nm of names) if (typeof (o as Record<string, unknown>)[nm] !== 'number') out.push(`json checksums.${path.join('.')}.${nm} missing`);
   }
+  out.push(...lostEntries((j.dns as { lost: LostEntry[] }).lost, 'json dns.lost'));
   const reasonsJson = Object.values(j.malformed_reasons).reduce((x, y) => x + y, 0);
   eq(out, 'json malformed == sum(malformed_reasons)', reasonsJson, j.malformed);
   const lat = j.dns.latency_ms as { p50: number; p90: number; p99: number; max: number };
@@ -1295,6 +1296,25 @@ export function dnsParity(a: DnsCorrelator, b: DnsCorrelator, sa?: ServerStats, 
   eq(out, 'latency count', a.latency.count, b.latency.count);
   eq(out, 'latency max', a.latency.max, b.latency.max);
   eq(out, 'latency p50', a.latency.quantile(0.5), b.latency.quantile(0.5));
+  return out;
+}
+
+interface LostEntry {
+  queries: number;
+  cause: string;
+  layer: string | null;
+}
+
+/** Lost transactions as reports show them: at least one query, a known cause, a layer exactly when the cause is checksum. */
+function lostEntries(lost: LostEntry[], where: string): string[] {
+  const out: string[] = [];
+  for (const l of lost) {
+    if (!(l.queries >= 1)) out.push(`${where} entry with ${l.queries} queries`);
+    if (!['checksum', 'kernel_drop', 'timeout', 'end_of_capture', 'evicted'].includes(l.cause)) out.push(`${where} cause ${l.cause}`);
+    if (l.layer !== null && !LAYER_NAMES.includes(l.layer)) out.push(`${where} layer ${l.layer}`);
+    if ((l.cause === 'checksum') !== (l.layer !== null)) out.push(`${where} cause ${l.cause} with layer ${l.layer}`);
+    if (out.length > 3) break;
+  }
   return out;
 }
 
@@ -1432,13 +1452,9 @@ async function serverChecks(agent: Agent, registry: ReturnType<typeof createRegi
       const r = await app.inject({ method: 'GET', url });
       if (r.statusCode !== 200) out.push(`${url}: status ${r.statusCode}`);
       if (url === '/debug/lost') {
-        const j = JSON.parse(r.body) as { lost: Array<{ queries: number; cause: string; layer: string | null }>; topNames: unknown[] };
+        const j = JSON.parse(r.body) as { lost: LostEntry[]; topNames: unknown[] };
         le(out, '/debug/lost entries', j.lost.length, agent.config.lostListSize);
-        for (const l of j.lost) {
-          if (!(l.queries >= 1)) out.push(`/debug/lost entry with ${l.queries} queries`);
-          if (!['checksum', 'kernel_drop', 'timeout', 'end_of_capture', 'evicted'].includes(l.cause)) out.push(`/debug/lost cause ${l.cause}`);
-          if (l.layer !== null && !LAYER_NAMES.includes(l.layer)) out.push(`/debug/lost layer ${l.layer}`);
-        }
+        out.push(...lostEntries(j.lost, '/debug/lost'));
         out.push(...jsonHoles(j, '/debug/lost'));
         if (agent.dns.unanswered > 0 && j.lost.length === 0) out.push('/debug/lost is empty although transactions were lost');
       } else if (url !== '/metrics' && url !== '/healthz') JSON.parse(r.body);
@@ -1583,6 +1599,8 @@ export interface FuzzOptions {
     scrape?: (text: string) => string;
     afterChunk?: (a: Analysis) => void;
     heapLimitMiB?: number;
+    /** Every record handed to the agent this many bytes shorter than the frame (a source that cuts). */
+    shortenRecords?: number;
   };
   /** Progress lines to stderr. */
   verbose?: boolean;
@@ -1843,7 +1861,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
           reportFrame('exception', `DnsCorrelator.observe threw: ${(err as Error).message}`, n, linkType, dir, null);
         }
         if (!source.fits(len)) source.poll();
-        source.push(gen.buf, len, gen.wireLen, tsUs);
+        source.push(gen.buf, hooks.shortenRecords ? Math.max(0, len - hooks.shortenRecords) : len, gen.wireLen, tsUs);
         png.push(slot, gen.buf, len, gen.wireLen, tsHi, tsLo, dir);
         fed++;
       }

@@ -104,6 +104,12 @@ t.test('counters that skip a frame, or call a bad VXLAN packet good, are caught'
   expectOracle(t, vtep, 'counters', /vtep dir \d bad summed over peers/);
 });
 
+t.test('frames handed to the agent one byte short are caught', async (t) => {
+  const fs = await failuresWith({ shortenRecords: 1 });
+  expectOracle(t, fs, 'counters', /csum|decodeErrors|packets/);
+  expectOracle(t, fs, 'dns', /against the reference correlator/);
+});
+
 t.test('a DNS correlator that no longer adds up is caught', async (t) => {
   const fs = await failuresWith({ afterBatch: (a, fed) => { if (fed > 5000) a.dns.evicted = a.dns.unanswered + 1; } });
   expectOracle(t, fs, 'dns', /evicted <= unanswered/);
