@@ -1,8 +1,10 @@
-// The fuzzer's oracles fire: each is shown catching a deliberately broken part (a decoder that
-// reads one byte past the end, one that misreports a checksum or a range, one that throws in the
-// agent; counters that skip a frame or call a bad VTEP packet good; a correlator, an analysis or
-// a scrape that no longer adds up; a memory bound), on the same short stream that passes untouched.
-// A failing frame comes back minimised, in the fixture format, and still fails when replayed.
+// The fuzzer's oracles fire: each is shown catching a deliberately broken part, on the same short
+// stream that passes untouched: a decoder that reads one byte past the end, one that reports a
+// checksum result out of range or one its bytes contradict, one that throws (in the oracle and in
+// the agent); counters that skip a frame or call a bad VXLAN packet good; records handed to the
+// agent one byte short; a correlator, an analysis or a scrape that no longer adds up, a counter that
+// goes down, a failed collector, an unparsable line; a memory bound. A failing frame comes back
+// minimised, in the fixture format, and fails again when replayed (and passes with the real decoder).
 
 import t, { Test } from 'tap';
 import { Agent } from '../../src/agent/agent';
