@@ -18,6 +18,11 @@ export interface AgentConfig {
   dnsPorts: number[];
   /** Which VXLAN packets the capture filter passes: every one (exact per-VTEP counts) or DNS only. */
   vtepPackets: VtepPackets;
+  /**
+   * Which peers get csumwatch_vtep_packets_total series: only those a bad packet came from or went
+   * to ('bad': a healthy node exports none, however many peers it has), or every peer ('all').
+   */
+  vtepSeries: 'bad' | 'all';
   /** Seconds after which an unanswered DNS query is lost. */
   dnsTimeout: number;
   /** DNS transactions kept in flight at once. */
@@ -63,6 +68,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   vxlanPorts: [...DEFAULT_VXLAN_PORTS],
   dnsPorts: [...DEFAULT_DNS_PORTS],
   vtepPackets: 'all',
+  vtepSeries: 'bad',
   dnsTimeout: 5,
   dnsCapacity: 65536,
   lostListSize: 100,
@@ -123,6 +129,7 @@ export const FIELDS: readonly Field[] = [
   f('vxlanPorts', 'vxlan-port', 'vxlanPorts', 'ports', 'UDP port carrying VXLAN (repeat; default 4789 and 8472)'),
   f('dnsPorts', 'dns-port', 'dnsPorts', 'ports', 'UDP port carrying DNS (repeat; default 53)'),
   f('vtepPackets', 'vtep-packets', 'vtepPackets', 'enum', "VXLAN packets captured: 'all' (exact per-peer counts) or 'dns' (default all)", { values: ['all', 'dns'] }),
+  f('vtepSeries', 'vtep-series', 'vtepSeries', 'enum', "per-peer series: 'bad' (peers with a bad packet, then kept) or 'all' (default bad)", { values: ['bad', 'all'] }),
   f('dnsTimeout', 'dns-timeout', 'dnsTimeout', 'number', 'seconds after which an unanswered query is lost (default 5)', { min: 0.01, max: 3600 }),
   f('dnsCapacity', 'dns-capacity', 'dnsCapacity', 'int', 'DNS transactions in flight at once (default 65536)', { min: 1, max: 1 << 24 }),
   f('lostListSize', 'lost', 'lostListSize', 'int', 'recent lost transactions kept for /debug/lost (default 100)', { min: 0, max: 100000 }),

@@ -22,7 +22,7 @@ export function createRegistry(agent: Agent, version: string): Registry {
   });
   registerCaptureMetrics(reg, health, agent.counters, () => agent.collectCaptureStats(), () => new Map(agent.captures().map((c) => [c.name, c.running])));
   registerDnsMetrics(reg, health, agent.servers, agent.dns, (ip) => agent.podOf(ip));
-  registerVtepMetrics(reg, health, agent.vtep);
+  registerVtepMetrics(reg, health, agent.vtep, agent.config.vtepSeries);
   registerKernelMetrics(reg, health, () => agent.readSnmp());
   registerBpfMetrics(reg, health, agent.drops, agent.dns);
   if (agent.pods) registerKubeMetrics(reg, health, agent.pods);

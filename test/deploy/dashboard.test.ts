@@ -364,6 +364,7 @@ const NOT_SHOWN: Record<string, string> = {
   csumwatch_dns_latency_seconds_sum: 'the latency panel uses quantiles from the buckets',
   csumwatch_dns_latency_seconds_count: 'answered transactions are in csumwatch_dns_responses_total',
   process_start_time_seconds: 'restarts show in up and the process panels',
+  csumwatch_vtep_peers: 'how many peers a node has seen is context, not a symptom; the matrix lists the peers with bad packets',
 };
 
 function coverageProblems(d: Dashboard, exported: Set<string>): string[] {
