@@ -60,7 +60,8 @@ export function analyzeFiles(paths: readonly string[], opts: AnalyzeOptions = {}
     const end = r.off + r.capLen;
     decoder.decode(r.buf, r.off, end, r.wireLen, r.linkType, r.dir, frame);
     stats.add(frame, r.wireLen);
-    dns.observe(r.buf, frame, r.tsUs, ifBase + r.ifIndex);
+    dns.nowUs = r.tsUs;
+    dns.observeNow(r.buf, frame, ifBase + r.ifIndex);
     if (a.firstTsUs === 0 || r.tsUs < a.firstTsUs) a.firstTsUs = r.tsUs;
     if (r.tsUs > a.lastTsUs) a.lastTsUs = r.tsUs;
   };

@@ -218,6 +218,8 @@ export class DnsCorrelator {
   private readonly dropDns = new DnsView();
 
   private lastSweep = 0;
+  /** Capture time of the frame being observed, µs (see observeNow). */
+  nowUs = 0;
   private readonly lostRing: LostTransaction[] = [];
   private lostNext = 0;
   private readonly lostNames = new Map<string, number>();
@@ -276,6 +278,17 @@ export class DnsCorrelator {
 
   /** Feeds one decoded frame captured at tsUs on interface ifIndex. */
   observe(b: Uint8Array, f: Frame, tsUs: number, ifIndex: number): void {
+    this.nowUs = tsUs;
+    this.observeNow(b, f, ifIndex);
+  }
+
+  /**
+   * observe() for a frame captured at nowUs, which the caller has just set. A timestamp in µs is
+   * past the small integers, and a float64 passed to a call that is not inlined is boxed: one
+   * allocation per frame, where a field is written in place.
+   */
+  observeNow(b: Uint8Array, f: Frame, ifIndex: number): void {
+    const tsUs = this.nowUs;
     if (tsUs - this.lastSweep >= SWEEP_EVERY_US) {
       this.sweep(tsUs);
       this.lastSweep = tsUs;
@@ -298,7 +311,7 @@ export class DnsCorrelator {
     const bad = f.badMask();
     if (isQuery) {
       if (slot < 0) {
-        slot = this.insert(h, b, f, tsUs, true);
+        slot = this.insert(h, b, f, true);
       } else if (this.state[slot] === STATE_ORPHAN) {
         this.adopt(slot, tsUs);
       } else if (this.lastIf[slot] !== ifIndex && tsUs - this.lastQueryTs[slot] <= SAME_PACKET_US) {
@@ -320,7 +333,7 @@ export class DnsCorrelator {
         return;
       }
       // Hold the answer for its query (see STATE_ORPHAN).
-      slot = this.insert(h, b, f, tsUs, false);
+      slot = this.insert(h, b, f, false);
       this.unlinkList(slot, LIST_PENDING);
       this.state[slot] = STATE_ORPHAN;
       this.answeredTs[slot] = tsUs;
@@ -572,7 +585,9 @@ export class DnsCorrelator {
     }
   }
 
-  private insert(h: number, b: Uint8Array, f: Frame, tsUs: number, isQuery: boolean): number {
+  /** Inserts the scratch key's transaction, first seen at nowUs. */
+  private insert(h: number, b: Uint8Array, f: Frame, isQuery: boolean): number {
+    const tsUs = this.nowUs;
     if (this.freeTop === 0) {
       // Room first from answered transactions (only lingering), else the oldest pending one.
       const victim = this.head[LIST_ANSWERED] >= 0 ? this.head[LIST_ANSWERED] : this.head[LIST_PENDING];
