@@ -829,20 +829,28 @@ export class Generator {
 // ---------------------------------------------------------------------------------------------
 // The read-outside oracle: two decodes at different offsets, complementary bytes around the frame.
 
-/** Compares two decodes of one frame; returns the first differing field or null. */
+// Every field of the views, read from fresh instances, so a field added to Frame, Stack or DnsView
+// is compared too. Offsets into the buffer are compared relative to where the frame starts.
+const FRAME_KEYS = Object.keys(new Frame());
+const STACK_KEYS = Object.keys(new Stack());
+const DNS_KEYS = Object.keys(new DnsView());
+const OFFSET_KEYS = new Set(['ipOffset', 'ipEnd', 'srcOffset', 'dstOffset', 'l4Offset', 'l4End', 'l4FieldOffset', 'msgOffset', 'nameOffset']);
+
+/** Compares two decodes of one frame (every field); returns the first differing field or null. */
 export function frameDiff(a: Frame, oa: number, b: Frame, ob: number): string | null {
-  if (a.status !== b.status) return 'status';
-  if (a.statusInner !== b.statusInner) return 'statusInner';
-  if (a.dir !== b.dir) return 'dir';
-  if (a.vlanTags !== b.vlanTags) return 'vlanTags';
-  if (a.vxlan !== b.vxlan) return 'vxlan';
-  if (a.vni !== b.vni) return 'vni';
-  if (a.innerVlanTags !== b.innerVlanTags) return 'innerVlanTags';
-  if (a.pseudoOnlyBad !== b.pseudoOnlyBad) return 'pseudoOnlyBad';
-  for (let l = 0; l < LAYER_COUNT; l++) if (a.csum[l] !== b.csum[l]) return 'csum';
-  const s = stackDiff(a.outer, oa, b.outer, ob) ?? stackDiff(a.inner, oa, b.inner, ob);
-  if (s !== null) return s;
-  return dnsDiff(a.dns, oa, b.dns, ob);
+  for (const k of FRAME_KEYS) {
+    const x = (a as unknown as Record<string, unknown>)[k];
+    const y = (b as unknown as Record<string, unknown>)[k];
+    let d: string | null = null;
+    if (x instanceof Stack) d = viewDiff(x as unknown as Record<string, unknown>, oa, y as Record<string, unknown>, ob, STACK_KEYS);
+    else if (x instanceof DnsView) d = viewDiff(x as unknown as Record<string, unknown>, oa, y as Record<string, unknown>, ob, DNS_KEYS);
+    else if (x instanceof Int8Array) {
+      const z = y as Int8Array;
+      for (let i = 0; i < x.length; i++) if (x[i] !== z[i]) d = `[${i}]`;
+    } else if (x !== y) d = '';
+    if (d !== null) return `${k}${d === '' ? '' : d.startsWith('[') ? d : `.${d}`}`;
+  }
+  return null;
 }
 
 function rel(x: number, off: number): number {
@@ -850,33 +858,12 @@ function rel(x: number, off: number): number {
   return x >= off ? x - off : x;
 }
 
-function stackDiff(a: Stack, oa: number, b: Stack, ob: number): string | null {
-  if (a.ipVersion !== b.ipVersion) return 'ipVersion';
-  if (rel(a.ipOffset, oa) !== rel(b.ipOffset, ob)) return 'ipOffset';
-  if (rel(a.ipEnd, oa) !== rel(b.ipEnd, ob)) return 'ipEnd';
-  if (a.proto !== b.proto) return 'proto';
-  if (rel(a.srcOffset, oa) !== rel(b.srcOffset, ob)) return 'srcOffset';
-  if (rel(a.dstOffset, oa) !== rel(b.dstOffset, ob)) return 'dstOffset';
-  if (a.fragment !== b.fragment) return 'fragment';
-  if (rel(a.l4Offset, oa) !== rel(b.l4Offset, ob)) return 'l4Offset';
-  if (rel(a.l4End, oa) !== rel(b.l4End, ob)) return 'l4End';
-  if (a.srcPort !== b.srcPort) return 'srcPort';
-  if (a.dstPort !== b.dstPort) return 'dstPort';
-  if (a.l4Field !== b.l4Field) return 'l4Field';
-  if (rel(a.l4FieldOffset, oa) !== rel(b.l4FieldOffset, ob)) return 'l4FieldOffset';
-  if (a.l4Sum !== b.l4Sum) return 'l4Sum';
-  return null;
-}
-
-function dnsDiff(a: DnsView, oa: number, b: DnsView, ob: number): string | null {
-  if (a.present !== b.present) return 'dns.present';
-  if (a.keyed !== b.keyed) return 'dns.keyed';
-  if (a.inner !== b.inner) return 'dns.inner';
-  if (rel(a.msgOffset, oa) !== rel(b.msgOffset, ob)) return 'dns.msgOffset';
-  if (a.id !== b.id || a.qr !== b.qr || a.opcode !== b.opcode || a.rcode !== b.rcode || a.tc !== b.tc || a.qdcount !== b.qdcount) return 'dns.header';
-  if (rel(a.nameOffset, oa) !== rel(b.nameOffset, ob)) return 'dns.nameOffset';
-  if (a.nameLength !== b.nameLength || a.nameHash1 !== b.nameHash1 || a.nameHash2 !== b.nameHash2) return 'dns.name';
-  if (a.qtype !== b.qtype || a.qclass !== b.qclass) return 'dns.question';
+function viewDiff(a: Record<string, unknown>, oa: number, b: Record<string, unknown>, ob: number, keys: readonly string[]): string | null {
+  for (const k of keys) {
+    const x = a[k];
+    const y = b[k];
+    if (OFFSET_KEYS.has(k) ? rel(x as number, oa) !== rel(y as number, ob) : x !== y) return k;
+  }
   return null;
 }
 
