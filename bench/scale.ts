@@ -917,6 +917,7 @@ function projection(rs: any[]): void {
   const dnsPods = Math.ceil(1000 / 16);
   const scenarios: Array<{ name: string; nodes: Node[] }> = [
     { name: 'default (`--vtep-series bad`), healthy: no peer has a bad packet', nodes: [{ count: 1000, ifs: 2, servers: dnsPods, peers: 0 }] },
+    { name: 'default, healthy, `--max-servers 8`: the first 8 CoreDNS pods by address and `(other servers)`', nodes: [{ count: 1000, ifs: 2, servers: 9, peers: 0 }] },
     { name: 'default, 10 nodes whose NICs break checksums: every node has series for those 10 peers', nodes: [{ count: 1000, ifs: 2, servers: dnsPods, peers: 10 }] },
     { name: `\`--vtep-series all\`, \`--vtep-packets dns\`: a client node's peers are the ${dnsPods} nodes running CoreDNS; those see every node`, nodes: [{ count: 1000 - dnsPods, ifs: 2, servers: dnsPods, peers: dnsPods }, { count: dnsPods, ifs: 2, servers: dnsPods, peers: 999 }] },
     { name: '`--vtep-series all`, pod traffic with 100 peers a node; CoreDNS nodes see every node', nodes: [{ count: 1000 - dnsPods, ifs: 2, servers: dnsPods, peers: 100 }, { count: dnsPods, ifs: 2, servers: dnsPods, peers: 999 }] },
