@@ -15,7 +15,9 @@
 // rewrites into a small space (so queries and responses of different frames meet in the
 // correlator), checksums fixed up after mutation (so mutations reach the deep layers) and then
 // sometimes damaged on purpose (flipped, zero, pseudo-header sum only), random wire lengths,
-// timestamps that jump forward past the DNS timeout and back, plus purely random frames. Frames
+// timestamps that jump forward past the DNS timeout and back, BIG TCP frames (a datagram past
+// 64 KiB, its length field 0: one in 5000), for DNS queries now and then a file timestamp no live
+// capture gives (0, past 2^53 µs, 2^64 - 256), plus purely random frames (2.5%). Frames
 // that show a new behaviour (status, checksum results, DNS flags, layers: the "signature") join
 // the corpus, so mutations build on what reached deeper.
 //
@@ -26,7 +28,10 @@
 // registry all run. A share of DNS frames is also reported to the correlator as a kernel drop. The
 // same frames, in the same order, are written as a pcapng file per chunk (one interface per agent
 // slot, epb_flags carrying the direction) and read back by analyzeFiles() (src/analyze/analyze.ts),
-// whose report is rendered as JSON and text.
+// whose report is rendered as JSON and text. At the end the agent's HTTP endpoints answer.
+// Workers (worker_threads, one per core) each run their own stream: (seed, worker index). The
+// agent's own timers run too; its capture timestamps lie in 2096, so its wall-clock sweep finds
+// nothing (time is the capture's, as in analyze).
 //
 // Oracles (every one a failure with the stream's seed and the frame's number):
 //  1. No exception: our own decodes never throw; agent.internalErrors and drops.internalErrors stay
