@@ -197,7 +197,8 @@ function main(): void {
     }
     if (sink === 0) throw new Error('no records read');
     const warmS = median(warm);
-    console.log(line(`in process, warm (median of ${WARM_RUNS})`, n, mb, warmS, `CPU/wall ${(median(warmCpu) / warmS).toFixed(2)}`));
+    const cpuS = median(warmCpu);
+    console.log(line(`in process, warm (median of ${WARM_RUNS})`, n, mb, warmS, `CPU/wall ${(cpuS / warmS).toFixed(2)}, ${(n / cpuS / 1e6).toFixed(2)} M frames per CPU second`));
     console.log(line('in process, first run (V8 not yet optimised)', n, mb, first.wall, ''));
     console.log(line('  floor: the reader alone', n, mb, median(readOnly), ''));
     console.log(line('  floor: reader + one pass summing every byte', n, mb, median(readSum), ''));
@@ -219,8 +220,12 @@ function main(): void {
     const [cw, td, ts] = results;
     console.log(`  ratios, whole process: csumwatch ${(td / cw).toFixed(1)}x tcpdump -vv, ${(ts / cw).toFixed(1)}x tshark`);
     console.log(`  ratios, csumwatch warm in process: ${(td / warmS).toFixed(1)}x tcpdump -vv, ${(ts / warmS).toFixed(1)}x tshark`);
+    // On a shared machine the process may not get a whole core (CPU/wall below 1): then the rate
+    // per CPU second says what one core does, and the verdict says which clock met the target.
     const rate = n / warmS;
-    summary.push(`target 2 M frames/s (decode + verify + correlate, one core, warm), ${n} frames: ${(rate / 1e6).toFixed(2)} M frames/s, ${(mb / warmS).toFixed(0)} MB/s: ${rate >= TARGET ? 'met' : 'NOT met'}; ${(td / warmS).toFixed(1)}x tcpdump -vv, ${(ts / warmS).toFixed(1)}x tshark`);
+    const cpuRate = n / cpuS;
+    const verdict = rate >= TARGET ? 'met' : cpuRate >= TARGET ? `met per CPU second (${(cpuRate / 1e6).toFixed(2)} M), not by the wall clock: CPU/wall ${(cpuS / warmS).toFixed(2)}, the machine is shared` : 'NOT met';
+    summary.push(`target 2 M frames/s (decode + verify + correlate, one core, warm), ${n} frames: ${(rate / 1e6).toFixed(2)} M frames/s, ${(mb / warmS).toFixed(0)} MB/s: ${verdict}; ${(td / warmS).toFixed(1)}x tcpdump -vv, ${(ts / warmS).toFixed(1)}x tshark`);
   }
   console.log('');
   for (const s of summary) console.log(s);
