@@ -6,6 +6,7 @@ import { rcodeName } from '../decode/dns';
 import { Layer, LAYER_COUNT, LAYER_NAMES } from '../decode/frame';
 import { Status, STATUS_COUNT, statusName } from '../decode/status';
 import { Analysis } from './analyze';
+import { isoTime } from '../correlate/transactions';
 
 type Buckets = Record<string, number>;
 
@@ -78,7 +79,7 @@ export function toJson(a: Analysis): Record<string, unknown> {
       lost_by_layer: lostByLayer,
       top_lost_names: d.topLostNames(10),
       lost: d.lost().map((l) => ({
-        ts: new Date(l.tsUs / 1000).toISOString(),
+        ts: isoTime(l.tsUs),
         client: l.client, client_port: l.clientPort, server: l.server, server_port: l.serverPort,
         id: l.id, name: l.name, qtype: l.qtype, cause: l.cause, layer: l.layer,
         pseudo_header_only: l.pseudoOnly, queries: l.queries, vxlan: l.vxlan,

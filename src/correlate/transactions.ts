@@ -357,9 +357,12 @@ export class DnsCorrelator {
     this.state[slot] = STATE_ANSWERED;
     this.answeredTs[slot] = tsUs;
     this.appendList(slot, LIST_ANSWERED);
-    this.latency.record(tsUs - this.firstTs[slot]);
+    // An answer stamped before its query (the capture clock stepped back) took no time: a
+    // negative latency would take the per-server sum, a counter, down.
+    const latency = Math.max(0, tsUs - this.firstTs[slot]);
+    this.latency.record(latency);
     this.countAnswer(slot);
-    if (this.servers) this.servers.answered(this.serverOf[slot], f.dns.rcode, tsUs - this.firstTs[slot]);
+    if (this.servers) this.servers.answered(this.serverOf[slot], f.dns.rcode, latency);
   }
 
   /**
@@ -768,4 +771,13 @@ export class DnsCorrelator {
     this.freeList[this.freeTop++] = slot;
     this.live--;
   }
+}
+
+/**
+ * A capture timestamp (µs since the epoch) in ISO 8601, or null when a Date cannot hold it (a
+ * pcapng timestamp has 64 bits, a Date about ±8.64e18 µs).
+ */
+export function isoTime(tsUs: number): string | null {
+  const d = new Date(tsUs / 1000);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { CaptureInfo } from '../agent/agent';
 import type { DropReport } from '../agent/drops';
-import type { LostTransaction } from '../correlate/transactions';
+import { isoTime, LostTransaction } from '../correlate/transactions';
 import type { Finding } from '../doctor/finding';
 import { openMetrics } from '../metrics/family';
 
@@ -112,7 +112,7 @@ async function routes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.get('/diagnosis', async () => ({ findings: deps.diagnosis() }));
   const podOf = deps.podOf ?? (() => null);
   app.get('/debug/lost', async () => ({ lost: deps.lost().map((l) => lostJson(l, podOf)), topNames: deps.topLostNames(20) }));
-  app.get('/debug/drops', async () => ({ drops: (deps.drops?.() ?? []).map((d) => ({ time: new Date(d.tsUs / 1000).toISOString(), ...d, tsUs: undefined })) }));
+  app.get('/debug/drops', async () => ({ drops: (deps.drops?.() ?? []).map((d) => ({ time: isoTime(d.tsUs), ...d, tsUs: undefined })) }));
 }
 
 /** Compresses off the event loop (zlib's thread pool), so a big scrape does not stall the captures. */
@@ -124,7 +124,7 @@ async function sendMaybeGzipped(reply: FastifyReply, body: string, gz: boolean):
 
 function lostJson(l: LostTransaction, podOf: (ip: string) => string | null) {
   return {
-    time: new Date(l.tsUs / 1000).toISOString(),
+    time: isoTime(l.tsUs),
     client: l.client,
     clientPod: podOf(l.client),
     clientPort: l.clientPort,
