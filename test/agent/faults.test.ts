@@ -236,6 +236,14 @@ t.test('faults under DNS load: both agents keep serving, counting exactly, and s
   t.same(owners.filter((o) => !(o.length === 1 && (o[0] === agentA.pid || o[0] === agentB.pid))), [], 'each held by one agent and no other process');
   // vxlan0 down: queries still reach eth0, but the kernel has no VXLAN socket for them.
   flap('vxlan0', (sent) => ({ arrived: sent, vxlan0: false, causeA: 'kernel_drop', causeB: 'timeout' }));
+  // Not live.test's re-creation again, but its edge: the device deleted the moment the last
+  // answer is in. Its capture is closed, but only after what its ring holds is read.
+  window('vxlan0: load, then deleted and re-created at once', 200, all, () => lab.recreateVxlan(2, 0));
+  for (const ag of agents) {
+    waitFor(`agent ${ag.name} to capture the new vxlan0`, () => (lines(ag.log, /^capture started$/, (l) => l.iface === 'vxlan0') === 2 ? true : undefined));
+    t.equal(lines(ag.log, /^capture (stopped|failed)/, (l) => l.iface === 'vxlan0'), 1, `agent ${ag.name}: one log line for the old vxlan0's capture ending`);
+  }
+  window('new vxlan0', 200, all);
 
   // dnsmasq killed: queries arrive and no one answers. With the tracer A sees why (no socket).
   lab.killDns();
