@@ -101,7 +101,10 @@ export class Decoder {
       // fragment's end, which the payload decoders must see as a short capture, not a lie.
       const payEnd = s.l4End < capEnd ? s.l4End : capEnd;
       const payWireEnd = s.l4End;
-      if (!inner && this.vxlanPorts[s.dstPort] === 1) {
+      // To a VXLAN port, but from a DNS port: a DNS answer to a client whose ephemeral port is
+      // 4789 or 8472 (a widened ip_local_port_range). A tunnel's source port is a flow hash in
+      // the ephemeral range (RFC 7348 §5), never 53.
+      if (!inner && this.vxlanPorts[s.dstPort] === 1 && this.dnsPorts[s.srcPort] === 0) {
         st = this.decodeVxlanPayload(b, s.l4Offset + 8, payEnd, payWireEnd, f);
         this.verifyOuterUdp(b, capEnd, s, f, allowPartial);
         return st;

@@ -7,7 +7,7 @@ import { Csum } from '../../src/decode/checksum';
 import { Decoder, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2 } from '../../src/decode/decoder';
 import { DIR_RX, DIR_TX, DIR_UNKNOWN, Frame, Layer } from '../../src/decode/frame';
 import { Status, statusName } from '../../src/decode/status';
-import { build, FrameSpec, plainDns, plainDnsSpec, plainTcp, vxlanDns, vxlanDnsSpec } from '../helpers/packets';
+import { build, defaultResponse, FrameSpec, plainDns, plainDnsSpec, plainTcp, vxlanDns, vxlanDnsSpec } from '../helpers/packets';
 import { decodeAt, decodeVector, snapshot } from './fixtures/harness';
 
 const st = (s: Status): string => statusName(s);
@@ -127,6 +127,14 @@ t.test('VXLAN ports', (t) => {
   t.equal(decodeVector(t, vxlanDns({ vxlanPort: 8472 })).vxlan, true, '8472 in the default set');
   t.equal(decodeVector(t, vxlanDns({ vxlanPort: 8472 }), { opts: { vxlanPorts: [4789] } }).vxlan, false, '--vxlan-port 4789 alone: 8472 is plain UDP');
   t.equal(decodeVector(t, vxlanDns({ vxlanPort: 4789 }), { opts: { vxlanPorts: [4789] } }).vxlan, true);
+  // A DNS answer to a client whose ephemeral port happens to be a VXLAN port (found by bench/scale.ts).
+  for (const port of [4789, 8472]) {
+    const f = decodeVector(t, plainDns({ dns: defaultResponse(), sport: 53, dport: port }));
+    t.equal(f.vxlan, false, `from 53 to ${port}: not VXLAN`);
+    t.equal(f.status, 'ok');
+    t.equal(f.dns.keyed, true, 'the answer is read as DNS');
+    t.equal(f.dns.qr, 1);
+  }
   t.end();
 });
 
