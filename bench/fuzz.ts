@@ -109,8 +109,7 @@ import { Decoder, DecoderOptions } from '../src/decode/decoder';
 import { DIR_RX, DIR_TX, DIR_UNKNOWN, DnsView, FRAG_FIRST, FRAG_LATER, Frame, LAYER_COUNT, LAYER_NAMES, Stack } from '../src/decode/frame';
 import { isMalformed, Status, STATUS_COUNT, statusName } from '../src/decode/status';
 import { createRegistry } from '../src/metrics/registry';
-import { agentFindings } from '../src/agent/diagnosis';
-import { build } from '../src/server/app';
+import { agentViews, build } from '../src/server/app';
 import { openMetrics } from '../src/metrics/family';
 import type { NetInterface } from '../src/node/interfaces';
 import * as P from '../test/helpers/packets';
@@ -1446,11 +1445,7 @@ export function metricsInvariants(text: string, agent: Agent, last?: { counters:
 /** The agent's HTTP endpoints, as src/cli/agent.ts builds them, answer after the run. */
 async function serverChecks(agent: Agent, registry: ReturnType<typeof createRegistry>): Promise<string[]> {
   const out: string[] = [];
-  const app = build({
-    registry, ready: () => agent.ready(), captures: () => agent.captures(), lost: () => agent.dns.lost(),
-    topLostNames: (n) => agent.dns.topLostNames(n), diagnosis: () => agentFindings(agent), drops: () => agent.drops.recentDrops(),
-    podOf: (ip) => agent.podOf(ip),
-  });
+  const app = build({ registry, ...agentViews(agent) });
   try {
     for (const url of ['/metrics', '/healthz', '/readyz', '/diagnosis', '/debug/lost', '/debug/drops']) {
       const r = await app.inject({ method: 'GET', url });

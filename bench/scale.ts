@@ -36,14 +36,13 @@ import * as dnsPacket from 'dns-packet';
 import pino from 'pino';
 import { Agent } from '../src/agent/agent';
 import { AgentConfig, DEFAULT_AGENT_CONFIG } from '../src/agent/config';
-import { agentFindings } from '../src/agent/diagnosis';
 import type { PcapOptions } from '../src/capture/pcap';
 import { BatchHandler, PacketSource, RECORD_HEADER, SourceStats } from '../src/capture/source';
 import { Decoder } from '../src/decode/decoder';
 import { DIR_RX, Frame } from '../src/decode/frame';
 import { createRegistry } from '../src/metrics/registry';
 import type { NetInterface } from '../src/node/interfaces';
-import { build as buildApp } from '../src/server/app';
+import { agentViews, build as buildApp } from '../src/server/app';
 import { build, FrameSpec, Marks, plainDnsSpec, plainTcpSpec, vxlanSpec } from '../test/helpers/packets';
 import { memKiB } from './proc';
 
@@ -406,11 +405,7 @@ async function harness(spec: TrafficSpec, cfg: Partial<AgentConfig>): Promise<Ha
   const app = buildApp({
     registry,
     log,
-    ready: () => agent.ready(),
-    captures: () => agent.captures(),
-    lost: () => agent.dns.lost(),
-    topLostNames: (n) => agent.dns.topLostNames(n),
-    diagnosis: () => agentFindings(agent),
+    ...agentViews(agent),
     onClose: () => agent.stop(),
   });
   agent.start();

@@ -26,7 +26,12 @@ export interface SourceStats {
 export interface PacketSource {
   /** Link type of the records (tcpdump.org link-type numbers, as the decoder takes them). */
   readonly linkType: number;
-  /** Starts delivery. onError is called once if the capture fails (interface gone); it then stops. */
+  /**
+   * Starts delivery. onError is called once if the capture fails (interface gone); it then stops
+   * waking up, but what its ring still holds can be read with poll() until close(), which is the
+   * owner's to call. An interface going down is not a failure: the capture stays open and resumes
+   * when the interface is up again.
+   */
   start(onBatch: BatchHandler, onError: (message: string) => void): void;
   /** Delivers whatever is waiting now; returns the number of packets. */
   poll(): number;

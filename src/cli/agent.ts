@@ -4,9 +4,8 @@ import pino from 'pino';
 import { Agent } from '../agent/agent';
 import { PodDirectory } from '../kube/pods';
 import { ConfigError, FIELDS, isList, loadConfig } from '../agent/config';
-import { agentFindings } from '../agent/diagnosis';
 import { createRegistry } from '../metrics/registry';
-import { build } from '../server/app';
+import { agentViews, build } from '../server/app';
 import { CliError, parseCommand, UsageError } from './errors';
 
 const VERSION: string = require('../../../package.json').version;
@@ -72,13 +71,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   const app = build({
     registry,
     log,
-    ready: () => agent.ready(),
-    captures: () => agent.captures(),
-    lost: () => agent.dns.lost(),
-    topLostNames: (n) => agent.dns.topLostNames(n),
-    diagnosis: () => agentFindings(agent),
-    drops: () => agent.drops.recentDrops(),
-    podOf: (ip) => agent.podOf(ip),
+    ...agentViews(agent),
     onClose: async () => {
       agent.stop();
       await pods?.stop();

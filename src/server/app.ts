@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { CaptureInfo } from '../agent/agent';
+import type { Agent, CaptureInfo } from '../agent/agent';
+import { agentFindings } from '../agent/diagnosis';
 import type { DropReport } from '../agent/drops';
 import { isoTime, LostTransaction } from '../correlate/transactions';
 import type { Finding } from '../doctor/finding';
@@ -72,6 +73,19 @@ export const SERVER_LIMITS = {
   maxConnections: 128,
 } as const;
 
+/** What the app reads of a running agent: every dependency but the registry, the log and onClose. */
+export function agentViews(agent: Agent): Omit<AppDeps, 'registry' | 'log' | 'onClose'> {
+  return {
+    ready: () => agent.ready(),
+    captures: () => agent.captures(),
+    lost: () => agent.dns.lost(),
+    topLostNames: (n) => agent.dns.topLostNames(n),
+    diagnosis: () => agentFindings(agent),
+    drops: () => agent.drops.recentDrops(),
+    podOf: (ip) => agent.podOf(ip),
+  };
+}
+
 export function build(deps: AppDeps): FastifyInstance {
   const L = SERVER_LIMITS;
   const app: FastifyInstance = Fastify({
@@ -79,6 +93,9 @@ export function build(deps: AppDeps): FastifyInstance {
     // No log line per request: Prometheus scrapes every few seconds.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: L.bodyLimit,
+    // A scrape that arrives while the agent stops gets the page, not a 503: the counters are
+    // still there, and they are the last the agent will give (test/agent/faults.test.ts).
+    return503OnClosing: false,
     requestTimeout: L.requestTimeoutMs,
     keepAliveTimeout: L.keepAliveTimeoutMs,
     http: { maxHeaderSize: L.maxHeaderSize, headersTimeout: L.headersTimeoutMs, connectionsCheckingInterval: L.checkIntervalMs },

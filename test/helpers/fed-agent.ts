@@ -8,12 +8,11 @@ import pino, { Logger } from 'pino';
 import { Agent } from '../../src/agent/agent';
 import { DEFAULT_AGENT_CONFIG } from '../../src/agent/config';
 import { DIR_INDEX_RX, DIR_INDEX_TX } from '../../src/agent/counters';
-import { agentFindings } from '../../src/agent/diagnosis';
 import { readCaptureFile } from '../../src/capture/replay';
 import { FixtureInputs } from '../../src/doctor/inputs';
 import { PodDirectory } from '../../src/kube/pods';
 import { createRegistry } from '../../src/metrics/registry';
-import { build } from '../../src/server/app';
+import { agentViews, build } from '../../src/server/app';
 
 export const FIX = join(__dirname, '..', '..', '..', 'test', 'fixtures');
 
@@ -62,12 +61,6 @@ export function appFor(agent: Agent, log?: Logger): FastifyInstance {
   return build({
     registry: createRegistry(agent, '0.0.0-test'),
     ...(log ? { log } : {}),
-    ready: () => agent.ready(),
-    captures: () => agent.captures(),
-    lost: () => agent.dns.lost(),
-    topLostNames: (n) => agent.dns.topLostNames(n),
-    diagnosis: () => agentFindings(agent),
-    drops: () => agent.drops.recentDrops(),
-    podOf: (ip) => agent.podOf(ip),
+    ...agentViews(agent),
   });
 }
