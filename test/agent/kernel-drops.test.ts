@@ -233,7 +233,9 @@ t.test('DNS in a pod: the drops inside the pod\'s namespace are seen and tied to
   checkRound(t, r, EXPECT['inner-udp']);
   t.equal((lab.podSnmp().Udp?.InCsumErrors ?? 0) - podBefore, r.damaged, "the pod's kernel dropped them (Udp InCsumErrors)");
   t.ok(r.lost.every((l) => (l as Lost & { server: string }).server === lab.dnsAddress), `to the pod at ${lab.dnsAddress}`);
-  const drops = (JSON.parse(get(NS, `${BASE}/debug/drops`).body).drops as Array<Record<string, any>>).filter((d) => d.dns?.name?.startsWith('kdpod'));
+  // Tied to the round's lost queries by DNS ID (a drop carries no name).
+  const ids = new Set(r.lost.map((l) => l.id));
+  const drops = (JSON.parse(get(NS, `${BASE}/debug/drops`).body).drops as Array<Record<string, any>>).filter((d) => d.dns?.qr === 0 && ids.has(d.dns.id));
   t.equal(drops.length, r.damaged, 'an event for each');
   t.ok(drops.every((d) => d.netns === inode), `in the pod's namespace (inode ${inode}), not the node's`);
   t.ok(drops.every((d) => d.ifname === 'eth0' && d.flow.dst === lab.dnsAddress && d.reason === 'udp_csum'), "on the pod's eth0, to the pod, udp_csum");
