@@ -100,7 +100,7 @@ import { DIR_INDEX_RX, DIR_INDEX_TX, MAX_IFACES } from '../src/agent/counters';
 import { analyzeFiles, Analysis } from '../src/analyze/analyze';
 import { toJson, toText } from '../src/analyze/report';
 import { readCaptureFile } from '../src/capture/replay';
-import { BatchHandler, PacketSource, RECORD_HEADER, SourceStats } from '../src/capture/source';
+import { MemorySource } from './memory-source';
 import type { PcapOptions } from '../src/capture/pcap';
 import { LOST_CAUSES, ServerStats } from '../src/correlate/servers';
 import { DnsCorrelator } from '../src/correlate/transactions';
@@ -1466,60 +1466,6 @@ async function serverChecks(agent: Agent, registry: ReturnType<typeof createRegi
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The agent's packet sources: batches written by the fuzzer, delivered on poll().
-
-class FuzzSource implements PacketSource {
-  readonly buf = Buffer.alloc(1 << 20);
-  records = 0;
-  bytes = 0;
-  private onBatch: BatchHandler | null = null;
-  delivered = 0;
-
-  constructor(readonly linkType: number) {}
-
-  start(onBatch: BatchHandler): void {
-    this.onBatch = onBatch;
-  }
-
-  /** Room for a record of capLen bytes. */
-  fits(capLen: number): boolean {
-    return this.bytes + RECORD_HEADER + capLen + 3 <= this.buf.length;
-  }
-
-  /** Appends one record (src/capture/source.ts format). */
-  push(data: Buffer, capLen: number, wireLen: number, tsUs: number): void {
-    const b = this.buf;
-    const o = this.bytes;
-    const sec = Math.floor(tsUs / 1e6);
-    b.writeUInt32LE(capLen, o);
-    b.writeUInt32LE(wireLen >>> 0, o + 4);
-    b.writeUInt32LE(sec >>> 0, o + 8);
-    b.writeUInt32LE(tsUs - sec * 1e6, o + 12);
-    data.copy(b, o + RECORD_HEADER, 0, capLen);
-    this.bytes = o + RECORD_HEADER + ((capLen + 3) & ~3);
-    this.records++;
-  }
-
-  poll(): number {
-    const n = this.records;
-    if (n === 0 || !this.onBatch) return 0;
-    this.onBatch(this.buf, n, this.bytes);
-    this.delivered += n;
-    this.records = 0;
-    this.bytes = 0;
-    return n;
-  }
-
-  stats(): SourceStats {
-    return { received: this.delivered, dropped: 0, ifDropped: 0, clipped: 0 };
-  }
-
-  close(): void {
-    this.onBatch = null;
-  }
-}
-
 /** The chunk's frames as one pcapng section: an interface per agent slot, epb_flags for direction. */
 class PcapngChunk {
   private buf = Buffer.alloc(32 << 20);
@@ -1609,9 +1555,9 @@ export interface FuzzOptions {
   fixed?: Fixture[];
 }
 
-export interface FuzzResult {
+/** What a run says, one worker's or all of them. */
+interface RunTotals {
   seed: number;
-  worker: number;
   frames: number;
   seconds: number;
   framesPerSec: number;
@@ -1620,13 +1566,17 @@ export interface FuzzResult {
   /** Failures of KNOWN_OPEN bugs (not in failureCount). */
   known: Failure[];
   knownCount: number;
+  rssMiB: number;
+}
+
+export interface FuzzResult extends RunTotals {
+  worker: number;
   /** Distinct behaviour signatures seen, and the corpus they grew. */
   signatures: number;
   corpus: number;
   chunks: number;
   scrapes: number;
   heapMiB: number;
-  rssMiB: number;
   /** What the run reached (so a test can insist that the deep paths ran). */
   reached: {
     vxlan: number; dnsQueries: number; dnsResponses: number; answered: number; unanswered: number; lostToChecksum: number;
@@ -1661,7 +1611,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
     interfaces: FUZZ_LINK_TYPES.map((lt) => `fz${lt}`),
     vxlanPorts: [...(decOpts.vxlanPorts ?? [4789, 8472])], dnsPorts: [...(decOpts.dnsPorts ?? [53])],
   };
-  const sources = new Map<string, FuzzSource>();
+  const sources = new Map<string, MemorySource>();
   const ifs: NetInterface[] = config.interfaces.map((name, i) => ({
     name, ifindex: 100 + i, kind: 'physical', mtu: 9000, up: true, mac: '02:00:00:00:00:01', driver: 'fuzz', addresses: [], vxlan: null,
   }));
@@ -1669,7 +1619,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
     log: pino({ level: 'silent' }),
     listInterfaces: () => ifs,
     openSource: (o: PcapOptions) => {
-      const s = new FuzzSource(Number(o.device.slice(2)));
+      const s = new MemorySource(Number(o.device.slice(2)));
       sources.set(`${o.device}/${o.direction}`, s);
       return s;
     },
@@ -1681,7 +1631,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const registry = createRegistry(agent, '0.0.0-fuzz');
   agent.start();
   const slots = config.interfaces.map((name) => agent.counters.slot(name));
-  const src: FuzzSource[][] = config.interfaces.map((name) => [sources.get(`${name}/in`)!, sources.get(`${name}/out`)!]);
+  const src: MemorySource[][] = config.interfaces.map((name) => [sources.get(`${name}/in`)!, sources.get(`${name}/out`)!]);
   if (src.some((p) => !p[0] || !p[1])) throw new Error('the agent did not open every fuzz source');
 
   // analyze: one pcapng per chunk, interface id == agent slot.
@@ -1733,7 +1683,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   };
 
   /** Hands the source's waiting records to the agent; a batch handler that threw is a failure. */
-  const flush = (source: FuzzSource, firstOfBatch: number, linkType: number, dir: number): void => {
+  const flush = (source: MemorySource, firstOfBatch: number, linkType: number, dir: number): void => {
     const errorsBefore = agent.internalErrors;
     source.poll();
     if (agent.internalErrors !== errorsBefore) {
@@ -1862,7 +1812,8 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
           reportFrame('exception', `DnsCorrelator.observe threw: ${(err as Error).message}`, n, linkType, dir, null);
         }
         if (!source.fits(len)) source.poll();
-        source.push(gen.buf, hooks.shortenRecords ? Math.max(0, len - hooks.shortenRecords) : len, gen.wireLen, tsUs);
+        const capLen = hooks.shortenRecords ? Math.max(0, len - hooks.shortenRecords) : len;
+        gen.buf.copy(source.buf, source.reserve(capLen, gen.wireLen, tsUs), 0, capLen);
         png.push(slot, gen.buf, len, gen.wireLen, tsHi, tsLo, dir);
         fed++;
       }
@@ -2012,17 +1963,8 @@ export function parseFixture(text: string): Fixture[] {
 // ---------------------------------------------------------------------------------------------
 // Several workers, one stream each.
 
-export interface ParallelResult {
-  seed: number;
+export interface ParallelResult extends RunTotals {
   workers: FuzzResult[];
-  frames: number;
-  seconds: number;
-  framesPerSec: number;
-  failures: Failure[];
-  failureCount: number;
-  known: Failure[];
-  knownCount: number;
-  rssMiB: number;
 }
 
 export async function fuzzParallel(o: { frames: number; seed: number; workers: number; chunk?: number; out?: string; verbose?: boolean }): Promise<ParallelResult> {

@@ -37,7 +37,8 @@ import pino from 'pino';
 import { Agent } from '../src/agent/agent';
 import { AgentConfig, DEFAULT_AGENT_CONFIG } from '../src/agent/config';
 import type { PcapOptions } from '../src/capture/pcap';
-import { BatchHandler, PacketSource, RECORD_HEADER, SourceStats } from '../src/capture/source';
+import { RECORD_HEADER } from '../src/capture/source';
+import { MemorySource } from './memory-source';
 import { Decoder } from '../src/decode/decoder';
 import { DIR_RX, Frame } from '../src/decode/frame';
 import { createRegistry } from '../src/metrics/registry';
@@ -179,62 +180,19 @@ function template(spec: FrameSpec, vxlanDir: 'rx' | 'tx' | null, query: boolean,
 // ---------------------------------------------------------------------------------------------
 // The packet source the agent reads from
 
-const BATCH_BYTES = 1 << 20; // as PcapSource's default batch buffer
-
-/** Generated frames handed over in batches, in the record format of src/capture/source.ts. */
-class GenSource implements PacketSource {
-  readonly linkType = 1; // Ethernet
-  readonly buf = Buffer.alloc(BATCH_BYTES);
-  private handler: BatchHandler | null = null;
-  private used = 0;
-  private records = 0;
-  received = 0;
-
-  constructor(readonly device: string, readonly direction: string) {}
-
-  start(onBatch: BatchHandler): void {
-    this.handler = onBatch;
+/** Generated frames of one capture (device and direction), handed over in batches. */
+class GenSource extends MemorySource {
+  constructor(readonly device: string, readonly direction: string) {
+    super(1); // Ethernet
   }
 
   /** Appends a copy of frame captured at tsUs; returns where its bytes start in buf. */
   add(frame: Buffer, tsUs: number): number {
     const n = frame.length;
-    const need = RECORD_HEADER + ((n + 3) & ~3);
-    if (this.used + need > this.buf.length) throw new Error('batch buffer full: the chunk is too large');
-    const o = this.used;
-    const b = this.buf;
-    b.writeUInt32LE(n, o);
-    b.writeUInt32LE(n, o + 4);
-    const sec = Math.floor(tsUs / 1e6);
-    b.writeUInt32LE(sec, o + 8);
-    b.writeUInt32LE(tsUs - sec * 1e6, o + 12);
-    frame.copy(b, o + RECORD_HEADER);
-    this.used = o + need;
-    this.records++;
-    return o + RECORD_HEADER;
-  }
-
-  /** Hands the waiting records to the agent. */
-  flush(): number {
-    const n = this.records;
-    if (n === 0 || !this.handler) return 0;
-    this.handler(this.buf, n, this.used);
-    this.received += n;
-    this.records = 0;
-    this.used = 0;
-    return n;
-  }
-
-  poll(): number {
-    return this.flush();
-  }
-
-  stats(): SourceStats {
-    return { received: this.received, dropped: 0, ifDropped: 0, clipped: 0 };
-  }
-
-  close(): void {
-    this.handler = null;
+    if (this.bytes + RECORD_HEADER + ((n + 3) & ~3) > this.buf.length) throw new Error('batch buffer full: the chunk is too large');
+    const o = this.reserve(n, n, tsUs);
+    frame.copy(this.buf, o);
+    return o;
   }
 }
 
@@ -366,10 +324,10 @@ class Traffic {
   flush(): void {
     for (const p of this.src) {
       // In the order the kernel would hand them over: what left, then what arrived.
-      p.vOut.flush();
-      p.uOut.flush();
-      p.uIn.flush();
-      p.vIn.flush();
+      p.vOut.poll();
+      p.uOut.poll();
+      p.uIn.poll();
+      p.vIn.poll();
     }
   }
 }
