@@ -100,6 +100,7 @@ import { DIR_INDEX_RX, DIR_INDEX_TX, MAX_IFACES } from '../src/agent/counters';
 import { analyzeFiles, Analysis } from '../src/analyze/analyze';
 import { toJson, toText } from '../src/analyze/report';
 import { readCaptureFile } from '../src/capture/replay';
+import { parseMetrics, Sample, sumSamples } from './exposition';
 import { MemorySource } from './memory-source';
 import type { PcapOptions } from '../src/capture/pcap';
 import { LOST_CAUSES, ServerStats } from '../src/correlate/servers';
@@ -1319,47 +1320,6 @@ function jsonHoles(v: unknown, path: string): string[] {
   return [];
 }
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses Prometheus text: every non-comment line must be `name{labels} value`. */
-export function parseMetrics(text: string): { samples: Sample[]; bad: string[] } {
-  const samples: Sample[] = [];
-  const bad: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) {
-      bad.push(line);
-      continue;
-    }
-    const labels: Record<string, string> = {};
-    if (m[2]) {
-      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g;
-      let lm: RegExpExecArray | null;
-      let used = 0;
-      while ((lm = re.exec(m[2])) !== null) {
-        labels[lm[1]] = lm[2];
-        used += lm[0].length;
-      }
-      if (used !== m[2].length) bad.push(line);
-    }
-    const value = Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== 'NaN') bad.push(line);
-    samples.push({ name: m[1], labels, value });
-  }
-  return { samples, bad };
-}
-
-function total(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  let s = 0;
-  for (const x of samples) if (x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v)) s += x.value;
-  return s;
-}
-
 /** Counter series (and histogram buckets, sums and counts) by name and labels, to compare scrapes. */
 export type CounterValues = Map<string, number>;
 
@@ -1389,17 +1349,17 @@ export function metricsInvariants(text: string, agent: Agent, last?: { counters:
   if (bad.length > 0) out.push(`unparsable metric lines: ${bad.slice(0, 3).join(' / ')}`);
   for (const x of samples) if (Number.isNaN(x.value)) out.push(`NaN: ${x.name}`);
   for (const x of samples) if (x.name === 'csumwatch_collector_success' && x.value !== 1) out.push(`collector ${x.labels.collector} failed`);
-  eq(out, 'csumwatch_internal_errors_total', total(samples, 'csumwatch_internal_errors_total'), 0);
+  eq(out, 'csumwatch_internal_errors_total', sumSamples(samples, 'csumwatch_internal_errors_total'), 0);
   const c = agent.counters;
-  eq(out, 'csumwatch_packets_total', total(samples, 'csumwatch_packets_total'), sumOf(c.packets));
+  eq(out, 'csumwatch_packets_total', sumSamples(samples, 'csumwatch_packets_total'), sumOf(c.packets));
   for (let l = 0; l < LAYER_COUNT; l++) {
     for (let r = 0; r < CSUM_COUNT; r++) {
       let want = 0;
       for (let sd = 0; sd < SLOT_DIRS; sd++) want += c.csum[(sd * LAYER_COUNT + l) * CSUM_COUNT + r];
-      eq(out, `csumwatch_checksums_total{layer=${LAYER_NAMES[l]},result=${r}}`, total(samples, 'csumwatch_checksums_total', { layer: LAYER_NAMES[l], result: ['ok', 'bad', 'none', 'partial', 'unverifiable'][r] }), want);
+      eq(out, `csumwatch_checksums_total{layer=${LAYER_NAMES[l]},result=${r}}`, sumSamples(samples, 'csumwatch_checksums_total', { layer: LAYER_NAMES[l], result: ['ok', 'bad', 'none', 'partial', 'unverifiable'][r] }), want);
     }
   }
-  eq(out, 'csumwatch_decode_errors_total', total(samples, 'csumwatch_decode_errors_total'), sumOf(c.decodeErrors));
+  eq(out, 'csumwatch_decode_errors_total', sumSamples(samples, 'csumwatch_decode_errors_total'), sumOf(c.decodeErrors));
   // Per peer that has series (a configuration may leave healthy peers out): the in-memory counts.
   const v = agent.vtep;
   let vtepSeen = 0;
@@ -1408,21 +1368,21 @@ export function metricsInvariants(text: string, agent: Agent, last?: { counters:
     if (!samples.some((x) => x.name === 'csumwatch_vtep_packets_total' && x.labels.peer === peer)) continue;
     for (let dd = 0; dd < 2; dd++) {
       for (let bad = 0; bad < 2; bad++) {
-        const got = total(samples, 'csumwatch_vtep_packets_total', { peer, direction: ['rx', 'tx'][dd], result: bad ? 'bad' : 'ok' });
+        const got = sumSamples(samples, 'csumwatch_vtep_packets_total', { peer, direction: ['rx', 'tx'][dd], result: bad ? 'bad' : 'ok' });
         if (got !== v.packets[(p * 2 + dd) * 2 + bad] && vtepSeen++ < 3) out.push(`csumwatch_vtep_packets_total{peer=${peer},dir=${dd},bad=${bad}}: ${got}, expected ${v.packets[(p * 2 + dd) * 2 + bad]}`);
       }
     }
   }
   const s = agent.servers;
   const d = agent.dns;
-  eq(out, 'csumwatch_dns_queries_total', total(samples, 'csumwatch_dns_queries_total'), sumOf(s.queries));
-  eq(out, 'csumwatch_dns_responses_total', total(samples, 'csumwatch_dns_responses_total'), sumOf(s.responses));
-  LOST_CAUSES.forEach((cause, i) => eq(out, `csumwatch_dns_lost_total{cause=${cause}}`, total(samples, 'csumwatch_dns_lost_total', { cause }), sumOf(s.lost, i, s.lost.length, LOST_CAUSES.length)));
-  eq(out, 'csumwatch_dns_lost_total == unanswered', total(samples, 'csumwatch_dns_lost_total'), d.unanswered);
-  eq(out, 'csumwatch_dns_latency_seconds_count', total(samples, 'csumwatch_dns_latency_seconds_count'), sumOf(s.latencyCount));
-  eq(out, 'csumwatch_dns_orphan_responses_total', total(samples, 'csumwatch_dns_orphan_responses_total'), d.orphanResponses);
-  eq(out, 'csumwatch_dns_transactions_in_flight', total(samples, 'csumwatch_dns_transactions_in_flight'), d.inFlight);
-  le(out, 'csumwatch_dns_transactions_in_flight <= capacity', total(samples, 'csumwatch_dns_transactions_in_flight'), agent.config.dnsCapacity);
+  eq(out, 'csumwatch_dns_queries_total', sumSamples(samples, 'csumwatch_dns_queries_total'), sumOf(s.queries));
+  eq(out, 'csumwatch_dns_responses_total', sumSamples(samples, 'csumwatch_dns_responses_total'), sumOf(s.responses));
+  LOST_CAUSES.forEach((cause, i) => eq(out, `csumwatch_dns_lost_total{cause=${cause}}`, sumSamples(samples, 'csumwatch_dns_lost_total', { cause }), sumOf(s.lost, i, s.lost.length, LOST_CAUSES.length)));
+  eq(out, 'csumwatch_dns_lost_total == unanswered', sumSamples(samples, 'csumwatch_dns_lost_total'), d.unanswered);
+  eq(out, 'csumwatch_dns_latency_seconds_count', sumSamples(samples, 'csumwatch_dns_latency_seconds_count'), sumOf(s.latencyCount));
+  eq(out, 'csumwatch_dns_orphan_responses_total', sumSamples(samples, 'csumwatch_dns_orphan_responses_total'), d.orphanResponses);
+  eq(out, 'csumwatch_dns_transactions_in_flight', sumSamples(samples, 'csumwatch_dns_transactions_in_flight'), d.inFlight);
+  le(out, 'csumwatch_dns_transactions_in_flight <= capacity', sumSamples(samples, 'csumwatch_dns_transactions_in_flight'), agent.config.dnsCapacity);
   // Each server's histogram: cumulative buckets that rise and end at its count.
   const byServer = new Map<string, number[]>();
   for (const x of samples) {
@@ -1433,7 +1393,7 @@ export function metricsInvariants(text: string, agent: Agent, last?: { counters:
   }
   for (const [server, b] of byServer) {
     for (let i = 1; i < b.length; i++) if (b[i] < b[i - 1]) { out.push(`latency buckets of ${server} fall`); break; }
-    eq(out, `latency +Inf of ${server} == count`, b[b.length - 1], total(samples, 'csumwatch_dns_latency_seconds_count', { server }));
+    eq(out, `latency +Inf of ${server} == count`, b[b.length - 1], sumSamples(samples, 'csumwatch_dns_latency_seconds_count', { server }));
   }
   le(out, 'dns servers in metrics', byServer.size, s.table.capacity + 1);
   const peers = new Set(samples.filter((x) => x.name === 'csumwatch_vtep_packets_total').map((x) => x.labels.peer));

@@ -38,6 +38,7 @@ import { Agent } from '../src/agent/agent';
 import { AgentConfig, DEFAULT_AGENT_CONFIG } from '../src/agent/config';
 import type { PcapOptions } from '../src/capture/pcap';
 import { RECORD_HEADER } from '../src/capture/source';
+import { parseMetrics, Sample, sumSamples } from './exposition';
 import { MemorySource } from './memory-source';
 import { Decoder } from '../src/decode/decoder';
 import { DIR_RX, Frame } from '../src/decode/frame';
@@ -450,35 +451,16 @@ async function drive(h: Harness, o: { rate: number; seconds: number; units: numb
 const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 const TEXT_ACCEPT = 'text/plain;version=0.0.4';
 
-interface Sample { name: string; labels: string; value: number }
-
 function samples(body: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of body.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`unparsable exposition line: ${line}`);
-    out.push({ name: m[1], labels: m[2] ?? '', value: Number(m[3]) });
-  }
-  return out;
-}
-
-/** Sum over the samples of name whose labels contain every k="v". */
-function sum(ss: Sample[], name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const s of ss) if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels.includes(`${k}="${v}"`))) total += s.value;
-  return total;
+  const { samples: ss, bad } = parseMetrics(body);
+  if (bad.length > 0) throw new Error(`unparsable exposition line: ${bad[0]}`);
+  return ss;
 }
 
 /** Distinct values of a label among name's samples. */
 function labelValues(ss: Sample[], name: string, label: string): Set<string> {
   const out = new Set<string>();
-  const re = new RegExp(`[{,]${label}="([^"]*)"`);
-  for (const s of ss) {
-    if (s.name !== name) continue;
-    const m = re.exec(s.labels);
-    if (m) out.add(m[1]);
-  }
+  for (const s of ss) if (s.name === name && s.labels[label] !== undefined) out.add(s.labels[label]);
   return out;
 }
 
@@ -551,12 +533,12 @@ function median(xs: number[]): number {
 
 /** Throws unless the agent counted every packet sent, with no bad checksum and no decode error. */
 function checkCounted(ss: Sample[], packets: number, what: string): void {
-  const seen = sum(ss, 'csumwatch_packets_total');
-  const bad = sum(ss, 'csumwatch_checksums_total', { result: 'bad' });
-  const errors = sum(ss, 'csumwatch_decode_errors_total');
-  const internal = sum(ss, 'csumwatch_internal_errors_total');
+  const seen = sumSamples(ss, 'csumwatch_packets_total');
+  const bad = sumSamples(ss, 'csumwatch_checksums_total', { result: 'bad' });
+  const errors = sumSamples(ss, 'csumwatch_decode_errors_total');
+  const internal = sumSamples(ss, 'csumwatch_internal_errors_total');
   if (seen !== packets || bad !== 0 || errors !== 0 || internal !== 0) {
-    const detail = ss.filter((s) => (s.name === 'csumwatch_decode_errors_total' || (s.name === 'csumwatch_checksums_total' && s.labels.includes('result="bad"'))) && s.value > 0).map((s) => `${s.name}${s.labels} ${s.value}`);
+    const detail = ss.filter((s) => (s.name === 'csumwatch_decode_errors_total' || (s.name === 'csumwatch_checksums_total' && s.labels.result === 'bad')) && s.value > 0).map((s) => `${s.name}${JSON.stringify(s.labels)} ${s.value}`);
     throw new Error(`${what}: the agent counted ${seen} of ${packets} packets, ${bad} bad checksums, ${errors} decode errors, ${internal} internal errors (want all, 0, 0, 0): ${detail.join('; ')}`);
   }
 }
@@ -579,10 +561,10 @@ async function runTable(j: TableJob) {
   const s = await scrape(h.app, 1);
   checkCounted(s.samples, d.packets, 'table');
   const dns = h.agent.dns;
-  const inFlight = sum(s.samples, 'csumwatch_dns_transactions_in_flight');
-  const evictedMetric = sum(s.samples, 'csumwatch_dns_lost_total', { cause: 'evicted' });
-  const lost = sum(s.samples, 'csumwatch_dns_lost_total');
-  const queries = sum(s.samples, 'csumwatch_dns_queries_total');
+  const inFlight = sumSamples(s.samples, 'csumwatch_dns_transactions_in_flight');
+  const evictedMetric = sumSamples(s.samples, 'csumwatch_dns_lost_total', { cause: 'evicted' });
+  const lost = sumSamples(s.samples, 'csumwatch_dns_lost_total');
+  const queries = sumSamples(s.samples, 'csumwatch_dns_queries_total');
   // What must hold: every query counted once; unanswered: the table holds min(capacity, txns) and
   // the rest were evicted, counted in the metric; answered: nothing lost or evicted.
   const want = j.answer
@@ -605,7 +587,7 @@ async function runRate(j: RateJob) {
   const s = await scrape(h.app, 1);
   checkCounted(s.samples, h.traffic.unit * h.traffic.packetsPerUnit, `rate ${j.mix} ${j.rate}`);
   await h.close();
-  return { job: j, drive: d, idle, after, inFlight: sum(s.samples, 'csumwatch_dns_transactions_in_flight') };
+  return { job: j, drive: d, idle, after, inFlight: sumSamples(s.samples, 'csumwatch_dns_transactions_in_flight') };
 }
 
 async function runShape(j: ShapeJob) {
@@ -627,10 +609,10 @@ async function runShape(j: ShapeJob) {
   const wantPeers = Math.min(used, maxPeers) + (used >= maxPeers ? 1 : 0);
   const wantServers = Math.min(j.servers, maxServers) + (j.servers >= maxServers ? 1 : 0);
   const txns = h.traffic.unit;
-  const q = sum(s.samples, 'csumwatch_dns_queries_total');
-  const r = sum(s.samples, 'csumwatch_dns_responses_total');
-  if (peers !== wantPeers || servers !== wantServers || q !== txns || r !== txns || sum(s.samples, 'csumwatch_dns_lost_total') !== 0) {
-    throw new Error(`shape ${JSON.stringify(j)}: ${peers} peers (want ${wantPeers}), ${servers} servers (want ${wantServers}), ${q} queries and ${r} responses for ${txns} transactions, ${sum(s.samples, 'csumwatch_dns_lost_total')} lost`);
+  const q = sumSamples(s.samples, 'csumwatch_dns_queries_total');
+  const r = sumSamples(s.samples, 'csumwatch_dns_responses_total');
+  if (peers !== wantPeers || servers !== wantServers || q !== txns || r !== txns || sumSamples(s.samples, 'csumwatch_dns_lost_total') !== 0) {
+    throw new Error(`shape ${JSON.stringify(j)}: ${peers} peers (want ${wantPeers}), ${servers} servers (want ${wantServers}), ${q} queries and ${r} responses for ${txns} transactions, ${sumSamples(s.samples, 'csumwatch_dns_lost_total')} lost`);
   }
   const scrapeCpu0 = cpuUs();
   for (let i = 0; i < 5; i++) await h.app.inject({ method: 'GET', url: '/metrics', headers: { accept: PROMETHEUS_ACCEPT } });
