@@ -48,6 +48,7 @@ import { AttachType, DEFAULT_EVENT_REASONS, DROP_PROTOS, DropTracer, dropReasonN
 import { DEFAULT_CONFIG, DNS_ZONE } from '../src/lab/config';
 import { parseDnsperf } from '../src/lab/dns';
 import { run } from '../src/lab/exec';
+import { cpuBusy } from './proc';
 import { InjectConfig } from '../src/lab/inject';
 import { Lab, labDown, labUp } from '../src/lab/lab';
 import { parseSnmp, snmpValue } from '../src/node/snmp';
@@ -137,14 +138,6 @@ function exited(p: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-const HZ = Number(run('getconf', ['CLK_TCK'], { allowFail: true }).stdout.trim()) || 100;
-
-/** Busy CPU seconds of the whole machine so far (/proc/stat: everything but idle and iowait). */
-function cpuBusy(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return (total - f[3] - f[4]) / HZ;
-}
 
 /** Voluntary context switches of this process's main thread (where the ring is read): its wakeups. */
 function wakeups(): number {

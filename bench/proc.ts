@@ -1,4 +1,4 @@
-// What the benchmarks read of a process from /proc: its CPU time and its memory.
+// What the benchmarks read from /proc: a process's CPU time and memory, the machine's busy CPU.
 
 import { readFileSync } from 'node:fs';
 import { run } from '../src/lab/exec';
@@ -16,4 +16,11 @@ export function cpuSeconds(pid: number): number {
 export function memKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
+}
+
+/** Busy CPU seconds of the whole machine so far (/proc/stat: everything but idle and iowait). */
+export function cpuBusy(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - f[3] - f[4]) / HZ;
 }
