@@ -132,17 +132,8 @@ export class Lab {
   setLink(i: number, dev: 'eth0' | 'eth1' | 'vxlan0', up: boolean): void {
     const n = this.node(i);
     const t = this.topo;
-    const ip = (...a: string[]) => run('ip', ['-n', n.ns, ...a]);
-    ip('link', 'set', dev, up ? 'up' : 'down');
-    if (!up) return;
-    const ud = underlayDev(this.state.vlanMode === 'device');
-    for (const p of t.nodes) {
-      if (p === n) continue;
-      if (dev === 'eth0' && ud === 'eth0') ip('neigh', 'replace', p.underlay, 'lladdr', p.macEth0, 'dev', 'eth0', 'nud', 'permanent');
-      if (dev === 'eth1') ip('neigh', 'replace', p.second, 'lladdr', p.macEth1, 'dev', 'eth1', 'nud', 'permanent');
-      if (dev === 'vxlan0') ip('neigh', 'replace', p.overlay, 'lladdr', p.macVxlan, 'dev', 'vxlan0', 'nud', 'permanent');
-    }
-    if (dev === 'vxlan0' && t.pod && n !== t.server) ip('route', 'replace', `${t.pod.subnet}/${t.pod.prefix}`, 'via', t.server.overlay, 'dev', 'vxlan0');
+    run('ip', ['-n', n.ns, 'link', 'set', dev, up ? 'up' : 'down']);
+    if (up) staticOn(t, n, dev, underlayDev(this.state.vlanMode === 'device'));
   }
 
   /** The DNS server's pid (dnsmasq's pid file), or null when it does not run. */
@@ -338,12 +329,28 @@ function buildNode(t: Topology, n: NodeSpec, vlanMode: VlanMode): void {
     for (const d of devs) inNs(ns, 'ethtool', ['-K', d, 'tx', 'off']);
   }
   for (const d of ['eth0', 'eth1', ...(vlanMode === 'device' ? [ud] : [])]) ip('link', 'set', d, 'up');
+  staticOn(t, n, ud, ud);
+  staticOn(t, n, 'eth1', ud);
+  buildVxlan(t, n, vlanMode);
+}
+
+/**
+ * Node n's static neighbours on dev (ud: its underlay device) and, on vxlan0, the route to the
+ * DNS pod's subnet: what `lab up` puts there, and what taking the device down flushes.
+ */
+function staticOn(t: Topology, n: NodeSpec, dev: string, ud: string): void {
+  const ip = (...a: string[]) => run('ip', ['-n', n.ns, ...a]);
   for (const p of t.nodes) {
     if (p === n) continue;
-    ip('neigh', 'replace', p.underlay, 'lladdr', p.macEth0, 'dev', ud, 'nud', 'permanent');
-    ip('neigh', 'replace', p.second, 'lladdr', p.macEth1, 'dev', 'eth1', 'nud', 'permanent');
+    if (dev === ud) ip('neigh', 'replace', p.underlay, 'lladdr', p.macEth0, 'dev', ud, 'nud', 'permanent');
+    if (dev === 'eth1') ip('neigh', 'replace', p.second, 'lladdr', p.macEth1, 'dev', 'eth1', 'nud', 'permanent');
+    if (dev === 'vxlan0') ip('neigh', 'replace', p.overlay, 'lladdr', p.macVxlan, 'dev', 'vxlan0', 'nud', 'permanent');
   }
-  buildVxlan(t, n, vlanMode);
+  // The DNS pod's subnet lies outside the overlay's, as a flannel or Calico node's block does:
+  // every other node routes it via the server's overlay address, a neighbour on vxlan0 above.
+  // With the device, so that recreateVxlan and setLink bring it back. Strict reverse-path
+  // filtering holds: each node's route back to a source leaves by the device the packet came in on.
+  if (dev === 'vxlan0' && t.pod && n !== t.server) ip('route', 'replace', `${t.pod.subnet}/${t.pod.prefix}`, 'via', t.server.overlay, 'dev', 'vxlan0');
 }
 
 /** Node n's VXLAN device with its address, offload setting, static neighbours and FDB. */
@@ -362,15 +369,9 @@ function buildVxlan(t: Topology, n: NodeSpec, vlanMode: VlanMode): void {
   if (!c.offload) inNs(ns, 'ethtool', ['-K', 'vxlan0', 'tx', 'off']);
   ip('link', 'set', 'vxlan0', 'up');
   for (const p of t.nodes) {
-    if (p === n) continue;
-    ip('neigh', 'replace', p.overlay, 'lladdr', p.macVxlan, 'dev', 'vxlan0', 'nud', 'permanent');
-    run('bridge', ['-n', ns, 'fdb', 'append', p.macVxlan, 'dev', 'vxlan0', 'dst', p.underlay, 'self', 'permanent']);
+    if (p !== n) run('bridge', ['-n', ns, 'fdb', 'append', p.macVxlan, 'dev', 'vxlan0', 'dst', p.underlay, 'self', 'permanent']);
   }
-  // The DNS pod's subnet lies outside the overlay's, as a flannel or Calico node's block does:
-  // every other node routes it via the server's overlay address, a neighbour on vxlan0 above.
-  // Here, with the device, so that recreateVxlan brings it back. Strict reverse-path filtering
-  // holds: each node's route back to a source leaves by the device the packet came in on.
-  if (t.pod && n !== t.server) ip('route', 'add', `${t.pod.subnet}/${t.pod.prefix}`, 'via', t.server.overlay, 'dev', 'vxlan0');
+  staticOn(t, n, 'vxlan0', ud);
 }
 
 /**
