@@ -18,9 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
 import { DEFAULT_CONFIG, DNS_ZONE } from '../src/lab/config';
-import { run } from '../src/lab/exec';
 import { Lab, labDown, labUp } from '../src/lab/lab';
-import { get, metric, startAgent, stopAgent, waitReady } from '../test/helpers/agent';
+import { get, metric, packetSocketOwners, startAgent, stopAgent, waitReady } from '../test/helpers/agent';
 import { parseSeries, regressions, Sample } from '../test/helpers/series';
 import { memKiB } from './proc';
 
@@ -102,8 +101,7 @@ function bpfHeld(pid: number): { progs: number; maps: number; links: number } {
 
 /** Packet sockets among pid's descriptors (ss -0 in its namespace, by owner). */
 function packetSockets(ns: string, pid: number): number {
-  const out = run('ip', ['netns', 'exec', ns, 'ss', '-0', '-p', '-H'], { allowFail: true }).stdout;
-  return out.split('\n').filter((l) => l.startsWith('p_raw') && l.includes(`pid=${pid},`)).length;
+  return packetSocketOwners(ns, true).filter((owners) => owners.includes(pid)).length;
 }
 
 export async function soak(o: SoakOptions): Promise<SoakResult> {

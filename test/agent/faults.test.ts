@@ -20,11 +20,10 @@ import { join } from 'node:path';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { Lab, labUp } from '../../src/lab/lab';
-import { run } from '../../src/lab/exec';
 import { SERVICE_ACCOUNT_DIR } from '../../src/kube/pods';
 import { BIN } from '../helpers/cli';
 import { rootTest } from '../helpers/root';
-import { get, metric, stopAgent, waitFor } from '../helpers/agent';
+import { get, metric, packetSocketOwners, stopAgent, waitFor } from '../helpers/agent';
 import { parseSeries, regressions } from '../helpers/series';
 import { classify, RaceResult } from '../helpers/scrape-race';
 import { fixture, until } from '../kube/apiserver';
@@ -230,8 +229,7 @@ t.test('faults under DNS load: both agents keep serving, counting exactly, and s
   flap('eth0', () => ({ arrived: 0 }));
   // The capture sockets are the agents' alone: none inherited by a process they started (ip
   // monitor, the doctor's tools), where it would outlive its capture and fill with packets.
-  const sockets = () => run('ip', ['netns', 'exec', NS, 'ss', '-0', '-p', '-H']).stdout.split('\n').filter((l) => l.startsWith('p_raw'));
-  const owners = sockets().map((l) => [...l.matchAll(/\("([^"]+)",pid=(\d+),fd=\d+\)/g)].map((m) => Number(m[2])));
+  const owners = packetSocketOwners(NS);
   t.equal(owners.length, 8, 'eight packet sockets: two agents, two interfaces, two directions');
   t.same(owners.filter((o) => !(o.length === 1 && (o[0] === agentA.pid || o[0] === agentB.pid))), [], 'each held by one agent and no other process');
   // vxlan0 down: queries still reach eth0, but the kernel has no VXLAN socket for them.

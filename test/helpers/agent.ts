@@ -60,3 +60,12 @@ export async function stopAgent(p: ChildProcess): Promise<number | null | string
   p.kill('SIGTERM');
   return Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 5000))]);
 }
+
+/**
+ * The packet sockets in namespace ns (`ss -0 -p`), each as the pids holding it: a capture's
+ * socket should be held by its agent alone. allowFail: [] when ss fails (a sampler).
+ */
+export function packetSocketOwners(ns: string, allowFail = false): number[][] {
+  const out = inNs(ns, 'ss', ['-0', '-p', '-H'], { allowFail }).stdout;
+  return out.split('\n').filter((l) => l.startsWith('p_raw')).map((l) => [...l.matchAll(/\("([^"]+)",pid=(\d+),fd=\d+\)/g)].map((m) => Number(m[2])));
+}
