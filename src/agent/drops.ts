@@ -9,7 +9,7 @@ import {
 } from '../capture/ebpf';
 import { addrString } from '../correlate/addrtable';
 import { DnsCorrelator, KernelDrop } from '../correlate/transactions';
-import { decodeDns, nameToString, copyName, MAX_NAME_LEN, qtypeName } from '../decode/dns';
+import { decodeDns, qtypeName } from '../decode/dns';
 import { DnsView } from '../decode/frame';
 import { AgentConfig } from './config';
 
@@ -30,7 +30,8 @@ export interface DropReport {
    * null where it cannot be trusted (decapsulated and forwarded on).
    */
   tunnel: (FlowReport & { vni: number | null; decapsulated: boolean }) | null;
-  dns: { id: number; qr: number; name: string | null; qtype: string | null } | null;
+  /** The query by DNS ID and type; never its name, which leaves the agent only through /debug/lost (CONTRACT.md). */
+  dns: { id: number; qr: number; qtype: string | null } | null;
 }
 
 export interface FlowReport {
@@ -259,12 +260,6 @@ function flowReport(b: Buffer, o: number, ports: boolean): FlowReport {
 function dnsReport(b: Buffer, o: number, len: number): DropReport['dns'] {
   const d = new DnsView();
   decodeDns(b, o, o + len, o + 0xffff, d);
-  let name: string | null = null;
-  if (d.keyed && d.nameOffset >= 0) {
-    const tmp = new Uint8Array(MAX_NAME_LEN + 1);
-    const n = copyName(b, d, tmp, 0);
-    name = nameToString(tmp, 0, n);
-  }
-  return { id: d.id, qr: d.qr, name, qtype: d.keyed && d.qdcount > 0 ? qtypeName(d.qtype) : null };
+  return { id: d.id, qr: d.qr, qtype: d.keyed && d.qdcount > 0 ? qtypeName(d.qtype) : null };
 }
 

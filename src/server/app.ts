@@ -129,11 +129,7 @@ async function routes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.get('/diagnosis', async () => ({ findings: deps.diagnosis() }));
   const podOf = deps.podOf ?? (() => null);
   app.get('/debug/lost', async () => ({ lost: deps.lost().map((l) => lostJson(l, podOf)), topNames: deps.topLostNames(20) }));
-  // A drop's query by its ID and type, not its name: names leave the agent only through
-  // /debug/lost (CONTRACT.md), where the transaction the drop cost is listed with its name.
-  app.get('/debug/drops', async () => ({
-    drops: (deps.drops?.() ?? []).map((d) => ({ time: isoTime(d.tsUs), ...d, tsUs: undefined, dns: d.dns && { id: d.dns.id, qr: d.dns.qr, qtype: d.dns.qtype } })),
-  }));
+  app.get('/debug/drops', async () => ({ drops: (deps.drops?.() ?? []).map((d) => ({ time: isoTime(d.tsUs), ...d, tsUs: undefined })) }));
 }
 
 /** Compresses off the event loop (zlib's thread pool), so a big scrape does not stall the captures. */
