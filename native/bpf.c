@@ -26,6 +26,7 @@
 #include <linux/types.h>
 
 #include "shared/drops.h"
+#include "shared/filter.h"
 
 #define REC_HDR 8
 #define LOG_SIZE 16384
@@ -307,6 +308,21 @@ static napi_value js_attach(napi_env env, napi_callback_info info)
 	return wrap(env, bpf_program__attach(p), destroy_link);
 }
 
+/* progFd(object, program) -> fd | -errno (after load: a socket filter is attached by its fd) */
+static napi_value js_prog_fd(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+	char name[256];
+	struct bpf_object *obj = object_and_name(env, info, 2, argv, name, sizeof(name), "csw_bpf: progFd(object, program)");
+	if (obj == NULL)
+		return NULL;
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, name);
+	if (p == NULL)
+		return fail(env, ENOENT);
+	int fd = bpf_program__fd(p);
+	return fd < 0 ? fail(env, fd) : num(env, fd);
+}
+
 /*
  * recursionMisses(object, program) -> n | -errno: runs the kernel skipped because the program
  * was already running on that CPU (a drop in a softirq that interrupted a drop being traced).
@@ -403,6 +419,58 @@ static napi_value js_update(napi_env env, napi_callback_info info)
 	if (rc < 0)
 		return fail(env, rc);
 	return bpf_map_update_elem(fd, key, val, flags) < 0 ? fail(env, errno) : num(env, 0);
+}
+
+/*
+ * dump(fd, keys, values) -> n | -errno: every element of a hash map, keys packed into keys and
+ * their values (per-CPU: one slot per possible CPU) into values, in the same order, as many as
+ * fit. An element deleted between reading its key and its value is skipped; the map is never
+ * changed. One call per scrape instead of one per element.
+ */
+static napi_value js_dump(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	uint8_t *keys, *vals;
+	size_t klen, vlen;
+	int32_t fd;
+	const char *usage = "csw_bpf: dump(fd, keys, values)";
+	if (!args(env, info, 3, argv, usage))
+		return NULL;
+	if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || get_buffer(env, argv[1], (void **)&keys, &klen) < 0 ||
+	    get_buffer(env, argv[2], (void **)&vals, &vlen) < 0)
+		return type_error(env, usage);
+	struct bpf_map_info mi;
+	__u32 len = sizeof(mi);
+	memset(&mi, 0, sizeof(mi));
+	if (bpf_obj_get_info_by_fd(fd, &mi, &len) < 0)
+		return fail(env, errno);
+	size_t ks = mi.key_size, vs = mi.value_size;
+	if (mi.type == BPF_MAP_TYPE_PERCPU_HASH || mi.type == BPF_MAP_TYPE_LRU_PERCPU_HASH) {
+		int cpus = libbpf_num_possible_cpus();
+		if (cpus < 0)
+			return fail(env, cpus);
+		vs = (size_t)((mi.value_size + 7) & ~7u) * (size_t)cpus;
+	}
+	if (ks == 0 || vs == 0)
+		return fail(env, EINVAL);
+	size_t n = 0, cap = klen / ks < vlen / vs ? klen / ks : vlen / vs;
+	const void *prev = NULL;
+	while (n < cap) {
+		uint8_t *k = keys + n * ks;
+		if (bpf_map_get_next_key(fd, prev, k) < 0) {
+			if (errno == ENOENT)
+				break;
+			return fail(env, errno);
+		}
+		prev = k;
+		if (bpf_map_lookup_elem(fd, k, vals + n * vs) < 0) {
+			if (errno == ENOENT)
+				continue; /* deleted meanwhile; prev still walks on from its key */
+			return fail(env, errno);
+		}
+		n++;
+	}
+	return num(env, (double)n);
 }
 
 /* mapInfo(fd) -> [type, keySize, valueSize, maxEntries] | -errno */
@@ -733,6 +801,34 @@ static napi_value js_layout(napi_env env, napi_callback_info info)
 	set_num(env, k, "protoVxlan", CSW_PROTO_VXLAN);
 	set_num(env, k, "protoUdp", CSW_PROTO_UDP);
 
+	napi_value fcfg, fkey, fval, fst;
+	napi_create_object(env, &fcfg);
+	napi_create_object(env, &fkey);
+	napi_create_object(env, &fval);
+	napi_create_object(env, &fst);
+	set_num(env, fcfg, "size", sizeof(struct csw_filter_cfg));
+	FIELD(fcfg, csw_filter_cfg, vxlan_port);
+	FIELD(fcfg, csw_filter_cfg, dns_port);
+	FIELD(fcfg, csw_filter_cfg, snaplen);
+	FIELD(fcfg, csw_filter_cfg, flags);
+	set_num(env, fkey, "size", sizeof(struct csw_vtep_key));
+	FIELD(fkey, csw_vtep_key, ifindex);
+	FIELD(fkey, csw_vtep_key, family);
+	FIELD(fkey, csw_vtep_key, dir);
+	FIELD(fkey, csw_vtep_key, pad0);
+	FIELD(fkey, csw_vtep_key, addr);
+	set_num(env, fval, "size", sizeof(struct csw_vtep_value));
+	FIELD(fval, csw_vtep_value, packets);
+	FIELD(fval, csw_vtep_value, bytes);
+	set_num(env, fst, "size", sizeof(struct csw_filter_stats));
+	set_num(env, fst, "count", CSW_FILTER_STATS);
+	set_num(env, fst, "ports", CSW_FILTER_PORTS);
+	set_num(env, fst, "copyVxlan", CSW_FILTER_COPY_VXLAN);
+	napi_set_named_property(env, out, "filterCfg", fcfg);
+	napi_set_named_property(env, out, "vtepKey", fkey);
+	napi_set_named_property(env, out, "vtepValue", fval);
+	napi_set_named_property(env, out, "filterStats", fst);
+
 	napi_set_named_property(env, out, "event", ev);
 	napi_set_named_property(env, out, "flow", flow);
 	napi_set_named_property(env, out, "cfg", cfg);
@@ -787,6 +883,8 @@ static napi_value init(napi_env env, napi_value exports)
 		FN("lookup", js_lookup),
 		FN("update", js_update),
 		FN("mapInfo", js_map_info),
+		FN("dump", js_dump),
+		FN("progFd", js_prog_fd),
 		FN("ringOpen", js_ring_open),
 		FN("ringConsume", js_ring_consume),
 		FN("ringClipped", js_ring_clipped),

@@ -31,6 +31,9 @@ export interface BpfBinding {
   lookup(fd: number, key: Buffer, value: Buffer): number;
   update(fd: number, key: Buffer, value: Buffer, flags: number): number;
   mapInfo(fd: number): [number, number, number, number] | number;
+  /** Every element of a hash map: keys and values packed, as many as fit; the count or -errno. */
+  dump(fd: number, keys: Buffer, values: Buffer): number;
+  progFd(obj: object, program: string): number;
   ringOpen(fd: number, buf: Buffer, cb: (records: number, bytesOrError: number | string) => void): object | number;
   ringConsume(ring: object): number;
   ringClipped(ring: object): number;
@@ -43,6 +46,10 @@ export interface BpfBinding {
 }
 
 export interface NativeLayout {
+  filterCfg: Record<string, number>;
+  vtepKey: Record<string, number>;
+  vtepValue: Record<string, number>;
+  filterStats: Record<string, number>;
   event: Record<string, number>;
   flow: Record<string, number>;
   cfg: Record<string, number>;
@@ -144,7 +151,7 @@ export function defaultObjectPath(): string {
 }
 
 /** Throws the error for a negative return value of op; returns v otherwise. */
-function check<T>(b: BpfBinding, op: string, v: T | number): T {
+export function check<T>(b: BpfBinding, op: string, v: T | number): T {
   if (typeof v === 'number' && v < 0) {
     const errno = -v;
     const log = b.log().trim();

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * filter.bpf.c: the capture filter, an eBPF socket filter on the agent's own packet sockets.
+ *
+ * Why a socket filter: it runs only for the agent's sockets, after the kernel has handed them
+ * the packet (packet_rcv/tpacket_rcv, dev_queue_xmit_nit), and before any byte is copied. It
+ * cannot change, drop or reorder anything on the node's datapath, and it never meets the CNI's
+ * own tc or XDP programs. Its return value is how many bytes of the packet the socket keeps:
+ * 0 keeps nothing.
+ *
+ * For every packet on the interface:
+ *   - UDP to a VXLAN port (RFC 7348 §5; not from a DNS port: that is an answer to a client whose
+ *     ephemeral port is a VXLAN port) is counted per (interface, direction, remote VTEP) in
+ *     csw_vteps. It is passed to user space when it carries DNS (inner Ethernet, optional 802.1Q
+ *     tag, IPv4 or IPv6, UDP or TCP to or from a DNS port), or when its VXLAN header is wrong on
+ *     its face (I flag clear, cut short), or when user space asked for every VXLAN packet.
+ *   - UDP or TCP to or from a DNS port is passed.
+ *   - Anything else is not.
+ * Healthy bulk traffic is counted here and never copied; whether it was damaged on the way is the
+ * kernel's own verdict, which the drop tracer (drops.bpf.c) reports.
+ *
+ * Socket filters read packet bytes with bpf_skb_load_bytes, from the Ethernet header (a packet
+ * socket's skb data starts at the MAC header when the filter runs). Later IPv4 fragments carry no
+ * ports and are not DNS here; IPv6 extension headers are followed (hop-by-hop, routing,
+ * destination options, fragment: up to four).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "shared/filter.h"
+
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_DEST 60
+#define PACKET_OUTGOING 4
+#define VXLAN_HLEN 8
+#define VXLAN_I_FLAG 0x08 /* RFC 7348 §5: flags octet, I bit */
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct csw_filter_cfg);
+} csw_filter_cfg SEC(".maps");
+
+/* Sized by user space before load (--max-peers per interface and direction, roughly). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct csw_vtep_key);
+	__type(value, struct csw_vtep_value);
+} csw_vteps SEC(".maps");
+
+/* What the table had no room for, by direction. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct csw_vtep_value);
+} csw_vtep_overflow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct csw_filter_stats);
+} csw_filter_stats SEC(".maps");
+
+/* The transport of an IP packet: where its header starts, or 0 for none (a later fragment). */
+struct l4 {
+	__u32 off;
+	__u8 proto;
+};
+
+static __always_inline int is_port(const __u16 *ports, __u16 p)
+{
+#pragma unroll
+	for (int i = 0; i < CSW_FILTER_PORTS; i++)
+		if (ports[i] != 0 && ports[i] == p)
+			return 1;
+	return 0;
+}
+
+/* The stat counters; increments are atomic (the receive softirq may interrupt a send on this CPU). */
+static __always_inline void stat(struct csw_filter_stats *s, int i)
+{
+	if (s && i >= 0 && i < CSW_FILTER_STATS)
+		__sync_fetch_and_add(&s->n[i], 1);
+}
+
+/*
+ * Finds the transport header of the IP packet at off (ethertype says which IP). Returns 0 and
+ * fills t, or -1 when the packet is not IP, is cut short, or is a later fragment.
+ */
+static __always_inline int l4_of(struct __sk_buff *skb, __u32 off, __u16 ethertype, struct l4 *t)
+{
+	if (ethertype == ETH_P_IP) {
+		__u8 h[10];
+		__u16 frag;
+		if (bpf_skb_load_bytes(skb, off, h, sizeof(h)) < 0)
+			return -1;
+		if ((h[0] >> 4) != 4 || (h[0] & 0xf) < 5)
+			return -1;
+		frag = ((__u16)h[6] << 8) | h[7];
+		if (frag & 0x1fff) /* a later fragment: no transport header (RFC 791) */
+			return -1;
+		t->off = off + (h[0] & 0xf) * 4;
+		t->proto = h[9];
+		return 0;
+	}
+	if (ethertype == ETH_P_IPV6) {
+		__u8 h[8];
+		if (bpf_skb_load_bytes(skb, off, h, sizeof(h)) < 0 || (h[0] >> 4) != 6)
+			return -1;
+		__u8 next = h[6];
+		__u32 o = off + 40;
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			if (next != NEXTHDR_HOP && next != NEXTHDR_ROUTING && next != NEXTHDR_DEST && next != NEXTHDR_FRAGMENT)
+				break;
+			__u8 x[4];
+			if (bpf_skb_load_bytes(skb, o, x, sizeof(x)) < 0)
+				return -1;
+			if (next == NEXTHDR_FRAGMENT) {
+				/* RFC 8200 §4.5: fragment offset in the high 13 bits of octets 2-3 */
+				if ((((__u16)x[2] << 8) | x[3]) & 0xfff8)
+					return -1;
+				next = x[0];
+				o += 8;
+			} else {
+				next = x[0];
+				o += ((__u32)x[1] + 1) * 8; /* RFC 8200 §4.3: length in 8-octet units, not counting the first */
+			}
+		}
+		t->off = o;
+		t->proto = next;
+		return 0;
+	}
+	return -1;
+}
+
+/* The Ethernet header at off: the ethertype after up to two VLAN tags, and where IP starts. */
+static __always_inline int ether_of(struct __sk_buff *skb, __u32 off, __u16 *ethertype, __u32 *l3)
+{
+	__u16 et;
+	if (bpf_skb_load_bytes(skb, off + 12, &et, sizeof(et)) < 0)
+		return -1;
+	et = bpf_ntohs(et);
+	off += ETH_HLEN;
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (et != ETH_P_8021Q && et != ETH_P_8021AD)
+			break;
+		if (bpf_skb_load_bytes(skb, off + 2, &et, sizeof(et)) < 0)
+			return -1;
+		et = bpf_ntohs(et);
+		off += 4;
+	}
+	*ethertype = et;
+	*l3 = off;
+	return 0;
+}
+
+/* Counts one VXLAN packet for the remote VTEP; the outer IP header starts at l3. */
+static __always_inline void count_vtep(struct __sk_buff *skb, struct csw_filter_stats *s, __u32 l3, __u16 ethertype, __u8 dir)
+{
+	struct csw_vtep_key k = {};
+	k.ifindex = skb->ifindex;
+	k.dir = dir;
+	if (ethertype == ETH_P_IP) {
+		k.family = 4;
+		if (bpf_skb_load_bytes(skb, l3 + (dir == CSW_DIR_RX ? 12 : 16), k.addr, 4) < 0)
+			return;
+	} else {
+		k.family = 6;
+		if (bpf_skb_load_bytes(skb, l3 + (dir == CSW_DIR_RX ? 8 : 24), k.addr, 16) < 0)
+			return;
+	}
+	struct csw_vtep_value *v = bpf_map_lookup_elem(&csw_vteps, &k);
+	if (!v) {
+		struct csw_vtep_value first = { .packets = 1, .bytes = skb->len };
+		if (bpf_map_update_elem(&csw_vteps, &k, &first, BPF_NOEXIST) == 0)
+			return;
+		/* Another CPU added it meanwhile, or the table is full. */
+		v = bpf_map_lookup_elem(&csw_vteps, &k);
+		if (!v) {
+			__u32 d = dir;
+			v = bpf_map_lookup_elem(&csw_vtep_overflow, &d);
+			stat(s, CSW_FS_OVERFLOW);
+			if (!v)
+				return;
+		}
+	}
+	__sync_fetch_and_add(&v->packets, 1);
+	__sync_fetch_and_add(&v->bytes, skb->len);
+}
+
+/* Whether the transport header at t is UDP or TCP to or from a DNS port. */
+static __always_inline int is_dns(struct __sk_buff *skb, const struct l4 *t, const struct csw_filter_cfg *cfg)
+{
+	if (t->proto != IPPROTO_UDP && t->proto != IPPROTO_TCP)
+		return 0;
+	__u16 p[2];
+	if (bpf_skb_load_bytes(skb, t->off, p, sizeof(p)) < 0)
+		return 0;
+	return is_port(cfg->dns_port, bpf_ntohs(p[0])) || is_port(cfg->dns_port, bpf_ntohs(p[1]));
+}
+
+SEC("socket")
+int csw_capture_filter(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	const struct csw_filter_cfg *cfg = bpf_map_lookup_elem(&csw_filter_cfg, &zero);
+	struct csw_filter_stats *s = bpf_map_lookup_elem(&csw_filter_stats, &zero);
+	if (!cfg)
+		return 0;
+	stat(s, CSW_FS_SEEN);
+	__u32 snap = cfg->snaplen;
+
+	__u16 ethertype;
+	__u32 l3;
+	struct l4 t = {};
+	if (ether_of(skb, 0, &ethertype, &l3) < 0 || l4_of(skb, l3, ethertype, &t) < 0)
+		goto drop;
+	if (t.proto != IPPROTO_UDP && t.proto != IPPROTO_TCP)
+		goto drop;
+	__u16 ports[2];
+	if (bpf_skb_load_bytes(skb, t.off, ports, sizeof(ports)) < 0)
+		goto drop;
+	__u16 sport = bpf_ntohs(ports[0]), dport = bpf_ntohs(ports[1]);
+	int dns_src = is_port(cfg->dns_port, sport);
+
+	if (t.proto == IPPROTO_UDP && !dns_src && is_port(cfg->vxlan_port, dport)) {
+		__u8 dir = skb->pkt_type == PACKET_OUTGOING ? CSW_DIR_TX : CSW_DIR_RX;
+		count_vtep(skb, s, l3, ethertype, dir);
+		stat(s, CSW_FS_VXLAN);
+		__u32 vx = t.off + 8;
+		__u8 flags;
+		if (bpf_skb_load_bytes(skb, vx, &flags, 1) < 0 || !(flags & VXLAN_I_FLAG)) {
+			stat(s, CSW_FS_SUSPECT);
+			return snap;
+		}
+		__u16 iet;
+		__u32 il3;
+		struct l4 it = {};
+		if (ether_of(skb, vx + VXLAN_HLEN, &iet, &il3) == 0 && l4_of(skb, il3, iet, &it) == 0 && is_dns(skb, &it, cfg)) {
+			stat(s, CSW_FS_TUNNEL_DNS);
+			return snap;
+		}
+		if (cfg->flags & CSW_FILTER_COPY_VXLAN) {
+			stat(s, CSW_FS_VXLAN_COPY);
+			return snap;
+		}
+		goto drop;
+	}
+	if (dns_src || is_port(cfg->dns_port, dport)) {
+		stat(s, CSW_FS_DNS);
+		return snap;
+	}
+drop:
+	stat(s, CSW_FS_DROPPED);
+	return 0;
+}
