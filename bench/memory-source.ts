@@ -29,9 +29,10 @@ export class MemorySource implements PacketSource {
 
   /**
    * Appends the header of a record of capLen bytes (wireLen on the wire, captured at tsUs) and
-   * returns where its bytes go in buf: the caller copies them there.
+   * returns where its bytes go in buf: the caller copies them there. meta: META_* of
+   * src/capture/source.ts (0: the direction the agent opened the source for).
    */
-  reserve(capLen: number, wireLen: number, tsUs: number): number {
+  reserve(capLen: number, wireLen: number, tsUs: number, meta = 0): number {
     const b = this.buf;
     const o = this.bytes;
     const sec = Math.floor(tsUs / 1e6);
@@ -39,6 +40,7 @@ export class MemorySource implements PacketSource {
     b.writeUInt32LE(wireLen >>> 0, o + 4);
     b.writeUInt32LE(sec >>> 0, o + 8);
     b.writeUInt32LE(tsUs - sec * 1e6, o + 12);
+    b.writeUInt32LE(meta >>> 0, o + 16);
     this.bytes = o + RECORD_HEADER + ((capLen + 3) & ~3);
     this.records++;
     return o + RECORD_HEADER;

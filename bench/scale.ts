@@ -37,7 +37,7 @@ import pino from 'pino';
 import { Agent } from '../src/agent/agent';
 import { AgentConfig, DEFAULT_AGENT_CONFIG } from '../src/agent/config';
 import type { PcapOptions } from '../src/capture/pcap';
-import { RECORD_HEADER } from '../src/capture/source';
+import { readRecord, RECORD_HEADER, RecordView } from '../src/capture/source';
 import { parseMetrics, Sample, sumSamples } from './exposition';
 import { MemorySource } from './memory-source';
 import { Decoder } from '../src/decode/decoder';
@@ -651,12 +651,10 @@ function selfCheck(): void {
   const src = [new GenSource('u', 'in'), new GenSource('u', 'out'), new GenSource('v', 'in'), new GenSource('v', 'out')];
   let frames = 0;
   for (const s of src) {
-    s.start((b, n) => {
-      let off = 0;
-      for (let i = 0; i < n; i++, frames++) {
-        const cap = b.readUInt32LE(off);
-        if (!clean(b, off + RECORD_HEADER, cap)) throw new Error(`self-check: generated frame ${frames} does not verify: status ${f.status}, checksums ${[...f.csum].join(',')}`);
-        off += RECORD_HEADER + ((cap + 3) & ~3);
+    s.start((b, n, bytes) => {
+      const r = new RecordView();
+      for (let i = 0, off = 0; i < n && readRecord(b, off, bytes, r); i++, frames++, off = r.next) {
+        if (!clean(b, r.data, r.capLen)) throw new Error(`self-check: generated frame ${frames} does not verify: status ${f.status}, checksums ${[...f.csum].join(',')}`);
       }
     });
   }

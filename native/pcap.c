@@ -6,9 +6,10 @@
 // capture's file descriptor drains libpcap into one Buffer that JavaScript owns and passes in,
 // as records of
 //
-//   u32 caplen | u32 wirelen | u32 ts_sec | u32 ts_usec | caplen bytes, padded to 4
+//   u32 caplen | u32 wirelen | u32 ts_sec | u32 ts_usec | u32 meta | caplen bytes, padded to 4
 //
-// (host byte order), and the callback gets (records, bytesUsed) (batch.h). The binding holds a
+// (host byte order; meta is the direction set by setDirection, 1 received or 2 sent, as csw_ring
+// writes it; libpcap says nothing of the kernel's checksum status), and the callback gets (records, bytesUsed) (batch.h). The binding holds a
 // reference to that Buffer for as long as the capture runs, so V8 cannot free memory libpcap's
 // callback writes into (the trap that breaks the `cap` package under load).
 
@@ -22,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REC_HDR 16
+#define REC_HDR 20
 /* Dispatch rounds per readable event: bounds the time one busy capture holds the event loop. */
 #define MAX_ROUNDS 64
 
@@ -33,6 +34,8 @@ struct capture {
 	struct batch batch;
 	/* Records cut short because a packet was larger than the whole batch buffer. */
 	double clipped;
+	/* The record's meta word: the direction setDirection chose (0 until then). */
+	uint32_t meta;
 	int polling;
 	int closed;
 	char err[PCAP_ERRBUF_SIZE];
@@ -165,7 +168,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 		c->clipped++;
 		need = REC_HDR + caplen;
 	}
-	uint32_t hdr[4] = { caplen, h->len, (uint32_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec };
+	uint32_t hdr[5] = { caplen, h->len, (uint32_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec, c->meta };
 	memcpy(b->buf + b->used, hdr, REC_HDR);
 	memcpy(b->buf + b->used + REC_HDR, bytes, caplen);
 	b->used += need;
@@ -423,6 +426,7 @@ static napi_value js_set_direction(napi_env env, napi_callback_info info)
 		snprintf(msg, sizeof(msg), "setting the direction: %s", pcap_geterr(c->p));
 		return throw_pcap(env, msg);
 	}
+	c->meta = in ? 1u : 2u;
 	return NULL;
 }
 

@@ -1,5 +1,12 @@
 // The live agent's pipeline: interfaces → captures → decoder → counters and DNS correlator.
 //
+// The datapath: where the eBPF capture filter loads (src/capture/kfilter.ts), each interface has
+// one packet socket of the agent's own with a TPACKET_V3 ring (src/capture/ring.ts); the filter
+// counts every VXLAN packet per remote VTEP in the kernel and copies only DNS and suspect packets,
+// each with the kernel's direction and checksum status. Where it cannot load, each interface has
+// two libpcap captures (one per direction) with a classic filter, and VXLAN packets are copied
+// and counted here, as before the kernel path existed.
+//
 // Which interfaces: the ones named in the configuration, or else every VXLAN device and the
 // underlay each one uses (src/node/interfaces.ts reads them from the kernel). The set is kept
 // current: `ip monitor link` (rtnetlink) triggers a rescan on any link change, and a periodic
@@ -12,8 +19,11 @@ import { spawn, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { captureFilter } from '../capture/filter';
+import { BpfBinding, bpfBinding } from '../capture/ebpf';
+import { KernelFilter } from '../capture/kfilter';
 import { PcapOptions, PcapSource } from '../capture/pcap';
-import { PacketSource, RECORD_HEADER, SourceStats } from '../capture/source';
+import { RingSource } from '../capture/ring';
+import { META_CSUM_NOTREADY, META_CSUM_VALID, META_DIR_MASK, META_RX, META_TX, PacketSource, readRecord, RecordView, SourceStats } from '../capture/source';
 import { DnsCorrelator } from '../correlate/transactions';
 import { ServerStats } from '../correlate/servers';
 import { Decoder } from '../decode/decoder';
@@ -66,6 +76,9 @@ export interface CaptureInfo {
   error: string | null;
 }
 
+/** How packets reach the agent (csumwatch_datapath{mode}). */
+export type DatapathMode = 'kernel' | 'pcap';
+
 interface Live {
   info: CaptureInfo;
   slot: number;
@@ -89,13 +102,24 @@ export class Agent {
   readonly doctor: NodeDoctor;
   /** Batches whose handling threw (never expected; counted and logged instead of crashing). */
   internalErrors = 0;
+  /** The datapath running, decided at start(). */
+  datapath: DatapathMode = 'pcap';
+  /** Why the kernel datapath is not running, when it is not (null: it runs, or was not asked for). */
+  datapathError: string | null = null;
+  /** The loaded capture filter on the kernel datapath. */
+  kfilter: KernelFilter | null = null;
+  /** Interface slot by ifindex, for the filter's per-ifindex counts (kept after a device goes). */
+  private readonly slotByIfindex = new Map<number, number>();
+  private readonly record = new RecordView();
+  private kernelReadAt = 0;
+  private readonly bpf: () => BpfBinding;
   private readonly decoder: Decoder;
   private readonly frame = new Frame();
   private readonly live = new Map<string, Live>();
   /** Captures closed but still draining their ring (see retire()). */
   private readonly retiring = new Map<Live, NodeJS.Timeout>();
   private readonly wanted = new Map<string, CaptureInfo>();
-  private readonly filter: string;
+  private filter: string;
   private readonly log: Logger;
   private readonly list: () => NetInterface[];
   private readonly open: (opts: PcapOptions) => PacketSource;
@@ -105,6 +129,8 @@ export class Agent {
   private monitor: ChildProcess | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   private stopped = true;
+  /** Sources come from deps.openSource (tests, benchmarks): the libpcap path's shape, no kernel filter. */
+  private readonly injected: boolean;
   private lastInternalLog = 0;
   private lastScanError = '';
   /** The pod directory, in a cluster. */
@@ -114,6 +140,8 @@ export class Agent {
     this.log = deps.log;
     this.list = deps.listInterfaces ?? (() => listInterfaces());
     this.open = deps.openSource ?? ((o) => new PcapSource(o));
+    this.injected = deps.openSource !== undefined;
+    this.bpf = deps.bpfBinding ?? bpfBinding;
     this.procNet = deps.procNet ?? '/proc/net';
     this.watchLinks = deps.watchLinks ?? true;
     this.pods = deps.pods ?? null;
@@ -127,14 +155,63 @@ export class Agent {
       servers: this.servers,
       reasonName: (r) => this.drops.reasons[r] ?? `reason_${r}`,
     });
-    this.drops = new KernelDrops(config, { log: this.log, dns: this.dns, binding: deps.bpfBinding });
+    this.drops = new KernelDrops(config, {
+      log: this.log,
+      dns: this.dns,
+      binding: deps.bpfBinding,
+      // On the kernel datapath a peer's bad packets are the ones the kernel dropped for a checksum.
+      onTunnelChecksumDrop: (words, family) => this.kfilter && this.vtep.addKernelBad(words, family),
+    });
     this.doctor = new NodeDoctor(config, this.log, deps.doctorInputs, () => ({ a: this.dns.answeredA, aaaa: this.dns.answeredAAAA }));
-    this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets });
+    this.filter = this.pcapFilter();
+  }
+
+  private pcapFilter(): string {
+    const vtep = this.config.vtepPackets === 'auto' ? 'all' : this.config.vtepPackets;
+    return captureFilter({ vxlanPorts: this.config.vxlanPorts, dnsPorts: this.config.dnsPorts, vtep });
+  }
+
+  /**
+   * Chooses the datapath: the kernel filter where it loads (and was not refused by --datapath
+   * pcap), else libpcap. Says which once, with what the fallback costs. With --datapath kernel a
+   * filter that cannot load is an error.
+   */
+  private startDatapath(): void {
+    if (this.config.datapath === 'pcap' || this.injected) {
+      this.datapath = 'pcap';
+      return;
+    }
+    const copyVxlan = this.config.vtepPackets === 'all';
+    try {
+      this.kfilter = new KernelFilter({
+        vxlanPorts: this.config.vxlanPorts,
+        dnsPorts: this.config.dnsPorts,
+        snaplen: this.config.snaplen,
+        copyVxlan,
+        // interface × direction × peer: the underlay and one more interface both ways
+        tableSize: this.config.maxPeers * 4,
+      }, this.bpf());
+      this.datapath = 'kernel';
+      this.datapathError = null;
+      this.log.info({ datapath: 'kernel', copyVxlan }, 'datapath: VXLAN packets are counted in the kernel (eBPF socket filter); only DNS and suspect packets are copied to the agent');
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (this.config.datapath === 'kernel') throw new Error(`--datapath kernel: loading the capture filter: ${msg}`);
+      this.datapath = 'pcap';
+      this.datapathError = msg;
+      this.log.warn(
+        { datapath: 'pcap', err: msg },
+        'datapath: the eBPF capture filter cannot load; falling back to libpcap, which copies every VXLAN packet to the agent and checks it there. ' +
+          'That costs the node CPU and throughput in proportion to its VXLAN traffic (bench/datapath.ts measures it; README "Datapath"): grant CAP_BPF to avoid it',
+      );
+    }
+    this.filter = this.pcapFilter();
   }
 
   /** Starts capturing and the timers; interfaces that cannot be opened yet are retried. */
   start(): void {
     this.stopped = false;
+    this.startDatapath();
     this.rescan();
     this.timers.push(setInterval(() => this.rescan(), this.config.rescanInterval * 1000));
     // Live timeouts: unanswered queries are lost once they are older than the timeout.
@@ -168,6 +245,8 @@ export class Agent {
     this.retiring.clear();
     this.drops.stop();
     this.doctor.stop();
+    // After the captures: their sockets hold the program, the object holds the maps.
+    this.kfilter?.close();
   }
 
   /** `namespace/pod` for an address the pod directory knows, else null (the address stands). */
@@ -206,14 +285,41 @@ export class Agent {
 
   /**
    * Counts one captured packet on interface slot `slot`: b[off, off+capLen), wireLen on the wire,
-   * dirIndex DIR_INDEX_RX or DIR_INDEX_TX, at tsUs (µs since the epoch).
+   * dirIndex DIR_INDEX_RX or DIR_INDEX_TX, at tsUs (µs since the epoch). meta: the record's
+   * META_* bits (the kernel's checksum status). kernelCounted: the kernel filter counted this
+   * packet's VXLAN already (per peer and interface), so it is not counted again here.
    */
-  ingest(slot: number, dirIndex: number, linkType: number, b: Uint8Array, off: number, capLen: number, wireLen: number, tsUs: number): void {
+  ingest(slot: number, dirIndex: number, linkType: number, b: Uint8Array, off: number, capLen: number, wireLen: number, tsUs: number, meta = 0, kernelCounted = false): void {
     const f = this.frame;
-    this.decoder.decode(b, off, off + capLen, wireLen, linkType, dirIndex === DIR_INDEX_RX ? DIR_RX : DIR_TX, f);
-    this.counters.add(slot, dirIndex, f);
-    if (f.vxlan) this.vtep.add(b, dirIndex, f);
+    this.decoder.decode(b, off, off + capLen, wireLen, linkType, dirIndex === DIR_INDEX_RX ? DIR_RX : DIR_TX, f, meta & (META_CSUM_NOTREADY | META_CSUM_VALID));
+    this.counters.add(slot, dirIndex, f, kernelCounted);
+    if (f.vxlan) this.vtep.add(b, dirIndex, f, kernelCounted);
     this.dns.observe(b, f, tsUs, slot);
+  }
+
+  /**
+   * Reads the kernel filter's per-VTEP table into the VTEP and interface counters (at scrape
+   * time). A no-op on the libpcap datapath.
+   */
+  collectKernelCounts(): void {
+    const k = this.kfilter;
+    if (!k) return;
+    // Two collectors of one scrape read the table: once is enough.
+    const now = Date.now();
+    if (now - this.kernelReadAt < 200) return;
+    this.kernelReadAt = now;
+    const v = this.vtep;
+    const c = this.counters;
+    v.beginKernelRead();
+    c.kernelVxlan.fill(0);
+    k.readVteps((ifindex, family, dir, addr, addrOff, packets) => {
+      v.addKernel(addr, addrOff, family, dir, packets);
+      const slot = this.slotByIfindex.get(ifindex);
+      if (slot !== undefined) c.kernelVxlan[slot * 2 + dir] += packets;
+    });
+    const [rx, tx] = k.overflow();
+    v.addKernelOverflow(rx, tx);
+    v.endKernelRead();
   }
 
   /** Rescans the interfaces now: opens what is wanted and missing, closes what went away. */
@@ -290,8 +396,21 @@ export class Agent {
     }
     const info: CaptureInfo = { ...w, running: false, error: null };
     const l: Live = { info, slot, sources: [], seen: [], failed: false, down: false };
+    if (w.ifindex > 0) this.slotByIfindex.set(w.ifindex, slot);
     try {
-      for (const [dir, dirIndex] of [['in', DIR_INDEX_RX], ['out', DIR_INDEX_TX]] as const) {
+      if (this.kfilter && isEthernet(w.name)) {
+        // One socket, both directions: each record says which, and the kernel's checksum status.
+        const src = new RingSource({
+          device: w.name,
+          ifindex: w.ifindex,
+          progFd: this.kfilter.progFd,
+          bufferBytes: this.config.captureBufferMiB << 20,
+          timeoutMs: this.config.captureTimeoutMs,
+        });
+        l.sources.push(src);
+        l.seen.push({ received: 0, dropped: 0, ifDropped: 0, clipped: 0 });
+        src.start(this.batchHandler(slot, DIR_INDEX_RX, src.linkType, true), (msg) => this.onCaptureError(l, msg));
+      } else for (const [dir, dirIndex] of [['in', DIR_INDEX_RX], ['out', DIR_INDEX_TX]] as const) {
         const src = this.open({
           device: w.name,
           direction: dir,
@@ -302,7 +421,7 @@ export class Agent {
         });
         l.sources.push(src);
         l.seen.push({ received: 0, dropped: 0, ifDropped: 0, clipped: 0 });
-        src.start(this.batchHandler(slot, dirIndex, src.linkType), (msg) => this.onCaptureError(l, msg));
+        src.start(this.batchHandler(slot, dirIndex, src.linkType, false), (msg) => this.onCaptureError(l, msg));
       }
     } catch (err) {
       info.error = (err as Error).message;
@@ -313,22 +432,21 @@ export class Agent {
     }
     info.running = true;
     this.live.set(w.name, l);
-    this.log.info({ iface: w.name, ifindex: w.ifindex, kind: w.kind, role: w.role, linkType: l.sources[0].linkType }, 'capture started');
+    this.log.info({ iface: w.name, ifindex: w.ifindex, kind: w.kind, role: w.role, linkType: l.sources[0].linkType, datapath: l.sources[0] instanceof RingSource ? 'kernel' : 'pcap' }, 'capture started');
   }
 
-  private batchHandler(slot: number, dirIndex: number, linkType: number) {
+  /**
+   * The handler of one source's batches. dirIndex: the direction the source was opened for, used
+   * where a record does not say (kernel datapath records always do).
+   */
+  private batchHandler(slot: number, dirIndex: number, linkType: number, kernelCounted: boolean) {
+    const r = this.record;
     return (b: Buffer, records: number, bytes: number): void => {
-      let off = 0;
       try {
-        for (let i = 0; i < records && off + RECORD_HEADER <= bytes; i++) {
-          const capLen = (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
-          const wireLen = (b[off + 4] | (b[off + 5] << 8) | (b[off + 6] << 16) | (b[off + 7] << 24)) >>> 0;
-          const sec = (b[off + 8] | (b[off + 9] << 8) | (b[off + 10] << 16) | (b[off + 11] << 24)) >>> 0;
-          const usec = (b[off + 12] | (b[off + 13] << 8) | (b[off + 14] << 16) | (b[off + 15] << 24)) >>> 0;
-          const data = off + RECORD_HEADER;
-          if (data + capLen > bytes) break;
-          this.ingest(slot, dirIndex, linkType, b, data, capLen, wireLen, sec * 1e6 + usec);
-          off = data + ((capLen + 3) & ~3);
+        for (let i = 0, off = 0; i < records && readRecord(b, off, bytes, r); i++, off = r.next) {
+          const d = r.meta & META_DIR_MASK;
+          const di = d === META_RX ? DIR_INDEX_RX : d === META_TX ? DIR_INDEX_TX : dirIndex;
+          this.ingest(slot, di, linkType, b, r.data, r.capLen, r.wireLen, r.tsUs, r.meta, kernelCounted);
         }
       } catch (err) {
         this.internalErrors++;
@@ -426,5 +544,14 @@ export class Agent {
       const t = setTimeout(() => !this.stopped && this.startMonitor(), 5000);
       t.unref();
     });
+  }
+}
+
+/** Whether the interface's frames start with an Ethernet header (ARPHRD_ETHER), which the kernel filter parses. */
+function isEthernet(name: string): boolean {
+  try {
+    return fs.readFileSync(`/sys/class/net/${name}/type`, 'utf8').trim() === '1';
+  } catch {
+    return false;
   }
 }

@@ -16,8 +16,19 @@ export interface AgentConfig {
   interfaces: string[];
   vxlanPorts: number[];
   dnsPorts: number[];
-  /** Which VXLAN packets the capture filter passes: every one (exact per-VTEP counts) or DNS only. */
-  vtepPackets: VtepPackets;
+  /**
+   * How packets reach the agent: 'kernel' (an eBPF socket filter counts VXLAN packets in the
+   * kernel and copies only DNS and suspect packets, through the agent's own TPACKET_V3 ring),
+   * 'pcap' (libpcap with a classic filter: VXLAN packets are copied and checked in user space),
+   * 'auto' (kernel where the filter loads, else pcap).
+   */
+  datapath: 'auto' | 'kernel' | 'pcap';
+  /**
+   * Which VXLAN packets are copied to user space besides DNS: every one ('all': each is verified
+   * there), DNS only ('dns'), or 'auto' (dns on the kernel datapath, whose per-peer counts are
+   * exact anyway; all with libpcap, whose are not otherwise).
+   */
+  vtepPackets: VtepPackets | 'auto';
   /**
    * Which peers get csumwatch_vtep_packets_total series: only those a bad packet came from or went
    * to ('bad': a healthy node exports none, however many peers it has), or every peer ('all').
@@ -67,7 +78,8 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   interfaces: [],
   vxlanPorts: [...DEFAULT_VXLAN_PORTS],
   dnsPorts: [...DEFAULT_DNS_PORTS],
-  vtepPackets: 'all',
+  datapath: 'auto',
+  vtepPackets: 'auto',
   vtepSeries: 'bad',
   dnsTimeout: 5,
   dnsCapacity: 65536,
@@ -128,7 +140,8 @@ export const FIELDS: readonly Field[] = [
   f('interfaces', 'interface', 'interfaces', 'names', 'capture on NAME (repeat; default: VXLAN devices and their underlays)'),
   f('vxlanPorts', 'vxlan-port', 'vxlanPorts', 'ports', 'UDP port carrying VXLAN (repeat; default 4789 and 8472)'),
   f('dnsPorts', 'dns-port', 'dnsPorts', 'ports', 'UDP port carrying DNS (repeat; default 53)'),
-  f('vtepPackets', 'vtep-packets', 'vtepPackets', 'enum', "VXLAN packets captured: 'all' (exact per-peer counts) or 'dns' (default all)", { values: ['all', 'dns'] }),
+  f('datapath', 'datapath', 'datapath', 'enum', "how packets reach the agent: 'kernel' (eBPF socket filter: VXLAN counted in the kernel, only DNS copied), 'pcap' (libpcap: VXLAN copied and checked in user space) or 'auto' (kernel, else pcap; default auto)", { values: ['auto', 'kernel', 'pcap'] }),
+  f('vtepPackets', 'vtep-packets', 'vtepPackets', 'enum', "VXLAN packets copied to user space besides DNS: 'all', 'dns' or 'auto' (dns on the kernel datapath, all with pcap; default auto)", { values: ['auto', 'all', 'dns'] }),
   f('vtepSeries', 'vtep-series', 'vtepSeries', 'enum', "per-peer series: 'bad' (peers with a bad packet, then kept) or 'all' (default bad)", { values: ['bad', 'all'] }),
   f('dnsTimeout', 'dns-timeout', 'dnsTimeout', 'number', 'seconds after which an unanswered query is lost (default 5)', { min: 0.01, max: 3600 }),
   f('dnsCapacity', 'dns-capacity', 'dnsCapacity', 'int', 'DNS transactions in flight at once (default 65536)', { min: 1, max: 1 << 24 }),

@@ -29,6 +29,11 @@ export class IfaceCounters {
   readonly captureDropped = new Float64Array(MAX_IFACES);
   /** Packets cut short because they exceeded the batch buffer. */
   readonly clipped = new Float64Array(MAX_IFACES);
+  /**
+   * [slot * 2 + dir]: VXLAN packets the kernel filter counted on the interface (kernel datapath),
+   * as last read; csumwatch_packets_total{encap="vxlan"} adds them to packets[].
+   */
+  readonly kernelVxlan = new Float64Array(MAX_IFACES * 2);
 
   /** The slot for an interface name, assigned on first use; -1 when every slot is taken. */
   slot(name: string): number {
@@ -39,10 +44,10 @@ export class IfaceCounters {
     return this.names.length - 1;
   }
 
-  /** Counts one decoded frame. */
-  add(slot: number, dir: number, f: Frame): void {
+  /** Counts one decoded frame; a VXLAN frame the kernel filter counted already is not counted again. */
+  add(slot: number, dir: number, f: Frame, kernelCounted = false): void {
     const sd = slot * 2 + dir;
-    this.packets[sd * 2 + (f.vxlan ? 1 : 0)]++;
+    if (!(kernelCounted && f.vxlan)) this.packets[sd * 2 + (f.vxlan ? 1 : 0)]++;
     const c = f.csum;
     const base = sd * LAYER_COUNT;
     for (let l = 0; l < LAYER_COUNT; l++) {
@@ -55,26 +60,79 @@ export class IfaceCounters {
 }
 
 /**
- * Per remote VTEP: VXLAN packets received from it and sent to it, by whether every checksum in
- * the packet that could be verified was good. `capacity` peers are kept by address; the rest are
- * counted under one overflow entry.
+ * Per remote VTEP: VXLAN packets received from it and sent to it, `ok` or `bad`. `capacity` peers
+ * are kept by address; the rest are counted under one overflow entry.
+ *
+ * On the libpcap datapath every VXLAN packet is copied and verified here: `bad` when a checksum in
+ * it that could be verified failed. On the kernel datapath the kernel filter counts every packet
+ * (read at scrape time, addKernel()), and `bad` is the larger of two counts of the same thing: the
+ * packets the kernel dropped for a checksum, whose tunnel the drop tracer read (addKernelBad()), and
+ * the copied ones (DNS) that failed here. `ok` is the rest, never going down.
  */
 export class VtepCounters {
   readonly peers: AddrTable;
-  /** [(peer * 2 + dir) * 2 + (bad ? 1 : 0)] */
+  /** [(peer * 2 + dir) * 2 + (bad ? 1 : 0)]: what the metric exports. */
   readonly packets: Float64Array;
+  /** Kernel datapath, [peer * 2 + dir]: the filter's counts in the read under way. */
+  private readonly kernelTotal: Float64Array;
+  /** Kernel datapath, [peer * 2 + dir]: checksum drops the tracer tied to the peer; bad copies verified here. */
+  private readonly kernelBad: Float64Array;
+  private readonly copiedBad: Float64Array;
 
   constructor(capacity = 1024) {
     this.peers = new AddrTable(capacity, '(other peers)');
     this.packets = new Float64Array((capacity + 1) * 4);
+    this.kernelTotal = new Float64Array((capacity + 1) * 2);
+    this.kernelBad = new Float64Array((capacity + 1) * 2);
+    this.copiedBad = new Float64Array((capacity + 1) * 2);
   }
 
-  /** Counts a VXLAN frame: the peer is the outer source (received) or destination (sent). */
-  add(b: Uint8Array, dir: number, f: Frame): void {
+  /**
+   * Counts a VXLAN frame: the peer is the outer source (received) or destination (sent). When the
+   * kernel filter counted it (kernelCounted), only a failed checksum is noted.
+   */
+  add(b: Uint8Array, dir: number, f: Frame, kernelCounted = false): void {
     const s = f.outer;
     const v4 = s.ipVersion === 4;
     const off = dir === DIR_INDEX_RX ? s.srcOffset : s.ipOffset + (v4 ? 16 : 24);
     const p = this.peers.lookup(b, off, s.ipVersion);
-    this.packets[(p * 2 + dir) * 2 + (f.badMask() !== 0 ? 1 : 0)]++;
+    const bad = f.badMask() !== 0;
+    if (!kernelCounted) this.packets[(p * 2 + dir) * 2 + (bad ? 1 : 0)]++;
+    else if (bad) this.copiedBad[p * 2 + dir]++;
+  }
+
+  /** A packet received from the peer (address words in network order) that the kernel dropped for a checksum. */
+  addKernelBad(words: Int32Array, family: number): void {
+    const p = this.peers.lookupKey(words, family);
+    this.kernelBad[p * 2 + DIR_INDEX_RX]++;
+  }
+
+  beginKernelRead(): void {
+    this.kernelTotal.fill(0);
+  }
+
+  /** One entry of the kernel filter's table: `packets` from or to the peer at addr[off]. */
+  addKernel(addr: Uint8Array, off: number, family: number, dir: number, packets: number): void {
+    if (dir !== 0 && dir !== 1) return;
+    const p = this.peers.lookup(addr, off, family === 6 ? 6 : 4);
+    this.kernelTotal[p * 2 + dir] += packets;
+  }
+
+  /** What the kernel's table had no room for, counted under the overflow peer. */
+  addKernelOverflow(rx: number, tx: number): void {
+    const p = this.peers.capacity;
+    this.kernelTotal[p * 2] += rx;
+    this.kernelTotal[p * 2 + 1] += tx;
+  }
+
+  /** Turns the read into the exported counts: bad as the larger count, ok the rest, neither going down. */
+  endKernelRead(): void {
+    const n = this.peers.capacity + 1;
+    for (let i = 0; i < n * 2; i++) {
+      const bad = Math.max(this.kernelBad[i], this.copiedBad[i], this.packets[i * 2 + 1]);
+      const ok = this.kernelTotal[i] - bad;
+      this.packets[i * 2 + 1] = bad;
+      if (ok > this.packets[i * 2]) this.packets[i * 2] = ok;
+    }
   }
 }

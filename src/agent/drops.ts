@@ -51,6 +51,11 @@ export interface DropDeps {
   dns: DnsCorrelator;
   /** The addon (tests pass one that fails). */
   binding?: () => BpfBinding;
+  /**
+   * A VXLAN packet the kernel dropped for a checksum (udp_csum, tcp_csum, ip_csum, ...), by the
+   * tunnel's source: the peer that sent it (address words in network order, IPv4 in the first).
+   */
+  onTunnelChecksumDrop?: (words: Int32Array, family: number) => void;
 }
 
 export class KernelDrops {
@@ -73,10 +78,15 @@ export class KernelDrops {
   private recentNext = 0;
   private recentCount = 0;
   private lastErrorLog = 0;
+  /** 1 for the reason slots that are checksum failures (named *_csum). */
+  private readonly csumSlots = new Uint8Array(REASON_SLOTS);
+  private readonly peerWords = new Int32Array(4);
+  private readonly onTunnelCsum: DropDeps['onTunnelChecksumDrop'];
 
   constructor(private readonly config: AgentConfig, deps: DropDeps) {
     this.log = deps.log;
     this.dns = deps.dns;
+    this.onTunnelCsum = deps.onTunnelChecksumDrop;
     this.binding = deps.binding ?? bpfBinding;
     this.recent = Buffer.alloc(config.dropListSize * EVENT_LAYOUT.size);
   }
@@ -105,6 +115,7 @@ export class KernelDrops {
     const btf = c.bpfBtf === '' ? null : c.bpfBtf;
     const { names, error } = dropReasonNames(btf, b);
     this.reasons = names;
+    names.forEach((n, i) => (this.csumSlots[i] = n.endsWith('_csum') ? 1 : 0));
     // No enum: no BTF, or a kernel before 5.17 whose kfree_skb has no reason to trace.
     if (error) return this.fail(new BpfUnavailableError(`${error.message} (no kernel BTF, or a kernel without drop reasons, before Linux 5.17)`, error.errno));
     const slots: number[] = [];
@@ -185,6 +196,14 @@ export class KernelDrops {
         if (this.recentCount < size) this.recentCount++;
       }
       const flags = ev.flags;
+      if ((flags & EV_TUNNEL) !== 0 && this.csumSlots[ev.slot] === 1 && this.onTunnelCsum) {
+        const t = ev.flowAt('tunnel');
+        const w = this.peerWords;
+        for (let i = 0; i < 4; i++) w[i] = ev.b.readInt32BE(t + FLOW_LAYOUT.saddr + i * 4);
+        const fam = ev.b[t + FLOW_LAYOUT.family];
+        if (fam === 4) w[1] = w[2] = w[3] = 0;
+        if (fam === 4 || fam === 6) this.onTunnelCsum(w, fam);
+      }
       if ((flags & EV_DNS) === 0 || (flags & EV_FLOW) === 0 || (flags & EV_PORTS) === 0) return;
       const d = this.drop;
       const f = ev.flowAt('flow');

@@ -38,7 +38,17 @@ export interface DecoderOptions {
   vxlanPorts?: readonly number[];
   /** UDP ports decoded as DNS (either end); default 53. */
   dnsPorts?: readonly number[];
+  /**
+   * The capturing interface's MTU, for frames the kernel said nothing of (files): a received IP
+   * packet longer than this was merged by GRO, and its checksum fields may hold only the
+   * pseudo-header sum (partial, not bad). Default 1500; 0 turns the rule off.
+   */
+  mtu?: number;
 }
+
+/** Kernel checksum status of a frame (the live capture's record meta, src/capture/source.ts). */
+export const KSTATUS_CSUM_NOTREADY = 0x4;
+export const KSTATUS_CSUM_VALID = 0x8;
 
 function portSet(ports: readonly number[]): Uint8Array {
   const set = new Uint8Array(65536);
@@ -53,18 +63,22 @@ export class Decoder {
   private readonly vxlanPorts: Uint8Array;
   private readonly dnsPorts: Uint8Array;
   private readonly link = new LinkView();
+  private readonly mtu: number;
 
   constructor(opts: DecoderOptions = {}) {
+    this.mtu = opts.mtu ?? 1500;
     this.vxlanPorts = portSet(opts.vxlanPorts ?? DEFAULT_VXLAN_PORTS);
     this.dnsPorts = portSet(opts.dnsPorts ?? DEFAULT_DNS_PORTS);
   }
 
   /**
    * Decodes the frame captured at b[off, end), wireLen bytes long on the wire, into f.
+   * kstatus: what the kernel said of its checksums (KSTATUS_*; 0 when nothing, as in a file).
    * Reads nothing at or past end. Returns f.status.
    */
-  decode(b: Uint8Array, off: number, end: number, wireLen: number, linkType: number, dir: number, f: Frame): Status {
+  decode(b: Uint8Array, off: number, end: number, wireLen: number, linkType: number, dir: number, f: Frame, kstatus = 0): Status {
     f.reset(dir);
+    f.offloadPending = (kstatus & KSTATUS_CSUM_NOTREADY) !== 0;
     const wireEnd = off + (wireLen > end - off ? wireLen : end - off);
     const v = this.link;
     let st: Status;
@@ -80,6 +94,8 @@ export class Decoder {
     }
     if (st !== Status.OK) return (f.status = st);
     f.vlanTags = v.tags;
+    // Longer than the MTU and received: GRO merged it (the kernel's mark is lost in a file).
+    if (kstatus === 0 && f.dir === DIR_RX && this.mtu > 0 && wireEnd - v.l3Offset > this.mtu) f.offloadPending = true;
     return (f.status = this.decodeStack(b, v.l3Offset, v.ethertype, end, wireEnd, f.outer, false, f));
   }
 
@@ -93,7 +109,7 @@ export class Decoder {
 
     const dEnd = s.ipEnd;
     const capEnd = dEnd < end ? dEnd : end;
-    const allowPartial = f.dir !== DIR_RX;
+    const allowPartial = f.dir !== DIR_RX || f.offloadPending;
     if (s.proto === PROTO_UDP) {
       st = decodeUdp(b, capEnd, dEnd, s, s.fragment === FRAG_FIRST);
       if (st !== Status.OK) return st;

@@ -135,6 +135,13 @@ export class Frame {
   readonly csum = new Int8Array(LAYER_COUNT);
   /** Bit per Layer: BAD because an inbound field held only the pseudo-header sum (offload never completed). */
   pseudoOnlyBad = 0;
+  /**
+   * The frame's checksums may legitimately hold only the pseudo-header sum, whatever its
+   * direction: the kernel marked it checksum-not-ready (sent with offload pending, or merged by
+   * GRO on receive), or, with no word from the kernel, it was received longer than the interface's
+   * MTU, which only a GRO-merged packet is. Such fields are `partial`, never `bad`.
+   */
+  offloadPending = false;
   readonly dns = new DnsView();
 
   constructor() {
@@ -160,6 +167,7 @@ export class Frame {
     c[4] = -1;
     c[5] = -1;
     this.pseudoOnlyBad = 0;
+    this.offloadPending = false;
     this.dns.reset();
   }
 

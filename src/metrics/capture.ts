@@ -8,10 +8,14 @@ import { LAYER_COUNT, LAYER_NAMES } from '../decode/frame';
 import { Status, STATUS_COUNT, statusName } from '../decode/status';
 import { arrayCounter, arrayGauge, CollectorHealth } from './family';
 
-export function registerCaptureMetrics(reg: Registry, health: CollectorHealth, c: IfaceCounters, refresh: () => void, running: () => Map<string, boolean>): void {
-  arrayCounter(reg, health, 'capture', 'csumwatch_packets_total', 'Packets captured and decoded, by interface, direction and encapsulation.', ['iface', 'direction', 'encap'], (emit) => {
+/** refresh: reads the capture drop counters; kernel: reads the kernel filter's counts (kernel datapath). */
+export function registerCaptureMetrics(reg: Registry, health: CollectorHealth, c: IfaceCounters, refresh: () => void, running: () => Map<string, boolean>, kernel: () => void = () => {}): void {
+  arrayCounter(reg, health, 'capture', 'csumwatch_packets_total', 'Packets seen, by interface, direction and encapsulation: DNS captured and decoded; VXLAN counted in the kernel (kernel datapath) or captured and decoded (pcap datapath).', ['iface', 'direction', 'encap'], (emit) => {
+    kernel();
     c.names.forEach((iface, slot) => {
-      for (let d = 0; d < 2; d++) for (let e = 0; e < 2; e++) emit({ iface, direction: DIRECTIONS[d], encap: ENCAPS[e] }, c.packets[(slot * 2 + d) * 2 + e]);
+      for (let d = 0; d < 2; d++) {
+        for (let e = 0; e < 2; e++) emit({ iface, direction: DIRECTIONS[d], encap: ENCAPS[e] }, c.packets[(slot * 2 + d) * 2 + e] + (e === 1 ? c.kernelVxlan[slot * 2 + d] : 0));
+      }
     });
   });
   arrayCounter(reg, health, 'capture', 'csumwatch_checksums_total', 'Checksums verified, by interface, direction, layer (vxlan.* inside VXLAN) and result.', ['iface', 'direction', 'layer', 'result'], (emit) => {
@@ -37,7 +41,7 @@ export function registerCaptureMetrics(reg: Registry, health: CollectorHealth, c
       }
     });
   });
-  arrayCounter(reg, health, 'capture', 'csumwatch_capture_dropped_total', 'Packets the capture itself dropped (libpcap ps_drop + ps_ifdrop): the agent fell behind.', ['iface'], (emit) => {
+  arrayCounter(reg, health, 'capture', 'csumwatch_capture_dropped_total', 'Packets the capture itself dropped (ring full: TPACKET tp_drops, or libpcap ps_drop + ps_ifdrop): the agent fell behind.', ['iface'], (emit) => {
     refresh();
     c.names.forEach((iface, slot) => emit({ iface }, c.captureDropped[slot]));
   });

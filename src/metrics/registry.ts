@@ -5,6 +5,7 @@ import { Gauge, Registry } from 'prom-client';
 import { Agent } from '../agent/agent';
 import { registerBpfMetrics } from './bpf';
 import { registerCaptureMetrics } from './capture';
+import { registerDatapathMetrics } from './datapath';
 import { registerDnsMetrics } from './dns';
 import { registerDoctorMetrics } from './doctor';
 import { arrayCounter, arrayGauge, CollectorHealth } from './family';
@@ -20,9 +21,11 @@ export function createRegistry(agent: Agent, version: string): Registry {
   arrayGauge(reg, health, 'interfaces', 'csumwatch_interface_info', 'Always 1 per interface the agent captures or waits for, with its driver, kind and MTU.', ['iface', 'driver', 'kind', 'mtu'], (emit) => {
     for (const c of agent.captures()) emit({ iface: c.name, driver: c.driver, kind: c.kind, mtu: String(c.mtu) }, 1);
   });
-  registerCaptureMetrics(reg, health, agent.counters, () => agent.collectCaptureStats(), () => new Map(agent.captures().map((c) => [c.name, c.running])));
+  const kernel = () => agent.collectKernelCounts();
+  registerCaptureMetrics(reg, health, agent.counters, () => agent.collectCaptureStats(), () => new Map(agent.captures().map((c) => [c.name, c.running])), kernel);
+  registerDatapathMetrics(reg, health, { mode: () => agent.datapath, filterStats: () => agent.kfilter?.stats() ?? null });
   registerDnsMetrics(reg, health, agent.servers, agent.dns, (ip) => agent.podOf(ip));
-  registerVtepMetrics(reg, health, agent.vtep, agent.config.vtepSeries);
+  registerVtepMetrics(reg, health, agent.vtep, agent.config.vtepSeries, kernel);
   registerKernelMetrics(reg, health, () => agent.readSnmp());
   registerBpfMetrics(reg, health, agent.drops, agent.dns);
   if (agent.pods) registerKubeMetrics(reg, health, agent.pods);

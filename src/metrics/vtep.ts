@@ -12,9 +12,11 @@ import { Registry } from 'prom-client';
 import { DIRECTIONS, VtepCounters } from '../agent/counters';
 import { arrayCounter, arrayGauge, CollectorHealth } from './family';
 
-export function registerVtepMetrics(reg: Registry, health: CollectorHealth, v: VtepCounters, series: 'bad' | 'all'): void {
+/** refresh: reads the kernel filter's per-VTEP counts into v (kernel datapath). */
+export function registerVtepMetrics(reg: Registry, health: CollectorHealth, v: VtepCounters, series: 'bad' | 'all', refresh: () => void = () => {}): void {
   const all = series === 'all';
-  arrayCounter(reg, health, 'vtep', 'csumwatch_vtep_packets_total', 'VXLAN packets by remote VTEP, direction and result (bad: a checksum in the packet failed); with --vtep-series bad (default) only peers that sent or received a bad packet.', ['peer', 'direction', 'result'], (emit) => {
+  arrayCounter(reg, health, 'vtep', 'csumwatch_vtep_packets_total', 'VXLAN packets by remote VTEP, direction and result (bad: the kernel dropped it for a checksum, or a checksum verified by the agent failed); with --vtep-series bad (default) only peers that sent or received a bad packet.', ['peer', 'direction', 'result'], (emit) => {
+    refresh();
     const n = v.peers.count();
     for (let p = 0; p < n; p++) {
       if (!all && v.packets[p * 4 + 1] === 0 && v.packets[p * 4 + 3] === 0) continue;
@@ -25,5 +27,8 @@ export function registerVtepMetrics(reg: Registry, health: CollectorHealth, v: V
       }
     }
   });
-  arrayGauge(reg, health, 'vtep', 'csumwatch_vtep_peers', 'Remote VTEPs this agent has seen VXLAN packets from or to (up to --max-peers, then one more for the rest).', [], (emit) => emit({}, v.peers.count()));
+  arrayGauge(reg, health, 'vtep', 'csumwatch_vtep_peers', 'Remote VTEPs this agent has seen VXLAN packets from or to (up to --max-peers, then one more for the rest).', [], (emit) => {
+    refresh();
+    emit({}, v.peers.count());
+  });
 }
