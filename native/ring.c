@@ -42,9 +42,11 @@
 /* meta: the packet's direction (the values of DIR_RX and DIR_TX in src/decode/frame.ts). */
 #define CSW_META_RX 1u
 #define CSW_META_TX 2u
-/* meta: the kernel's checksum status from tp_status. */
+/* meta: the kernel's checksum status from tp_status; KNOWN: this source reports it (neither bit
+ * set then means the kernel holds no partial checksum, so no guess from the length is needed). */
 #define CSW_META_CSUM_NOTREADY 4u
 #define CSW_META_CSUM_VALID 8u
+#define CSW_META_CSUM_KNOWN 16u
 
 struct ring {
 	int fd;
@@ -175,7 +177,7 @@ static void add_packet(struct ring *r, const struct tpacket3_hdr *h)
 	uint32_t status = h->tp_status;
 	int vlan = (status & TP_STATUS_VLAN_VALID) && caplen >= 12;
 	const struct sockaddr_ll *sll = (const struct sockaddr_ll *)((const uint8_t *)h + TPACKET_ALIGN(sizeof(*h)));
-	uint32_t meta = sll->sll_pkttype == PACKET_OUTGOING ? CSW_META_TX : CSW_META_RX;
+	uint32_t meta = CSW_META_CSUM_KNOWN | (sll->sll_pkttype == PACKET_OUTGOING ? CSW_META_TX : CSW_META_RX);
 	if (status & TP_STATUS_CSUMNOTREADY)
 		meta |= CSW_META_CSUM_NOTREADY;
 	if (status & TP_STATUS_CSUM_VALID)

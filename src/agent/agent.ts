@@ -23,10 +23,10 @@ import { BpfBinding, bpfBinding } from '../capture/ebpf';
 import { KernelFilter } from '../capture/kfilter';
 import { PcapOptions, PcapSource } from '../capture/pcap';
 import { RingSource } from '../capture/ring';
-import { META_CSUM_NOTREADY, META_CSUM_VALID, META_DIR_MASK, META_RX, META_TX, PacketSource, readRecord, RecordView, SourceStats } from '../capture/source';
+import { META_CSUM_KNOWN, META_CSUM_NOTREADY, META_CSUM_VALID, META_DIR_MASK, META_RX, META_TX, PacketSource, readRecord, RecordView, SourceStats } from '../capture/source';
 import { DnsCorrelator } from '../correlate/transactions';
 import { ServerStats } from '../correlate/servers';
-import { Decoder } from '../decode/decoder';
+import { Decoder, DEFAULT_MTU } from '../decode/decoder';
 import { DIR_RX, DIR_TX, Frame } from '../decode/frame';
 import { listInterfaces, NetInterface, underlayOf, vxlanDevices } from '../node/interfaces';
 import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
@@ -289,9 +289,9 @@ export class Agent {
    * META_* bits (the kernel's checksum status). kernelCounted: the kernel filter counted this
    * packet's VXLAN already (per peer and interface), so it is not counted again here.
    */
-  ingest(slot: number, dirIndex: number, linkType: number, b: Uint8Array, off: number, capLen: number, wireLen: number, tsUs: number, meta = 0, kernelCounted = false): void {
+  ingest(slot: number, dirIndex: number, linkType: number, b: Uint8Array, off: number, capLen: number, wireLen: number, tsUs: number, meta = 0, kernelCounted = false, mtu = DEFAULT_MTU): void {
     const f = this.frame;
-    this.decoder.decode(b, off, off + capLen, wireLen, linkType, dirIndex === DIR_INDEX_RX ? DIR_RX : DIR_TX, f, meta & (META_CSUM_NOTREADY | META_CSUM_VALID));
+    this.decoder.decode(b, off, off + capLen, wireLen, linkType, dirIndex === DIR_INDEX_RX ? DIR_RX : DIR_TX, f, meta & (META_CSUM_NOTREADY | META_CSUM_VALID | META_CSUM_KNOWN), mtu);
     this.counters.add(slot, dirIndex, f, kernelCounted);
     if (f.vxlan) this.vtep.add(b, dirIndex, f, kernelCounted);
     this.dns.observe(b, f, tsUs, slot);
@@ -409,7 +409,7 @@ export class Agent {
         });
         l.sources.push(src);
         l.seen.push({ received: 0, dropped: 0, ifDropped: 0, clipped: 0 });
-        src.start(this.batchHandler(slot, DIR_INDEX_RX, src.linkType, true), (msg) => this.onCaptureError(l, msg));
+        src.start(this.batchHandler(slot, DIR_INDEX_RX, src.linkType, true, w.mtu), (msg) => this.onCaptureError(l, msg));
       } else for (const [dir, dirIndex] of [['in', DIR_INDEX_RX], ['out', DIR_INDEX_TX]] as const) {
         const src = this.open({
           device: w.name,
@@ -421,7 +421,7 @@ export class Agent {
         });
         l.sources.push(src);
         l.seen.push({ received: 0, dropped: 0, ifDropped: 0, clipped: 0 });
-        src.start(this.batchHandler(slot, dirIndex, src.linkType, false), (msg) => this.onCaptureError(l, msg));
+        src.start(this.batchHandler(slot, dirIndex, src.linkType, false, w.mtu), (msg) => this.onCaptureError(l, msg));
       }
     } catch (err) {
       info.error = (err as Error).message;
@@ -439,14 +439,16 @@ export class Agent {
    * The handler of one source's batches. dirIndex: the direction the source was opened for, used
    * where a record does not say (kernel datapath records always do).
    */
-  private batchHandler(slot: number, dirIndex: number, linkType: number, kernelCounted: boolean) {
+  private batchHandler(slot: number, dirIndex: number, linkType: number, kernelCounted: boolean, mtu: number) {
+    // The interface's MTU for the GRO rule where the kernel says nothing (libpcap); unknown: 1500.
+    if (!(mtu > 0)) mtu = DEFAULT_MTU;
     const r = this.record;
     return (b: Buffer, records: number, bytes: number): void => {
       try {
         for (let i = 0, off = 0; i < records && readRecord(b, off, bytes, r); i++, off = r.next) {
           const d = r.meta & META_DIR_MASK;
           const di = d === META_RX ? DIR_INDEX_RX : d === META_TX ? DIR_INDEX_TX : dirIndex;
-          this.ingest(slot, di, linkType, b, r.data, r.capLen, r.wireLen, r.tsUs, r.meta, kernelCounted);
+          this.ingest(slot, di, linkType, b, r.data, r.capLen, r.wireLen, r.tsUs, r.meta, kernelCounted, mtu);
         }
       } catch (err) {
         this.internalErrors++;

@@ -150,7 +150,7 @@ export function verdict(a: Analysis): string {
   }
   if (bad > 0) return `${plural(bad, 'bad checksum')} in ${plural(st.frames, 'frame')}, no DNS query lost to them`;
   if (d.unanswered > 0) return `no checksum errors; ${d.unanswered} of ${plural(txns, 'DNS query', 'DNS queries')} unanswered for other reasons (timeouts, capture ended)`;
-  if (partial > 0) return `no checksum errors: ${plural(partial, 'checksum')} still pending transmit offload (partial, a sender-side capture), the rest good`;
+  if (partial > 0) return `no checksum errors: ${plural(partial, 'checksum')} left partial (sent before transmit offload filled them, or merged by GRO on receive), the rest good`;
   if (verified === 0) return `no checksums to verify in ${plural(st.frames, 'frame')}`;
   return `no checksum errors: all ${plural(verified, 'verified header')} good`;
 }

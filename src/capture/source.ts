@@ -22,6 +22,11 @@ export const META_TX = 2;
 export const META_CSUM_NOTREADY = 0x4;
 /** meta: the kernel marked the packet TP_STATUS_CSUM_VALID: the NIC verified its checksum on receive. */
 export const META_CSUM_VALID = 0x8;
+/**
+ * meta: the source reports the kernel's checksum status (the ring does, libpcap does not). With
+ * neither bit above set, the kernel holds no partial checksum: no guess from the length is made.
+ */
+export const META_CSUM_KNOWN = 0x10;
 
 /** One record's header, as readRecord() leaves it. */
 export class RecordView {

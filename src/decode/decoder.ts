@@ -46,9 +46,14 @@ export interface DecoderOptions {
   mtu?: number;
 }
 
+/** The MTU assumed for the GRO rule where the capturing interface's is unknown. */
+export const DEFAULT_MTU = 1500;
+
 /** Kernel checksum status of a frame (the live capture's record meta, src/capture/source.ts). */
 export const KSTATUS_CSUM_NOTREADY = 0x4;
 export const KSTATUS_CSUM_VALID = 0x8;
+/** The kernel's status is known (neither bit above: no partial checksum), so the MTU rule is off. */
+export const KSTATUS_KNOWN = 0x10;
 
 function portSet(ports: readonly number[]): Uint8Array {
   const set = new Uint8Array(65536);
@@ -66,7 +71,7 @@ export class Decoder {
   private readonly mtu: number;
 
   constructor(opts: DecoderOptions = {}) {
-    this.mtu = opts.mtu ?? 1500;
+    this.mtu = opts.mtu ?? DEFAULT_MTU;
     this.vxlanPorts = portSet(opts.vxlanPorts ?? DEFAULT_VXLAN_PORTS);
     this.dnsPorts = portSet(opts.dnsPorts ?? DEFAULT_DNS_PORTS);
   }
@@ -74,9 +79,10 @@ export class Decoder {
   /**
    * Decodes the frame captured at b[off, end), wireLen bytes long on the wire, into f.
    * kstatus: what the kernel said of its checksums (KSTATUS_*; 0 when nothing, as in a file).
-   * Reads nothing at or past end. Returns f.status.
+   * mtu: the capturing interface's MTU when known (overrides the decoder's, for the length rule
+   * applied when the kernel said nothing). Reads nothing at or past end. Returns f.status.
    */
-  decode(b: Uint8Array, off: number, end: number, wireLen: number, linkType: number, dir: number, f: Frame, kstatus = 0): Status {
+  decode(b: Uint8Array, off: number, end: number, wireLen: number, linkType: number, dir: number, f: Frame, kstatus = 0, mtu = this.mtu): Status {
     f.reset(dir);
     f.offloadPending = (kstatus & KSTATUS_CSUM_NOTREADY) !== 0;
     const wireEnd = off + (wireLen > end - off ? wireLen : end - off);
@@ -95,7 +101,7 @@ export class Decoder {
     if (st !== Status.OK) return (f.status = st);
     f.vlanTags = v.tags;
     // Longer than the MTU and received: GRO merged it (the kernel's mark is lost in a file).
-    if (kstatus === 0 && f.dir === DIR_RX && this.mtu > 0 && wireEnd - v.l3Offset > this.mtu) f.offloadPending = true;
+    if (kstatus === 0 && f.dir === DIR_RX && mtu > 0 && wireEnd - v.l3Offset > mtu) f.offloadPending = true;
     return (f.status = this.decodeStack(b, v.l3Offset, v.ethertype, end, wireEnd, f.outer, false, f));
   }
 

@@ -25,6 +25,8 @@ t.test('defaults', async (t) => {
   t.same(c.vxlanPorts, [4789, 8472]);
   t.same(c.listen, { host: '0.0.0.0', port: 9475 });
   t.equal(c.bpf, 'auto');
+  t.equal(c.datapath, 'auto', 'the kernel datapath where it loads');
+  t.equal(c.vtepPackets, 'auto', 'dns on the kernel datapath, all on libpcap');
   t.ok(c.bpfEventReasons.includes('udp_csum') && c.bpfEventReasons.includes('vxlan_invalid_hdr'), 'checksum and tunnel reasons send events');
   t.same(loadConfig({ env: { CSUMWATCH_BPF_EVENT_REASON: 'udp_csum, ip_csum' } }).bpfEventReasons, ['udp_csum', 'ip_csum'], 'the list replaces the default set');
   t.not(c.vxlanPorts, DEFAULT_AGENT_CONFIG.vxlanPorts, 'a copy: changing it leaves the defaults alone');
@@ -60,7 +62,8 @@ t.test('bad values: one line naming where they came from', async (t) => {
     [{ flags: { listen: '0.0.0.0:70000' } }, /^--listen: expected HOST:PORT/],
     [{ flags: { 'dns-timeout': '0' } }, /^--dns-timeout: out of range 0.01\.\.3600: 0$/],
     [{ flags: { 'dns-capacity': '1.5' } }, /^--dns-capacity: not an integer: 1.5$/],
-    [{ flags: { 'vtep-packets': 'some' } }, /^--vtep-packets: expected one of all, dns: some$/],
+    [{ flags: { 'vtep-packets': 'some' } }, /^--vtep-packets: expected one of auto, all, dns: some$/],
+    [{ env: { CSUMWATCH_DATAPATH: 'xdp' } }, /^CSUMWATCH_DATAPATH: expected one of auto, kernel, pcap: xdp$/],
     [{ flags: { interface: ['a/b'] } }, /^--interface: not an interface name: "a\/b"$/],
     [{ flags: { interface: ['sixteen-chars-xx'] } }, /not an interface name/],
     [{ env: { CSUMWATCH_SNAPLEN: '64' } }, /^CSUMWATCH_SNAPLEN: out of range 128\.\.262144: 64$/],
@@ -89,6 +92,7 @@ t.test('csumwatch agent: --help, usage errors, a taken port', async (t) => {
   const help = run(['--help']);
   t.equal(help.status, 0);
   t.match(help.stdout, /--vtep-packets WORD/);
+  t.match(help.stdout, /--datapath WORD/);
   t.match(help.stdout, /CSUMWATCH_DNS_TIMEOUT/);
   t.match(help.stdout, /--bpf-btf PATH/);
   t.match(help.stdout, /--bpf-event-reason WORD/);

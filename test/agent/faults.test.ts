@@ -130,6 +130,10 @@ t.test('faults under DNS load: both agents keep serving, counting exactly, and s
       return r.status === 200 && JSON.parse(r.body).captures.every((c: { running: boolean }) => c.running) ? true : undefined;
     });
   }
+  // Agent B cannot load BPF: it falls back to libpcap, says so once, and reports it.
+  t.equal(metric(get(NS, `${A.url}/metrics`).body, 'csumwatch_datapath', { mode: 'kernel' }), 1, 'agent A runs the kernel datapath');
+  t.equal(metric(get(NS, `${B.url}/metrics`).body, 'csumwatch_datapath', { mode: 'pcap' }), 1, 'agent B, without CAP_BPF, falls back to libpcap');
+  t.equal(lines(logB, /^datapath: the eBPF capture filter cannot load; falling back to libpcap/), 1, 'agent B logs the fallback and its cost once');
   waitFor('agent A to list its pods', () => (metric(get(NS, `${A.url}/metrics`).body, 'csumwatch_kube_ready') === 1 ? true : undefined));
 
   const inj = lab.injector(1);
@@ -230,7 +234,7 @@ t.test('faults under DNS load: both agents keep serving, counting exactly, and s
   // The capture sockets are the agents' alone: none inherited by a process they started (ip
   // monitor, the doctor's tools), where it would outlive its capture and fill with packets.
   const owners = packetSocketOwners(NS);
-  t.equal(owners.length, 8, 'eight packet sockets: two agents, two interfaces, two directions');
+  t.equal(owners.length, 6, 'six packet sockets: agent A one ring per interface, agent B (libpcap) one per interface and direction');
   t.same(owners.filter((o) => !(o.length === 1 && (o[0] === agentA.pid || o[0] === agentB.pid))), [], 'each held by one agent and no other process');
   // vxlan0 down: queries still reach eth0, but the kernel has no VXLAN socket for them.
   flap('vxlan0', (sent) => ({ arrived: sent, vxlan0: false, causeA: 'kernel_drop', causeB: 'timeout' }));
