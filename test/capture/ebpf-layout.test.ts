@@ -1,4 +1,5 @@
-// The TS mirror of bpf/shared/drops.h (src/capture/ebpf.ts) against the two compilers that lay
+// The TS mirrors of bpf/shared/drops.h (src/capture/ebpf.ts) and bpf/shared/filter.h
+// (src/capture/kfilter.ts) against the two compilers that lay
 // the structs out: the native addon (gcc, sizeof/offsetof through layout()) and the kernel object
 // (clang -target bpf, its BTF as bpftool reads it). Also the constants, the protocol enum, the
 // maps' names, types and value sizes, and encodeTracerConfig's bytes.
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import {
   bpfBinding, CFG_LAYOUT, DROP_CONSTANTS, DROP_PROTOS, encodeTracerConfig, EVENT_LAYOUT, FLOW_LAYOUT, STATS_LAYOUT,
 } from '../../src/capture/ebpf';
+import { FILTER_CFG_LAYOUT, FILTER_CONSTANTS, FILTER_STATS, VTEP_KEY_LAYOUT, VTEP_VALUE_LAYOUT } from '../../src/capture/kfilter';
 import { ObjectBtf } from '../helpers/btf';
 
 const OBJ = join(__dirname, '..', '..', 'bpf', 'drops.bpf.o');
@@ -89,5 +91,31 @@ t.test('encodeTracerConfig writes the bitmap, ports and scope at the struct offs
   t.equal(encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [] })[CFG_LAYOUT.event_scope], DROP_CONSTANTS.scopeDnsOrVxlan, 'DNS or VXLAN by default');
   t.throws(() => encodeTracerConfig({ vxlanPorts: [1, 2, 3, 4, 5], dnsPorts: [], eventSlots: [] }), RangeError, 'five ports do not fit');
   t.throws(() => encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [256] }), RangeError, 'no slot 256');
+  t.end();
+});
+
+// The capture filter's structs (bpf/shared/filter.h, mirrored in src/capture/kfilter.ts).
+const FILTER_OBJ = join(__dirname, '..', '..', 'bpf', 'filter.bpf.o');
+const filterBtf = new ObjectBtf(FILTER_OBJ);
+const FILTER_STRUCTS: Array<[string, keyof typeof native, Record<string, number>]> = [
+  ['csw_filter_cfg', 'filterCfg', FILTER_CFG_LAYOUT],
+  ['csw_vtep_key', 'vtepKey', VTEP_KEY_LAYOUT],
+  ['csw_vtep_value', 'vtepValue', VTEP_VALUE_LAYOUT],
+];
+for (const [name, key, layout] of FILTER_STRUCTS) {
+  t.test(`struct ${name}: TS, the addon and the filter object agree`, (t) => {
+    t.same(native[key], layout, 'the addon (sizeof/offsetof) says what the TS mirror says');
+    filterBtf.checkStruct(t, name, layout);
+    t.end();
+  });
+}
+
+t.test('filter constants and counters', (t) => {
+  const st = native.filterStats;
+  t.same({ ports: st.ports, statsCount: st.count, copyVxlan: st.copyVxlan }, FILTER_CONSTANTS, 'the addon compiles the constants the TS mirror holds');
+  t.equal(st.size, FILTER_CONSTANTS.statsCount * 8, 'one u64 per filter counter');
+  t.equal(filterBtf.named('STRUCT', 'csw_filter_stats')?.size, st.size, 'sizeof(struct csw_filter_stats) in the object');
+  t.equal(FILTER_STATS.length, FILTER_CONSTANTS.statsCount, 'a label per counter');
+  t.equal(FILTER_CFG_LAYOUT.dns_port - FILTER_CFG_LAYOUT.vxlan_port, FILTER_CONSTANTS.ports * 2, 'eight u16 ports');
   t.end();
 });
