@@ -7,7 +7,7 @@
 // (least-squares slope within the tolerances below), counters never went backwards, no
 // internal error, the agent exits 0 on SIGTERM and leaves nothing behind.
 //
-//   sudo node dist/bench/soak.js --minutes 30          (root: the lab, the agent, BPF)
+//   node dist/bench/soak.js --minutes 30          (root: the lab, the agent, BPF)
 //
 // test/agent/soak.test.ts runs the same code for 3 minutes.
 

@@ -4,10 +4,9 @@
 // re-created (a CNI restart) keeps counting into the same series. The metrics collectors read
 // these arrays at scrape time.
 
-import { CSUM_COUNT } from '../decode/checksum';
 import { AddrTable } from '../correlate/addrtable';
-import { Frame, LAYER_COUNT } from '../decode/frame';
-import { Status, STATUS_COUNT } from '../decode/status';
+import { Frame } from '../decode/frame';
+import { CSUM_TALLY, STATUS_TALLY, tallyFrame } from '../decode/tally';
 
 export const DIRECTIONS = ['rx', 'tx'] as const;
 export const DIR_INDEX_RX = 0;
@@ -21,10 +20,10 @@ export class IfaceCounters {
   readonly names: string[] = [];
   /** [(slot * 2 + dir) * 2 + encap] */
   readonly packets = new Float64Array(MAX_IFACES * 4);
-  /** [((slot * 2 + dir) * LAYER_COUNT + layer) * CSUM_COUNT + result] */
-  readonly csum = new Float64Array(MAX_IFACES * 2 * LAYER_COUNT * CSUM_COUNT);
-  /** [(slot * 2 + inner) * STATUS_COUNT + status]: malformed and truncated frames. */
-  readonly decodeErrors = new Float64Array(MAX_IFACES * 2 * STATUS_COUNT);
+  /** [(slot * 2 + dir) * CSUM_TALLY + layer * CSUM_COUNT + result] (src/decode/tally.ts) */
+  readonly csum = new Float64Array(MAX_IFACES * 2 * CSUM_TALLY);
+  /** [slot * STATUS_TALLY + inner * STATUS_COUNT + status]: malformed and truncated frames. */
+  readonly decodeErrors = new Float64Array(MAX_IFACES * STATUS_TALLY);
   /** Packets the capture dropped (libpcap ps_drop + ps_ifdrop), summed over the slot's captures. */
   readonly captureDropped = new Float64Array(MAX_IFACES);
   /** Packets cut short because they exceeded the batch buffer. */
@@ -48,14 +47,7 @@ export class IfaceCounters {
   add(slot: number, dir: number, f: Frame, kernelCounted = false): void {
     const sd = slot * 2 + dir;
     if (!(kernelCounted && f.vxlan)) this.packets[sd * 2 + (f.vxlan ? 1 : 0)]++;
-    const c = f.csum;
-    const base = sd * LAYER_COUNT;
-    for (let l = 0; l < LAYER_COUNT; l++) {
-      const r = c[l];
-      if (r >= 0) this.csum[(base + l) * CSUM_COUNT + r]++;
-    }
-    const st = f.status;
-    if (st !== Status.OK && st !== Status.NOT_IP) this.decodeErrors[(slot * 2 + (f.statusInner ? 1 : 0)) * STATUS_COUNT + st]++;
+    tallyFrame(f, this.csum, sd * CSUM_TALLY, this.decodeErrors, slot * STATUS_TALLY);
   }
 }
 

@@ -1,7 +1,7 @@
 // Offline analysis: capture files → decoder → frame counters and DNS correlator.
 // Files are read one after another in the order given, each streamed with flat memory.
 
-import { readCaptureFile, RecordView } from '../capture/replay';
+import { readCaptureFile, FileRecord } from '../capture/replay';
 import { DnsCorrelator } from '../correlate/transactions';
 import { Decoder } from '../decode/decoder';
 import { Frame } from '../decode/frame';
@@ -56,7 +56,7 @@ export function analyzeFiles(paths: readonly string[], opts: AnalyzeOptions = {}
   const stats = a.stats;
   const dns = a.dns;
   let ifBase = 0;
-  const onRecord = (r: RecordView): void => {
+  const onRecord = (r: FileRecord): void => {
     const end = r.off + r.capLen;
     decoder.decode(r.buf, r.off, end, r.wireLen, r.linkType, r.dir, frame);
     stats.add(frame, r.wireLen);

@@ -35,8 +35,8 @@ export function toJson(a: Analysis): Record<string, unknown> {
   const rcodes: Buckets = { NOERROR: d.rcodes[0] };
   for (let r = 1; r < 16; r++) if (d.rcodes[r] > 0) rcodes[rcodeName(r)] = d.rcodes[r];
   const malformedReasons: Buckets = {};
-  reasonCounts(st.reasons, '', malformedReasons);
-  reasonCounts(st.innerReasons, 'vxlan.', malformedReasons);
+  reasonCounts(st.decodeErrors.subarray(0, STATUS_COUNT), '', malformedReasons);
+  reasonCounts(st.decodeErrors.subarray(STATUS_COUNT), 'vxlan.', malformedReasons);
   const lostByLayer: Buckets = {};
   const pseudo: Buckets = {};
   for (let l = 0; l < LAYER_COUNT; l++) {
@@ -224,8 +224,8 @@ export function toText(a: Analysis): string {
     }
   }
   const reasons: Buckets = {};
-  reasonCounts(st.reasons, '', reasons);
-  reasonCounts(st.innerReasons, 'vxlan.', reasons);
+  reasonCounts(st.decodeErrors.subarray(0, STATUS_COUNT), '', reasons);
+  reasonCounts(st.decodeErrors.subarray(STATUS_COUNT), 'vxlan.', reasons);
   const rk = Object.keys(reasons);
   if (rk.length > 0) {
     lines.push('');

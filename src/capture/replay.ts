@@ -1,5 +1,5 @@
 // Streaming reader of capture files: classic pcap (draft-ietf-opsawg-pcap) and pcapng
-// (draft-ietf-opsawg-pcapng). Synchronous, one fixed buffer, one reused RecordView: memory stays
+// (draft-ietf-opsawg-pcapng). Synchronous, one fixed buffer, one reused FileRecord: memory stays
 // flat whatever the file size, and no length field read from the file can make it allocate more
 // than maxRecordBytes.
 
@@ -65,7 +65,7 @@ const TS_FLOAT = 3; // absurdly fine decimal resolutions: float division, good e
 const EMPTY = Buffer.alloc(0);
 
 /** One packet record. The object and its buffer are reused for every record: read inside the callback only. */
-export class RecordView {
+export class FileRecord {
   /** Holds the packet bytes at [off, off + capLen). */
   buf: Buffer = EMPTY;
   off = 0;
@@ -187,7 +187,7 @@ class Window {
  * damaged file, after every record before the damage has been delivered. Errors from open and
  * read (ENOENT, EACCES, EIO) and from onRecord pass through unchanged.
  */
-export function readCaptureFile(path: string, onRecord: (r: RecordView) => void, opts?: ReadOptions): ReadResult {
+export function readCaptureFile(path: string, onRecord: (r: FileRecord) => void, opts?: ReadOptions): ReadResult {
   const chunkSize = Math.max(16, Math.floor(opts?.chunkSize ?? DEFAULT_CHUNK));
   const maxRecord = Math.max(MIN_EPB, Math.floor(opts?.maxRecordBytes ?? DEFAULT_MAX_RECORD));
   // Without O_NONBLOCK, opening a FIFO waits for a writer, forever if none comes.
@@ -223,7 +223,7 @@ function readPcap(
   w: Window,
   magic: number,
   maxRecord: number,
-  onRecord: (r: RecordView) => void,
+  onRecord: (r: FileRecord) => void,
 ): ReadResult {
   const le = magic === PCAP_US_LE || magic === PCAP_NS_LE;
   const nanos = magic === PCAP_NS_LE || magic === PCAP_NS_BE;
@@ -234,7 +234,7 @@ function readPcap(
   const linkType = rd32(w.buf, 20, le) & 0xffff;
   w.pos = PCAP_FILE_HEADER;
 
-  const rv = new RecordView();
+  const rv = new FileRecord();
   rv.linkType = linkType;
   let records = 0;
   for (;;) {
@@ -308,7 +308,7 @@ class Interfaces {
    * Sets rv.tsUs from the 64-bit timestamp hi:lo of interface i, rounded down to the µs. Writes
    * the field instead of returning: a float64 returned from a call that is not inlined is boxed.
    */
-  stamp(rv: RecordView, i: number, hi: number, lo: number): void {
+  stamp(rv: FileRecord, i: number, hi: number, lo: number): void {
     const f = this.tsFactor[i];
     const mode = this.tsMode[i];
     let us: number;
@@ -337,10 +337,10 @@ class Interfaces {
   }
 }
 
-function readPcapng(path: string, w: Window, maxRecord: number, onRecord: (r: RecordView) => void): ReadResult {
+function readPcapng(path: string, w: Window, maxRecord: number, onRecord: (r: FileRecord) => void): ReadResult {
   const ifs = new Interfaces();
   const interfaces: CaptureInterface[] = [];
-  const rv = new RecordView();
+  const rv = new FileRecord();
   let le = true;
   let records = 0;
   let interfaceCount = 0;

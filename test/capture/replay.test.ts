@@ -18,7 +18,7 @@ import {
   LINKTYPE_RAW,
   ReadOptions,
   ReadResult,
-  RecordView,
+  FileRecord,
   readCaptureFile,
 } from '../../src/capture/replay';
 import { RawBlock, WriteRecord, pcapBytes, pcapngBytes, writePcap, writePcapng } from '../helpers/pcap-writer';
@@ -42,7 +42,7 @@ interface Got {
   offset: number;
 }
 
-function copy(r: RecordView): Got {
+function copy(r: FileRecord): Got {
   return {
     data: Buffer.from(r.buf.subarray(r.off, r.off + r.capLen)),
     wireLen: r.wireLen,
