@@ -19,25 +19,32 @@
 //    per second the lab makes) while dnsperf sends --flood-queries distinct queries at 2 000/s to
 //    the DNS server on node2. The agent must see every query dnsperf sent and call lost exactly
 //    the ones dnsperf lost, with no capture drop.
-// 3. Kernel cost per packet: one more kernel run of the bulk workload with
-//    kernel.bpf_stats_enabled=1 (which itself costs a little, so it is kept out of part 1): the
-//    filter program's run_time_ns / run_cnt from bpftool, and run_cnt against eth0's packets.
+// 3. Kernel cost per packet, two ways. In isolation: the filter, loaded in this process, run by
+//    the kernel over one frame 20 000 times (BPF_PROG_TEST_RUN) for built frames of each kind and
+//    for every Ethernet frame of real captures from other projects' test corpora
+//    (../shared/external-captures, or CSW_EXTERNAL_CAPTURES; read, never copied). In place: one
+//    more kernel run of the bulk workload with kernel.bpf_stats_enabled=1 (which adds clock reads
+//    of its own, so it is kept out of part 1): run_time_ns / run_cnt from bpftool, and run_cnt
+//    against the packets of eth0 and vxlan0, the two captures the filter runs on.
 //
 // usage: node dist/bench/datapath.js [--rounds N] [--seconds S] [--flood-rounds N]
-//          [--flood-seconds S] [--flood-queries N] [--json]
+//          [--flood-seconds S] [--flood-queries N] [--parts bulk,flood,cost] [--json]
 // Needs root (namespaces, BPF), iperf3, dnsperf, bpftool and curl. Traffic stays inside the
 // lab's namespaces; the lab and every process in it are removed on the way out. Prints markdown
 // tables, then (with --json) one JSON line with every run; exits 1 when a check fails.
 
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { KernelFilter } from '../src/capture/kfilter';
+import { LINKTYPE_ETHERNET, readCaptureFile } from '../src/capture/replay';
 import { DEFAULT_CONFIG } from '../src/lab/config';
 import { inNs, run, sleepMs } from '../src/lab/exec';
 import { Lab, labDown, labUp } from '../src/lab/lab';
 import { get, metric, startAgent, stopAgent, waitFor } from '../test/helpers/agent';
+import * as P from '../test/helpers/packets';
 import { cpuSeconds } from './proc';
 
 const LAB = 'cswdp';
@@ -193,6 +200,7 @@ interface Run {
   agentDnsLost?: number;
   nsPerPacket?: number;
   filterRuns?: number;
+  vxlan0Packets?: number;
 }
 
 async function once(lab: Lab, part: Run['part'], mode: Mode, round: number, o: { seconds: number; queries: number }, dir: string, procs: ChildProcess[]): Promise<Run> {
@@ -232,7 +240,7 @@ async function once(lab: Lab, part: Run['part'], mode: Mode, round: number, o: {
       dropped: m1 && m0 ? m1.dropped - m0.dropped : NaN,
       bad: m1 && m0 ? m1.bad - m0.bad : NaN,
       countError: (Math.abs(rx - ifRx) + Math.abs(tx - ifTx)) / (ifRx + ifTx),
-      ...(dns ? { dnsSent: dns.sent, dnsLost: dns.lost, agentDnsQueries: m1!.dnsQueries - m0!.dnsQueries, agentDnsLost: m1!.dnsLost - m0!.dnsLost } : {}),
+      ...(dns ? { dnsSent: dns.sent, dnsLost: dns.lost, agentDnsQueries: m1 && m0 ? m1.dnsQueries - m0.dnsQueries : NaN, agentDnsLost: m1 && m0 ? m1.dnsLost - m0.dnsLost : NaN } : {}),
     };
   } finally {
     await stop(agent);
@@ -257,21 +265,81 @@ async function cost(lab: Lab, seconds: number, dir: string, procs: ChildProcess[
     sleepMs(500);
     const s0 = filterStats();
     const c0 = linkPackets(ns, 'eth0');
+    const v0 = linkPackets(ns, 'vxlan0');
     const t0 = process.hrtime.bigint();
     const ip = await iperf3(lab, seconds, false);
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
     const s1 = filterStats();
     const c1 = linkPackets(ns, 'eth0');
+    const v1 = linkPackets(ns, 'vxlan0');
     const runs = s1.runs - s0.runs;
     const pkts = c1.rx - c0.rx + c1.tx - c0.tx;
+    // The filter runs on both captures: eth0's packets and vxlan0's (fewer: vxlan0 merges with GRO).
+    const vx = v1.rx - v0.rx + v1.tx - v0.tx;
     return {
       part: 'cost', mode: 'kernel', round: 0, gbps: ip.gbps, seconds: dt, ifRx: c1.rx - c0.rx, ifTx: c1.tx - c0.tx, pps: pkts / dt,
       cores: NaN, rx: NaN, tx: NaN, dropped: NaN, bad: NaN, countError: NaN,
-      nsPerPacket: (s1.ns - s0.ns) / runs, filterRuns: runs,
+      nsPerPacket: (s1.ns - s0.ns) / runs, filterRuns: runs, vxlan0Packets: vx,
     };
   } finally {
     await stop(agent);
     run('sysctl', ['-q', '-w', `kernel.bpf_stats_enabled=${was}`]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The filter's cost per packet, in isolation: the loaded program run by the kernel over one frame
+// many times (BPF_PROG_TEST_RUN), for built frames of each kind and for every Ethernet frame of
+// real captures from other projects' test corpora.
+
+const EXTERNAL = process.env.CSW_EXTERNAL_CAPTURES ?? join(__dirname, '..', '..', '..', 'shared', 'external-captures');
+const MICRO_REPEAT = 20_000;
+const MICRO_FILES = ['sv-vxlan-decoder-03.pcap', 'sv-vxlan-non-zero-reserved-fields.pcap', 'tcpdump-gso-ipv4-vxlan-ipv4.pcap', 'tcpdump-gso-ipv6-vxlan-ipv6.pcap', 'gopacket-test_dns.pcap', 'sv-dns-bug-1158.pcap'];
+
+interface Micro {
+  what: string;
+  frames: number;
+  copied: number;
+  median: number;
+  min: number;
+  max: number;
+}
+
+function microCost(): Micro[] {
+  const k = new KernelFilter({ vxlanPorts: [4789, 8472], dnsPorts: [53], snaplen: 262144, copyVxlan: false, tableSize: 1024 });
+  try {
+    const measure = (what: string, frames: Buffer[]): Micro => {
+      let copied = 0;
+      const ns = frames.map((f) => {
+        const r = k.run(f, MICRO_REPEAT);
+        if (r.verdict > 0) copied++;
+        return r.ns;
+      });
+      return { what, frames: frames.length, copied, median: median(ns), min: Math.min(...ns), max: Math.max(...ns) };
+    };
+    const inner = { link: { kind: 'eth' as const }, ip: { v: 4 as const, src: '10.244.1.5', dst: '10.244.0.7' } };
+    const outer = (l4inner: P.L4Spec): Buffer => P.build({ link: { kind: 'eth' }, ip: { v: 4, src: '10.200.0.1', dst: '10.200.0.2' }, l4: { kind: 'udp', sport: 40000, dport: 4789, vxlan: { vni: 42, inner: { ...inner, l4: l4inner } } } }).bytes;
+    const out: Micro[] = [
+      measure('built: VXLAN, inner TCP 1398 bytes (bulk)', [outer({ kind: 'tcp', sport: 5201, dport: 40000, payload: Buffer.alloc(1398) })]),
+      measure('built: VXLAN, inner DNS query', [P.vxlanDns()]),
+      measure('built: plain DNS query', [P.plainDns()]),
+      measure('built: plain UDP, not DNS', [P.build({ link: { kind: 'eth' }, ip: { v: 4, src: '10.200.0.1', dst: '10.200.0.2' }, l4: { kind: 'udp', sport: 40000, dport: 9999, payload: Buffer.alloc(64) } }).bytes]),
+    ];
+    for (const file of MICRO_FILES) {
+      const path = join(EXTERNAL, file);
+      if (!existsSync(path)) {
+        log(`  (skipping ${file}: not in ${EXTERNAL}; set CSW_EXTERNAL_CAPTURES)`);
+        continue;
+      }
+      const frames: Buffer[] = [];
+      readCaptureFile(path, (r) => {
+        if (r.linkType === LINKTYPE_ETHERNET && r.capLen >= 14) frames.push(Buffer.from(r.buf.subarray(r.off, r.off + r.capLen)));
+      });
+      if (frames.length) out.push(measure(`real: ${file}`, frames));
+    }
+    return out;
+  } finally {
+    k.close();
   }
 }
 
@@ -294,6 +362,7 @@ async function main(): Promise<number> {
       'flood-rounds': { type: 'string', default: '3' },
       'flood-seconds': { type: 'string', default: '8' },
       'flood-queries': { type: 'string', default: '10000' },
+      parts: { type: 'string', default: 'bulk,flood,cost' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -304,9 +373,11 @@ async function main(): Promise<number> {
     if (!Number.isInteger(x) || x < lo || x > hi) throw new Error(`--${name}: want ${lo} to ${hi}, got ${s}`);
     return x;
   };
-  const rounds = int('rounds', v.rounds!, 1, 50);
+  const parts = new Set(v.parts!.split(','));
+  for (const p of parts) if (!['bulk', 'flood', 'cost'].includes(p)) throw new Error(`--parts: want bulk, flood or cost, got ${p}`);
+  const rounds = parts.has('bulk') ? int('rounds', v.rounds!, 1, 50) : 0;
   const seconds = int('seconds', v.seconds!, 2, 60);
-  const floodRounds = int('flood-rounds', v['flood-rounds']!, 0, 20);
+  const floodRounds = parts.has('flood') ? int('flood-rounds', v['flood-rounds']!, 0, 20) : 0;
   const floodSeconds = int('flood-seconds', v['flood-seconds']!, 4, 60);
   const floodQueries = int('flood-queries', v['flood-queries']!, 1, 100_000);
   if (floodQueries / FLOOD_QPS > floodSeconds - 2) throw new Error(`--flood-queries: ${floodQueries} at ${FLOOD_QPS}/s do not fit in --flood-seconds ${floodSeconds} (minus 2 s)`);
@@ -318,6 +389,7 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'csw-bench-datapath-'));
   const procs: ChildProcess[] = [];
   const runs: Run[] = [];
+  const micro: Micro[] = [];
   const onSignal = () => {
     for (const p of procs) p.kill('SIGKILL');
     labDown(LAB);
@@ -344,9 +416,12 @@ async function main(): Promise<number> {
         log(`  flood ${r + 1}/${floodRounds} ${mode.padEnd(6)} ${n(x.pps / 1000)} kpkt/s on eth0, dnsperf sent ${x.dnsSent} lost ${x.dnsLost}, agent queries ${n(x.agentDnsQueries)} lost ${n(x.agentDnsLost)}, dropped ${n(x.dropped)}, agent ${n(x.cores, 3)} cores`);
       }
     }
-    const c = await cost(lab, seconds, dir, procs);
-    runs.push(c);
-    log(`  cost: ${n(c.nsPerPacket, 1)} ns per packet over ${c.filterRuns} filter runs; eth0 carried ${c.ifRx + c.ifTx} packets`);
+    if (parts.has('cost')) {
+      micro.push(...microCost());
+      const c = await cost(lab, seconds, dir, procs);
+      runs.push(c);
+      log(`  cost: ${n(c.nsPerPacket, 1)} ns per packet over ${c.filterRuns} filter runs; eth0 carried ${c.ifRx + c.ifTx} packets`);
+    }
   } finally {
     for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
     labDown(LAB);
@@ -358,8 +433,8 @@ async function main(): Promise<number> {
   const flood = (m: Mode) => runs.filter((x) => x.part === 'flood' && x.mode === m);
   const base = median(bulk('none').map((x) => x.gbps));
   const baseFlood = median(flood('none').map((x) => x.pps));
-  log('\nBulk: iperf3 TCP node1 → node2 through VXLAN (medians; ratio = throughput / median without the agent, range over rounds)');
-  log(table(['datapath', 'Gbit/s', 'ratio', 'ratio range', 'eth0 kpkt/s', 'agent cores', 'capture drops', 'count error (rx+tx vs eth0)', 'bad'], MODES.map((m) => {
+  if (rounds > 0) log('\nBulk: iperf3 TCP node1 → node2 through VXLAN (medians; ratio = throughput / median without the agent, range over rounds)');
+  if (rounds > 0) log(table(['datapath', 'Gbit/s', 'ratio', 'ratio range', 'eth0 kpkt/s', 'agent cores', 'capture drops', 'count error (rx+tx vs eth0)', 'bad'], MODES.map((m) => {
     const xs = bulk(m);
     const ratios = xs.map((x) => x.gbps / base);
     return [m, n(median(xs.map((x) => x.gbps)), 2), n(median(ratios), 3), `${n(Math.min(...ratios), 3)}-${n(Math.max(...ratios), 3)}`, n(median(xs.map((x) => x.pps)) / 1000), n(median(xs.map((x) => x.cores)), 3), n(median(xs.map((x) => x.dropped))), m === 'none' ? '-' : `${(median(xs.map((x) => x.countError)) * 100).toFixed(3)}% (max ${(Math.max(...xs.map((x) => x.countError)) * 100).toFixed(3)}%)`, n(median(xs.map((x) => x.bad)))];
@@ -372,8 +447,12 @@ async function main(): Promise<number> {
       return [m, n(med((x) => x.pps) / 1000), n(med((x) => x.pps) / baseFlood, 3), n(med((x) => x.dnsSent)), n(med((x) => x.dnsLost)), n(med((x) => x.agentDnsQueries)), n(med((x) => x.agentDnsLost)), n(med((x) => x.dropped)), n(med((x) => x.cores), 3)];
     })));
   }
-  const c = runs.find((x) => x.part === 'cost')!;
-  log(`\nKernel cost: the capture filter ran ${c.filterRuns} times for ${c.ifRx + c.ifTx} eth0 packets, ${n(c.nsPerPacket, 1)} ns per run (kernel.bpf_stats_enabled=1, one bulk run)`);
+  const c = runs.find((x) => x.part === 'cost');
+  if (c) log(`\nKernel cost in place: the capture filter ran ${c.filterRuns} times for ${c.ifRx + c.ifTx} eth0 and ${c.vxlan0Packets} vxlan0 packets, ${n(c.nsPerPacket, 1)} ns per run (kernel.bpf_stats_enabled=1, which adds its own clock reads, one bulk run)`);
+  if (micro.length) {
+    log(`\nKernel cost per packet by kind (BPF_PROG_TEST_RUN, ${MICRO_REPEAT} runs per frame, median over the frames; real captures from ${EXTERNAL})`);
+    log(table(['frames', 'count', 'copied', 'ns per packet (median)', 'min-max'], micro.map((m) => [m.what, String(m.frames), String(m.copied), n(m.median, 0), `${n(m.min, 0)}-${n(m.max, 0)}`])));
+  }
 
   for (const x of bulk('kernel')) {
     if (x.dropped !== 0) failures.push(`bulk round ${x.round} kernel: ${x.dropped} capture drops`);
@@ -385,9 +464,9 @@ async function main(): Promise<number> {
     if (x.agentDnsLost !== x.dnsLost) failures.push(`flood round ${x.round} kernel: agent lost ${x.agentDnsLost}, dnsperf ${x.dnsLost}`);
     if (x.dropped !== 0) failures.push(`flood round ${x.round} kernel: ${x.dropped} capture drops`);
   }
-  if (Math.abs(c.filterRuns! - (c.ifRx + c.ifTx)) > 0.001 * (c.ifRx + c.ifTx)) failures.push(`cost: the filter ran ${c.filterRuns} times for ${c.ifRx + c.ifTx} packets`);
+  if (c && Math.abs(c.filterRuns! - (c.ifRx + c.ifTx + c.vxlan0Packets!)) > 0.001 * (c.ifRx + c.ifTx)) failures.push(`cost: the filter ran ${c.filterRuns} times for ${c.ifRx + c.ifTx + c.vxlan0Packets!} packets on eth0 and vxlan0`);
   for (const f of failures) log(`CHECK FAILED: ${f}`);
-  if (json) process.stdout.write(JSON.stringify({ lab: LAB, rounds, seconds, floodRounds, floodSeconds, floodQueries, runs, failures }) + '\n');
+  if (json) process.stdout.write(JSON.stringify({ lab: LAB, rounds, seconds, floodRounds, floodSeconds, floodQueries, runs, micro, failures }) + '\n');
   return failures.length ? 1 : 0;
 }
 

@@ -92,11 +92,16 @@ static __always_inline int is_port(const __u16 *ports, __u16 p)
 	return 0;
 }
 
-/* The stat counters; increments are atomic (the receive softirq may interrupt a send on this CPU). */
+/*
+ * The counters are per CPU and need no atomic add: a socket filter on a packet socket runs with
+ * bottom halves off (receive: in the softirq, or netif_receive_skb's BH-off section; send:
+ * dev_queue_xmit_nit under rcu_read_lock_bh), so nothing else on this CPU runs it meanwhile.
+ * A locked add costs about 20 ns each, and a VXLAN packet took six.
+ */
 static __always_inline void stat(struct csw_filter_stats *s, int i)
 {
 	if (s && i >= 0 && i < CSW_FILTER_STATS)
-		__sync_fetch_and_add(&s->n[i], 1);
+		s->n[i]++;
 }
 
 /*
@@ -202,8 +207,8 @@ static __always_inline void count_vtep(struct __sk_buff *skb, struct csw_filter_
 				return;
 		}
 	}
-	__sync_fetch_and_add(&v->packets, 1);
-	__sync_fetch_and_add(&v->bytes, skb->len);
+	v->packets++;
+	v->bytes += skb->len;
 }
 
 /* Whether the transport header at t is UDP or TCP to or from a DNS port. */

@@ -34,6 +34,12 @@ export interface BpfBinding {
   /** Every element of a hash map: keys and values packed, as many as fit; the count or -errno. */
   dump(fd: number, keys: Buffer, values: Buffer): number;
   progFd(obj: object, program: string): number;
+  /**
+   * BPF_PROG_TEST_RUN: runs the program over data `repeat` times in the kernel; [retval, ns per
+   * run] or -errno. ifindex > 0: an XDP program, with that device as where the frame came in;
+   * flags 2 (BPF_F_TEST_XDP_LIVE_FRAMES): each frame really leaves by its verdict. Blocks.
+   */
+  testRun(progFd: number, data: Buffer, repeat: number, flags: number, ifindex: number, batchSize: number): [number, number] | number;
   ringOpen(fd: number, buf: Buffer, cb: (records: number, bytesOrError: number | string) => void): object | number;
   ringConsume(ring: object): number;
   ringClipped(ring: object): number;
