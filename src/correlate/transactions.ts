@@ -8,7 +8,11 @@
 // Answered transactions linger for the timeout to recognise late duplicates and retransmissions,
 // and are the first evicted when the table is full, so lingering never pushes out a pending query.
 // A transaction leaves the table on timeout, at finish() or when evicted for room; only then is its
-// outcome counted. Names are copied into a ring arena and turned into strings only for
+// outcome counted. An answered transaction evicted before its lingering ended leaves a tombstone
+// (its key's hash and a fingerprint of its question, in a small two-way table) for the rest of
+// the timeout: a late copy of its query or answer is then recognised as a copy, never taken for
+// a new transaction that would end lost. A flood of unanswered queries that fills the table can
+// push answered transactions out; it can no longer make them look lost. Names are copied into a ring arena and turned into strings only for
 // transactions that were lost.
 //
 // The kernel drop tracer reports packets the kernel dropped (kernelDrop): a dropped query or
@@ -217,6 +221,15 @@ export class DnsCorrelator {
   private pendNext = 0;
   private readonly dropDns = new DnsView();
 
+  // Tombstones of answered transactions evicted before their lingering ended: two ways per set,
+  // the older of the two replaced. Hash of the key, fingerprint of the question, when answered.
+  private readonly tombHash: Int32Array;
+  private readonly tombFp: Int32Array;
+  private readonly tombTs: Float64Array;
+  private readonly tombMask: number;
+  /** Copies of evicted answered transactions recognised by their tombstone. */
+  tombstoneHits = 0;
+
   private lastSweep = 0;
   /** Capture time of the frame being observed, µs (see observeNow). */
   nowUs = 0;
@@ -267,6 +280,11 @@ export class DnsCorrelator {
     while (size < cap * 2) size *= 2;
     this.index = new Int32Array(size);
     this.mask = size - 1;
+    // As many sets as the table has slots (rounded up): two ways each.
+    this.tombHash = new Int32Array(size);
+    this.tombFp = new Int32Array(size);
+    this.tombTs = new Float64Array(size).fill(-Infinity);
+    this.tombMask = size / 2 - 1;
     // Room for the names of every slot at their typical length, and never less than 64 KiB.
     this.arena = new Uint8Array(Math.max(65536, Math.min(cap, 1 << 20) * 64));
   }
@@ -309,6 +327,15 @@ export class DnsCorrelator {
     const h = this.loadKey(b, s, isQuery, f.dns.id);
     let slot = this.find(h, f.dns);
     const bad = f.badMask();
+    if (slot < 0 && this.tombstone(h, f.dns, tsUs)) {
+      // A copy of a transaction that was answered and then evicted: never a new one.
+      // A query copy is most likely the other interface's sighting of one packet (the table no
+      // longer knows which interface saw it first), so it counts as nothing; an answer copy is a
+      // duplicate response, as it would have been in the table.
+      this.tombstoneHits++;
+      if (!isQuery) this.duplicateResponses++;
+      return;
+    }
     if (isQuery) {
       if (slot < 0) {
         slot = this.insert(h, b, f, true);
@@ -510,6 +537,31 @@ export class DnsCorrelator {
     }
   }
 
+  /** The question's fingerprint: its name hashes, type and class, in one word. */
+  private static fingerprint(h1: number, h2: number, qtype: number, qclass: number): number {
+    return (h1 ^ Math.imul(h2, 0x9e3779b1) ^ ((qtype << 16) | qclass)) | 0;
+  }
+
+  /** Leaves a tombstone for an answered slot being evicted. */
+  private bury(slot: number): void {
+    const set = (this.hashOf[slot] & this.tombMask) * 2;
+    const way = this.tombTs[set] <= this.tombTs[set + 1] ? set : set + 1;
+    this.tombHash[way] = this.hashOf[slot];
+    this.tombFp[way] = DnsCorrelator.fingerprint(this.nameH1[slot], this.nameH2[slot], this.qtype[slot], this.qclass[slot]);
+    // It lingers as long as it would have in the table: the timeout from its answer.
+    this.tombTs[way] = this.answeredTs[slot];
+  }
+
+  /** Whether the scratch key with question d belongs to a tombstone still within the timeout. */
+  private tombstone(h: number, d: DnsView, tsUs: number): boolean {
+    const set = (h & this.tombMask) * 2;
+    const fp = DnsCorrelator.fingerprint(d.nameHash1 | 0, d.nameHash2 | 0, d.qtype, d.qclass);
+    for (let w = set; w < set + 2; w++) {
+      if (this.tombHash[w] === h && this.tombFp[w] === fp && tsUs - this.tombTs[w] <= this.timeoutUs) return true;
+    }
+    return false;
+  }
+
   private countAnswer(slot: number): void {
     const q = this.qtype[slot];
     if (q === 1) this.answeredA++;
@@ -667,6 +719,7 @@ export class DnsCorrelator {
       this.orphanResponses++;
     } else if (this.state[slot] === STATE_ANSWERED) {
       this.answered++;
+      if (why === 'evicted') this.bury(slot);
     } else {
       this.unanswered++;
       // Plain sightings: inner layers when the transaction was also seen inside VXLAN.

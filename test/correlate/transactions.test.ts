@@ -221,6 +221,33 @@ t.test('answered transactions give way before pending ones', async (t) => {
   t.equal(h.c.answered + h.c.unanswered, 6);
 });
 
+// Issue 17's reproduction, as the agent's batches hand it over: each interface and direction in
+// batches of its own, so one interface's copy of an answered query can come after a flood of
+// unanswered queries has filled the table and pushed the answered transaction out. That copy
+// must not open a new transaction, which would end lost.
+t.test('a flood of unanswered queries cannot make an answered transaction look lost', async (t) => {
+  const h = new Harness({ capacity: 4, timeoutUs: 5_000_000 });
+  h.feed(responses[0].data, T0, 0); // eth0 tx batch first: the answer waits for its query
+  h.feed(queries[0].data, T0 + 10, 0); // eth0 rx: answered
+  h.feed(responses[0].data, T0 + 20, 1); // vxlan0 tx: a copy of the answer
+  for (let i = 1; i < 12; i++) h.feed(queries[i].data, T0 + 100 + i, 2); // the flood, unanswered
+  t.ok(h.c.evicted > 0, 'the flood filled the table and evicted');
+  h.feed(queries[0].data, T0 + 500, 1); // vxlan0 rx: the query's other copy, after the flood
+  h.c.finish();
+  t.equal(h.c.answered, 1, 'the real query is answered');
+  t.equal(h.c.answered + h.c.unanswered, 12, 'one transaction per distinct query: the late copy opened none');
+  t.notOk(h.c.lost().some((l) => l.id === queries[0].id), 'and it is not in the lost list');
+  t.equal(h.c.tombstoneHits, 1, 'the copy met the tombstone the eviction left');
+  // Past the timeout the tombstone is gone: a query with that key then is a new transaction.
+  const late = new Harness({ capacity: 2, timeoutUs: 1000 });
+  late.feed(queries[0].data, T0, 0);
+  late.feed(responses[0].data, T0 + 10, 0);
+  late.feed(queries[1].data, T0 + 20, 0);
+  late.feed(queries[2].data, T0 + 30, 0); // evicts the answered one
+  late.feed(queries[0].data, T0 + 5000, 0);
+  t.equal(late.c.tombstoneHits, 0, 'a tombstone lasts the timeout, no longer');
+});
+
 t.test('the lost list is bounded and newest first', async (t) => {
   const h = new Harness({ lostListSize: 3 });
   for (let i = 0; i < 10; i++) h.feed(queries[i].data, T0 + i);
