@@ -106,6 +106,7 @@ import type { PcapOptions } from '../src/capture/pcap';
 import { LOST_CAUSES, ServerStats } from '../src/correlate/servers';
 import { DnsCorrelator } from '../src/correlate/transactions';
 import { CSUM_COUNT, fold, pseudo4, pseudo6, sum16 } from '../src/decode/checksum';
+import { RCODE_SLOTS, rcodeSlot } from '../src/decode/dns';
 import { Decoder, DecoderOptions, DEFAULT_MTU } from '../src/decode/decoder';
 import { DIR_RX, DIR_TX, DIR_UNKNOWN, DnsView, FRAG_FIRST, FRAG_LATER, Frame, LAYER_COUNT, LAYER_NAMES, Stack } from '../src/decode/frame';
 import { isMalformed, Status, STATUS_COUNT, statusName } from '../src/decode/status';
@@ -1008,7 +1009,7 @@ export class Tally {
   dnsQueries = 0;
   dnsResponses = 0;
   dnsUnkeyed = 0;
-  readonly rcodes = new Float64Array(16);
+  readonly rcodes = new Float64Array(RCODE_SLOTS);
   /** [(slot*2+dir)*2+encap] */
   readonly packets = new Float64Array(SLOT_DIRS * 2);
   /** [((slot*2+dir)*LAYER_COUNT+layer)*CSUM_COUNT+result] */
@@ -1047,7 +1048,7 @@ export class Tally {
       if (d.qr === 0) this.dnsQueries++;
       else {
         this.dnsResponses++;
-        this.rcodes[d.rcode]++;
+        this.rcodes[rcodeSlot(d.rcode)]++;
       }
       if (!d.keyed) this.dnsUnkeyed++;
     }
@@ -1240,7 +1241,7 @@ export function analysisInvariants(a: Analysis, t: Tally, capacity: number): str
   eq(out, 'DNS queries (QR 0 packets)', d.queries, t.dnsQueries);
   eq(out, 'DNS responses (QR 1 packets)', d.responses, t.dnsResponses);
   eq(out, 'DNS unkeyed', d.unkeyed, t.dnsUnkeyed);
-  for (let r = 0; r < 16; r++) eq(out, `rcode ${r}`, d.rcodes[r], t.rcodes[r]);
+  for (let r = 0; r < RCODE_SLOTS; r++) eq(out, `rcode ${r}`, d.rcodes[r], t.rcodes[r]);
   out.push(...dnsInvariants(d, capacity, true));
   // The report renders, and CONTRACT.md's JSON holds together.
   const j = toJson(a) as unknown as { frames: number; malformed: number; checksums: Record<string, unknown>; dns: Record<string, unknown>; malformed_reasons: Record<string, number> };

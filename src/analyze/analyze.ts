@@ -5,6 +5,7 @@ import { readCaptureFile, FileRecord } from '../capture/replay';
 import { DnsCorrelator } from '../correlate/transactions';
 import { Decoder } from '../decode/decoder';
 import { Frame } from '../decode/frame';
+import { Status } from '../decode/status';
 import { FrameStats } from './stats';
 
 export interface AnalyzeOptions {
@@ -34,6 +35,8 @@ export class Analysis {
   readonly dnsPorts: readonly number[];
   firstTsUs = 0;
   lastTsUs = 0;
+  /** Frames of link types the decoder does not read, by link type (said once on stderr). */
+  readonly unsupportedLinkTypes = new Map<number, number>();
 
   constructor(opts: AnalyzeOptions) {
     this.dns = new DnsCorrelator({ capacity: opts.dnsCapacity, timeoutUs: opts.dnsTimeoutUs, lostListSize: opts.lostListSize });
@@ -60,6 +63,7 @@ export function analyzeFiles(paths: readonly string[], opts: AnalyzeOptions = {}
     const end = r.off + r.capLen;
     decoder.decode(r.buf, r.off, end, r.wireLen, r.linkType, r.dir, frame);
     stats.add(frame, r.wireLen);
+    if (frame.status === Status.LINK_TYPE_UNSUPPORTED) a.unsupportedLinkTypes.set(r.linkType, (a.unsupportedLinkTypes.get(r.linkType) ?? 0) + 1);
     dns.nowUs = r.tsUs;
     dns.observeNow(r.buf, frame, ifBase + r.ifIndex);
     if (a.firstTsUs === 0 || r.tsUs < a.firstTsUs) a.firstTsUs = r.tsUs;

@@ -2,7 +2,7 @@
 // keys) and the readable report with its one-line verdict.
 
 import { CSUM_NAMES, Csum } from '../decode/checksum';
-import { rcodeName } from '../decode/dns';
+import { RCODE_SLOTS, rcodeName } from '../decode/dns';
 import { Layer, LAYER_COUNT, LAYER_NAMES } from '../decode/frame';
 import { Status, STATUS_COUNT, statusName } from '../decode/status';
 import { Analysis } from './analyze';
@@ -33,7 +33,7 @@ export function toJson(a: Analysis): Record<string, unknown> {
   const st = a.stats;
   const d = a.dns;
   const rcodes: Buckets = { NOERROR: d.rcodes[0] };
-  for (let r = 1; r < 16; r++) if (d.rcodes[r] > 0) rcodes[rcodeName(r)] = d.rcodes[r];
+  for (let r = 1; r < RCODE_SLOTS; r++) if (d.rcodes[r] > 0) rcodes[rcodeName(r)] = d.rcodes[r];
   const malformedReasons: Buckets = {};
   reasonCounts(st.decodeErrors.subarray(0, STATUS_COUNT), '', malformedReasons);
   reasonCounts(st.decodeErrors.subarray(STATUS_COUNT), 'vxlan.', malformedReasons);
@@ -206,7 +206,7 @@ export function toText(a: Analysis): string {
     lines.push(`latency          p50 ${ms(d.latency.quantile(0.5))} ms, p90 ${ms(d.latency.quantile(0.9))} ms, p99 ${ms(d.latency.quantile(0.99))} ms, max ${ms(d.latency.max)} ms`);
   }
   const rc: string[] = [];
-  for (let r = 0; r < 16; r++) if (d.rcodes[r] > 0) rc.push(`${rcodeName(r)} ${d.rcodes[r]}`);
+  for (let r = 0; r < RCODE_SLOTS; r++) if (d.rcodes[r] > 0) rc.push(`${rcodeName(r)} ${d.rcodes[r]}`);
   if (rc.length > 0) lines.push(`rcodes           ${rc.join(', ')}`);
   const top = d.topLostNames(10);
   if (top.length > 0) {

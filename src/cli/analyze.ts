@@ -60,6 +60,10 @@ export function runAnalyze(argv: string[]): number {
   });
   progress?.done();
   process.stdout.write(v.json ? JSON.stringify(toJson(a), null, 2) + '\n' : toText(a));
+  // Frames of a link type nobody decodes would otherwise vanish into the malformed count.
+  for (const [lt, n] of a.unsupportedLinkTypes) {
+    process.stderr.write(`csumwatch: analyze: skipped ${n} frame${n === 1 ? '' : 's'} of link type ${lt}${LINK_TYPE_NAMES[lt] ? ` (${LINK_TYPE_NAMES[lt]})` : ''}: not decoded (Ethernet, Linux cooked v1/v2, raw IP and BSD loopback are)\n`);
+  }
   let failed = 0;
   for (const f of a.files) {
     if (f.error) {
@@ -69,6 +73,12 @@ export function runAnalyze(argv: string[]): number {
   }
   return failed > 0 ? 1 : 0;
 }
+
+/** Names of link types users meet that the decoder does not read (tcpdump.org/linktypes.html). */
+const LINK_TYPE_NAMES: Record<number, string> = {
+  9: 'PPP', 50: 'PPP_HDLC', 105: 'IEEE802_11', 127: 'IEEE802_11_RADIOTAP', 141: 'MTP3', 192: 'PPI', 195: 'IEEE802_15_4',
+  220: 'USB_LINUX_MMAPPED', 239: 'NFLOG', 249: 'NETLINK', 253: 'IPOIB',
+};
 
 function positiveInt(flag: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;

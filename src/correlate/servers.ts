@@ -3,6 +3,7 @@
 // `capacity` is the overflow entry for servers past the bound). The correlator counts into it; the
 // metrics collector reads it at scrape time.
 
+import { RCODE_SLOTS } from '../decode/dns';
 import { AddrTable } from './addrtable';
 
 /** Causes of a lost transaction, as the metric's `cause` label. */
@@ -23,7 +24,7 @@ export const OVERFLOW_SERVER = '(other servers)';
 export class ServerStats {
   readonly table: AddrTable;
   readonly queries: Float64Array;
-  /** [server * 16 + rcode] */
+  /** [server * RCODE_SLOTS + rcodeSlot(rcode)] */
   readonly responses: Float64Array;
   /** [server * LOST_CAUSES.length + cause] */
   readonly lost: Float64Array;
@@ -36,7 +37,7 @@ export class ServerStats {
     this.table = new AddrTable(capacity, OVERFLOW_SERVER);
     const n = capacity + 1;
     this.queries = new Float64Array(n);
-    this.responses = new Float64Array(n * 16);
+    this.responses = new Float64Array(n * RCODE_SLOTS);
     this.lost = new Float64Array(n * LOST_CAUSES.length);
     this.latencyBuckets = new Float64Array(n * NB);
     this.latencySumUs = new Float64Array(n);
@@ -48,8 +49,8 @@ export class ServerStats {
     return this.table.lookupKey(k, version);
   }
 
-  answered(i: number, rcode: number, latencyUs: number): void {
-    this.responses[i * 16 + rcode]++;
+  answered(i: number, rcodeSlot: number, latencyUs: number): void {
+    this.responses[i * RCODE_SLOTS + rcodeSlot]++;
     let b = 0;
     while (b < NB - 1 && latencyUs > BOUNDS_US[b]) b++;
     this.latencyBuckets[i * NB + b]++;

@@ -22,7 +22,7 @@
 // packet, so a drop whose transaction is not in the table yet waits for it in a small table of
 // its own, for the timeout.
 
-import { copyName, decodeDns, MAX_NAME_LEN, nameToString, qtypeName } from '../decode/dns';
+import { copyName, decodeDns, MAX_NAME_LEN, nameToString, qtypeName, RCODE_SLOTS, rcodeSlot } from '../decode/dns';
 import { DnsView, Frame, Layer, LAYER_COUNT, LAYER_NAMES, Stack } from '../decode/frame';
 import { Status } from '../decode/status';
 import { addrString } from './addrtable';
@@ -140,7 +140,8 @@ export class DnsCorrelator {
   answeredA = 0;
   answeredAAAA = 0;
   /** Responses by RCODE (4 bits). */
-  readonly rcodes = new Float64Array(16);
+  /** Responses by RCODE counter slot (rcodeSlot: the extended RCODE where EDNS carries one). */
+  readonly rcodes = new Float64Array(RCODE_SLOTS);
   /** Lost-to-checksum transactions by their failing layer. */
   readonly lostByLayer = new Float64Array(LAYER_COUNT);
   /** ...of which the bad field held only the pseudo-header sum. */
@@ -317,7 +318,7 @@ export class DnsCorrelator {
     if (isQuery) this.queries++;
     else {
       this.responses++;
-      this.rcodes[d.rcode]++;
+      this.rcodes[rcodeSlot(d.rcode)]++;
     }
     if (!d.keyed) {
       this.unkeyed++;
@@ -364,7 +365,7 @@ export class DnsCorrelator {
       this.unlinkList(slot, LIST_PENDING);
       this.state[slot] = STATE_ORPHAN;
       this.answeredTs[slot] = tsUs;
-      this.rcodeOf[slot] = d.rcode;
+      this.rcodeOf[slot] = rcodeSlot(d.rcode);
       this.queryCount[slot] = 0;
       if (f.vxlan) this.vxlan[slot] = 1;
       this.appendList(slot, LIST_ANSWERED);
@@ -389,7 +390,7 @@ export class DnsCorrelator {
     const latency = Math.max(0, tsUs - this.firstTs[slot]);
     this.latency.record(latency);
     this.countAnswer(slot);
-    if (this.servers) this.servers.answered(this.serverOf[slot], f.dns.rcode, latency);
+    if (this.servers) this.servers.answered(this.serverOf[slot], rcodeSlot(f.dns.rcode), latency);
   }
 
   /**

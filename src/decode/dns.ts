@@ -93,7 +93,47 @@ export function decodeDns(b: Uint8Array, o: number, capEnd: number, dEnd: number
   d.qtype = (b[q] << 8) | b[q + 1];
   d.qclass = (b[q + 2] << 8) | b[q + 3];
   d.keyed = true;
+  if (d.qr === 1 && ((b[o + 10] << 8) | b[o + 11]) > 0) d.rcode = extendedRcode(b, o, q + 4, capEnd < dEnd ? capEnd : dEnd, d.rcode);
   return Status.OK;
+}
+
+/**
+ * The response's RCODE with its EDNS extension (RFC 6891 §6.1.3): the OPT record's TTL carries
+ * the upper eight bits of a 12-bit RCODE, so BADVERS (16) and BADCOOKIE (23) are not read as
+ * NOERROR and YXRRSET. p is where the first question ended; the other questions, the answers and
+ * the authority records are skipped to the additional section. A message cut short or damaged
+ * anywhere on the way keeps the header's RCODE: the extension is read only when it is there.
+ */
+function extendedRcode(b: Uint8Array, o: number, p: number, end: number, rcode: number): number {
+  const count = (at: number) => (b[o + at] << 8) | b[o + at + 1];
+  for (let i = 1; i < count(4); i++) {
+    p = skipName(b, p, end);
+    if (p < 0 || p + 4 > end) return rcode;
+    p += 4;
+  }
+  const before = count(6) + count(8);
+  const all = before + count(10);
+  for (let i = 0; i < all; i++) {
+    p = skipName(b, p, end);
+    if (p < 0 || p + 10 > end) return rcode;
+    const type = (b[p] << 8) | b[p + 1];
+    const rdlen = (b[p + 8] << 8) | b[p + 9];
+    if (i >= before && type === 41) return (b[p + 4] << 4) | rcode;
+    p += 10 + rdlen;
+  }
+  return rcode;
+}
+
+/** Where the name at p ends (after its root label or its first pointer), or -1 past end. */
+function skipName(b: Uint8Array, p: number, end: number): number {
+  for (let labels = 0; p < end && labels < 128; labels++) {
+    const len = b[p];
+    if (len === 0) return p + 1;
+    if ((len & 0xc0) === 0xc0) return p + 2 <= end ? p + 2 : -1;
+    if ((len & 0xc0) !== 0) return -1;
+    p += len + 1;
+  }
+  return -1;
 }
 
 /**
@@ -150,7 +190,17 @@ export function qtypeName(t: number): string {
   return QTYPE_NAMES[t] ?? `TYPE${t}`;
 }
 
-const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
-export function rcodeName(r: number): string {
-  return RCODE_NAMES[r] ?? `RCODE${r}`;
+// IANA DNS RCODEs (RFC 1035, 2136, 6891, 2845, 2930, 4635, 7873); 16 is BADVERS in an OPT
+// record, BADSIG in a TSIG one: a response carries the OPT one here.
+const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE', 'DSOTYPENI',
+  'RCODE12', 'RCODE13', 'RCODE14', 'RCODE15', 'BADVERS', 'BADKEY', 'BADTIME', 'BADMODE', 'BADNAME', 'BADALG', 'BADTRUNC', 'BADCOOKIE'];
+/** Slots counted per RCODE: the named ones, then one for every other (extended) value. */
+export const RCODE_SLOTS = RCODE_NAMES.length + 1;
+const RCODE_OTHER = RCODE_NAMES.length;
+/** The counter slot of an RCODE (0 to 4095): its own where named, else the last. */
+export function rcodeSlot(r: number): number {
+  return r < RCODE_OTHER ? r : RCODE_OTHER;
+}
+export function rcodeName(slot: number): string {
+  return RCODE_NAMES[slot] ?? 'OTHER';
 }

@@ -3,7 +3,7 @@
 import { Gauge, Registry } from 'prom-client';
 import { LATENCY_BUCKETS_S, LOST_CAUSES, ServerStats } from '../correlate/servers';
 import { DnsCorrelator } from '../correlate/transactions';
-import { rcodeName } from '../decode/dns';
+import { RCODE_SLOTS, rcodeName } from '../decode/dns';
 import { arrayCounter, ArrayHistogram, CollectorHealth } from './family';
 
 /**
@@ -23,8 +23,8 @@ export function registerDnsMetrics(reg: Registry, health: CollectorHealth, s: Se
   });
   arrayCounter(reg, health, 'dns', 'csumwatch_dns_responses_total', 'DNS transactions answered, by server and RCODE of the answer.', ['server', 'rcode'], (emit) => {
     servers((server, i) => {
-      for (let r = 0; r < 16; r++) {
-        const v = s.responses[i * 16 + r];
+      for (let r = 0; r < RCODE_SLOTS; r++) {
+        const v = s.responses[i * RCODE_SLOTS + r];
         if (v > 0 || r === 0) emit({ server, rcode: rcodeName(r) }, v);
       }
     });

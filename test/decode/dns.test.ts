@@ -4,7 +4,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import * as dnsPacket from 'dns-packet';
-import { copyName, MAX_NAME_LEN, nameToString, qtypeName, rcodeName } from '../../src/decode/dns';
+import { copyName, MAX_NAME_LEN, nameToString, qtypeName, rcodeName, rcodeSlot } from '../../src/decode/dns';
 import { Frame } from '../../src/decode/frame';
 import { Status, statusName } from '../../src/decode/status';
 import { defaultQuery, hex, plainDns, plainTcp, vxlanDns, wireName } from '../helpers/packets';
@@ -51,6 +51,25 @@ t.test('header of responses', (t) => {
   t.equal(rcodeName(15), 'RCODE15');
   t.equal(qtypeName(28), 'AAAA');
   t.equal(qtypeName(999), 'TYPE999');
+  t.end();
+});
+
+t.test('EDNS extended RCODE (RFC 6891 §6.1.3): the OPT record carries the upper eight bits', (t) => {
+  const opt = (extendedRcode: number) => ({ type: 'OPT' as const, name: '.', udpPayloadSize: 1232, extendedRcode, ednsVersion: 0, flags: 0, flag_do: false, options: [] });
+  const answer = { type: 'A' as const, name: 'example.com', ttl: 60, data: '192.0.2.1' };
+  const resp = (rcode: number, ext: number, extra: Partial<dnsPacket.Packet> = {}) =>
+    dns({ type: 'response', id: 9, flags: rcode, questions: [{ type: 'A', name: 'example.com' }], answers: [answer], additionals: [opt(ext)], ...extra }, { sport: 53, dport: 33333 });
+  t.equal(resp(0, 1).dns.rcode, 16, 'BADVERS: header 0, OPT 1 (16)');
+  t.equal(resp(7, 1).dns.rcode, 23, 'BADCOOKIE: header 7, OPT 1 (23), not YXRRSET');
+  t.equal(resp(3, 0).dns.rcode, 3, 'an OPT record with extension 0 leaves NXDOMAIN');
+  t.equal(resp(2, 0, { additionals: [] }).dns.rcode, 2, 'no OPT record: the header RCODE');
+  t.equal(rcodeName(rcodeSlot(16)), 'BADVERS');
+  t.equal(rcodeName(rcodeSlot(23)), 'BADCOOKIE');
+  t.equal(rcodeName(rcodeSlot(4095)), 'OTHER', 'values past the named ones share one slot: labels stay bounded');
+  // A query's OPT record carries no RCODE; a response cut short before its OPT keeps the header's.
+  t.equal(dns({ type: 'query', id: 9, flags: 0, questions: [{ type: 'A', name: 'example.com' }], additionals: [opt(1)] }).dns.rcode, 0, 'queries: untouched');
+  const full = plainDns({ dns: { type: 'response', id: 9, flags: 7, questions: [{ type: 'A', name: 'example.com' }], answers: [answer], additionals: [opt(1)] }, sport: 53, dport: 33333 });
+  t.equal(decodeAt(full, 0, 0, { n: full.length - 11, wireLen: full.length }).snap.dns.rcode, 7, 'OPT cut off by the capture: the header RCODE');
   t.end();
 });
 

@@ -1,0 +1,54 @@
+// `csumwatch analyze` on real captures from other projects' test corpora
+// (../shared/external-captures, SOURCES.md says where each came from; read in place, never
+// copied here; CSW_EXTERNAL_CAPTURES points elsewhere). Each case is a known way to be wrong:
+// GRO-merged packets called bad, EDNS extended RCODEs read as their low four bits.
+
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { cli } from '../helpers/cli';
+
+const EXTERNAL = process.env.CSW_EXTERNAL_CAPTURES ?? join(__dirname, '..', '..', '..', '..', 'shared', 'external-captures');
+const skip = existsSync(EXTERNAL) ? false : `no external captures at ${EXTERNAL} (set CSW_EXTERNAL_CAPTURES)`;
+
+interface Report {
+  frames: number;
+  checksums: { tcp: Record<string, number>; udp: Record<string, number> };
+  dns: { rcodes: Record<string, number>; responses: number };
+}
+
+function analyze(file: string): Report {
+  const r = cli('analyze', '--json', join(EXTERNAL, file));
+  if (r.code !== 0 && r.code !== 1) throw new Error(`analyze ${file}: exit ${r.code}: ${r.err}`);
+  return JSON.parse(r.out) as Report;
+}
+
+t.test('Suricata decode-sll2-02: 79 received GRO super-packets are partial, not bad', { skip }, async (t) => {
+  // Linux cooked v2 with direction; the received TCP segments merged past the MTU hold the
+  // pseudo-header sum (tshark calls all 79 bad).
+  const j = analyze('sv-decode-sll2-02.pcap');
+  t.equal(j.frames, 159);
+  t.equal(j.checksums.tcp.bad, 0, 'none bad');
+  t.equal(j.checksums.tcp.partial, 79, 'the 79 merged ones partial');
+  t.equal(j.checksums.tcp.ok, 80, 'the rest verified good');
+});
+
+t.test('tcpdump dns-badvers: the extended RCODE is BADVERS, not NOERROR', { skip }, async (t) => {
+  const j = analyze('tcpdump-dns-badvers.pcap');
+  t.ok(j.dns.rcodes.BADVERS > 0, `BADVERS counted (${JSON.stringify(j.dns.rcodes)})`);
+});
+
+t.test('tcpdump dns-badcookie: BADCOOKIE, not YXRRSET', { skip }, async (t) => {
+  const j = analyze('tcpdump-dns-badcookie.pcap');
+  t.equal(j.dns.rcodes.BADCOOKIE, 1, `one BADCOOKIE (${JSON.stringify(j.dns.rcodes)})`);
+  t.notOk(j.dns.rcodes.YXRRSET, 'no YXRRSET');
+});
+
+t.test('tcpdump nflog and ppp: a link type not decoded is said once on stderr, not skipped in silence', { skip }, async (t) => {
+  for (const [file, re] of [['tcpdump-nflog.pcap', /^csumwatch: analyze: skipped \d+ frames? of link type 239 \(NFLOG\): not decoded/m], ['tcpdump-ppp_ip_udp_dns.pcap', /^csumwatch: analyze: skipped \d+ frames? of link type (9|50) \(PPP(_HDLC)?\): not decoded/m]] as const) {
+    const r = cli('analyze', join(EXTERNAL, file));
+    t.match(r.err, re, `${file}: says which link type was skipped`);
+    t.equal(r.err.split('\n').filter((l) => l.includes('link type')).length, 1, `${file}: once`);
+  }
+});
