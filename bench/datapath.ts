@@ -28,7 +28,8 @@
 //    against the packets of eth0 and vxlan0, the two captures the filter runs on.
 //
 // usage: node dist/bench/datapath.js [--rounds N] [--seconds S] [--flood-rounds N]
-//          [--flood-seconds S] [--flood-queries N] [--parts bulk,flood,cost] [--json]
+//          [--flood-seconds S] [--flood-queries N] [--parts bulk,flood,cost]
+//          [--modes none,kernel,pcap[,kernel-notracer]] [--json]
 // Needs root (namespaces, BPF), iperf3, dnsperf, bpftool and curl. Traffic stays inside the
 // lab's namespaces; the lab and every process in it are removed on the way out. Prints markdown
 // tables, then (with --json) one JSON line with every run; exits 1 when a check fails.
@@ -56,8 +57,10 @@ const FLOOD_QPS = 2000;
 /** Wait after the agent is ready before measuring. */
 const SETTLE_MS = 3000;
 
-type Mode = 'none' | 'kernel' | 'pcap';
-const MODES: Mode[] = ['none', 'kernel', 'pcap'];
+/** kernel-notracer: the kernel datapath with the drop tracer off (--bpf off), to tell their costs apart. */
+type Mode = 'none' | 'kernel' | 'pcap' | 'kernel-notracer';
+const ALL_MODES: Mode[] = ['none', 'kernel', 'pcap', 'kernel-notracer'];
+let MODES: Mode[] = ['none', 'kernel', 'pcap'];
 
 let json = false;
 const log = (s: string) => (json ? process.stderr : process.stdout).write(s + '\n');
@@ -100,6 +103,7 @@ function start(lab: Lab, mode: Exclude<Mode, 'none'>, dir: string, tag: string, 
   const logFile = join(dir, `agent-${tag}.log`);
   const args = ['--listen', LISTEN, '--vtep-series', 'all', '--log-level', 'warn'];
   if (mode === 'pcap') args.push('--datapath', 'pcap');
+  if (mode === 'kernel-notracer') args.push('--bpf', 'off');
   const proc = startAgent(ns, logFile, args, procs);
   waitFor(`the agent (${mode}) to capture eth0`, () => {
     if (proc.exitCode !== null) throw new Error(`the agent (${mode}) exited ${proc.exitCode}: ${readFileSync(logFile, 'utf8').trim()}`);
@@ -107,7 +111,8 @@ function start(lab: Lab, mode: Exclude<Mode, 'none'>, dir: string, tag: string, 
     return r.status === 200 && metric(r.body, 'csumwatch_capture_running', { iface: 'eth0' }) === 1 ? true : undefined;
   }, 20_000);
   const page = get(ns, `${BASE}/metrics`).body;
-  if (metric(page, 'csumwatch_datapath', { mode }) !== 1) throw new Error(`the agent runs datapath ${['kernel', 'pcap'].find((m) => metric(page, 'csumwatch_datapath', { mode: m }) === 1)}, not ${mode}: ${readFileSync(logFile, 'utf8').trim()}`);
+  const want = mode === 'kernel-notracer' ? 'kernel' : mode;
+  if (metric(page, 'csumwatch_datapath', { mode: want }) !== 1) throw new Error(`the agent runs datapath ${['kernel', 'pcap'].find((m) => metric(page, 'csumwatch_datapath', { mode: m }) === 1)}, not ${want}: ${readFileSync(logFile, 'utf8').trim()}`);
   return { proc, pid: agentPid(ns, proc), logFile };
 }
 
@@ -367,6 +372,7 @@ async function main(): Promise<number> {
       'flood-seconds': { type: 'string', default: '8' },
       'flood-queries': { type: 'string', default: '10000' },
       parts: { type: 'string', default: 'bulk,flood,cost' },
+      modes: { type: 'string', default: 'none,kernel,pcap' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -377,6 +383,9 @@ async function main(): Promise<number> {
     if (!Number.isInteger(x) || x < lo || x > hi) throw new Error(`--${name}: want ${lo} to ${hi}, got ${s}`);
     return x;
   };
+  MODES = v.modes!.split(',') as Mode[];
+  for (const m of MODES) if (!ALL_MODES.includes(m)) throw new Error(`--modes: want ${ALL_MODES.join(', ')}, got ${m}`);
+  if (MODES[0] !== 'none') throw new Error('--modes: the first must be none, which the ratios are against');
   const parts = new Set(v.parts!.split(','));
   for (const p of parts) if (!['bulk', 'flood', 'cost'].includes(p)) throw new Error(`--parts: want bulk, flood or cost, got ${p}`);
   const rounds = parts.has('bulk') ? int('rounds', v.rounds!, 1, 50) : 0;
@@ -410,14 +419,14 @@ async function main(): Promise<number> {
       for (const mode of rotate(MODES, r)) {
         const x = await once(lab, 'bulk', mode, r, { seconds, queries: 0 }, dir, procs);
         runs.push(x);
-        log(`  bulk ${r + 1}/${rounds} ${mode.padEnd(6)} ${x.gbps.toFixed(2)} Gbit/s, ${n(x.pps / 1000)} kpkt/s on eth0, agent ${n(x.cores, 3)} cores, rx ${x.rx}/${x.ifRx} tx ${x.tx}/${x.ifTx}, dropped ${n(x.dropped)}`);
+        log(`  bulk ${r + 1}/${rounds} ${mode.padEnd(15)} ${x.gbps.toFixed(2)} Gbit/s, ${n(x.pps / 1000)} kpkt/s on eth0, agent ${n(x.cores, 3)} cores, rx ${x.rx}/${x.ifRx} tx ${x.tx}/${x.ifTx}, dropped ${n(x.dropped)}`);
       }
     }
     for (let r = 0; r < floodRounds; r++) {
       for (const mode of rotate(MODES, r)) {
         const x = await once(lab, 'flood', mode, r, { seconds: floodSeconds, queries: floodQueries }, dir, procs);
         runs.push(x);
-        log(`  flood ${r + 1}/${floodRounds} ${mode.padEnd(6)} ${n(x.pps / 1000)} kpkt/s on eth0, dnsperf sent ${x.dnsSent} lost ${x.dnsLost}, agent queries ${n(x.agentDnsQueries)} lost ${n(x.agentDnsLost)}, dropped ${n(x.dropped)}, agent ${n(x.cores, 3)} cores`);
+        log(`  flood ${r + 1}/${floodRounds} ${mode.padEnd(15)} ${n(x.pps / 1000)} kpkt/s on eth0, dnsperf sent ${x.dnsSent} lost ${x.dnsLost}, agent queries ${n(x.agentDnsQueries)} lost ${n(x.agentDnsLost)}, dropped ${n(x.dropped)}, agent ${n(x.cores, 3)} cores`);
       }
     }
     if (parts.has('cost')) {
