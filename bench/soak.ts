@@ -57,6 +57,8 @@ export interface SoakSample {
 
 export interface SoakResult {
   samples: SoakSample[];
+  /** Packet sockets the agent should hold between faults: 2 on the kernel datapath, 4 on libpcap. */
+  sockets: number;
   faults: number;
   rssSlopeKiBPerMin: number;
   fdSlopePerMin: number;
@@ -181,6 +183,9 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     }
     inject(0);
     const internalErrors = metric(lastPage, 'csumwatch_internal_errors_total');
+    // One ring per interface on the kernel datapath; libpcap opens one capture per direction.
+    const kernel = metric(lastPage, 'csumwatch_datapath', { mode: 'kernel' }) === 1;
+    const sockets = kernel ? 2 : 4;
     const exitCode = await stopAgent(agent);
     perf.kill('SIGTERM');
 
@@ -193,15 +198,15 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     const verdict = [
       `RSS over the second half: ${rssSlope.toFixed(0)} KiB/min, ${((rssSlope * halfMin) / 1024).toFixed(1)} MiB in ${halfMin} min (flat: within ±${RSS_GROWTH_KIB / 1024} MiB)`,
       `descriptors over the second half: ${fdSlope.toFixed(2)}/min, ${(fdSlope * halfMin).toFixed(1)} in ${halfMin} min (flat: within ±${FD_GROWTH})`,
-      `packet sockets between faults: ${[...new Set(samples.filter((s) => !s.fault).map((s) => s.packetSockets))].join(', ')} (2 interfaces × 2 directions = 4)`,
+      `packet sockets between faults: ${[...new Set(samples.filter((s) => !s.fault).map((s) => s.packetSockets))].join(', ')} (${kernel ? 'kernel datapath: 2 interfaces × one ring = 2' : 'libpcap: 2 interfaces × 2 directions = 4'})`,
       `BPF programs/maps/links held at the end: ${last.bpf.progs}/${last.bpf.maps}/${last.bpf.links}`,
       `faults applied: ${applied}; queries counted: ${last.queries}`,
       `counter series that went backwards or vanished: ${bad.length}`,
       `internal errors: ${internalErrors}; exit after SIGTERM: ${exitCode}`,
     ];
     const ok = Math.abs(rssSlope * halfMin) <= RSS_GROWTH_KIB && Math.abs(fdSlope * halfMin) <= FD_GROWTH && bad.length === 0 && internalErrors === 0 && exitCode === 0 &&
-      samples.filter((s) => !s.fault).every((s) => s.packetSockets === 4) && applied >= faults.length;
-    return { samples, faults: applied, rssSlopeKiBPerMin: rssSlope, fdSlopePerMin: fdSlope, regressions: bad, internalErrors, exitCode, ok, verdict };
+      samples.filter((s) => !s.fault).every((s) => s.packetSockets === sockets) && applied >= faults.length;
+    return { samples, sockets, faults: applied, rssSlopeKiBPerMin: rssSlope, fdSlopePerMin: fdSlope, regressions: bad, internalErrors, exitCode, ok, verdict };
   } finally {
     for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
     labDown(name);

@@ -174,22 +174,57 @@ export interface ConfigSources {
   flags?: Record<string, string | string[] | boolean | undefined>;
 }
 
+/** The largest configuration file read: a settings file is a few hundred bytes. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * The file's text, refused unless it is a regular file of at most MAX_CONFIG_BYTES: a device
+ * (`--config /dev/zero`) or a FIFO would otherwise be read without end, and a huge file parsed
+ * for as long as it takes.
+ */
+function readBounded(file: string): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    throw new ConfigError(`reading ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) throw new ConfigError(`reading ${file}: not a regular file`);
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = fs.readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+    if (n > MAX_CONFIG_BYTES) throw new ConfigError(`reading ${file}: larger than ${MAX_CONFIG_BYTES >> 20} MiB; a settings file is far smaller`);
+    return buf.toString('utf8', 0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function loadConfig(src: ConfigSources): AgentConfig {
   const cfg: AgentConfig = structuredClone(DEFAULT_AGENT_CONFIG);
   const set = (fl: Field, raw: unknown, where: string) => {
     (cfg as unknown as Record<string, unknown>)[fl.key] = convert(fl, raw, where);
   };
   if (src.file) {
-    let text: string;
-    try {
-      text = fs.readFileSync(src.file, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`reading ${src.file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-    }
+    const text = readBounded(src.file);
     let doc: unknown;
     try {
-      doc = YAML.parse(text);
+      // The yaml package's duplicate-key check is quadratic in the keys (60 000 keys: 25 s); the
+      // top-level keys are checked here instead, once each.
+      const d = YAML.parseDocument(text, { uniqueKeys: false });
+      if (d.errors.length > 0) throw d.errors[0];
+      if (YAML.isMap(d.contents)) {
+        const seen = new Set<unknown>();
+        for (const it of d.contents.items) {
+          const k = YAML.isScalar(it.key) ? it.key.value : it.key;
+          if (seen.has(k)) throw new ConfigError(`reading ${src.file}: setting '${String(k)}' given twice`);
+          seen.add(k);
+        }
+      }
+      doc = d.toJS();
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
       throw new ConfigError(`reading ${src.file}: not YAML: ${(err as Error).message.split('\n')[0]}`);
     }
     if (doc !== null && doc !== undefined) {

@@ -4,14 +4,14 @@
 
 import type { Logger } from 'pino';
 import {
-  BpfBinding, bpfBinding, BpfError, BpfUnavailableError, DropEvent, dropReasonNames, DropTracer, DROP_CONSTANTS, DROP_PROTOS,
+  BpfBinding, bpfBinding, BpfError, DEFAULT_EVENT_REASONS, BpfUnavailableError, DropEvent, dropReasonNames, DropTracer, DROP_CONSTANTS, DROP_PROTOS,
   EVENT_LAYOUT, EV_DECAPPED, EV_DNS, EV_FLOW, EV_PORTS, EV_TUNNEL, EV_VNI, FLOW_LAYOUT, NO_STATS, PROGRAMS, REASON_SLOTS, TracerStats,
 } from '../capture/ebpf';
 import { addrString } from '../correlate/addrtable';
 import { DnsCorrelator, KernelDrop } from '../correlate/transactions';
 import { decodeDns, qtypeName } from '../decode/dns';
 import { DnsView } from '../decode/frame';
-import { AgentConfig } from './config';
+import { AgentConfig, ConfigError } from './config';
 
 /** A kernel drop event as /debug/drops shows it. */
 export interface DropReport {
@@ -125,7 +125,15 @@ export class KernelDrops {
       if (i >= 0) slots.push(i);
       else unknown.push(r);
     }
-    if (unknown.length > 0) this.log.info({ reasons: unknown }, 'not drop reasons of this kernel; no events for them');
+    // The default set names reasons of several kernel versions (skb_csum is 6.10's): what this
+    // kernel lacks is skipped. A reason the user named and the kernel lacks is a typo, or a
+    // kernel older than the user thinks: refused, since it would send no events in silence.
+    const given = c.bpfEventReasons.length !== DEFAULT_EVENT_REASONS.length || c.bpfEventReasons.some((r, i) => r !== DEFAULT_EVENT_REASONS[i]);
+    if (unknown.length > 0 && !given) {
+      this.log.info({ reasons: unknown }, 'default event reasons this kernel does not have; no events for them');
+    } else if (unknown.length > 0) {
+      throw new ConfigError(`--bpf-event-reason: not a drop reason of this kernel: ${unknown.join(', ')} (its reasons, in lower case: ${names.filter((n) => n !== '').slice(0, 12).join(', ')}, ... ; bpftool btf dump file /sys/kernel/btf/vmlinux | grep SKB_DROP_REASON lists them all)`);
+    }
     const ports = DROP_CONSTANTS.ports;
     if (c.vxlanPorts.length > ports || c.dnsPorts.length > ports) this.log.warn(`the kernel drop tracer follows the first ${ports} VXLAN and DNS ports only`);
     try {

@@ -78,7 +78,15 @@ export async function runAgent(argv: string[]): Promise<number> {
     },
   });
 
-  agent.start();
+  try {
+    agent.start();
+  } catch (err) {
+    // What only the running kernel can check (a drop reason it does not have): a usage error.
+    agent.stop();
+    await pods?.stop();
+    if (err instanceof ConfigError) throw new UsageError(`agent: ${err.message}`);
+    throw err;
+  }
   try {
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {

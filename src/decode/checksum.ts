@@ -88,6 +88,8 @@ export interface TransportSegment {
   dstOffset: number;
   proto: number;
   fragment: number;
+  /** A TSO segment: its field may hold the pseudo-header sum without the length (below). */
+  tso: boolean;
   l4Offset: number;
   l4End: number;
   l4Field: number;
@@ -118,6 +120,9 @@ export function verifyTransport(b: Uint8Array, seg: TransportSegment, capEnd: nu
   seg.l4Sum = sum;
   if (sum === 0xffff) return Csum.OK;
   if (field === fold(ps)) return allowPartial ? Csum.PARTIAL : BAD_PSEUDO_ONLY;
+  // A TSO segment's field holds the pseudo-header sum over a length of 0: the NIC adds each
+  // segment's own length as it cuts them (what Linux drivers and tcpdump's TSO captures show).
+  if (seg.tso && seg.ipVersion === 4 && field === fold(pseudo4(b, seg.srcOffset, seg.dstOffset, seg.proto, 0))) return allowPartial ? Csum.PARTIAL : BAD_PSEUDO_ONLY;
   return Csum.BAD;
 }
 

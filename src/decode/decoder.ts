@@ -69,6 +69,8 @@ export class Decoder {
   private readonly dnsPorts: Uint8Array;
   private readonly link = new LinkView();
   private readonly mtu: number;
+  /** The frame being decoded: above this an IPv4 total length of 0 is TSO's or BIG TCP's. */
+  private tsoMtu = 0xffff;
 
   constructor(opts: DecoderOptions = {}) {
     this.mtu = opts.mtu ?? DEFAULT_MTU;
@@ -100,6 +102,9 @@ export class Decoder {
     }
     if (st !== Status.OK) return (f.status = st);
     f.vlanTags = v.tags;
+    // An IPv4 length of 0 past the MTU is TSO's on a sending host; received, only BIG TCP's
+    // GRO (past 64 KiB) writes it.
+    this.tsoMtu = f.dir !== DIR_RX && mtu > 0 ? mtu : 0xffff;
     // Longer than the MTU and received: GRO merged it (the kernel's mark is lost in a file).
     if (kstatus === 0 && f.dir === DIR_RX && mtu > 0 && wireEnd - v.l3Offset > mtu) f.offloadPending = true;
     return (f.status = this.decodeStack(b, v.l3Offset, v.ethertype, end, wireEnd, f.outer, false, f));
@@ -108,7 +113,7 @@ export class Decoder {
   /** Decodes IP, transport, and VXLAN or DNS above it. inner: this stack is inside VXLAN. */
   private decodeStack(b: Uint8Array, o: number, ethertype: number, end: number, wireEnd: number, s: Stack, inner: boolean, f: Frame): Status {
     let st: Status;
-    if (ethertype === ETHERTYPE_IPV4) st = decodeIPv4(b, o, end, wireEnd, s, f.csum, inner ? Layer.VXLAN_IPV4 : Layer.IPV4);
+    if (ethertype === ETHERTYPE_IPV4) st = decodeIPv4(b, o, end, wireEnd, s, f.csum, inner ? Layer.VXLAN_IPV4 : Layer.IPV4, this.tsoMtu);
     else if (ethertype === ETHERTYPE_IPV6) st = decodeIPv6(b, o, end, wireEnd, s);
     else return Status.NOT_IP;
     if (st !== Status.OK || s.fragment === FRAG_LATER) return st;

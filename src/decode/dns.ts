@@ -167,20 +167,35 @@ export function copyName(b: Uint8Array, d: DnsView, dst: Uint8Array, dstOffset: 
 export function nameToString(b: Uint8Array, o: number, len: number): string {
   const e = o + len;
   if (len <= 1) return '.';
-  let s = '';
+  // Built as character codes and made a string once: a string grown one character at a time is
+  // a chain of V8 cons-strings, which the lost lists and top names kept alive after a flood
+  // (about 67 MiB of them).
+  const out = NAME_CHARS;
+  let n = 0;
   while (o < e) {
-    const n = b[o++];
-    if (n === 0) break;
-    for (let i = 0; i < n && o < e; i++) {
+    const l = b[o++];
+    if (l === 0) break;
+    for (let i = 0; i < l && o < e; i++) {
       const c = b[o++];
-      if (c === 0x2e || c === 0x5c) s += '\\' + String.fromCharCode(c);
-      else if (c > 0x20 && c < 0x7f) s += String.fromCharCode(c);
-      else s += '\\' + String(c).padStart(3, '0');
+      if (c === 0x2e || c === 0x5c) {
+        out[n++] = 0x5c;
+        out[n++] = c;
+      } else if (c > 0x20 && c < 0x7f) {
+        out[n++] = c;
+      } else {
+        out[n++] = 0x5c;
+        out[n++] = 0x30 + Math.floor(c / 100);
+        out[n++] = 0x30 + (Math.floor(c / 10) % 10);
+        out[n++] = 0x30 + (c % 10);
+      }
     }
-    s += '.';
+    out[n++] = 0x2e;
   }
-  return s;
+  return String.fromCharCode.apply(null, Array.from(out.subarray(0, n)));
 }
+
+/** Scratch for nameToString: a name is at most 255 octets, each at most four characters. */
+const NAME_CHARS = new Uint16Array(MAX_NAME_LEN * 4);
 
 const QTYPE_NAMES: Record<number, string> = {
   1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA', 33: 'SRV',

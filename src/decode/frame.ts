@@ -41,6 +41,8 @@ export class Stack {
   srcOffset = 0;
   dstOffset = 0;
   fragment = FRAG_NONE;
+  /** IPv4 total length 0 past the MTU: a segment handed to TSO on the sending host (see ipv4.ts). */
+  tso = false;
   /** Transport header offset, or -1 when none was decoded. */
   l4Offset = -1;
   /** Declared end of the transport segment (UDP length; TCP: end of datagram). */
@@ -62,6 +64,7 @@ export class Stack {
     this.srcOffset = 0;
     this.dstOffset = 0;
     this.fragment = FRAG_NONE;
+    this.tso = false;
     this.l4Offset = -1;
     this.l4End = 0;
     this.srcPort = 0;

@@ -17,7 +17,9 @@ export function decodeUdp(b: Uint8Array, capEnd: number, dEnd: number, s: Stack,
   const o = s.l4Offset;
   if (o + 8 > dEnd) return Status.UDP_HEADER_OVERRUN;
   if (o + 8 > capEnd) return Status.TRUNCATED;
-  const len = (b[o + 4] << 8) | b[o + 5];
+  // Length 0 on a datagram too long for 16 bits: BIG TCP over a UDP tunnel as the sender captures
+  // it (the jumbogram rule of RFC 2675 §4): the UDP datagram runs to the end of the IP one.
+  const len = b[o + 4] === 0 && b[o + 5] === 0 && dEnd - o > 0xffff ? dEnd - o : (b[o + 4] << 8) | b[o + 5];
   if (len < 8) return Status.UDP_LENGTH_TOO_SHORT;
   if (!firstFragment && o + len > dEnd) return Status.UDP_LENGTH_EXCEEDS_IP;
   s.srcPort = (b[o] << 8) | b[o + 1];

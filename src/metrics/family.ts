@@ -7,18 +7,43 @@ import { Counter, Gauge, Registry } from 'prom-client';
 export type Labels = Record<string, string>;
 export type Emit = (labels: Labels, value: number) => void;
 
-/** Whether each collector's last collection worked: csumwatch_collector_success{collector}. */
+/**
+ * Whether each collector's last collection worked, and how long it took
+ * (csumwatch_collector_success and csumwatch_collector_duration_seconds{collector}), as
+ * node_exporter reports its collectors. A collector is every family registered under its name: it
+ * succeeded in a scrape when all of them did, and its duration is theirs summed. begin() marks a
+ * new scrape; the success gauge is registered last, so it reads the scrape's own collections.
+ */
 export class CollectorHealth {
   readonly last = new Map<string, boolean>();
+  readonly seconds = new Map<string, number>();
+  private scrape = 0;
+  private readonly scrapeOf = new Map<string, number>();
 
-  /** Runs one collection, recording whether it threw; a failure leaves the previous values out. */
-  run(collector: string, fn: () => void): void {
+  /** A new scrape starts: the next collection of each collector replaces what it said last time. */
+  begin(): void {
+    this.scrape++;
+  }
+
+  /** Runs one family's collection; returns whether it worked. */
+  run(collector: string, fn: () => void): boolean {
+    const t0 = process.hrtime.bigint();
+    let ok = true;
     try {
       fn();
-      this.last.set(collector, true);
     } catch {
-      this.last.set(collector, false);
+      ok = false;
     }
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (this.scrapeOf.get(collector) !== this.scrape) {
+      this.scrapeOf.set(collector, this.scrape);
+      this.last.set(collector, ok);
+      this.seconds.set(collector, dt);
+    } else {
+      this.last.set(collector, this.last.get(collector) === true && ok);
+      this.seconds.set(collector, (this.seconds.get(collector) ?? 0) + dt);
+    }
+    return ok;
   }
 }
 
@@ -32,13 +57,24 @@ export function arrayGauge(reg: Registry, health: CollectorHealth, collector: st
   return new Gauge({ name, help, labelNames, registers: [reg], collect: collectInto(health, collector, rows, (m, labels, v) => m.set(labels, v)) });
 }
 
-/** A collect() that drops the last scrape's series and writes this one's through put. */
+/**
+ * A collect() that reads this scrape's rows first and only then replaces the family's series with
+ * them. When reading fails, the family keeps the series of its last good collection: a counter is
+ * never exported lower (a false reset) or half-written because one read threw; the failure shows
+ * in csumwatch_collector_success.
+ */
 function collectInto<M extends { reset(): void }>(health: CollectorHealth, collector: string, rows: (emit: Emit) => void, put: (m: M, labels: Labels, value: number) => void) {
+  const labels: Labels[] = [];
+  const values: number[] = [];
   return function (this: M): void {
-    health.run(collector, () => {
-      this.reset();
-      rows((labels, value) => put(this, labels, value));
-    });
+    labels.length = 0;
+    values.length = 0;
+    if (!health.run(collector, () => rows((l, v) => {
+      labels.push(l);
+      values.push(v);
+    }))) return;
+    this.reset();
+    for (let i = 0; i < labels.length; i++) put(this, labels[i], values[i]);
   };
 }
 
@@ -77,9 +113,12 @@ export class ArrayHistogram {
     reg.registerMetric(this as never);
   }
 
+  /** The last good collection's series, kept when a collection fails. */
+  private lastValues: MetricValue[] = [];
+
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: MetricValue[] }> {
     const values: MetricValue[] = [];
-    this.health.run(this.collector, () => {
+    const ok = this.health.run(this.collector, () => {
       this.rows((r) => {
         let acc = 0;
         for (let i = 0; i <= this.bounds.length; i++) {
@@ -91,7 +130,8 @@ export class ArrayHistogram {
         values.push({ labels: r.labels, value: r.count, metricName: `${this.name}_count` });
       });
     });
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    if (ok) this.lastValues = values;
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.lastValues };
   }
 
   reset(): void {

@@ -17,7 +17,18 @@ import { registerVtepMetrics } from './vtep';
 export function createRegistry(agent: Agent, version: string): Registry {
   const reg = new Registry();
   const health = new CollectorHealth();
-  new Gauge({ name: 'csumwatch_build_info', help: 'Always 1; the version label says which csumwatch runs.', labelNames: ['version'], registers: [reg] }).set({ version }, 1);
+  // First registered, so collected first in every scrape (prom-client collects in registration
+  // order): it marks the scrape's start for the collectors' health.
+  new Gauge({
+    name: 'csumwatch_build_info',
+    help: 'Always 1; the version label says which csumwatch runs.',
+    labelNames: ['version'],
+    registers: [reg],
+    collect() {
+      health.begin();
+      this.set({ version }, 1);
+    },
+  });
   arrayGauge(reg, health, 'interfaces', 'csumwatch_interface_info', 'Always 1 per interface the agent captures or waits for, with its driver, kind and MTU.', ['iface', 'driver', 'kind', 'mtu'], (emit) => {
     for (const c of agent.captures()) emit({ iface: c.name, driver: c.driver, kind: c.kind, mtu: String(c.mtu) }, 1);
   });
@@ -32,15 +43,25 @@ export function createRegistry(agent: Agent, version: string): Registry {
   registerDoctorMetrics(reg, health, agent);
   arrayCounter(reg, health, 'capture', 'csumwatch_internal_errors_total', 'Capture batches and kernel drop events whose handling threw (a bug): counted and logged, the agent continues.', [], (emit) => emit({}, agent.internalErrors + agent.drops.internalErrors));
   registerProcessMetrics(reg);
-  // Last, so that it reports the collections of this scrape.
+  // Last, so that they report the collections of this scrape.
   new Gauge({
     name: 'csumwatch_collector_success',
-    help: 'Whether the collector\'s last collection worked (1) or failed (0).',
+    help: 'Whether the collector\'s last collection worked (1: every family it fills was read) or failed (0: those families kept their last values).',
     labelNames: ['collector'],
     registers: [reg],
     collect() {
       this.reset();
       for (const [collector, ok] of health.last) this.set({ collector }, ok ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'csumwatch_collector_duration_seconds',
+    help: 'How long the collector\'s last collection took, over every family it fills.',
+    labelNames: ['collector'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      for (const [collector, s] of health.seconds) this.set({ collector }, s);
     },
   });
   return reg;

@@ -49,6 +49,14 @@ t.test('file < environment < flags', async (t) => {
   t.equal(loadConfig({ file: yaml('empty.yaml', '') }).dnsTimeout, 5, 'an empty file is no settings');
 });
 
+t.test('a file of many keys is read in linear time', async (t) => {
+  // The yaml package's own duplicate check was quadratic: 60 000 keys took 25 s.
+  const many = yaml('many.yaml', Array.from({ length: 60_000 }, (_, i) => `k${i}: 1`).join('\n') + '\n');
+  const t0 = Date.now();
+  t.throws(() => loadConfig({ file: many }), /unknown setting 'k0'/);
+  t.ok(Date.now() - t0 < 10_000, `refused in ${Date.now() - t0} ms (bounded: the check is linear)`);
+});
+
 t.test('every setting has a distinct flag, variable and YAML key', async (t) => {
   for (const k of ['flag', 'env', 'yaml'] as const) t.equal(new Set(FIELDS.map((f) => f[k])).size, FIELDS.length, k);
   t.same(FIELDS.map((f) => f.key).sort(), Object.keys(DEFAULT_AGENT_CONFIG).sort(), 'every setting is configurable');
@@ -72,6 +80,8 @@ t.test('bad values: one line naming where they came from', async (t) => {
     [{ file: yaml('bad.yaml', 'listen: [1, 2\n') }, /^reading .*bad\.yaml: not YAML: /],
     [{ file: yaml('list.yaml', '- a\n- b\n') }, /expected a mapping of settings$/],
     [{ file: yaml('unknown.yaml', 'dnsTimout: 2\n') }, /unknown setting 'dnsTimout' \(known: listen, /],
+    [{ file: yaml('twice.yaml', 'dnsTimeout: 2\ndnsTimeout: 3\n') }, /: setting 'dnsTimeout' given twice$/],
+    [{ file: yaml('huge.yaml', '#'.repeat((1 << 20) + 1)) }, /: larger than 1 MiB; a settings file is far smaller$/],
     [{ file: yaml('type.yaml', 'dnsTimeout: {a: 1}\n') }, /dnsTimeout: expected a single value$/],
     [{ flags: { 'bpf-ring': '1000' } }, /^--bpf-ring: not a power of 2: 1000$/],
     [{ flags: { 'cluster-dns': ['10.96.0.10', 'kube-dns'] } }, /^--cluster-dns: not an IP address: "kube-dns"$/],
@@ -102,6 +112,9 @@ t.test('csumwatch agent: --help, usage errors, a taken port', async (t) => {
     [[], { CSUMWATCH_LISTEN: 'nowhere' }, /^csumwatch: agent: CSUMWATCH_LISTEN: expected HOST:PORT/],
     [['--config', join(dir, 'missing.yaml')], {}, /^csumwatch: agent: reading .*: no such file$/],
     [['extra'], {}, /^csumwatch: unexpected argument 'extra'/],
+    [['--config', '/dev/zero'], {}, /^csumwatch: agent: reading \/dev\/zero: not a regular file$/],
+    // Checked against the running kernel's reasons (root, BTF): a typo is refused, not traced in silence.
+    [['--bpf-event-reason', 'udp_csumm', '--listen', '127.0.0.1:0', '--interface', 'lo'], {}, /^csumwatch: agent: --bpf-event-reason: not a drop reason of this kernel: udp_csumm /],
   ] as const) {
     const r = run([...args], env);
     t.equal(r.status, 2, `${args.join(' ')} ${JSON.stringify(env)}: exit 2`);

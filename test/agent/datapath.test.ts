@@ -125,6 +125,15 @@ t.test('kernel counts equal the interface counters; DNS exact; then GRO-merged f
   t.equal(j.checksums.udp.bad + j.checksums.vxlan.tcp.bad, 0, 'offline: no bad checksum');
   t.ok(j.checksums.vxlan.tcp.partial >= pseudoOnly / 2, `offline: merged frames are partial (${j.checksums.vxlan.tcp.partial})`);
 
+  // A configured interface that does not exist is said, once, not waited for in silence.
+  const logN = join(dir, 'nope.log');
+  const agentN = startAgent(NS, logN, ['--listen', '127.0.0.1:9477', '--interface', 'nope0', '--bpf', 'off', '--doctor-interval', '0', '--rescan-interval', '1'], procs);
+  const said = () => fs.readFileSync(logN, 'utf8').split('\n').filter((l) => l.includes('configured interface not found') && l.includes('"iface":"nope0"')).length;
+  for (let i = 0; i < 50 && said() === 0; i++) sleepMs(200);
+  sleepMs(2500); // past a rescan or two
+  t.equal(said(), 1, '--interface nope0: one warning naming it');
+  t.equal(await stopAgent(agentN), 0, 'that agent stops cleanly');
+
   t.equal(await stopAgent(agentG), 0, 'the kernel agent stops cleanly');
   t.equal(await stopAgent(agentP), 0, 'the pcap agent stops cleanly');
 });

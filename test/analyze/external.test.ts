@@ -52,3 +52,16 @@ t.test('tcpdump nflog and ppp: a link type not decoded is said once on stderr, n
     t.equal(r.err.split('\n').filter((l) => l.includes('link type')).length, 1, `${file}: once`);
   }
 });
+
+t.test('tcpdump TSO and BIG TCP captures: lengths 0 on the sender are presumed TSO, not malformed', { skip }, async (t) => {
+  // A TSO segment of 2 016 bytes with IPv4 total length 0 (tcpdump: "presumed TSO"), and BIG TCP
+  // super-packets over VXLAN whose outer IP and UDP lengths are 0.
+  const tso = analyze('tcpdump-ipv4_tcp_http_xml_tso.pcap');
+  t.equal(tso.frames, 1);
+  t.same([tso.checksums.tcp.bad, tso.checksums.tcp.ok + tso.checksums.tcp.partial + tso.checksums.tcp.unverifiable], [0, 1], `TSO: its TCP checksum judged, not bad (${JSON.stringify(tso.checksums.tcp)})`);
+  for (const file of ['tcpdump-bigtcp-ipv4-vxlan-ipv4.pcap', 'tcpdump-bigtcp-ipv6-vxlan-ipv6.pcap']) {
+    const j = analyze(file) as Report & { malformed: number; vxlan_frames: number };
+    t.equal(j.malformed, 0, `${file}: not malformed`);
+    t.equal(j.vxlan_frames, 1, `${file}: decoded as VXLAN`);
+  }
+});

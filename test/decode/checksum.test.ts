@@ -75,7 +75,7 @@ t.test('pseudo-headers match the builder', (t) => {
 
 function segment(b: Buffer, l4Field: number, fragment = 0): TransportSegment {
   // Raw buffer layout for these tests: 4-byte src, 4-byte dst, then the UDP segment at 8.
-  return { ipVersion: 4, srcOffset: 0, dstOffset: 4, proto: 17, fragment, l4Offset: 8, l4End: b.length, l4Field, l4Sum: 0 };
+  return { ipVersion: 4, srcOffset: 0, dstOffset: 4, proto: 17, fragment, tso: false, l4Offset: 8, l4End: b.length, l4Field, l4Sum: 0 };
 }
 
 /** src, dst, then a UDP segment (ports 1000 -> 53, payload "hi!") with the given field. */

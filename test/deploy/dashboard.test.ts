@@ -365,6 +365,7 @@ const NOT_SHOWN: Record<string, string> = {
   csumwatch_dns_latency_seconds_count: 'answered transactions are in csumwatch_dns_responses_total',
   process_start_time_seconds: 'restarts show in up and the process panels',
   csumwatch_vtep_peers: 'how many peers a node has seen is context, not a symptom; the matrix lists the peers with bad packets',
+  csumwatch_collector_duration_seconds: 'for debugging a slow scrape; the collector success panel says which collector failed',
 };
 
 function coverageProblems(d: Dashboard, exported: Set<string>): string[] {

@@ -19,7 +19,7 @@ import { ApiServer, fixture } from '../kube/apiserver';
 const GOLDEN = join(FIX, 'metrics', 'golden.prom');
 
 /** The csumwatch_* lines only: process metrics change from run to run. */
-const ours = (text: string) => text.split('\n').filter((l) => /^(# (HELP|TYPE) )?csumwatch_/.test(l) && !/csumwatch_collector_success/.test(l)).join('\n') + '\n';
+const ours = (text: string) => text.split('\n').filter((l) => /^(# (HELP|TYPE) )?csumwatch_/.test(l) && !/csumwatch_collector_(success|duration_seconds)/.test(l)).join('\n') + '\n';
 
 t.test('/metrics: golden output, promtool-clean, the counts the captures hold', async (t) => {
   const agent = fedAgent();
@@ -53,6 +53,29 @@ t.test('/metrics: golden output, promtool-clean, the counts the captures hold', 
   t.match(body, /^process_resident_memory_bytes \d+/m, 'process metrics for CPU and RSS');
   t.match(body, /^csumwatch_collector_success\{collector="snmp"\} 1$/m);
   t.notMatch(body, /q\d\d\.lab\.test/, 'no query name in the metrics');
+  await a.close();
+});
+
+// node_exporter's rule: a collector succeeded when every family it fills did; a family whose
+// read fails keeps its last values (a counter going to 0 would be a false reset).
+t.test('a failing collector: success 0 for that scrape, its counters keep their values', async (t) => {
+  const agent = fedAgent();
+  const a = app(agent);
+  const scrape = async () => (await a.inject({ method: 'GET', url: '/metrics' })).body;
+  const before = await scrape();
+  const csum = /^csumwatch_kernel_udp_in_csum_errors_total (\d+)$/m;
+  t.match(before, csum);
+  const readSnmp = agent.readSnmp.bind(agent);
+  agent.readSnmp = () => {
+    throw new Error('EIO');
+  };
+  const failed = await scrape();
+  t.match(failed, /^csumwatch_collector_success\{collector="snmp"\} 0$/m, 'the snmp collector failed');
+  t.equal(csum.exec(failed)?.[1], csum.exec(before)?.[1], 'its counter kept its value: no false reset');
+  t.match(failed, /^csumwatch_collector_success\{collector="capture"\} 1$/m, 'the others did not');
+  t.match(failed, /^csumwatch_collector_duration_seconds\{collector="snmp"\} [\d.e-]+$/m, 'each collector has its duration');
+  agent.readSnmp = readSnmp;
+  t.match(await scrape(), /^csumwatch_collector_success\{collector="snmp"\} 1$/m, 'and recovers with the next scrape');
   await a.close();
 });
 

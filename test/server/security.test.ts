@@ -54,7 +54,7 @@ const NAMES = capturedNames();
 
 /** Everything a request could change: the agent's counters, lists and findings. */
 async function snapshot(agent: Agent): Promise<string> {
-  const metrics = (await createRegistry(agent, 'x').metrics()).split('\n').filter((l) => l.startsWith('csumwatch_') && !l.startsWith('csumwatch_collector_success'));
+  const metrics = (await createRegistry(agent, 'x').metrics()).split('\n').filter((l) => l.startsWith('csumwatch_') && !l.startsWith('csumwatch_collector_success') && !l.startsWith('csumwatch_collector_duration_seconds'));
   return JSON.stringify({
     metrics,
     lost: agent.dns.lost(),
