@@ -411,31 +411,22 @@ export class Agent {
     const info: CaptureInfo = { ...w, running: false, error: null };
     const l: Live = { info, slot, sources: [], seen: [], failed: false, down: false };
     if (w.ifindex > 0) this.slotByIfindex.set(w.ifindex, slot);
+    // Each source delivers into the slot's counters; kernelCounted: the filter counted its VXLAN.
+    const attach = (src: PacketSource, dirIndex: number, kernelCounted: boolean) => {
+      l.sources.push(src);
+      l.seen.push({ received: 0, dropped: 0, ifDropped: 0, clipped: 0 });
+      src.start(this.batchHandler(slot, dirIndex, src.linkType, kernelCounted, w.mtu), (msg) => this.onCaptureError(l, msg));
+    };
+    const bufferBytes = this.config.captureBufferMiB << 20;
+    const timeoutMs = this.config.captureTimeoutMs;
     try {
       if (this.kfilter && isEthernet(w.name)) {
         // One socket, both directions: each record says which, and the kernel's checksum status.
-        const src = new RingSource({
-          device: w.name,
-          ifindex: w.ifindex,
-          progFd: this.kfilter.progFd,
-          bufferBytes: this.config.captureBufferMiB << 20,
-          timeoutMs: this.config.captureTimeoutMs,
-        });
-        l.sources.push(src);
-        l.seen.push({ received: 0, dropped: 0, ifDropped: 0, clipped: 0 });
-        src.start(this.batchHandler(slot, DIR_INDEX_RX, src.linkType, true, w.mtu), (msg) => this.onCaptureError(l, msg));
-      } else for (const [dir, dirIndex] of [['in', DIR_INDEX_RX], ['out', DIR_INDEX_TX]] as const) {
-        const src = this.open({
-          device: w.name,
-          direction: dir,
-          filter: this.filter,
-          snaplen: this.config.snaplen,
-          bufferBytes: this.config.captureBufferMiB << 20,
-          timeoutMs: this.config.captureTimeoutMs,
-        });
-        l.sources.push(src);
-        l.seen.push({ received: 0, dropped: 0, ifDropped: 0, clipped: 0 });
-        src.start(this.batchHandler(slot, dirIndex, src.linkType, false, w.mtu), (msg) => this.onCaptureError(l, msg));
+        attach(new RingSource({ device: w.name, ifindex: w.ifindex, progFd: this.kfilter.progFd, bufferBytes, timeoutMs }), DIR_INDEX_RX, true);
+      } else {
+        for (const [direction, dirIndex] of [['in', DIR_INDEX_RX], ['out', DIR_INDEX_TX]] as const) {
+          attach(this.open({ device: w.name, direction, filter: this.filter, snaplen: this.config.snaplen, bufferBytes, timeoutMs }), dirIndex, false);
+        }
       }
     } catch (err) {
       info.error = (err as Error).message;

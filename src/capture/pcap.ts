@@ -17,17 +17,13 @@
 
 import { LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW } from '../decode/decoder';
 import { requireAddon } from './addon';
-import { BatchHandler, PacketSource, SourceStats } from './source';
+import { BatchBinding, NativeSource, SourceStats } from './source';
 
-interface Binding {
+interface Binding extends BatchBinding {
   open(device: string, snaplen: number, bufferBytes: number, timeoutMs: number): object;
   datalink(h: object): number;
   setFilter(h: object, expr: string): void;
   setDirection(h: object, inbound: boolean): void;
-  start(h: object, buf: Buffer, cb: (records: number, bytesOrError: number | string) => void): void;
-  dispatch(h: object): number;
-  stats(h: object): [number, number, number, number];
-  close(h: object): void;
   libVersion(): string;
 }
 
@@ -74,79 +70,30 @@ function linkTypeOf(dlt: number): number {
   }
 }
 
-export class PcapSource implements PacketSource {
+export class PcapSource extends NativeSource {
   readonly linkType: number;
-  private readonly b: Binding;
-  private handle: object | null;
-  // Held for as long as the capture runs: libpcap's callback writes into it (the binding holds a
-  // reference too; this one makes the ownership plain to a reader).
-  private readonly batch: Buffer;
-  /** The counters as last read before close, so drops counted up to an interface's loss survive. */
-  private final: SourceStats | null = null;
 
   constructor(opts: PcapOptions) {
-    this.b = pcapBinding();
+    super(pcapBinding(), opts.batchBytes ?? 1 << 20, () => new CaptureError('capture is closed'));
+    const b = this.b as Binding;
+    let h: object;
     try {
-      this.handle = this.b.open(opts.device, opts.snaplen ?? 65535, opts.bufferBytes ?? 4 << 20, opts.timeoutMs ?? 100);
+      h = b.open(opts.device, opts.snaplen ?? 65535, opts.bufferBytes ?? 4 << 20, opts.timeoutMs ?? 100);
     } catch (err) {
       throw new CaptureError((err as Error).message);
     }
     try {
-      this.linkType = linkTypeOf(this.b.datalink(this.handle));
-      this.b.setDirection(this.handle, opts.direction === 'in');
-      this.b.setFilter(this.handle, opts.filter);
+      this.linkType = linkTypeOf(b.datalink(h));
+      b.setDirection(h, opts.direction === 'in');
+      b.setFilter(h, opts.filter);
     } catch (err) {
-      this.b.close(this.handle);
-      this.handle = null;
+      b.close(h);
       throw new CaptureError(`capturing on ${opts.device}: ${(err as Error).message}`);
     }
-    this.batch = Buffer.alloc(opts.batchBytes ?? 1 << 20);
+    this.handle = h;
   }
 
-  start(onBatch: BatchHandler, onError: (message: string) => void): void {
-    const h = this.live();
-    const buf = this.batch;
-    let failed = false;
-    this.b.start(h, buf, (records, bytes) => {
-      if (records < 0) {
-        // Once: the handle stays open, so that its owner can still drain the ring (poll())
-        // before it closes it; a later poll may hit the same error again.
-        if (!failed) onError(String(bytes));
-        failed = true;
-        return;
-      }
-      onBatch(buf, records, bytes as number);
-    });
-  }
-
-  poll(): number {
-    return this.handle ? this.b.dispatch(this.handle) : 0;
-  }
-
-  stats(): SourceStats {
-    if (this.final) return this.final;
-    const [received, dropped, ifDropped, clipped] = this.b.stats(this.live());
+  protected counters([received, dropped, ifDropped, clipped]: [number, number, number, number]): SourceStats {
     return { received, dropped, ifDropped, clipped };
-  }
-
-  close(): void {
-    if (this.handle) {
-      try {
-        this.final = this.stats();
-      } catch {
-        this.final = { received: 0, dropped: 0, ifDropped: 0, clipped: 0 };
-      }
-      this.b.close(this.handle);
-      this.handle = null;
-    }
-  }
-
-  get closed(): boolean {
-    return this.handle === null;
-  }
-
-  private live(): object {
-    if (!this.handle) throw new CaptureError('capture is closed');
-    return this.handle;
   }
 }

@@ -10,14 +10,10 @@
 import { LINKTYPE_ETHERNET } from '../decode/decoder';
 import { requireAddon } from './addon';
 import { CaptureError } from './pcap';
-import { BatchHandler, PacketSource, SourceStats } from './source';
+import { BatchBinding, NativeSource, SourceStats } from './source';
 
-interface RingBinding {
+interface RingBinding extends BatchBinding {
   open(ifindex: number, blockBytes: number, blocks: number, timeoutMs: number, progFd: number): object;
-  start(h: object, buf: Buffer, cb: (records: number, bytesOrError: number | string) => void): void;
-  dispatch(h: object): number;
-  stats(h: object): [number, number, number, number];
-  close(h: object): void;
 }
 
 let binding: RingBinding | null = null;
@@ -47,60 +43,21 @@ export function ringGeometry(bytes: number): { blockBytes: number; blocks: numbe
   return { blockBytes: block, blocks: Math.max(4, Math.floor(bytes / block)) };
 }
 
-export class RingSource implements PacketSource {
+export class RingSource extends NativeSource {
   readonly linkType = LINKTYPE_ETHERNET;
-  private readonly b: RingBinding;
-  private handle: object | null;
-  // Held for as long as the capture runs: the addon writes into it (it holds a reference too).
-  private readonly batch: Buffer;
-  private final: SourceStats | null = null;
 
   constructor(opts: RingOptions) {
-    this.b = ringBinding();
+    super(ringBinding(), opts.batchBytes ?? 1 << 20, () => new CaptureError('capture is closed'));
     const g = ringGeometry(opts.bufferBytes ?? 4 << 20);
     try {
-      this.handle = this.b.open(opts.ifindex, g.blockBytes, g.blocks, opts.timeoutMs ?? 100, opts.progFd);
+      this.handle = (this.b as RingBinding).open(opts.ifindex, g.blockBytes, g.blocks, opts.timeoutMs ?? 100, opts.progFd);
     } catch (err) {
       throw new CaptureError(`capturing on ${opts.device}: ${(err as Error).message}`);
     }
-    this.batch = Buffer.alloc(opts.batchBytes ?? 1 << 20);
   }
 
-  start(onBatch: BatchHandler, onError: (message: string) => void): void {
-    const h = this.live();
-    const buf = this.batch;
-    let failed = false;
-    this.b.start(h, buf, (records, bytes) => {
-      if (records < 0) {
-        if (!failed) onError(String(bytes));
-        failed = true;
-        return;
-      }
-      onBatch(buf, records, bytes as number);
-    });
-  }
-
-  poll(): number {
-    return this.handle ? this.b.dispatch(this.handle) : 0;
-  }
-
-  stats(): SourceStats {
-    if (this.final) return this.final;
-    const [received, dropped, , clipped] = this.b.stats(this.live());
+  protected counters([received, dropped, , clipped]: [number, number, number, number]): SourceStats {
     // TPACKET's tp_packets counts the dropped packets too.
     return { received: received - dropped, dropped, ifDropped: 0, clipped };
-  }
-
-  close(): void {
-    if (!this.handle) return;
-    this.b.close(this.handle);
-    const [received, dropped, , clipped] = this.b.stats(this.handle);
-    this.final = { received: received - dropped, dropped, ifDropped: 0, clipped };
-    this.handle = null;
-  }
-
-  private live(): object {
-    if (!this.handle) throw new CaptureError('capture is closed');
-    return this.handle;
   }
 }

@@ -91,3 +91,76 @@ export interface PacketSource {
   stats(): SourceStats;
   close(): void;
 }
+
+/** What both capture addons (native/ring.c, native/pcap.c) share: batches into one buffer. */
+export interface BatchBinding {
+  start(h: object, buf: Buffer, cb: (records: number, bytesOrError: number | string) => void): void;
+  dispatch(h: object): number;
+  stats(h: object): [number, number, number, number];
+  close(h: object): void;
+}
+
+/**
+ * A live capture through one of the addons: an open handle, and the batch buffer the addon writes
+ * records into. The buffer is held here for as long as the capture runs (the addon holds a
+ * reference too; this one makes the ownership plain: a buffer only the native side points to
+ * would be freed under it). Subclasses open the handle and read the addon's counters.
+ */
+export abstract class NativeSource implements PacketSource {
+  abstract readonly linkType: number;
+  protected handle: object | null = null;
+  protected readonly batch: Buffer;
+  /** The counters as last read before close, so drops counted up to an interface's loss survive. */
+  protected final: SourceStats | null = null;
+
+  constructor(protected readonly b: BatchBinding, batchBytes: number, private readonly closedError: () => Error) {
+    this.batch = Buffer.alloc(batchBytes);
+  }
+
+  start(onBatch: BatchHandler, onError: (message: string) => void): void {
+    const h = this.live();
+    const buf = this.batch;
+    let failed = false;
+    this.b.start(h, buf, (records, bytes) => {
+      if (records < 0) {
+        // Once: the handle stays open, so that its owner can still drain the ring (poll())
+        // before it closes it; a later poll may hit the same error again.
+        if (!failed) onError(String(bytes));
+        failed = true;
+        return;
+      }
+      onBatch(buf, records, bytes as number);
+    });
+  }
+
+  poll(): number {
+    return this.handle ? this.b.dispatch(this.handle) : 0;
+  }
+
+  stats(): SourceStats {
+    return this.final ?? this.counters(this.b.stats(this.live()));
+  }
+
+  /** The addon's four counters as SourceStats. */
+  protected abstract counters(raw: [number, number, number, number]): SourceStats;
+
+  close(): void {
+    if (!this.handle) return;
+    try {
+      this.final = this.counters(this.b.stats(this.handle));
+    } catch {
+      this.final = { received: 0, dropped: 0, ifDropped: 0, clipped: 0 };
+    }
+    this.b.close(this.handle);
+    this.handle = null;
+  }
+
+  get closed(): boolean {
+    return this.handle === null;
+  }
+
+  protected live(): object {
+    if (!this.handle) throw this.closedError();
+    return this.handle;
+  }
+}
