@@ -106,7 +106,7 @@ import type { PcapOptions } from '../src/capture/pcap';
 import { LOST_CAUSES, ServerStats } from '../src/correlate/servers';
 import { DnsCorrelator } from '../src/correlate/transactions';
 import { CSUM_COUNT, fold, pseudo4, pseudo6, sum16 } from '../src/decode/checksum';
-import { RCODE_SLOTS, rcodeSlot } from '../src/decode/dns';
+import { nextTcpMessage, RCODE_SLOTS, rcodeSlot } from '../src/decode/dns';
 import { Decoder, DecoderOptions, DEFAULT_MTU } from '../src/decode/decoder';
 import { DIR_RX, DIR_TX, DIR_UNKNOWN, DnsView, FRAG_FIRST, FRAG_LATER, Frame, LAYER_COUNT, LAYER_NAMES, Stack } from '../src/decode/frame';
 import { isMalformed, Status, STATUS_COUNT, statusName } from '../src/decode/status';
@@ -840,7 +840,7 @@ export class Generator {
 const FRAME_KEYS = Object.keys(new Frame());
 const STACK_KEYS = Object.keys(new Stack());
 const DNS_KEYS = Object.keys(new DnsView());
-const OFFSET_KEYS = new Set(['ipOffset', 'ipEnd', 'srcOffset', 'dstOffset', 'l4Offset', 'l4End', 'l4FieldOffset', 'msgOffset', 'nameOffset']);
+const OFFSET_KEYS = new Set(['ipOffset', 'ipEnd', 'srcOffset', 'dstOffset', 'l4Offset', 'l4End', 'l4FieldOffset', 'msgOffset', 'nameOffset', 'tcpNext', 'tcpEnd']);
 
 /** Compares two decodes of one frame (every field); returns the first differing field or null. */
 export function frameDiff(a: Frame, oa: number, b: Frame, ob: number): string | null {
@@ -1019,8 +1019,10 @@ export class Tally {
   readonly pseudoOnly = new Float64Array(LAYER_COUNT);
   /** VXLAN frames [dir*2+bad]. */
   readonly vtep = new Float64Array(4);
+  private readonly tcpMsg = new DnsView();
 
-  add(slot: number, dir: number, f: Frame): void {
+  /** Counts frame f, decoded from b (where the later messages of a TCP segment are read). */
+  add(slot: number, dir: number, f: Frame, b: Uint8Array): void {
     this.frames++;
     const sd = slot * 2 + dir;
     this.packets[sd * 2 + (f.vxlan ? 1 : 0)]++;
@@ -1045,13 +1047,23 @@ export class Tally {
     else if (f.outer.fragment === FRAG_LATER) this.fragLater++;
     const d = f.dns;
     if (d.present) {
-      if (d.qr === 0) this.dnsQueries++;
-      else {
-        this.dnsResponses++;
-        this.rcodes[rcodeSlot(d.rcode)]++;
-      }
-      if (!d.keyed) this.dnsUnkeyed++;
+      this.countDns(d);
+      // The later messages of a TCP segment count as the correlator counts them.
+      const m = this.tcpMsg;
+      m.tcpNext = d.tcpNext;
+      m.tcpEnd = d.tcpEnd;
+      m.inner = d.inner;
+      while (m.tcpNext >= 0 && nextTcpMessage(b, m)) this.countDns(m);
     }
+  }
+
+  private countDns(d: DnsView): void {
+    if (d.qr === 0) this.dnsQueries++;
+    else {
+      this.dnsResponses++;
+      this.rcodes[rcodeSlot(d.rcode)]++;
+    }
+    if (!d.keyed) this.dnsUnkeyed++;
   }
 
   /** Sum of the csum counts of a layer and result over every slot and direction. */
@@ -1727,8 +1739,8 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
         else tsUs += t < 2 ? 6_000_000 : t < 4 ? -rng.int(2_000_000) : rng.int(3000);
         if (tsUs > lastTs) lastTs = tsUs;
         const f = oracle.fa;
-        tally.add(slot, dirIndex, f);
-        chunkTally.add(slot, dirIndex, f);
+        tally.add(slot, dirIndex, f, oracle.bufA);
+        chunkTally.add(slot, dirIndex, f, oracle.bufA);
         try {
           // The file's timestamp: the agent's, or now and then for a DNS query one the live capture
           // cannot give (0, past 2^53 µs, the largest 64-bit value), which only a file can hold.

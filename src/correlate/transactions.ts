@@ -22,7 +22,7 @@
 // packet, so a drop whose transaction is not in the table yet waits for it in a small table of
 // its own, for the timeout.
 
-import { copyName, decodeDns, MAX_NAME_LEN, nameToString, qtypeName, RCODE_SLOTS, rcodeSlot } from '../decode/dns';
+import { copyName, decodeDns, MAX_NAME_LEN, nameToString, nextTcpMessage, qtypeName, RCODE_SLOTS, rcodeSlot } from '../decode/dns';
 import { DnsView, Frame, Layer, LAYER_COUNT, LAYER_NAMES, Stack } from '../decode/frame';
 import { Status } from '../decode/status';
 import { addrString } from './addrtable';
@@ -221,6 +221,8 @@ export class DnsCorrelator {
   private readonly pendIndex = new Map<number, number>();
   private pendNext = 0;
   private readonly dropDns = new DnsView();
+  /** The later messages of a TCP segment, decoded one at a time. */
+  private readonly tcpMsg = new DnsView();
 
   // Tombstones of answered transactions evicted before their lingering ended: two ways per set,
   // the older of the two replaced. Hash of the key, fingerprint of the question, when answered.
@@ -314,6 +316,20 @@ export class DnsCorrelator {
     }
     const d = f.dns;
     if (!d.present) return;
+    this.observeMessage(b, f, d, ifIndex);
+    if (d.tcpNext < 0) return;
+    // The other messages of a TCP segment (pipelined queries or answers), one by one into a view
+    // of the correlator's own: the frame's stays as the decoder left it, for whoever reads it next.
+    const m = this.tcpMsg;
+    m.tcpNext = d.tcpNext;
+    m.tcpEnd = d.tcpEnd;
+    m.inner = d.inner;
+    while (nextTcpMessage(b, m)) this.observeMessage(b, f, m, ifIndex);
+  }
+
+  /** One DNS message d of the frame f being observed (f.dns, or a later one of its TCP segment). */
+  private observeMessage(b: Uint8Array, f: Frame, d: DnsView, ifIndex: number): void {
+    const tsUs = this.nowUs;
     const isQuery = d.qr === 0;
     if (isQuery) this.queries++;
     else {
@@ -325,10 +341,10 @@ export class DnsCorrelator {
       return;
     }
     const s = d.inner ? f.inner : f.outer;
-    const h = this.loadKey(b, s, isQuery, f.dns.id);
-    let slot = this.find(h, f.dns);
+    const h = this.loadKey(b, s, isQuery, d.id);
+    let slot = this.find(h, d);
     const bad = f.badMask();
-    if (slot < 0 && this.tombstone(h, f.dns, tsUs)) {
+    if (slot < 0 && this.tombstone(h, d, tsUs)) {
       // A copy of a transaction that was answered and then evicted: never a new one.
       // A query copy is most likely the other interface's sighting of one packet (the table no
       // longer knows which interface saw it first), so it counts as nothing; an answer copy is a
@@ -339,7 +355,7 @@ export class DnsCorrelator {
     }
     if (isQuery) {
       if (slot < 0) {
-        slot = this.insert(h, b, f, true);
+        slot = this.insert(h, b, f, d, true);
       } else if (this.state[slot] === STATE_ORPHAN) {
         this.adopt(slot, tsUs);
       } else if (this.lastIf[slot] !== ifIndex && tsUs - this.lastQueryTs[slot] <= SAME_PACKET_US) {
@@ -361,7 +377,7 @@ export class DnsCorrelator {
         return;
       }
       // Hold the answer for its query (see STATE_ORPHAN).
-      slot = this.insert(h, b, f, false);
+      slot = this.insert(h, b, f, d, false);
       this.unlinkList(slot, LIST_PENDING);
       this.state[slot] = STATE_ORPHAN;
       this.answeredTs[slot] = tsUs;
@@ -390,7 +406,7 @@ export class DnsCorrelator {
     const latency = Math.max(0, tsUs - this.firstTs[slot]);
     this.latency.record(latency);
     this.countAnswer(slot);
-    if (this.servers) this.servers.answered(this.serverOf[slot], rcodeSlot(f.dns.rcode), latency);
+    if (this.servers) this.servers.answered(this.serverOf[slot], rcodeSlot(d.rcode), latency);
   }
 
   /**
@@ -642,7 +658,7 @@ export class DnsCorrelator {
   }
 
   /** Inserts the scratch key's transaction, first seen at nowUs. */
-  private insert(h: number, b: Uint8Array, f: Frame, isQuery: boolean): number {
+  private insert(h: number, b: Uint8Array, f: Frame, d: DnsView, isQuery: boolean): number {
     const tsUs = this.nowUs;
     if (this.freeTop === 0) {
       // Room first from answered transactions (only lingering), else the oldest pending one.
@@ -651,7 +667,6 @@ export class DnsCorrelator {
       this.finalize(victim, 'evicted');
     }
     const slot = this.freeList[--this.freeTop];
-    const d = f.dns;
     this.family[slot] = this.keyFamily;
     for (let i = 0; i < 8; i++) this.addrs[slot * 8 + i] = this.key[i];
     this.ports[slot * 2] = this.keyClientPort;
@@ -662,7 +677,7 @@ export class DnsCorrelator {
     this.nameH1[slot] = d.nameHash1 | 0;
     this.nameH2[slot] = d.nameHash2 | 0;
     this.nameLen[slot] = d.nameLength;
-    this.nameAt[slot] = this.storeName(b, f);
+    this.nameAt[slot] = this.storeName(b, d);
     this.state[slot] = STATE_PENDING;
     this.badMask[slot] = 0;
     this.pseudoMask[slot] = 0;
@@ -689,11 +704,10 @@ export class DnsCorrelator {
   }
 
   /** Copies the question name into the ring arena; returns its absolute position. */
-  private storeName(b: Uint8Array, f: Frame): number {
+  private storeName(b: Uint8Array, d: DnsView): number {
     const size = this.arena.length;
     let pos = this.arenaPos;
     if ((pos % size) + MAX_NAME_LEN > size) pos += size - (pos % size); // never split a name
-    const d = f.dns;
     const n = d.nameOffset < 0 ? 0 : copyName(b, d, this.arena, pos % size);
     this.arenaPos = pos + n;
     return pos;

@@ -152,13 +152,20 @@ export class Decoder {
       this.record(f, inner ? Layer.VXLAN_TCP : Layer.TCP, verifyTransport(b, s, capEnd, -1, allowPartial));
       if (this.dnsPorts[s.dstPort] === 1 || this.dnsPorts[s.srcPort] === 1) {
         // DNS over TCP: a 2-byte length, then the message (RFC 7766 §8). Decoded only where a
-        // segment starts with a message; one split across segments would need reassembly.
+        // segment starts with a message; one split across segments would need reassembly. A
+        // segment may carry more messages after the first (pipelining): f.dns.tcpNext says where
+        // the next one starts, for the correlator to read them all.
         const p = s.l4Offset + ((b[s.l4Offset + 12] >> 4) << 2);
         if (p + 2 > dEnd || p + 2 > capEnd) return Status.OK; // no payload: a handshake or an ACK
         const msgEnd = p + 2 + ((b[p] << 8) | b[p + 1]);
         const wireEnd2 = msgEnd < dEnd ? msgEnd : dEnd;
         st = decodeDns(b, p + 2, wireEnd2 < capEnd ? wireEnd2 : capEnd, wireEnd2, f.dns);
         f.dns.inner = inner;
+        const segEnd = dEnd < capEnd ? dEnd : capEnd;
+        if (st === Status.OK && msgEnd + 2 <= segEnd) {
+          f.dns.tcpNext = msgEnd;
+          f.dns.tcpEnd = segEnd;
+        }
         // A segment cut short of its message is the stream's business, not a lie: truncated.
         return st !== Status.OK && msgEnd > dEnd ? Status.TRUNCATED : st;
       }

@@ -137,6 +137,29 @@ function skipName(b: Uint8Array, p: number, end: number): number {
 }
 
 /**
+ * Decodes the next DNS message of the TCP segment d came from into d (pipelined messages, RFC
+ * 7766 §6.2.1.1), keeping d.inner. False when there is none: the segment ends, the next message
+ * runs past it (split across segments, not reassembled), or it does not decode. Each call moves
+ * forward by at least one message header, so a caller's loop ends with the segment.
+ */
+export function nextTcpMessage(b: Uint8Array, d: DnsView): boolean {
+  const p = d.tcpNext;
+  const end = d.tcpEnd;
+  if (p < 0 || p + 2 > end) return false;
+  const msgEnd = p + 2 + ((b[p] << 8) | b[p + 1]);
+  if (msgEnd > end) return false;
+  const inner = d.inner;
+  d.reset();
+  if (decodeDns(b, p + 2, msgEnd, msgEnd, d) !== Status.OK) return false;
+  d.inner = inner;
+  if (msgEnd + 2 <= end) {
+    d.tcpNext = msgEnd;
+    d.tcpEnd = end;
+  }
+  return true;
+}
+
+/**
  * Copies the question name of an already decoded message into dst at dstOffset, uncompressed and
  * lower-cased, and returns its length (the DnsView's nameLength). Call only after decodeDns
  * returned OK: it trusts the checks made there.

@@ -99,8 +99,17 @@ export class DnsView {
   nameHash2 = 0;
   qtype = 0;
   qclass = 0;
+  /**
+   * DNS over TCP: where the next message's length prefix starts in the same segment (pipelined
+   * queries, RFC 7766 §6.2.1.1), or -1; tcpEnd is where the segment's captured data ends.
+   * nextTcpMessage() (dns.ts) decodes it into this view.
+   */
+  tcpNext = -1;
+  tcpEnd = 0;
 
   reset(): void {
+    this.tcpNext = -1;
+    this.tcpEnd = 0;
     this.present = false;
     this.keyed = false;
     this.inner = false;

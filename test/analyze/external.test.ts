@@ -65,3 +65,15 @@ t.test('tcpdump TSO and BIG TCP captures: lengths 0 on the sender are presumed T
     t.equal(j.vxlan_frames, 1, `${file}: decoded as VXLAN`);
   }
 });
+
+t.test('Suricata dns-tcp-multirequest-buffer: 20 pipelined queries in one TCP segment are 20 queries', { skip }, async (t) => {
+  // RFC 7766 §6.2.1.1: a client may send several queries back to back; all 20 sit in one
+  // segment, and 20 NXDOMAIN answers come back. Only the first message used to be read: 1 query
+  // and 19 orphan responses.
+  const j = analyze('sv-dns-tcp-multirequest-buffer.pcap') as Report & { dns: { queries: number; answered: number; orphan_responses: number } };
+  t.equal(j.dns.queries, 20, '20 queries');
+  t.equal(j.dns.responses, 20, '20 responses');
+  t.equal(j.dns.answered, 20, 'each answered');
+  t.equal(j.dns.orphan_responses, 0, 'no orphan');
+  t.equal(j.dns.rcodes.NXDOMAIN, 20);
+});

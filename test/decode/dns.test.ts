@@ -4,8 +4,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import * as dnsPacket from 'dns-packet';
-import { copyName, MAX_NAME_LEN, nameToString, qtypeName, rcodeName, rcodeSlot } from '../../src/decode/dns';
-import { Frame } from '../../src/decode/frame';
+import { copyName, MAX_NAME_LEN, nameToString, nextTcpMessage, qtypeName, rcodeName, rcodeSlot } from '../../src/decode/dns';
+import { DnsView, Frame } from '../../src/decode/frame';
 import { Status, statusName } from '../../src/decode/status';
 import { defaultQuery, hex, plainDns, plainTcp, vxlanDns, wireName } from '../helpers/packets';
 import { decodeAt, decodeVector, Snap } from './fixtures/harness';
@@ -259,5 +259,29 @@ t.test('DNS ports', (t) => {
   t.equal(decodeAt(plainDns({ dport: 53 }), 0, 0, { opts: { dnsPorts: [5353] } }).snap.dns.present, false);
   // DNS over TCP is not decoded.
   t.equal(decodeAt(plainTcp({ dport: 53 }), 0, 0).snap.dns.present, false);
+  t.end();
+});
+
+t.test('DNS over TCP: every message of a segment, not only the first (RFC 7766 §6.2.1.1)', (t) => {
+  const q = (id: number) => dnsPacket.encode({ type: 'query', id, flags: 0, questions: [{ type: 'A', name: `q${id}.example` }] });
+  const framed = (m: Buffer) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]);
+  const three = Buffer.concat([framed(q(1)), framed(q(2)), framed(q(3))]);
+  const frame = plainTcp({ payload: three, dport: 53 });
+  const f = new Frame();
+  decodeAt(frame, 0, 0, {}, f);
+  t.equal(f.dns.id, 1, 'the decoder reads the first');
+  const ids = [f.dns.id];
+  const m = new DnsView();
+  Object.assign(m, { tcpNext: f.dns.tcpNext, tcpEnd: f.dns.tcpEnd, inner: f.dns.inner });
+  while (nextTcpMessage(frame, m)) ids.push(m.id);
+  t.same(ids, [1, 2, 3], 'nextTcpMessage the others, in order');
+  t.equal(f.dns.id, 1, "the frame's own view is left alone");
+  // A message that runs past the segment is not read (split across segments).
+  const cut = plainTcp({ payload: Buffer.concat([framed(q(1)), framed(q(2)).subarray(0, 10)]), dport: 53 });
+  const g = new Frame();
+  decodeAt(cut, 0, 0, {}, g);
+  const m2 = new DnsView();
+  Object.assign(m2, { tcpNext: g.dns.tcpNext, tcpEnd: g.dns.tcpEnd });
+  t.notOk(nextTcpMessage(cut, m2), 'the cut second message is not read');
   t.end();
 });
