@@ -43,6 +43,9 @@ t.test('a flood of unanswered queries does not make answered ones look lost', as
     { name: 'libpcap datapath', url: PCAP, proc: startAgent(NS, join(dir, 'pcap.log'), ['--listen', '127.0.0.1:9476', '--datapath', 'pcap', '--bpf', 'off'], procs) },
   ];
   for (const a of agents) waitReady(NS, a.url);
+  // Memory (issue 17 item 2): VmRSS before the flood, and VmHWM (the peak) after it.
+  const mem = (pid: number, field: 'VmRSS' | 'VmHWM') => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+  const before = agents.map((a) => mem(a.proc.pid!, 'VmRSS'));
 
   const flood = spawn('ip', ['netns', 'exec', lab.node(1).ns, process.execPath, join(__dirname, '..', 'helpers', 'dns-flood.js'),
     '--addr', SILENT, '--rate', String(FLOOD_QPS), '--seconds', String(SECONDS + 3), '--count', String(FLOOD_QPS * (SECONDS + 3))], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -57,6 +60,7 @@ t.test('a flood of unanswered queries does not make answered ones look lost', as
   t.ok(sent > FLOOD_QPS * SECONDS * 0.5, `the flood sent ${sent} queries`);
   sleepMs(6500); // past the agents' DNS timeout (5 s): every transaction has ended
 
+  agents.forEach((a, i) => t.comment(`${a.name}: RSS ${before[i].toFixed(0)} MiB before the flood, peak ${mem(a.proc.pid!, 'VmHWM').toFixed(0)} MiB, ${mem(a.proc.pid!, 'VmRSS').toFixed(0)} MiB after its timeout`));
   const real = { server: lab.topo.dns };
   for (const a of agents) {
     const page = get(NS, `${a.url}/metrics`).body;
