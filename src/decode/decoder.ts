@@ -8,7 +8,7 @@
 import { BAD_PSEUDO_ONLY, completedField, Csum, fold, verifyTransport } from './checksum';
 import { decodeDns } from './dns';
 import { decodeEthernet, decodeNull, decodeRaw, decodeSll, decodeSll2, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LinkView } from './ethernet';
-import { DIR_RX, FRAG_FIRST, FRAG_LATER, Frame, Layer, Stack } from './frame';
+import { DIR_RX, FRAG_FIRST, FRAG_LATER, Frame, Layer, LAYER_COUNT, Stack } from './frame';
 import { decodeIPv4 } from './ipv4';
 import { decodeIPv6 } from './ipv6';
 import { Status } from './status';
@@ -46,6 +46,9 @@ export interface DecoderOptions {
   mtu?: number;
 }
 
+/** VXLAN headers followed, the outer one included: DNS is found up to three tunnels deep. */
+const MAX_VXLAN_DEPTH = 3;
+
 /** The MTU assumed for the GRO rule where the capturing interface's is unknown. */
 export const DEFAULT_MTU = 1500;
 
@@ -69,6 +72,11 @@ export class Decoder {
   private readonly dnsPorts: Uint8Array;
   private readonly link = new LinkView();
   private readonly mtu: number;
+  /** Where the IPv4 header checksums of stacks below the vxlan.* layers go (not reported). */
+  private readonly nestedCsum = new Int8Array(LAYER_COUNT);
+  /** Stacks below the vxlan.* layers, by depth, and the one DNS was found in (it becomes f.inner). */
+  private readonly nested = Array.from({ length: MAX_VXLAN_DEPTH + 1 }, () => new Stack());
+  private dnsAt: Stack | null = null;
   /** The frame being decoded: above this an IPv4 total length of 0 is TSO's or BIG TCP's. */
   private tsoMtu = 0xffff;
 
@@ -107,13 +115,23 @@ export class Decoder {
     this.tsoMtu = f.dir !== DIR_RX && mtu > 0 ? mtu : 0xffff;
     // Longer than the MTU and received: GRO merged it (the kernel's mark is lost in a file).
     if (kstatus === 0 && f.dir === DIR_RX && mtu > 0 && wireEnd - v.l3Offset > mtu) f.offloadPending = true;
-    return (f.status = this.decodeStack(b, v.l3Offset, v.ethertype, end, wireEnd, f.outer, false, f));
+    this.dnsAt = null;
+    f.status = this.decodeStack(b, v.l3Offset, v.ethertype, end, wireEnd, f.outer, false, f);
+    // DNS found in a tunnel inside the tunnel: its own addresses key the transaction.
+    if (this.dnsAt !== null) f.inner.copyFrom(this.dnsAt);
+    return f.status;
   }
 
-  /** Decodes IP, transport, and VXLAN or DNS above it. inner: this stack is inside VXLAN. */
-  private decodeStack(b: Uint8Array, o: number, ethertype: number, end: number, wireEnd: number, s: Stack, inner: boolean, f: Frame): Status {
+  /**
+   * Decodes IP, transport, and VXLAN or DNS above it. inner: this stack is inside VXLAN. depth:
+   * how many VXLAN headers enclose it (0 outer, 1 the vxlan.* layers). Deeper stacks (VXLAN in
+   * VXLAN, up to MAX_VXLAN_DEPTH) are decoded into f.inner to find DNS at any depth, as the
+   * contract says; their checksums have no layer of their own and are not recorded.
+   */
+  private decodeStack(b: Uint8Array, o: number, ethertype: number, end: number, wireEnd: number, s: Stack, inner: boolean, f: Frame, depth = inner ? 1 : 0): Status {
     let st: Status;
-    if (ethertype === ETHERTYPE_IPV4) st = decodeIPv4(b, o, end, wireEnd, s, f.csum, inner ? Layer.VXLAN_IPV4 : Layer.IPV4, this.tsoMtu);
+    const csum = depth > 1 ? this.nestedCsum : f.csum;
+    if (ethertype === ETHERTYPE_IPV4) st = decodeIPv4(b, o, end, wireEnd, s, csum, inner ? Layer.VXLAN_IPV4 : Layer.IPV4, this.tsoMtu);
     else if (ethertype === ETHERTYPE_IPV6) st = decodeIPv6(b, o, end, wireEnd, s);
     else return Status.NOT_IP;
     if (st !== Status.OK || s.fragment === FRAG_LATER) return st;
@@ -138,10 +156,25 @@ export class Decoder {
       }
       // A zero UDP checksum: legal over IPv4; over IPv6 only on a tunnel's outer header, RFC 6935.
       const zero = s.ipVersion === 4 ? Csum.NONE : Csum.BAD;
-      this.record(f, inner ? Layer.VXLAN_UDP : Layer.UDP, verifyTransport(b, s, capEnd, zero, allowPartial));
+      if (depth <= 1) this.record(f, inner ? Layer.VXLAN_UDP : Layer.UDP, verifyTransport(b, s, capEnd, zero, allowPartial));
+      if (inner && depth < MAX_VXLAN_DEPTH && this.vxlanPorts[s.dstPort] === 1 && this.dnsPorts[s.srcPort] === 0) {
+        // VXLAN inside VXLAN (a nested overlay, or a tunnel carried through another): the next
+        // level replaces f.inner, so that DNS found there is keyed by its own addresses.
+        const vx = s.l4Offset + 8;
+        if (vx + VXLAN_HEADER_LEN > payWireEnd) return Status.VXLAN_HEADER_OVERRUN;
+        if (vx + VXLAN_HEADER_LEN > payEnd) return Status.TRUNCATED;
+        if ((b[vx] & 0x08) === 0) return Status.VXLAN_I_FLAG_CLEAR;
+        const v = this.link;
+        st = decodeEthernet(b, vx + VXLAN_HEADER_LEN, payEnd, payWireEnd, v);
+        if (st !== Status.OK) return st;
+        const ns = this.nested[depth];
+        ns.reset();
+        return this.decodeStack(b, v.l3Offset, v.ethertype, payEnd, payWireEnd, ns, true, f, depth + 1);
+      }
       if (this.dnsPorts[s.dstPort] === 1 || this.dnsPorts[s.srcPort] === 1) {
         st = decodeDns(b, s.l4Offset + 8, payEnd, payWireEnd, f.dns);
         f.dns.inner = inner;
+        if (depth > 1) this.dnsAt = s;
         return st;
       }
       return Status.OK;
@@ -149,7 +182,7 @@ export class Decoder {
     if (s.proto === PROTO_TCP) {
       st = decodeTcp(b, capEnd, dEnd, s);
       if (st !== Status.OK) return st;
-      this.record(f, inner ? Layer.VXLAN_TCP : Layer.TCP, verifyTransport(b, s, capEnd, -1, allowPartial));
+      if (depth <= 1) this.record(f, inner ? Layer.VXLAN_TCP : Layer.TCP, verifyTransport(b, s, capEnd, -1, allowPartial));
       if (this.dnsPorts[s.dstPort] === 1 || this.dnsPorts[s.srcPort] === 1) {
         // DNS over TCP: a 2-byte length, then the message (RFC 7766 §8). Decoded only where a
         // segment starts with a message; one split across segments would need reassembly. A
@@ -161,6 +194,7 @@ export class Decoder {
         const wireEnd2 = msgEnd < dEnd ? msgEnd : dEnd;
         st = decodeDns(b, p + 2, wireEnd2 < capEnd ? wireEnd2 : capEnd, wireEnd2, f.dns);
         f.dns.inner = inner;
+        if (depth > 1) this.dnsAt = s;
         const segEnd = dEnd < capEnd ? dEnd : capEnd;
         if (st === Status.OK && msgEnd + 2 <= segEnd) {
           f.dns.tcpNext = msgEnd;

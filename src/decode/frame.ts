@@ -56,6 +56,25 @@ export class Stack {
   /** Folded sum over pseudo-header and segment, checksum field included (valid when verified). */
   l4Sum = 0;
 
+  /** Takes every field of o. */
+  copyFrom(o: Stack): void {
+    this.ipVersion = o.ipVersion;
+    this.ipOffset = o.ipOffset;
+    this.ipEnd = o.ipEnd;
+    this.proto = o.proto;
+    this.srcOffset = o.srcOffset;
+    this.dstOffset = o.dstOffset;
+    this.fragment = o.fragment;
+    this.tso = o.tso;
+    this.l4Offset = o.l4Offset;
+    this.l4End = o.l4End;
+    this.srcPort = o.srcPort;
+    this.dstPort = o.dstPort;
+    this.l4Field = o.l4Field;
+    this.l4FieldOffset = o.l4FieldOffset;
+    this.l4Sum = o.l4Sum;
+  }
+
   reset(): void {
     this.ipVersion = 0;
     this.ipOffset = 0;

@@ -403,3 +403,27 @@ t.test('VXLAN decoder reuse: a plain frame after a VXLAN frame', (t) => {
   t.equal(f.dns.inner, false);
   t.end();
 });
+
+t.test('VXLAN inside VXLAN: DNS found at the second and third level, keyed by its own addresses', (t) => {
+  // A DNS query from 10.9.9.1:40000 to 10.9.9.53, in a VXLAN tunnel carried inside another.
+  const dnsSpec = plainDnsSpec({ src: '10.9.9.1', dst: '10.9.9.53', sport: 40000 });
+  const middle = vxlanSpec(dnsSpec, { vni: 7 });
+  middle.ip = { v: 4, src: '172.16.0.1', dst: '172.16.0.2', df: true };
+  for (const [what, spec] of [['two levels', vxlanSpec(middle, { vni: 42 })], ['three levels', vxlanSpec(vxlanSpec(middle, { vni: 5 }), { vni: 42 })]] as const) {
+    const b = build(spec as FrameSpec).bytes;
+    const f = new Frame();
+    new Decoder().decode(b, 0, b.length, b.length, 1, DIR_RX, f);
+    t.equal(f.status, Status.OK, `${what}: decoded to the end`);
+    t.ok(f.dns.present && f.dns.inner && f.dns.qr === 0, `${what}: the DNS query is seen`);
+    t.same([...b.subarray(f.inner.srcOffset, f.inner.srcOffset + 4)], [10, 9, 9, 1], `${what}: the transaction's client is the innermost source`);
+    t.equal(f.inner.srcPort, 40000, `${what}: and its port`);
+    t.equal(f.vni, 42, `${what}: the VNI is the outer tunnel's`);
+    t.equal(f.csum[Layer.VXLAN_UDP], Csum.OK, `${what}: the first inner level's checksums are verified`);
+  }
+  // Bounded: four levels deep is past MAX_VXLAN_DEPTH, and the DNS there is not looked for.
+  const four = build(vxlanSpec(vxlanSpec(vxlanSpec(middle, { vni: 4 }), { vni: 5 }), { vni: 42 }) as FrameSpec).bytes;
+  const f = new Frame();
+  new Decoder().decode(four, 0, four.length, four.length, 1, DIR_RX, f);
+  t.notOk(f.dns.present, 'four levels: not followed');
+  t.end();
+});
