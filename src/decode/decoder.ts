@@ -74,7 +74,7 @@ export class Decoder {
   private readonly mtu: number;
   /** Where the IPv4 header checksums of stacks below the vxlan.* layers go (not reported). */
   private readonly nestedCsum = new Int8Array(LAYER_COUNT);
-  /** Stacks below the vxlan.* layers, by depth, and the one DNS was found in (it becomes f.inner). */
+  /** Stacks below the vxlan.* layers, by depth (decodeVxlanPayload), and the one DNS was found in. */
   private readonly nested = Array.from({ length: MAX_VXLAN_DEPTH + 1 }, () => new Stack());
   private dnsAt: Stack | null = null;
   /** The frame being decoded: above this an IPv4 total length of 0 is TSO's or BIG TCP's. */
@@ -158,18 +158,8 @@ export class Decoder {
       const zero = s.ipVersion === 4 ? Csum.NONE : Csum.BAD;
       if (depth <= 1) this.record(f, inner ? Layer.VXLAN_UDP : Layer.UDP, verifyTransport(b, s, capEnd, zero, allowPartial));
       if (inner && depth < MAX_VXLAN_DEPTH && this.vxlanPorts[s.dstPort] === 1 && this.dnsPorts[s.srcPort] === 0) {
-        // VXLAN inside VXLAN (a nested overlay, or a tunnel carried through another): the next
-        // level replaces f.inner, so that DNS found there is keyed by its own addresses.
-        const vx = s.l4Offset + 8;
-        if (vx + VXLAN_HEADER_LEN > payWireEnd) return Status.VXLAN_HEADER_OVERRUN;
-        if (vx + VXLAN_HEADER_LEN > payEnd) return Status.TRUNCATED;
-        if ((b[vx] & 0x08) === 0) return Status.VXLAN_I_FLAG_CLEAR;
-        const v = this.link;
-        st = decodeEthernet(b, vx + VXLAN_HEADER_LEN, payEnd, payWireEnd, v);
-        if (st !== Status.OK) return st;
-        const ns = this.nested[depth];
-        ns.reset();
-        return this.decodeStack(b, v.l3Offset, v.ethertype, payEnd, payWireEnd, ns, true, f, depth + 1);
+        // VXLAN inside VXLAN (a nested overlay, or a tunnel carried through another).
+        return this.decodeVxlanPayload(b, s.l4Offset + 8, payEnd, payWireEnd, f, depth + 1);
       }
       if (this.dnsPorts[s.dstPort] === 1 || this.dnsPorts[s.srcPort] === 1) {
         st = decodeDns(b, s.l4Offset + 8, payEnd, payWireEnd, f.dns);
@@ -207,14 +197,22 @@ export class Decoder {
     return Status.OK;
   }
 
-  private decodeVxlanPayload(b: Uint8Array, o: number, capEnd: number, dEnd: number, f: Frame): Status {
-    let st = decodeVxlan(b, o, capEnd, dEnd, f);
+  /**
+   * The VXLAN header at o and the frame it carries. depth: how many VXLAN headers enclose the
+   * stack decoded here (1: the first tunnel, whose stack is f.inner and its layers vxlan.*).
+   * Deeper stacks go into the decoder's own; the one DNS is found in replaces f.inner at the end
+   * of decode(), so that DNS is keyed by its own addresses.
+   */
+  private decodeVxlanPayload(b: Uint8Array, o: number, capEnd: number, dEnd: number, f: Frame, depth = 1): Status {
+    let st = decodeVxlan(b, o, capEnd, dEnd, depth === 1 ? f : null);
     if (st !== Status.OK) return st;
     const v = this.link;
     st = decodeEthernet(b, o + VXLAN_HEADER_LEN, capEnd, dEnd, v);
     if (st === Status.OK) {
-      f.innerVlanTags = v.tags;
-      st = this.decodeStack(b, v.l3Offset, v.ethertype, capEnd, dEnd, f.inner, true, f);
+      const s = depth === 1 ? f.inner : this.nested[depth];
+      if (depth === 1) f.innerVlanTags = v.tags;
+      else s.reset();
+      st = this.decodeStack(b, v.l3Offset, v.ethertype, capEnd, dEnd, s, true, f, depth);
     }
     if (st !== Status.OK) f.statusInner = true;
     return st;
