@@ -76,12 +76,6 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** rx and tx packet counters of dev in namespace ns. */
-function linkPackets(ns: string, dev: string): { rx: number; tx: number } {
-  const j = JSON.parse(inNs(ns, 'ip', ['-j', '-s', 'link', 'show', 'dev', dev]).stdout) as { stats64: { rx: { packets: number }; tx: { packets: number } } }[];
-  return { rx: j[0].stats64.rx.packets, tx: j[0].stats64.tx.packets };
-}
-
 // ---------------------------------------------------------------------------------------------
 // The agent under test
 
@@ -211,14 +205,13 @@ interface Run {
 }
 
 async function once(lab: Lab, part: Run['part'], mode: Mode, round: number, o: { seconds: number; queries: number }, dir: string, procs: ChildProcess[]): Promise<Run> {
-  const ns = lab.node(2).ns;
   const agent = mode === 'none' ? null : start(lab, mode, dir, `${part}-${mode}-${round}`, procs);
   try {
     // Past the agent's start-up work (its first interface scan, doctor run and kernel reads):
     // what a node pays for always, not once.
     sleepMs(agent ? SETTLE_MS : 500);
     const m0 = agent ? scrape(lab) : null;
-    const c0 = linkPackets(ns, 'eth0');
+    const c0 = lab.linkPackets(2, 'eth0');
     const cpu0 = agent ? cpuSeconds(agent.pid) : 0;
     const t0 = process.hrtime.bigint();
     const work = iperf3(lab, o.seconds, part === 'flood');
@@ -232,7 +225,7 @@ async function once(lab: Lab, part: Run['part'], mode: Mode, round: number, o: {
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu1 = agent ? cpuSeconds(agent.pid) : 0;
     sleepMs(1500); // past the DNS timeout (1 s), so lost queries are counted, and the kernel counts' 200 ms memo
-    const c1 = linkPackets(ns, 'eth0');
+    const c1 = lab.linkPackets(2, 'eth0');
     const m1 = agent ? scrape(lab) : null;
     const ifRx = c1.rx - c0.rx;
     const ifTx = c1.tx - c0.tx;
@@ -268,19 +261,18 @@ async function cost(lab: Lab, seconds: number, dir: string, procs: ChildProcess[
   const key = '/proc/sys/kernel/bpf_stats_enabled';
   const was = readFileSync(key, 'utf8').trim();
   run('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
-  const ns = lab.node(2).ns;
   const agent = start(lab, 'kernel', dir, 'cost', procs);
   try {
     sleepMs(500);
     const s0 = filterStats();
-    const c0 = linkPackets(ns, 'eth0');
-    const v0 = linkPackets(ns, 'vxlan0');
+    const c0 = lab.linkPackets(2, 'eth0');
+    const v0 = lab.linkPackets(2, 'vxlan0');
     const t0 = process.hrtime.bigint();
     const ip = await iperf3(lab, seconds, false);
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
     const s1 = filterStats();
-    const c1 = linkPackets(ns, 'eth0');
-    const v1 = linkPackets(ns, 'vxlan0');
+    const c1 = lab.linkPackets(2, 'eth0');
+    const v1 = lab.linkPackets(2, 'vxlan0');
     const runs = s1.runs - s0.runs;
     const pkts = c1.rx - c0.rx + c1.tx - c0.tx;
     // The filter runs on both captures: eth0's packets and vxlan0's (fewer: vxlan0 merges with GRO).

@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import { captureFilter } from '../capture/filter';
 import { BpfBinding, bpfBinding } from '../capture/ebpf';
 import { KernelFilter } from '../capture/kfilter';
+import type { DatapathMode } from '../metrics/datapath';
 import { PcapOptions, PcapSource } from '../capture/pcap';
 import { RingSource } from '../capture/ring';
 import { META_CSUM_KNOWN, META_CSUM_NOTREADY, META_CSUM_VALID, META_DIR_MASK, META_RX, META_TX, PacketSource, readRecord, RecordView, SourceStats } from '../capture/source';
@@ -76,8 +77,6 @@ export interface CaptureInfo {
   error: string | null;
 }
 
-/** How packets reach the agent (csumwatch_datapath{mode}). */
-export type DatapathMode = 'kernel' | 'pcap';
 
 interface Live {
   info: CaptureInfo;
@@ -106,8 +105,6 @@ export class Agent {
   private readonly missingSaid = new Set<string>();
   /** The datapath running, decided at start(). */
   datapath: DatapathMode = 'pcap';
-  /** Why the kernel datapath is not running, when it is not (null: it runs, or was not asked for). */
-  datapathError: string | null = null;
   /** The loaded capture filter on the kernel datapath. */
   kfilter: KernelFilter | null = null;
   /** Interface slot by ifindex, for the filter's per-ifindex counts (kept after a device goes). */
@@ -121,7 +118,8 @@ export class Agent {
   /** Captures closed but still draining their ring (see retire()). */
   private readonly retiring = new Map<Live, NodeJS.Timeout>();
   private readonly wanted = new Map<string, CaptureInfo>();
-  private filter: string;
+  /** The libpcap path's classic filter (--vtep-packets auto copies every VXLAN packet there). */
+  private readonly filter: string;
   private readonly log: Logger;
   private readonly list: () => NetInterface[];
   private readonly open: (opts: PcapOptions) => PacketSource;
@@ -165,12 +163,7 @@ export class Agent {
       onTunnelChecksumDrop: (words, family) => this.kfilter && this.vtep.addKernelBad(words, family),
     });
     this.doctor = new NodeDoctor(config, this.log, deps.doctorInputs, () => ({ a: this.dns.answeredA, aaaa: this.dns.answeredAAAA }));
-    this.filter = this.pcapFilter();
-  }
-
-  private pcapFilter(): string {
-    const vtep = this.config.vtepPackets === 'auto' ? 'all' : this.config.vtepPackets;
-    return captureFilter({ vxlanPorts: this.config.vxlanPorts, dnsPorts: this.config.dnsPorts, vtep });
+    this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets === 'auto' ? 'all' : config.vtepPackets });
   }
 
   /**
@@ -194,13 +187,11 @@ export class Agent {
         tableSize: this.config.maxPeers * 4,
       }, this.bpf());
       this.datapath = 'kernel';
-      this.datapathError = null;
       this.log.info({ datapath: 'kernel', copyVxlan }, 'datapath: VXLAN packets are counted in the kernel (eBPF socket filter); only DNS and suspect packets are copied to the agent');
     } catch (err) {
       const msg = (err as Error).message;
       if (this.config.datapath === 'kernel') throw new Error(`--datapath kernel: loading the capture filter: ${msg}`);
       this.datapath = 'pcap';
-      this.datapathError = msg;
       this.log.warn(
         { datapath: 'pcap', err: msg },
         'datapath: the eBPF capture filter cannot load; falling back to libpcap, which copies every VXLAN packet to the agent and checks it there. ' +
@@ -208,7 +199,6 @@ export class Agent {
           'against 0.01 cores and about 3% on the kernel datapath; README, "The datapath"): grant CAP_BPF (or CAP_SYS_ADMIN) to avoid it',
       );
     }
-    this.filter = this.pcapFilter();
   }
 
   /** Starts capturing and the timers; interfaces that cannot be opened yet are retried. */

@@ -87,6 +87,12 @@ export class Lab {
     return snmpIn(this.pod().ns);
   }
 
+  /** The packets a device of node i has received and sent (its own counters, ip -s link). */
+  linkPackets(i: number, dev: string): { rx: number; tx: number } {
+    const j = JSON.parse(inNs(this.node(i).ns, 'ip', ['-j', '-s', 'link', 'show', 'dev', dev]).stdout) as { stats64: { rx: { packets: number }; tx: { packets: number } } }[];
+    return { rx: j[0].stats64.rx.packets, tx: j[0].stats64.tx.packets };
+  }
+
   /** dnsperf from node `from` (default the client) to the DNS server. */
   dnsperf(o: DnsperfOptions, from = 1): DnsperfResult {
     return dnsperf(this.node(from).ns, this.topo.dns, this.dir, o);

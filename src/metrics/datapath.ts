@@ -5,13 +5,15 @@ import { Registry } from 'prom-client';
 import { FILTER_STATS } from '../capture/kfilter';
 import { arrayCounter, arrayGauge, CollectorHealth } from './family';
 
+export const DATAPATH_MODES = ['kernel', 'pcap'] as const;
+/** How packets reach the agent (csumwatch_datapath{mode}). */
+export type DatapathMode = (typeof DATAPATH_MODES)[number];
+
 export interface DatapathView {
-  mode(): 'kernel' | 'pcap';
+  mode(): DatapathMode;
   /** The kernel filter's counters (FILTER_STATS order), or null on the libpcap datapath. */
   filterStats(): number[] | null;
 }
-
-export const DATAPATH_MODES = ['kernel', 'pcap'] as const;
 
 export function registerDatapathMetrics(reg: Registry, health: CollectorHealth, v: DatapathView): void {
   arrayGauge(reg, health, 'datapath', 'csumwatch_datapath', 'How packets reach the agent: 1 for the datapath that runs. kernel: an eBPF socket filter counts VXLAN in the kernel and copies only DNS and suspect packets; pcap: libpcap copies every VXLAN packet (the fallback where BPF cannot load).', ['mode'], (emit) => {

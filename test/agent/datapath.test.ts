@@ -27,11 +27,6 @@ const IPERF_PORT = 5201;
 
 const procs = rootTest('the datapath tests', [LAB]);
 
-function linkPackets(dev: string): { rx: number; tx: number } {
-  const j = JSON.parse(inNs(NS, 'ip', ['-j', '-s', 'link', 'show', 'dev', dev]).stdout) as { stats64: { rx: { packets: number }; tx: { packets: number } } }[];
-  return { rx: j[0].stats64.rx.packets, tx: j[0].stats64.tx.packets };
-}
-
 /** iperf3 TCP of `bytes` from node1's overlay address to node2's (bounded by a 60 s kill). */
 function iperf3(lab: Lab, bytes: string): void {
   const srv = lab.node(2);
@@ -62,11 +57,11 @@ t.test('kernel counts equal the interface counters; DNS exact; then GRO-merged f
 
   // Bulk and DNS through the tunnel; the agent copies only the DNS.
   const m0 = page(KERNEL);
-  const c0 = linkPackets('eth0');
+  const c0 = lab.linkPackets(2, 'eth0');
   iperf3(lab, '40M');
   const perf = lab.dnsperf({ queries: 500, qps: 2000, prefix: 'dp' });
   sleepMs(1500); // past the DNS timeout
-  const c1 = linkPackets('eth0');
+  const c1 = lab.linkPackets(2, 'eth0');
   const m1 = page(KERNEL);
   const d = (name: string, labels: Record<string, string> = {}) => metric(m1, name, labels) - metric(m0, name, labels);
   const ifRx = c1.rx - c0.rx;
