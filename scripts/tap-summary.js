@@ -11,14 +11,15 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 let bailed = false;
-const open = []; // { indent, fails }
+const open = []; // { indent, fails, name }
+const failures = []; // "file > subtest > assertion" of every failure, said again at the end
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
 
 rl.on('line', (line) => {
   process.stdout.write(line + '\n');
-  const sub = /^(\s*)# Subtest\b/.exec(line);
+  const sub = /^(\s*)# Subtest:?\s*(.*)$/.exec(line);
   if (sub) {
-    open.push({ indent: sub[1].length, fails: 0 });
+    open.push({ indent: sub[1].length, fails: 0, name: sub[2] });
     return;
   }
   if (/^\s*Bail out!/.test(line)) {
@@ -31,8 +32,8 @@ rl.on('line', (line) => {
   const ok = !m[2];
   const top = open[open.length - 1];
   if (top && top.indent === indent) {
+    if (!ok && top.fails === 0) count(false, ' (the subtest itself: a crash or a timeout)');
     open.pop();
-    if (!ok && top.fails === 0) count(false, '');
     return;
   }
   count(ok, m[3]);
@@ -44,12 +45,17 @@ function count(ok, rest) {
   else {
     failed++;
     for (const o of open) o.fails++;
+    if (failures.length < 50) {
+      failures.push([...open.map((o) => o.name), rest.replace(/^\s*\d*\s*-?\s*/, '')].join(' > '));
+    }
   }
 }
 
 rl.on('close', () => {
   if (bailed && failed === 0) failed = 1;
   if (passed + failed === 0) failed = 1; // no test ran: that is a failure, not a pass
+  for (const f of failures) process.stdout.write(`failed: ${f}\n`);
+  if (failed > failures.length) process.stdout.write(`failed: ... and ${failed - failures.length} more\n`);
   if (skipped) process.stdout.write(`${skipped} skipped or todo (see the # SKIP and # TODO lines above)\n`);
   process.stdout.write(`${passed} passed, ${failed} failed\n`);
   process.exitCode = failed > 0 ? 1 : 0;
