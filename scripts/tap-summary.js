@@ -46,7 +46,8 @@ function count(ok, rest) {
     failed++;
     for (const o of open) o.fails++;
     if (failures.length < 50) {
-      failures.push([...open.map((o) => o.name), rest.replace(/^\s*\d*\s*-?\s*/, '')].join(' > '));
+      const what = [...open.map((o) => o.name), rest.replace(/^\s*\d*\s*-?\s*/, '')].join(' > ');
+      failures.push(what.length > 400 ? `${what.slice(0, 400)}...` : what);
     }
   }
 }
