@@ -38,6 +38,9 @@ import { NodeDoctor } from './doctor';
 import { DropDeps, KernelDrops } from './drops';
 import { DIR_INDEX_RX, DIR_INDEX_TX, IfaceCounters, VtepCounters } from './counters';
 
+/** Capture timestamps and the clock read after a socket opens differ by this much at most. */
+const OPEN_MARGIN_US = 10_000;
+
 export interface AgentDeps {
   log: Logger;
   /** The node's interfaces (default: `ip -d -j link` and `ip -j addr`). */
@@ -59,6 +62,8 @@ export interface AgentDeps {
 /** What the agent needs of the Kubernetes pod directory. */
 export interface PodNames {
   lookup(ip: string): { namespace: string; name: string } | null;
+  /** The live CoreDNS pods' addresses: their series are always kept. */
+  corednsAddresses(): string[];
   /** For the metrics: whether it has listed, pods known, and per watch its errors. */
   stats(): PodDirectoryStats;
 }
@@ -318,6 +323,7 @@ export class Agent {
   /** Rescans the interfaces now: opens what is wanted and missing, closes what went away. */
   rescan(): void {
     if (this.stopped) return;
+    this.servers.pin([...this.config.clusterDns, ...(this.pods?.corednsAddresses() ?? [])]);
     let ifs: NetInterface[];
     try {
       ifs = this.list();
@@ -427,6 +433,9 @@ export class Agent {
     }
     info.running = true;
     this.live.set(w.name, l);
+    // Until now this interface was not seen: a transaction open now may have had a packet there
+    // (a query seen on one socket, its answer on one not yet open, at start or a restart).
+    this.dns.unjudgedUntil(Date.now() * 1000 + OPEN_MARGIN_US);
     this.log.info({ iface: w.name, ifindex: w.ifindex, kind: w.kind, role: w.role, linkType: l.sources[0].linkType, datapath: l.sources[0] instanceof RingSource ? 'kernel' : 'pcap' }, 'capture started');
   }
 
@@ -510,14 +519,21 @@ export class Agent {
       }
       const prev = l.seen[i];
       const grow = (a: number, b: number) => (a >= b ? a - b : a); // a counter that went back restarted
-      this.counters.captureDropped[l.slot] += grow(st.dropped, prev.dropped) + grow(st.ifDropped, prev.ifDropped);
+      const missed = grow(st.dropped, prev.dropped);
+      this.counters.captureDropped[l.slot] += missed + grow(st.ifDropped, prev.ifDropped);
+      // The capture missed packets since the last read: DNS transactions open now may have lost
+      // their answer to the capture, not to the network.
+      if (missed > 0) this.dns.unjudgedUntil(Date.now() * 1000);
       this.counters.clipped[l.slot] += grow(st.clipped, prev.clipped);
       l.seen[i] = st;
     }
   }
 
   private pollAll(): void {
-    for (const l of [...this.live.values()]) for (const s of l.sources) s.poll();
+    for (const l of [...this.live.values()]) {
+      for (const s of l.sources) s.poll();
+      this.readStats(l);
+    }
   }
 
   private scheduleRescan(ms: number): void {

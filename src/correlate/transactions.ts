@@ -22,39 +22,15 @@
 // packet, so a drop whose transaction is not in the table yet waits for it in a small table of
 // its own, for the timeout.
 
-import { copyName, decodeDns, MAX_NAME_LEN, nameToString, nextTcpMessage, qtypeName, RCODE_SLOTS, rcodeSlot } from '../decode/dns';
-import { DnsView, Frame, Layer, LAYER_COUNT, LAYER_NAMES, Stack } from '../decode/frame';
+import { copyName, decodeDns, MAX_NAME_LEN, nextTcpMessage, RCODE_SLOTS, rcodeSlot } from '../decode/dns';
+import { DnsView, Frame, Layer, LAYER_COUNT, Stack } from '../decode/frame';
 import { Status } from '../decode/status';
-import { addrString } from './addrtable';
+import { StreamSink, TcpStreams } from './tcpstreams';
+import { LostCause, LostNames, LostRecord, LostRing, LostTransaction } from './lost';
 import { LatencyHistogram } from './histogram';
 import { CAUSE_CHECKSUM, CAUSE_EVICTED, CAUSE_KERNEL_DROP, CAUSE_TIMEOUT, LOST_CAUSES, ServerStats } from './servers';
 
-export type LostCause = 'checksum' | 'kernel_drop' | 'timeout' | 'end_of_capture' | 'evicted';
-
-/** A transaction that ended without an answer: kept in the bounded most-recent list. */
-export interface LostTransaction {
-  /** First query, microseconds since the epoch. */
-  tsUs: number;
-  client: string;
-  clientPort: number;
-  server: string;
-  serverPort: number;
-  id: number;
-  name: string;
-  qtype: string;
-  cause: LostCause;
-  /**
-   * The layer blamed, e.g. "vxlan.udp": the outermost whose checksum was bad in one of its packets,
-   * or, where a field held only the pseudo-header sum, that layer (the root cause). null if none.
-   */
-  layer: string | null;
-  /** True when that bad field held only the pseudo-header sum (an offload never completed). */
-  pseudoOnly: boolean;
-  /** The kernel's drop reason (e.g. "udp_csum") when the kernel drop tracer saw a packet of it dropped. */
-  reason: string | null;
-  queries: number;
-  vxlan: boolean;
-}
+export type { LostCause, LostTransaction } from './lost';
 
 /** A packet the kernel dropped, as the correlator needs it (src/capture/ebpf.ts DropEvent). */
 export interface KernelDrop {
@@ -108,9 +84,7 @@ const SWEEP_EVERY_US = 100_000;
 /** Kernel drops waiting for their transaction to be seen. */
 const PENDING_DROPS = 4096;
 
-const OTHER_NAMES = '(other names)';
-
-export class DnsCorrelator {
+export class DnsCorrelator implements StreamSink {
   // Counters: plain numbers, read by reports and collectors.
   queries = 0;
   responses = 0;
@@ -136,6 +110,11 @@ export class DnsCorrelator {
   kernelDropsUnmatched = 0;
   /** Lost transactions of which the kernel dropped a packet and no bad checksum was seen. */
   lostToKernelDrop = 0;
+  /**
+   * Transactions that ended without an answer, no bad checksum and no kernel drop, while the
+   * capture could have missed their answer (see unjudgedUntil): neither answered nor lost.
+   */
+  unjudged = 0;
   /** Answered transactions for an A and for an AAAA question (the doctor's IPv6 check). */
   answeredA = 0;
   answeredAAAA = 0;
@@ -223,6 +202,12 @@ export class DnsCorrelator {
   private readonly dropDns = new DnsView();
   /** The later messages of a TCP segment, decoded one at a time. */
   private readonly tcpMsg = new DnsView();
+  /** DNS-over-TCP flows: how far each stream was read, and the start of a message not yet whole. */
+  readonly tcp: TcpStreams;
+  // The frame being observed, for the stream reader's calls back (StreamSink).
+  private curB: Uint8Array = new Uint8Array(0);
+  private curF: Frame = new Frame();
+  private curIf = 0;
 
   // Tombstones of answered transactions evicted before their lingering ended: two ways per set,
   // the older of the two replaced. Hash of the key, fingerprint of the question, when answered.
@@ -234,11 +219,14 @@ export class DnsCorrelator {
   tombstoneHits = 0;
 
   private lastSweep = 0;
+  /** Transactions first seen at or before this time (µs) are not called lost on a timeout. */
+  private judgeAfterUs = -Infinity;
   /** Capture time of the frame being observed, µs (see observeNow). */
   nowUs = 0;
-  private readonly lostRing: LostTransaction[] = [];
-  private lostNext = 0;
-  private readonly lostNames = new Map<string, number>();
+  private readonly lostRing: LostRing;
+  private readonly lostNames: LostNames;
+  /** What recordLost hands over (one object, refilled). */
+  private readonly lostRec: LostRecord;
 
   constructor(opts: CorrelatorOptions = {}) {
     const cap = opts.capacity ?? 65536;
@@ -249,6 +237,9 @@ export class DnsCorrelator {
     this.lostNamesLimit = opts.lostNamesLimit ?? 10_000;
     this.servers = opts.servers ?? null;
     this.reasonName = opts.reasonName ?? ((r) => `reason_${r}`);
+    this.lostRing = new LostRing(this.lostListSize, this.reasonName);
+    this.lostNames = new LostNames(this.lostNamesLimit);
+    this.tcp = new TcpStreams(this.timeoutUs);
     this.serverOf = new Int32Array(this.servers ? cap : 0);
     this.dropReason = new Uint16Array(cap);
     this.family = new Uint8Array(cap);
@@ -290,6 +281,10 @@ export class DnsCorrelator {
     this.tombMask = size / 2 - 1;
     // Room for the names of every slot at their typical length, and never less than 64 KiB.
     this.arena = new Uint8Array(Math.max(65536, Math.min(cap, 1 << 20) * 64));
+    this.lostRec = {
+      tsUs: 0, family: 4, addrs: this.addrs, addrsAt: 0, clientPort: 0, serverPort: 0, id: 0, qtype: 0, cause: 'timeout',
+      layer: -1, pseudoOnly: false, reason: -1, queries: 0, vxlan: false, name: null, nameAt: 0, nameLen: 0,
+    };
   }
 
   /** Transactions in the table now (pending or answered and lingering). */
@@ -315,20 +310,44 @@ export class DnsCorrelator {
       this.lastSweep = tsUs;
     }
     const d = f.dns;
+    if (d.tcpPayload >= 0) {
+      this.curB = b;
+      this.curF = f;
+      this.curIf = ifIndex;
+      this.tcp.read(b, f, tsUs, this);
+    } else if (d.present) this.observeMessage(b, f, d, ifIndex, b);
+  }
+
+  /** The segment's messages as the decoder found them: the first, and those pipelined after it. */
+  private observeSegment(b: Uint8Array, f: Frame, ifIndex: number): void {
+    const d = f.dns;
     if (!d.present) return;
-    this.observeMessage(b, f, d, ifIndex);
+    this.observeMessage(b, f, d, ifIndex, b);
     if (d.tcpNext < 0) return;
-    // The other messages of a TCP segment (pipelined queries or answers), one by one into a view
-    // of the correlator's own: the frame's stays as the decoder left it, for whoever reads it next.
+    // Into a view of the correlator's own: the frame's stays as the decoder left it.
     const m = this.tcpMsg;
     m.tcpNext = d.tcpNext;
     m.tcpEnd = d.tcpEnd;
     m.inner = d.inner;
-    while (nextTcpMessage(b, m)) this.observeMessage(b, f, m, ifIndex);
+    while (nextTcpMessage(b, m)) this.observeMessage(b, f, m, ifIndex, b);
   }
 
-  /** One DNS message d of the frame f being observed (f.dns, or a later one of its TCP segment). */
-  private observeMessage(b: Uint8Array, f: Frame, d: DnsView, ifIndex: number): void {
+  /** StreamSink: a message of the TCP stream of the frame being observed. */
+  streamMessage(d: DnsView, mb: Uint8Array): void {
+    this.observeMessage(this.curB, this.curF, d, this.curIf, mb);
+  }
+
+  /** StreamSink: the TCP segment of the frame being observed, read on its own. */
+  streamSegment(): void {
+    this.observeSegment(this.curB, this.curF, this.curIf);
+  }
+
+  /**
+   * One DNS message d of the frame f being observed (f.dns, or a later one of its TCP stream).
+   * b holds the frame (addresses, ports), mb the message (b, or a TCP tail the message was
+   * joined in).
+   */
+  private observeMessage(b: Uint8Array, f: Frame, d: DnsView, ifIndex: number, mb: Uint8Array): void {
     const tsUs = this.nowUs;
     const isQuery = d.qr === 0;
     if (isQuery) this.queries++;
@@ -355,7 +374,7 @@ export class DnsCorrelator {
     }
     if (isQuery) {
       if (slot < 0) {
-        slot = this.insert(h, b, f, d, true);
+        slot = this.insert(h, mb, f, d, true);
       } else if (this.state[slot] === STATE_ORPHAN) {
         this.adopt(slot, tsUs);
       } else if (this.lastIf[slot] !== ifIndex && tsUs - this.lastQueryTs[slot] <= SAME_PACKET_US) {
@@ -377,7 +396,7 @@ export class DnsCorrelator {
         return;
       }
       // Hold the answer for its query (see STATE_ORPHAN).
-      slot = this.insert(h, b, f, d, false);
+      slot = this.insert(h, mb, f, d, false);
       this.unlinkList(slot, LIST_PENDING);
       this.state[slot] = STATE_ORPHAN;
       this.answeredTs[slot] = tsUs;
@@ -454,6 +473,16 @@ export class DnsCorrelator {
     }
   }
 
+  /**
+   * The capture may have missed packets up to tsUs (it dropped some, or it was starting and not
+   * every socket ran yet): a transaction first seen then, and still open, may have had its answer
+   * among them. If it ends unanswered with no bad checksum and no kernel drop, it is counted
+   * `unjudged`, not lost: the agent cannot tell. Later transactions are judged as usual.
+   */
+  unjudgedUntil(tsUs: number): void {
+    if (tsUs > this.judgeAfterUs) this.judgeAfterUs = tsUs;
+  }
+
   /** End of input: every transaction still in the table ends now. */
   finish(): void {
     const h = this.head;
@@ -463,18 +492,12 @@ export class DnsCorrelator {
 
   /** The most recent lost transactions, newest first. */
   lost(): LostTransaction[] {
-    const n = this.lostRing.length;
-    const out: LostTransaction[] = [];
-    for (let i = 1; i <= n; i++) out.push(this.lostRing[(this.lostNext - i + n) % n]);
-    return out;
+    return this.lostRing.list();
   }
 
   /** Names of lost transactions with their counts, most lost first. */
   topLostNames(limit: number): Array<{ name: string; lost: number }> {
-    return [...this.lostNames.entries()]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, limit)
-      .map(([name, lost]) => ({ name, lost }));
+    return this.lostNames.top(limit);
   }
 
   // --- internals ---
@@ -657,13 +680,12 @@ export class DnsCorrelator {
     }
   }
 
-  /** Inserts the scratch key's transaction, first seen at nowUs. */
-  private insert(h: number, b: Uint8Array, f: Frame, d: DnsView, isQuery: boolean): number {
+  /** Inserts the scratch key's transaction, first seen at nowUs; mb holds the message d. */
+  private insert(h: number, mb: Uint8Array, f: Frame, d: DnsView, isQuery: boolean): number {
     const tsUs = this.nowUs;
     if (this.freeTop === 0) {
       // Room first from answered transactions (only lingering), else the oldest pending one.
       const victim = this.head[LIST_ANSWERED] >= 0 ? this.head[LIST_ANSWERED] : this.head[LIST_PENDING];
-      if (this.state[victim] === STATE_PENDING) this.evicted++;
       this.finalize(victim, 'evicted');
     }
     const slot = this.freeList[--this.freeTop];
@@ -677,7 +699,7 @@ export class DnsCorrelator {
     this.nameH1[slot] = d.nameHash1 | 0;
     this.nameH2[slot] = d.nameHash2 | 0;
     this.nameLen[slot] = d.nameLength;
-    this.nameAt[slot] = this.storeName(b, d);
+    this.nameAt[slot] = this.storeName(mb, d);
     this.state[slot] = STATE_PENDING;
     this.badMask[slot] = 0;
     this.pseudoMask[slot] = 0;
@@ -689,8 +711,9 @@ export class DnsCorrelator {
     this.firstTs[slot] = tsUs;
     this.hashOf[slot] = h;
     if (this.servers) {
-      const srv = this.servers.indexOf(this.serverKey, this.keyFamily);
+      const srv = this.servers.indexOf(this.serverKey, this.keyFamily, tsUs);
       this.serverOf[slot] = srv;
+      this.servers.live[srv]++;
       if (isQuery) this.servers.queries[srv]++;
     }
     this.appendList(slot, LIST_PENDING);
@@ -735,8 +758,11 @@ export class DnsCorrelator {
     } else if (this.state[slot] === STATE_ANSWERED) {
       this.answered++;
       if (why === 'evicted') this.bury(slot);
+    } else if (this.firstTs[slot] <= this.judgeAfterUs && why !== 'end_of_capture' && this.dropReason[slot] === 0 && ((this.badMask[slot] | this.plainBad[slot]) === 0)) {
+      this.unjudged++;
     } else {
       this.unanswered++;
+      if (why === 'evicted') this.evicted++;
       // Plain sightings: inner layers when the transaction was also seen inside VXLAN.
       const shift = this.vxlan[slot] === 1 ? Layer.VXLAN_IPV4 - Layer.IPV4 : 0;
       this.badMask[slot] |= this.plainBad[slot] << shift;
@@ -766,40 +792,32 @@ export class DnsCorrelator {
     this.unlink(slot);
   }
 
+  /** Hands the lost transaction in slot to the lost list and the name counts, allocating nothing. */
   private recordLost(slot: number, cause: LostCause, layer: number): void {
-    const name = this.nameOf(slot);
-    const seen = this.lostNames.get(name);
-    if (seen !== undefined) this.lostNames.set(name, seen + 1);
-    else if (this.lostNames.size < this.lostNamesLimit) this.lostNames.set(name, 1);
-    else this.lostNames.set(OTHER_NAMES, (this.lostNames.get(OTHER_NAMES) ?? 0) + 1);
-    if (this.lostListSize === 0) return;
-    const v6 = this.family[slot] === 6;
-    const entry: LostTransaction = {
-      tsUs: this.firstTs[slot],
-      client: addrString(this.addrs, slot * 8, v6),
-      clientPort: this.ports[slot * 2],
-      server: addrString(this.addrs, slot * 8 + 4, v6),
-      serverPort: this.ports[slot * 2 + 1],
-      id: this.dnsId[slot],
-      name,
-      qtype: qtypeName(this.qtype[slot]),
-      cause,
-      layer: layer >= 0 ? LAYER_NAMES[layer] : null,
-      pseudoOnly: layer >= 0 && (this.pseudoMask[slot] & (1 << layer)) !== 0,
-      reason: this.dropReason[slot] !== 0 ? this.reasonName(this.dropReason[slot] - 1) : null,
-      queries: this.queryCount[slot],
-      vxlan: this.vxlan[slot] === 1,
-    };
-    if (this.lostRing.length < this.lostListSize) this.lostRing.push(entry);
-    else this.lostRing[this.lostNext] = entry;
-    this.lostNext = (this.lostNext + 1) % this.lostListSize;
-  }
-
-  private nameOf(slot: number): string {
+    // The name's bytes, unless the arena has wrapped past them.
     const at = this.nameAt[slot];
-    // Overwritten once the arena has wrapped past it.
-    if (this.arenaPos - at > this.arena.length - MAX_NAME_LEN) return '(name no longer kept)';
-    return nameToString(this.arena, at % this.arena.length, this.nameLen[slot]);
+    const kept = this.arenaPos - at <= this.arena.length - MAX_NAME_LEN;
+    const o = at % this.arena.length;
+    this.lostNames.add(kept ? this.arena : null, o, this.nameLen[slot]);
+    if (this.lostListSize === 0) return;
+    const r = this.lostRec;
+    r.tsUs = this.firstTs[slot];
+    r.family = this.family[slot];
+    r.addrsAt = slot * 8;
+    r.clientPort = this.ports[slot * 2];
+    r.serverPort = this.ports[slot * 2 + 1];
+    r.id = this.dnsId[slot];
+    r.qtype = this.qtype[slot];
+    r.cause = cause;
+    r.layer = layer;
+    r.pseudoOnly = layer >= 0 && (this.pseudoMask[slot] & (1 << layer)) !== 0;
+    r.reason = this.dropReason[slot] - 1;
+    r.queries = this.queryCount[slot];
+    r.vxlan = this.vxlan[slot] === 1;
+    r.name = kept ? this.arena : null;
+    r.nameAt = o;
+    r.nameLen = this.nameLen[slot];
+    this.lostRing.add(r);
   }
 
   private appendList(slot: number, list: number): void {
@@ -835,6 +853,7 @@ export class DnsCorrelator {
       }
     }
     this.index[i] = 0;
+    if (this.servers) this.servers.live[this.serverOf[slot]]--;
     this.state[slot] = STATE_FREE;
     this.freeList[this.freeTop++] = slot;
     this.live--;

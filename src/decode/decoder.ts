@@ -174,24 +174,36 @@ export class Decoder {
       if (st !== Status.OK) return st;
       if (depth <= 1) this.record(f, inner ? Layer.VXLAN_TCP : Layer.TCP, verifyTransport(b, s, capEnd, -1, allowPartial));
       if (this.dnsPorts[s.dstPort] === 1 || this.dnsPorts[s.srcPort] === 1) {
-        // DNS over TCP: a 2-byte length, then the message (RFC 7766 §8). Decoded only where a
-        // segment starts with a message; one split across segments would need reassembly. A
-        // segment may carry more messages after the first (pipelining): f.dns.tcpNext says where
-        // the next one starts, for the correlator to read them all.
+        // DNS over TCP: a stream of messages, each a 2-byte length and the message (RFC 7766
+        // §8). A segment alone is no unit of DNS: it may start mid-message, or end in one that a
+        // later segment completes. So the segment's payload is handed on (f.dns.tcpPayload) for
+        // the correlator to read as a stream, and the decoder only reads the first message here
+        // when the segment starts with a whole one; more may follow (pipelining: f.dns.tcpNext).
+        // Bytes that do not decode as DNS are no error of the packet's: only a segment cut by
+        // the capture's snap length is truncated.
         const p = s.l4Offset + ((b[s.l4Offset + 12] >> 4) << 2);
         if (p + 2 > dEnd || p + 2 > capEnd) return Status.OK; // no payload: a handshake or an ACK
-        const msgEnd = p + 2 + ((b[p] << 8) | b[p + 1]);
-        const wireEnd2 = msgEnd < dEnd ? msgEnd : dEnd;
-        st = decodeDns(b, p + 2, wireEnd2 < capEnd ? wireEnd2 : capEnd, wireEnd2, f.dns);
-        f.dns.inner = inner;
-        if (depth > 1) this.dnsAt = s;
         const segEnd = dEnd < capEnd ? dEnd : capEnd;
-        if (st === Status.OK && msgEnd + 2 <= segEnd) {
-          f.dns.tcpNext = msgEnd;
-          f.dns.tcpEnd = segEnd;
+        const d = f.dns;
+        d.inner = inner;
+        if (depth > 1) this.dnsAt = s;
+        d.tcpPayload = p;
+        d.tcpPayloadEnd = segEnd;
+        d.tcpSeq = ((b[s.l4Offset + 4] << 24) | (b[s.l4Offset + 5] << 16) | (b[s.l4Offset + 6] << 8) | b[s.l4Offset + 7]) >>> 0;
+        d.tcpWhole = capEnd >= dEnd;
+        const msgEnd = p + 2 + ((b[p] << 8) | b[p + 1]);
+        // A first message that ends in this segment; cut by the snap length, its header and
+        // question may still be there.
+        if (msgEnd <= dEnd && decodeDns(b, p + 2, msgEnd < capEnd ? msgEnd : capEnd, msgEnd, d) === Status.OK) {
+          if (msgEnd + 2 <= segEnd) {
+            d.tcpNext = msgEnd;
+            d.tcpEnd = segEnd;
+          }
+          return Status.OK;
         }
-        // A segment cut short of its message is the stream's business, not a lie: truncated.
-        return st !== Status.OK && msgEnd > dEnd ? Status.TRUNCATED : st;
+        d.present = false;
+        d.keyed = false;
+        return d.tcpWhole ? Status.OK : Status.TRUNCATED;
       }
     }
     return Status.OK;

@@ -637,6 +637,20 @@ export class PodDirectory {
     return best === null ? null : best.ref;
   }
 
+  /** The addresses of the live CoreDNS pods known, for the series that are always kept. */
+  corednsAddresses(): string[] {
+    const out: string[] = [];
+    for (const [ip, set] of this.byIp) {
+      for (const r of set) {
+        if (r.ref.coredns && r.live) {
+          out.push(ip);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
   /** Every watch has listed once since start(): lookups reflect the cluster. */
   ready(): boolean {
     return this.watches.every((w) => w.counters.synced);

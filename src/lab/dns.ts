@@ -51,6 +51,8 @@ export interface DnsperfOptions {
   /** Name prefix, so that runs can be told apart in captures (default 'q'). */
   prefix?: string;
   qtype?: 'A' | 'AAAA';
+  /** Over TCP (dnsperf -m tcp: one connection, queries pipelined on it); default UDP. */
+  tcp?: boolean;
 }
 
 export interface DnsperfResult {
@@ -76,7 +78,8 @@ export function dnsperf(ns: string, server: string, workDir: string, o: DnsperfO
   try {
     // -n 1: through the file once; -c 1: one socket; -q: outstanding queries at most.
     const limitS = Math.ceil(o.queries / qps) + timeoutS + 10;
-    const r = inNs(ns, 'dnsperf', ['-s', server, '-d', file, '-n', '1', '-c', '1', '-q', '200', '-t', String(timeoutS), '-Q', String(qps), '-l', String(limitS)], {
+    const mode = o.tcp ? ['-m', 'tcp'] : [];
+    const r = inNs(ns, 'dnsperf', ['-s', server, '-d', file, '-n', '1', '-c', '1', '-q', '200', '-t', String(timeoutS), '-Q', String(qps), '-l', String(limitS), ...mode], {
       timeoutMs: (limitS + 10) * 1000,
     });
     return { ...parseDnsperf(r.stdout), names };

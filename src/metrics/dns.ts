@@ -35,6 +35,13 @@ export function registerDnsMetrics(reg: Registry, health: CollectorHealth, s: Se
   new ArrayHistogram('csumwatch_dns_latency_seconds', 'Time from a transaction\'s first query to its answer, by server.', LATENCY_BUCKETS_S, (emit) => {
     servers((server, i) => emit({ labels: { server }, buckets: s.latencyBuckets, start: i * (LATENCY_BUCKETS_S.length + 1), sum: s.latencySumUs[i] / 1e6, count: s.latencyCount[i] }));
   }, health, 'dns', reg);
+  arrayCounter(reg, health, 'dns', 'csumwatch_dns_server_series_replaced_total', 'DNS servers whose series went to a server active more recently (their counts moved into "(other servers)").', [], (emit) => emit({}, s.replaced));
+  arrayCounter(reg, health, 'dns', 'csumwatch_dns_tcp_stream_events_total', 'DNS over TCP read as streams: messages joined across segments (joined), messages lost to a missing segment or a quiet flow (gap), partial messages given up at a bound (dropped).', ['event'], (emit) => {
+    emit({ event: 'joined' }, dns.tcp.joined);
+    emit({ event: 'gap' }, dns.tcp.gaps);
+    emit({ event: 'dropped' }, dns.tcp.dropped);
+  });
+  arrayCounter(reg, health, 'dns', 'csumwatch_dns_unjudged_total', 'DNS transactions that ended unanswered while the capture could have missed their answer (it dropped packets, or was starting): neither answered nor lost.', [], (emit) => emit({}, dns.unjudged));
   arrayCounter(reg, health, 'dns', 'csumwatch_dns_orphan_responses_total', 'DNS responses whose query was never seen (not captured, or already timed out).', [], (emit) => emit({}, dns.orphanResponses));
   new Gauge({
     name: 'csumwatch_dns_transactions_in_flight',

@@ -60,7 +60,8 @@ t.test('a flood of unanswered queries does not make answered ones look lost', as
   t.ok(sent > FLOOD_QPS * SECONDS * 0.5, `the flood sent ${sent} queries`);
   sleepMs(6500); // past the agents' DNS timeout (5 s): every transaction has ended
 
-  agents.forEach((a, i) => t.comment(`${a.name}: RSS ${before[i].toFixed(0)} MiB before the flood, peak ${mem(a.proc.pid!, 'VmHWM').toFixed(0)} MiB, ${mem(a.proc.pid!, 'VmRSS').toFixed(0)} MiB after its timeout`));
+  const heap = (url: string) => (metric(get(NS, `${url}/metrics`).body, 'nodejs_heap_used_bytes') / 2 ** 20).toFixed(0);
+  agents.forEach((a, i) => t.comment(`${a.name}: RSS ${before[i].toFixed(0)} MiB before the flood, peak ${mem(a.proc.pid!, 'VmHWM').toFixed(0)} MiB, ${mem(a.proc.pid!, 'VmRSS').toFixed(0)} MiB after its timeout (heap ${heap(a.url)} MiB); capture drops ${metric(get(NS, `${a.url}/metrics`).body, 'csumwatch_capture_dropped_total')}`));
   const real = { server: lab.topo.dns };
   for (const a of agents) {
     const page = get(NS, `${a.url}/metrics`).body;

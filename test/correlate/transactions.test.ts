@@ -454,3 +454,39 @@ t.test('a query dropped twice (its retry too): both drops wait together, and are
   t.equal(unseen.c.kernelDropsUnmatched, 2, 'both unmatched');
   t.equal(unseen.c.kernelDrops, 2);
 });
+
+t.test('a transaction open while the capture may have missed packets is unjudged, not lost', async (t) => {
+  const h = new Harness({ timeoutUs: 1_000_000 });
+  // Query 0 is open when the capture says it missed packets; query 1 starts after that.
+  h.feed(queries[0].data, T0);
+  h.c.unjudgedUntil(T0 + 500);
+  h.feed(queries[1].data, T0 + 1000);
+  // Query 2, open then too, is answered: answered stays answered.
+  h.feed(queries[2].data, T0 + 100);
+  h.feed(responses[2].data, T0 + 2000);
+  // Query 3, open then too, had a bad checksum on the wire: that is evidence, so it is lost.
+  h.feed(damaged(queries[3]), T0 + 200);
+  h.c.sweep(T0 + 5_000_000);
+  const c = h.c;
+  t.equal(c.unjudged, 1, 'query 0: its answer may have been among the missed packets');
+  t.equal(c.unanswered, 2, 'query 1 (after the gap) and query 3 (bad checksum) are lost');
+  t.equal(c.lostToChecksum, 1);
+  t.equal(c.answered, 1);
+  t.same(c.lost().map((l) => l.id).sort(), [queries[1].id, queries[3].id].sort());
+  // A later mark never moves back.
+  c.unjudgedUntil(T0);
+  h.feed(queries[4].data, T0 + 6_000_000);
+  c.finish();
+  t.equal(c.unjudged, 1, 'end of capture is not a gap: query 4 is lost');
+  t.equal(c.unanswered, 3);
+});
+
+t.test('a kernel drop makes a transaction lost even inside a capture gap', async (t) => {
+  const h = new Harness({ reasonName: (r) => `r${r}`, timeoutUs: 1_000_000 });
+  h.feed(queries[0].data, T0);
+  h.c.unjudgedUntil(T0 + 10);
+  h.c.kernelDrop(kernelDrop(queries[0], 1), T0 + 5);
+  h.c.sweep(T0 + 5_000_000);
+  t.equal(h.c.unjudged, 0);
+  t.equal(h.c.lostToKernelDrop, 1);
+});

@@ -660,6 +660,8 @@ export interface TcpFrameOpts {
   options?: number[];
   ext?: Ext6[];
   flags?: number;
+  /** Sequence number of the segment. */
+  seq?: number;
 }
 
 export function plainTcpSpec(o: TcpFrameOpts = {}): FrameSpec {
@@ -670,6 +672,7 @@ export function plainTcpSpec(o: TcpFrameOpts = {}): FrameSpec {
   const l4: TcpSpec = { kind: 'tcp', sport: o.sport ?? 40001, dport: o.dport ?? 443, csum: o.csum ?? 'correct', payload: o.payload ?? Buffer.from('hello, tcp') };
   if (o.options) l4.options = o.options;
   if (o.flags !== undefined) l4.flags = o.flags;
+  if (o.seq !== undefined) l4.seq = o.seq;
   return { link: o.link ?? { kind: 'eth' }, ip, l4 };
 }
 

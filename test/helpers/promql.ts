@@ -51,7 +51,7 @@ export function exportedMetrics(): Set<string> {
   const agent = new Agent({ ...DEFAULT_AGENT_CONFIG, doctorInterval: 0 }, {
     log: pino({ level: 'silent' }),
     watchLinks: false,
-    pods: { lookup: () => null, stats: () => ({ ready: false, pods: 0, addresses: 0, watches: {} }) },
+    pods: { lookup: () => null, corednsAddresses: () => [], stats: () => ({ ready: false, pods: 0, addresses: 0, watches: {} }) },
   });
   const names = new Set<string>(['up']);
   for (const m of createRegistry(agent, 'test').getMetricsAsArray()) {
