@@ -130,7 +130,7 @@ t.test('Prometheus loads the rules, scrapes the agent, and Alertmanager delivers
   t.ok(spike.some((a) => a.labels.iface === undefined && a.annotations.description.includes('udp_csum')), 'and the kernel\'s udp_csum drops raise it too (no interface)');
 
   // The slower alerts saw the same fault: pending (their for: is minutes), evaluated on real series.
-  for (const name of ['CsumwatchDnsLostToChecksum', 'CsumwatchVtepLoss']) t.ok(sawPending.includes(name) || alerts('firing').some((a) => a.alertname === name), `${name} went pending`);
+  for (const name of ['CsumwatchDnsLost', 'CsumwatchVtepLoss']) t.ok(sawPending.includes(name) || alerts('firing').some((a) => a.alertname === name), `${name} went pending`);
   t.notOk([...sawPending, ...alerts('firing').map((a) => a.alertname)].includes('CsumwatchBpfNotLoaded'), 'the tracer is loaded: no BpfNotLoaded');
   t.notOk([...sawPending, ...alerts('firing').map((a) => a.alertname)].includes('CsumwatchAgentDown'), 'the agent is up: no AgentDown');
 
