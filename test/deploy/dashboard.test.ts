@@ -26,6 +26,7 @@ import {
   variablesIn,
 } from '../helpers/dashboard';
 import { exportedMetrics, parsePromql } from '../helpers/promql';
+import { alertRules } from '../helpers/rules';
 
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 const COLUMNS = 24;
@@ -188,10 +189,16 @@ function queryProblems(d: Dashboard, exported: Set<string>): string[] {
     if (parsed.metrics.length === 0) out.push(`${where}: selects no metric by name`);
     for (const m of parsed.metrics) if (!exported.has(m)) out.push(`${where}: ${m} is not exported by the agent`);
 
-    // Ranges: Grafana's intervals, never a fixed duration; $__range only in instant queries.
+    // Ranges: Grafana's intervals, never a fixed duration, except in a panel that shows an
+    // alert's expression (its title names the alert), whose window is the alert's; $__range only
+    // in instant queries.
     const bare = q.expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+    const shows = /\((Csumwatch\w+)\)/.exec(q.panel)?.[1];
+    const alertExpr = shows === undefined ? undefined : alertRules().find((r) => r.alert === shows)?.expr;
+    if (shows !== undefined && alertExpr === undefined) out.push(`${where}: names no alert of deploy/prometheusrule.yaml`);
     for (const m of bare.matchAll(/\[([^\]]*)\]/g)) {
-      if (m[1] !== '$__rate_interval' && m[1] !== '$__range') out.push(`${where}: range [${m[1]}], not [$__rate_interval] or [$__range]`);
+      const alertWindow = alertExpr !== undefined && alertExpr.includes(`[${m[1]}]`);
+      if (m[1] !== '$__rate_interval' && m[1] !== '$__range' && !alertWindow) out.push(`${where}: range [${m[1]}], not [$__rate_interval] or [$__range] (or the window of the alert its title names)`);
       if (m[1] === '$__range' && targetOf(d, q)?.instant !== true) out.push(`${where}: [$__range] in a range query`);
     }
 
@@ -366,6 +373,8 @@ const NOT_SHOWN: Record<string, string> = {
   process_start_time_seconds: 'restarts show in up and the process panels',
   csumwatch_vtep_peers: 'how many peers a node has seen is context, not a symptom; the matrix lists the peers with bad packets',
   csumwatch_collector_duration_seconds: 'for debugging a slow scrape; the collector success panel says which collector failed',
+  csumwatch_dns_server_series_replaced_total: "how often a server's series went to another: context for a series that ended, not a symptom",
+  csumwatch_dns_tcp_stream_events_total: "the TCP stream reader's own accounting; what it costs DNS shows in the lost and unjudged counts",
 };
 
 function coverageProblems(d: Dashboard, exported: Set<string>): string[] {
