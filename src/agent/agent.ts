@@ -29,7 +29,7 @@ import { DnsCorrelator } from '../correlate/transactions';
 import { ServerStats } from '../correlate/servers';
 import { Decoder, DEFAULT_MTU } from '../decode/decoder';
 import { DIR_RX, DIR_TX, Frame } from '../decode/frame';
-import { listInterfaces, NetInterface, underlayOf, vxlanDevices } from '../node/interfaces';
+import { listInterfaces, NetInterface, underlayOf, VtepIdentity, vtepIdentities, vxlanDevices } from '../node/interfaces';
 import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
 import type { PodDirectoryStats } from '../kube/pods';
 import { AgentConfig } from './config';
@@ -99,6 +99,8 @@ export class Agent {
   readonly counters = new IfaceCounters();
   readonly vtep: VtepCounters;
   readonly servers: ServerStats;
+  /** This node's VTEPs as its peers see them, from the last interface scan. */
+  vteps: VtepIdentity[] = [];
   readonly dns: DnsCorrelator;
   /** The kernel drop tracer and what it reports. */
   readonly drops: KernelDrops;
@@ -334,6 +336,7 @@ export class Agent {
       this.lastScanError = msg;
       return;
     }
+    this.vteps = vtepIdentities(ifs);
     const want = this.select(ifs);
     // A configured interface that is not there is said once (a typo, or not created yet), and
     // again when it appears.

@@ -177,3 +177,29 @@ export function underlayOf(vx: NetInterface, ifs: readonly NetInterface[]): NetI
   const local = vx.vxlan.local;
   return local ? ifs.find((i) => i.addresses.some((a) => a.address === local)) ?? null : null;
 }
+
+/** A VTEP of this node as its peers see it: the address they send to, on a VXLAN device and port. */
+export interface VtepIdentity {
+  iface: string;
+  address: string;
+  port: number;
+  /** The underlay device, or '' when it cannot be told. */
+  underlay: string;
+}
+
+/**
+ * This node's VTEPs: per VXLAN device, its local address, or where it has none set (the kernel
+ * then sources from the route to each peer) the global addresses of the underlay it is bound to.
+ * A device with neither (a collect-metadata device, as Cilium's) names no address.
+ */
+export function vtepIdentities(ifs: readonly NetInterface[]): VtepIdentity[] {
+  const out: VtepIdentity[] = [];
+  for (const vx of vxlanDevices(ifs)) {
+    const under = underlayOf(vx, ifs);
+    const addresses = vx.vxlan!.local !== null
+      ? [vx.vxlan!.local]
+      : (under?.addresses ?? []).filter((a) => !(a.family === 'inet6' && /^fe80:/i.test(a.address))).map((a) => a.address);
+    for (const address of addresses) out.push({ iface: vx.name, address, port: vx.vxlan!.port, underlay: under?.name ?? '' });
+  }
+  return out;
+}

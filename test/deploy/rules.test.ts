@@ -23,6 +23,7 @@ const ALERTS = [
   'CsumwatchChecksumDropSpike',
   'CsumwatchDnsLost',
   'CsumwatchVxlanOffloadSuspected',
+  'CsumwatchVxlanSenderBroken',
   'CsumwatchVtepLoss',
   'CsumwatchCriticalFinding',
   'CsumwatchCaptureFallingBehind',
@@ -186,6 +187,12 @@ function h3Anchors(markdown: string): Set<string> {
   return out;
 }
 
+/** The agent's metrics an expression reads, through the recording rules it reads. */
+function inputMetrics(expr: string, depth = 0): string[] {
+  const records = new Map(ruleGroups().flatMap((g) => g.rules).filter((r) => r.record).map((r) => [r.record as string, r.expr]));
+  return [...new Set(parsePromql(expr).metrics.flatMap((m) => (records.has(m) && depth < 8 ? inputMetrics(records.get(m)!, depth + 1) : [m])))];
+}
+
 // ------------------------------------------------------------------------------------------------
 
 t.test('the PrometheusRule: metadata, alert names, labels and annotations', async (t) => {
@@ -214,7 +221,8 @@ t.test('the PrometheusRule: metadata, alert names, labels and annotations', asyn
       // A label the expression keeps per alert (by (..., iface)) is named in the description.
       const kept = new Set([...r.expr.matchAll(/\bby\s*\(([^)]*)\)/g)].flatMap((m) => m[1].split(',').map((s) => s.trim())));
       for (const l of NAMED_LABELS) if (kept.has(l)) t.match(a.description, new RegExp(`\\$labels\\.${l}\\b`), `description names the ${l}`);
-      if (r.alert !== 'CsumwatchAgentDown') t.ok(kept.has('node'), 'aggregates by node (or keeps it)');
+      const namesNode = /label_replace\([^]*"node", "\$1"/.test(r.expr);
+      if (r.alert !== 'CsumwatchAgentDown') t.ok(kept.has('node') || namesNode, 'aggregates by node (or keeps it, or names it)');
     });
   }
 
@@ -229,13 +237,22 @@ t.test('the PrometheusRule: metadata, alert names, labels and annotations', asyn
 
 t.test('every expression parses and selects only exported metrics, always with job="csumwatch"', async (t) => {
   const exported = exportedMetrics();
-  for (const r of alertRules()) {
+  // Recording rules' series are the rules' own: recorded before they are read (same group, or
+  // an earlier one), selected without a job (they carry none).
+  const recorded = new Set<string>();
+  for (const r of ruleGroups().flatMap((g) => g.rules)) {
+    const name = r.alert ?? r.record ?? '(unnamed)';
     const p = parsePromql(r.expr);
-    t.same(p.errors, [], `${r.alert}: parses`);
-    t.ok(p.metrics.length > 0, `${r.alert}: selects something`);
-    for (const m of p.metrics) t.ok(exported.has(m), `${r.alert}: ${m} is exported by the agent`);
+    t.same(p.errors, [], `${name}: parses`);
+    t.ok(p.metrics.length > 0, `${name}: selects something`);
+    for (const m of p.metrics) t.ok(exported.has(m) || recorded.has(m), `${name}: ${m} is exported by the agent or recorded by an earlier rule`);
     for (const s of selectors(r.expr)) {
-      t.equal(s.matchers.job, '=csumwatch', `${r.alert}: ${s.metric} selected with job="csumwatch"`);
+      if (recorded.has(s.metric)) continue;
+      t.equal(s.matchers.job, '=csumwatch', `${name}: ${s.metric} selected with job="csumwatch"`);
+    }
+    if (r.record) {
+      t.match(r.record, /^csumwatch:[a-z0-9_]+:[a-z0-9_]+$/, `${r.record}: named level:metric:operations`);
+      recorded.add(r.record);
     }
   }
 });
@@ -250,7 +267,7 @@ t.test('promtool check rules on spec.groups as a rule file', async (t) => {
   const r = promtool(['check', 'rules', file]);
   t.equal(r.error, undefined, 'promtool runs (scripts/setup.sh installs it)');
   t.equal(r.status, 0, r.out);
-  t.match(r.out, new RegExp(`SUCCESS: ${alertRules().length} rules found`));
+  t.match(r.out, new RegExp(`SUCCESS: ${ruleGroups().flatMap((g) => g.rules).length} rules found`));
 });
 
 t.test('promtool test rules test/deploy/rules.promtool.yaml', async (t) => {
@@ -285,7 +302,7 @@ t.test('the promtool file tests every alert firing and, on healthy series, not f
       // A quiet case counts only where every metric the rule reads has samples at that time:
       // an alert that is quiet because its inputs are missing proves nothing.
       const at = durationMs(c.eval_time);
-      const missing = parsePromql(rule.expr).metrics.filter((m) => !hasDataAt(group, m, at));
+      const missing = inputMetrics(rule.expr).filter((m) => !hasDataAt(group, m, at));
       if (missing.length === 0) quiet.set(c.alertname, (quiet.get(c.alertname) ?? 0) + 1);
       else t.comment(`${c.alertname} at ${c.eval_time}: quiet, but no samples of ${missing.join(', ')}`);
     }
@@ -343,9 +360,13 @@ t.test('promtool test rules rejects broken copies of the rules', async (t) => {
     ['finding: warnings page too', replace('CsumwatchCriticalFinding', 'severity="critical"', 'severity!=""')],
     ['finding: for 5m', mutate('CsumwatchCriticalFinding', (r) => ({ ...r, for: '5m' }))],
     ['finding: check not kept', replace('CsumwatchCriticalFinding', 'max by (node, check)', 'max by (node)')],
-    ['offload: flag alone, errors ignored', replace('CsumwatchVxlanOffloadSuspected', '* on (node) group_left ()', 'or on (node)')],
+    ['offload: flag alone, the sender not asked', replace('CsumwatchVxlanOffloadSuspected', /and on \(node\)\s*csumwatch:vxlan_sender_bad_peers:count5m > 0\s*$/, '\n')],
+    ['offload: every feature, tunnel segmentation too', replace('CsumwatchVxlanOffloadSuspected', /feature=~"tx-checksum-\.\*"/g, 'feature!=""')],
     ['offload: offload off counts as on', replace('CsumwatchVxlanOffloadSuspected', /== 1\)\s*\* on/, '>= 0) * on')],
-    ['offload: IPv6 errors not added', replace('CsumwatchVxlanOffloadSuspected', '"family", "ipv6"', '"family", "ipv4"')],
+    ['offload: feature not kept', replace('CsumwatchVxlanOffloadSuspected', /by \(node, iface, feature\)/g, 'by (node, iface)')],
+    ['sender: one receiver of two is enough', replace('CsumwatchVxlanSenderBroken', /> 0\.5\s*$/, '>= 0.5\n')],
+    ['sender: for 10m', mutate('CsumwatchVxlanSenderBroken', (r) => ({ ...r, for: '10m' }))],
+    ['sender: severity warning', mutate('CsumwatchVxlanSenderBroken', (r) => ({ ...r, labels: { ...r.labels, severity: 'warning' } }))],
     ['offload: interfaces without interface_info dropped', replace('CsumwatchVxlanOffloadSuspected', /unless on \(node, iface\)/, 'and on (node, iface)')],
     ['offload: description without the driver', mutate('CsumwatchVxlanOffloadSuspected', (r) => ({ ...r, annotations: { ...r.annotations, description: r.annotations?.description?.replace(/\{\{ with\s+\$labels\.driver \}\}.*?\{\{ end \}\}/, '') ?? '' } }))],
     ['vtep: any share alerts', replace('CsumwatchVtepLoss', /\) > 0\.1/, ') > 0')],
