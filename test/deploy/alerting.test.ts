@@ -60,7 +60,12 @@ t.test('Prometheus loads the rules, scrapes the agent, and Alertmanager delivers
   const dir = join(lab.dir, 'alerting-test');
   fs.mkdirSync(dir, { recursive: true });
 
-  const agent = startAgent(NS, join(dir, 'agent.log'), ['--listen', '127.0.0.1:9475', '--dns-timeout', '2'], procs);
+  // The node's files as a healthy node has them: a resolv.conf naming a nameserver the lab node
+  // reaches (the host's would not be reachable from the lab's namespace: a critical finding).
+  const root = join(dir, 'host-root');
+  fs.mkdirSync(join(root, 'etc'), { recursive: true });
+  fs.writeFileSync(join(root, 'etc', 'resolv.conf'), `nameserver ${lab.topo.dns}\n`);
+  const agent = startAgent(NS, join(dir, 'agent.log'), ['--listen', '127.0.0.1:9475', '--dns-timeout', '2', '--host-root', root], procs);
   waitReady(NS, 'http://127.0.0.1:9475');
 
   const rules = writeRuleFile(dir);
