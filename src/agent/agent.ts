@@ -32,6 +32,7 @@ import { DIR_RX, DIR_TX, Frame } from '../decode/frame';
 import { listInterfaces, NetInterface, underlayOf, VtepIdentity, vtepIdentities, vxlanDevices } from '../node/interfaces';
 import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
 import type { PodDirectoryStats } from '../kube/pods';
+import type { Finding } from '../doctor/finding';
 import { AgentConfig } from './config';
 import type { DoctorInputs } from '../doctor/inputs';
 import { NodeDoctor } from './doctor';
@@ -57,6 +58,8 @@ export interface AgentDeps {
   pods?: PodNames;
   /** What the doctor reads (default: this node). */
   doctorInputs?: DoctorInputs;
+  /** Told every doctor report's findings (in a cluster: the Node's conditions and Events). */
+  onFindings?: (findings: readonly Finding[]) => void;
 }
 
 /** What the agent needs of the Kubernetes pod directory. */
@@ -169,7 +172,7 @@ export class Agent {
       // On the kernel datapath a peer's bad packets are the ones the kernel dropped for a checksum.
       onTunnelChecksumDrop: (words, family) => this.kfilter && this.vtep.addKernelBad(words, family),
     });
-    this.doctor = new NodeDoctor(config, this.log, deps.doctorInputs, () => ({ a: this.dns.answeredA, aaaa: this.dns.answeredAAAA }));
+    this.doctor = new NodeDoctor(config, this.log, deps.doctorInputs, () => ({ a: this.dns.answeredA, aaaa: this.dns.answeredAAAA }), deps.onFindings);
     this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets === 'auto' ? 'all' : config.vtepPackets });
   }
 

@@ -53,6 +53,8 @@ export interface AgentConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** The kernel drop tracer: 'auto' loads it where the kernel allows, 'off' never. */
   bpf: 'auto' | 'off';
+  /** In a cluster: Node conditions and Events for critical findings ('auto'), or none ('off'). */
+  nodeConditions: 'auto' | 'off';
   /** How the tracer attaches: tp_btf, raw_tp, or 'auto' (tp_btf, else raw_tp). */
   bpfAttach: 'auto' | 'tp_btf' | 'raw_tp';
   /** Kernel BTF file for CO-RE and the reason names; '' = the running kernel's. */
@@ -92,6 +94,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   rescanInterval: 30,
   logLevel: 'info',
   bpf: 'auto',
+  nodeConditions: 'auto',
   bpfAttach: 'auto',
   bpfBtf: '',
   bpfRingKiB: 1024,
@@ -154,6 +157,7 @@ export const FIELDS: readonly Field[] = [
   f('rescanInterval', 'rescan-interval', 'rescanInterval', 'number', 'seconds between full interface rescans (default 30)', { min: 0.1, max: 86400 }),
   f('logLevel', 'log-level', 'logLevel', 'enum', 'fatal, error, warn, info, debug or trace (default info)', { values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] }),
   f('bpf', 'bpf', 'bpf', 'enum', "kernel drop tracer: 'auto' (where the kernel allows) or 'off' (default auto)", { values: ['auto', 'off'] }),
+  f('nodeConditions', 'node-conditions', 'nodeConditions', 'enum', "in a cluster, set Node conditions and record Events on the Node for critical findings: 'auto' (with NODE_NAME set) or 'off' (default auto)", { values: ['auto', 'off'] }),
   f('bpfAttach', 'bpf-attach', 'bpfAttach', 'enum', "tracer attach: 'auto' (tp_btf, else raw_tp), 'tp_btf' or 'raw_tp' (default auto)", { values: ['auto', 'tp_btf', 'raw_tp'] }),
   f('bpfBtf', 'bpf-btf', 'bpfBtf', 'path', 'kernel BTF file for the tracer (default: the running kernel, /sys/kernel/btf/vmlinux)'),
   f('bpfRingKiB', 'bpf-ring', 'bpfRingKiB', 'int', 'tracer ring buffer, KiB, a power of 2, at least 64 (default 1024)', { min: 64, max: 1 << 20, pow2: true }),

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { CsumCounters, DoctorReport, runDoctor } from '../doctor/doctor';
+import type { Finding } from '../doctor/finding';
 import { DoctorInputs, NodeInputs } from '../doctor/inputs';
 import { parseResolvConf } from '../node/resolv';
 import { AgentConfig } from './config';
@@ -23,7 +24,14 @@ export class NodeDoctor {
    * answers: the A and AAAA answers the agent has seen, for the IPv6 check (AAAA answers on a
    * node that cannot route IPv6).
    */
-  constructor(private readonly config: AgentConfig, private readonly log: Logger, inputs?: DoctorInputs, private readonly answers: () => { a: number; aaaa: number } | null = () => null) {
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: Logger,
+    inputs?: DoctorInputs,
+    private readonly answers: () => { a: number; aaaa: number } | null = () => null,
+    /** Told each report's findings (the Node's conditions in a cluster). */
+    private readonly onFindings: (findings: readonly Finding[]) => void = () => {},
+  ) {
     this.inputs = inputs ?? new NodeInputs({ hostRoot: config.hostRoot });
   }
 
@@ -70,6 +78,7 @@ export class NodeDoctor {
         if (f.severity !== 'info' && !before.has(`${f.check}/${f.severity}/${f.evidence}`)) this.log.warn({ check: f.check, severity: f.severity, evidence: f.evidence, remediation: f.remediation }, 'doctor finding');
       }
       this.report = r;
+      this.onFindings(r.findings);
       if (r.counters) this.previous = r.counters;
       this.runs++;
       if (this.error) this.log.info('doctor runs again');

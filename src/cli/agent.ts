@@ -2,7 +2,8 @@
 
 import pino from 'pino';
 import { Agent } from '../agent/agent';
-import { PodDirectory } from '../kube/pods';
+import { NodeReporter } from '../kube/node-status';
+import { inClusterKubeConfig, PodDirectory } from '../kube/pods';
 import { ConfigError, FIELDS, isList, loadConfig } from '../agent/config';
 import { createRegistry } from '../metrics/registry';
 import { agentViews, build } from '../server/app';
@@ -66,7 +67,17 @@ export async function runAgent(argv: string[]): Promise<number> {
       pods = null;
     }
   }
-  const agent = new Agent(config, { log, pods: pods ?? undefined });
+  // In a cluster, a critical finding is a Node condition and an Event on the Node too.
+  let nodeStatus: NodeReporter | null = null;
+  const nodeName = process.env.NODE_NAME;
+  if (config.nodeConditions === 'auto' && PodDirectory.inCluster() && nodeName) {
+    try {
+      nodeStatus = new NodeReporter({ kubeConfig: inClusterKubeConfig(), nodeName, log });
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'Node conditions unavailable; findings are in /diagnosis and the metrics only');
+    }
+  }
+  const agent = new Agent(config, { log, pods: pods ?? undefined, onFindings: nodeStatus ? (f) => void nodeStatus!.report(f) : undefined });
   const registry = createRegistry(agent, VERSION);
   const app = build({
     registry,

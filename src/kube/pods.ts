@@ -118,7 +118,7 @@ type Client = typeof K8s;
 let client: Client | null = null;
 
 /** The client, required on first use (see the top of the file). */
-function loadClient(): Client {
+export function loadClient(): Client {
   if (client !== null) return client;
   try {
     client = require('@kubernetes/client-node') as Client;

@@ -36,8 +36,21 @@ export type Reply =
   /** Accept the request and never answer it. */
   | { hang: true };
 
+export interface Write {
+  method: string;
+  path: string;
+  contentType: string;
+  body: unknown;
+  auth: string | undefined;
+}
+
 export class ApiServer {
   readonly seen: Seen[] = [];
+  /** Writes received (PATCH, POST), in order. */
+  readonly writes: Write[] = [];
+  /** The node's conditions as the patches left them, by type. */
+  readonly conditions = new Map<string, Record<string, unknown>>();
+  private readonly writeReplies: Array<{ status: number; json: string }> = [];
   private readonly queues = new Map<string, Reply[]>();
   private readonly lastList = new Map<Stream, string>();
   private readonly held = new Map<Stream, Set<http.ServerResponse>>();
@@ -104,7 +117,16 @@ export class ApiServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Queues answers (a Status) for the next writes; without one, a write succeeds. */
+  replyWrite(...replies: Array<{ status: number; json: string }>): void {
+    this.writeReplies.push(...replies);
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method === 'PATCH' || req.method === 'POST') {
+      this.write(req, res);
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     const q = url.searchParams;
     const watch = q.get('watch') === 'true';
@@ -146,6 +168,38 @@ export class ApiServer {
     if (set === undefined) { set = new Set(); this.held.set(stream, set); }
     set.add(res);
     res.on('close', () => set!.delete(res));
+  }
+
+  /**
+   * A write: PATCH /api/v1/nodes/NAME/status (a strategic merge patch of conditions, merged by
+   * type into the node this server holds, as the apiserver does) or POST
+   * /api/v1/namespaces/NS/events. Recorded with its content type and body.
+   */
+  private write(req: http.IncomingMessage, res: http.ServerResponse): void {
+    let text = '';
+    req.on('data', (d: Buffer) => (text += d.toString()));
+    req.on('end', () => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      let body: unknown = null;
+      try { body = JSON.parse(text); } catch { /* recorded as null: the test says what it expected */ }
+      this.writes.push({ method: req.method ?? '', path, contentType: req.headers['content-type'] ?? '', body, auth: req.headers.authorization });
+      const queued = this.writeReplies.shift();
+      if (queued !== undefined) { this.json(res, queued.status, queued.json); return; }
+      const node = /^\/api\/v1\/nodes\/([^/]+)\/status$/.exec(path);
+      if (req.method === 'PATCH' && node) {
+        const conds = (body as { status?: { conditions?: Array<Record<string, unknown>> } } | null)?.status?.conditions ?? [];
+        for (const c of conds) this.conditions.set(String(c.type), c);
+        this.json(res, 200, JSON.stringify({ kind: 'Node', apiVersion: 'v1', metadata: { name: node[1] }, status: { conditions: [...this.conditions.values()] } }));
+        return;
+      }
+      const ev = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(path);
+      if (req.method === 'POST' && ev) {
+        const e = body as Record<string, unknown>;
+        this.json(res, 201, JSON.stringify({ kind: 'Event', apiVersion: 'v1', ...e, metadata: { ...(e.metadata as object), name: `ev${this.writes.length}` } }));
+        return;
+      }
+      this.json(res, 404, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', details: {}, code: 404 }));
+    });
   }
 
   private json(res: http.ServerResponse, status: number, body: string): void {

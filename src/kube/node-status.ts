@@ -1,0 +1,199 @@
+// The Kubernetes way to see a broken node, as node-problem-detector does it: while a critical
+// finding of the doctor stands, the agent sets a condition on its own Node object
+// (VXLANChecksumOffloadBroken, VXLANMisbound, ...: `kubectl describe node` lists it under
+// Conditions, with the evidence and the fix in its message), and records an Event on the Node when
+// a condition turns True and when it turns False again. Every condition the agent owns is set,
+// True or False, from its first report, so an operator sees which checks run.
+//
+// Writes: a strategic merge patch of nodes/NAME/status (conditions merge by type, so the
+// kubelet's own conditions stay as they are) and core/v1 Events in the `default` namespace (where
+// the kubelet records a Node's events). RBAC: patch nodes/status, create events; nothing else.
+// The API being down or refusing never stops the agent: errors are counted and logged once per
+// change, and the next report tries again.
+
+import type * as K8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Finding } from '../doctor/finding';
+import { loadClient } from './pods';
+
+/** The condition each check's critical findings set, by check. */
+export const NODE_CONDITIONS: Readonly<Record<string, string>> = {
+  offload: 'VXLANChecksumOffloadBroken',
+  binding: 'VXLANMisbound',
+  mtu: 'VXLANMTUMismatch',
+  nat: 'VXLANNATChecksumBroken',
+  resolv: 'NodeDNSBroken',
+  ipv6: 'NodeIPv6Broken',
+};
+
+/** Who writes the conditions and events (Event.source.component, reportingComponent). */
+export const COMPONENT = 'csumwatch';
+/** A message at most this long (the API accepts more; kubectl's columns do not). */
+const MAX_MESSAGE = 1024;
+/** Events kept for a later try while the API refuses them (the oldest give way). */
+const MAX_UNSENT = 32;
+
+export interface NodeStatusStats {
+  patches: number;
+  patchErrors: number;
+  events: number;
+  eventErrors: number;
+  lastError: string | null;
+}
+
+interface Held {
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  since: string;
+}
+
+export interface NodeReporterOptions {
+  kubeConfig: K8s.KubeConfig;
+  nodeName: string;
+  log: Logger;
+  /** Conditions are written again this often even unchanged (their heartbeat), ms. */
+  heartbeatMs?: number;
+  /** The clock, for tests. */
+  now?: () => Date;
+}
+
+export class NodeReporter {
+  readonly stats: NodeStatusStats = { patches: 0, patchErrors: 0, events: 0, eventErrors: 0, lastError: null };
+  private readonly api: K8s.CoreV1Api;
+  private readonly strategic: K8s.ConfigurationOptions;
+  private readonly held = new Map<string, Held>();
+  private lastPatch = 0;
+  private busy: Promise<void> = Promise.resolve();
+  private readonly heartbeatMs: number;
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: NodeReporterOptions) {
+    const k = loadClient();
+    this.api = opts.kubeConfig.makeApiClient(k.CoreV1Api);
+    this.strategic = k.setHeaderOptions('Content-Type', k.PatchStrategy.StrategicMergePatch);
+    this.heartbeatMs = opts.heartbeatMs ?? 300_000;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /**
+   * One doctor report: sets the conditions (a patch when one changed, or at the heartbeat) and
+   * records an Event for each condition that turned. Resolves when the writes are done; writes of
+   * one report never overlap the next's.
+   */
+  report(findings: readonly Finding[]): Promise<void> {
+    this.busy = this.busy.then(() => this.write(findings));
+    return this.busy;
+  }
+
+  /** Waits for the writes under way. */
+  idle(): Promise<void> {
+    return this.busy;
+  }
+
+  private async write(findings: readonly Finding[]): Promise<void> {
+    const now = this.now();
+    const stamp = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const turned: Array<[string, Held]> = [];
+    let changed = false;
+    for (const [check, type] of Object.entries(NODE_CONDITIONS)) {
+      const critical = findings.filter((f) => f.check === check && f.severity === 'critical');
+      const status = critical.length > 0 ? 'True' : 'False';
+      const message = critical.length > 0
+        ? clip(critical.map((f) => `${f.evidence} Fix: ${f.remediation}`).join(' | '))
+        : `csumwatch's ${check} check finds no critical fault on this node`;
+      const reason = critical.length > 0 ? `CsumwatchCritical${capital(check)}Finding` : `CsumwatchNo${capital(check)}Fault`;
+      const was = this.held.get(type);
+      const next: Held = { status, reason, message, since: was && was.status === status ? was.since : stamp };
+      if (!was || was.status !== status) turned.push([type, next]);
+      if (!was || was.status !== status || was.message !== message) changed = true;
+      this.held.set(type, next);
+    }
+    if (changed || now.getTime() - this.lastPatch >= this.heartbeatMs) await this.patch(stamp);
+    for (const [type, h] of turned) {
+      // The first report of a healthy node is no news: only a fault, or its end, is an Event.
+      if (h.status === 'False' && !this.faulted.has(type)) continue;
+      this.faulted.add(type);
+      this.unsent.push({ type, h, stamp });
+    }
+    // In order, the ones that failed before first; one that fails again waits for the next report.
+    const send = this.unsent.splice(0);
+    for (const e of send) if (!(await this.event(e.type, e.h, e.stamp))) this.unsent.push(e);
+    if (this.unsent.length > MAX_UNSENT) this.unsent.splice(0, this.unsent.length - MAX_UNSENT);
+  }
+
+  /** Events not recorded yet (the API refused or was down), oldest first. */
+  private readonly unsent: Array<{ type: string; h: Held; stamp: string }> = [];
+
+  /** Conditions that have been True since the agent started (their return to False is an Event). */
+  private readonly faulted = new Set<string>();
+
+  private async patch(stamp: string): Promise<void> {
+    const conditions = [...this.held].map(([type, h]) => ({
+      type, status: h.status, reason: h.reason, message: h.message, lastHeartbeatTime: stamp, lastTransitionTime: h.since,
+    }));
+    try {
+      await this.api.patchNodeStatus({ name: this.opts.nodeName, body: { status: { conditions } } }, this.strategic);
+      this.stats.patches++;
+      this.lastPatch = this.now().getTime();
+      this.ok('patch');
+    } catch (err) {
+      this.stats.patchErrors++;
+      this.fail('patch', `patching node ${this.opts.nodeName}'s conditions`, err);
+    }
+  }
+
+  /** Records one Event; false when the API did not take it. */
+  private async event(type: string, h: Held, stamp: string): Promise<boolean> {
+    const node = this.opts.nodeName;
+    const body: K8s.CoreV1Event = {
+      metadata: { generateName: `${node}.`, namespace: 'default' },
+      involvedObject: { apiVersion: 'v1', kind: 'Node', name: node, uid: node },
+      reason: h.status === 'True' ? type : `${type}Resolved`,
+      message: h.status === 'True' ? h.message : `${type} is False: ${h.message}`,
+      type: h.status === 'True' ? 'Warning' : 'Normal',
+      source: { component: COMPONENT, host: node },
+      reportingComponent: COMPONENT,
+      reportingInstance: node,
+      firstTimestamp: new Date(stamp),
+      lastTimestamp: new Date(stamp),
+      count: 1,
+    };
+    try {
+      await this.api.createNamespacedEvent({ namespace: 'default', body });
+      this.stats.events++;
+      this.ok('event');
+      return true;
+    } catch (err) {
+      this.stats.eventErrors++;
+      this.fail('event', `recording an event on node ${node}`, err);
+      return false;
+    }
+  }
+
+  private ok(kind: 'patch' | 'event'): void {
+    if (this.failing.has(kind)) this.opts.log.info({ kind }, 'node conditions and events are written again');
+    this.failing.delete(kind);
+    if (this.failing.size === 0) this.stats.lastError = null;
+  }
+
+  /** Logged when the error of its kind changes (an API down for an hour is one line). */
+  private fail(kind: 'patch' | 'event', doing: string, err: unknown): void {
+    const e = err as { code?: unknown; message?: string };
+    const status = typeof e.code === 'number' ? `HTTP ${e.code}: ` : '';
+    const msg = `${doing}: ${status}${(e.message ?? String(err)).split('\n')[0]}`;
+    if (this.failing.get(kind) !== msg) this.opts.log.warn({ err: msg }, 'writing node conditions or events failed; counted, tried again at the next report');
+    this.failing.set(kind, msg);
+    this.stats.lastError = msg;
+  }
+
+  private readonly failing = new Map<'patch' | 'event', string>();
+}
+
+function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function clip(s: string): string {
+  return s.length <= MAX_MESSAGE ? s : `${s.slice(0, MAX_MESSAGE - 3)}...`;
+}
