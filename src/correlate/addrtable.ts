@@ -145,6 +145,8 @@ export function addrString(a: Int32Array, o: number, v6: boolean): string {
  */
 export function addrWords(a: string, k: Int32Array): number {
   k.fill(0);
+  const zone = a.indexOf('%'); // fe80::1%eth0.100: the zone is no part of the address
+  if (zone >= 0) a = a.slice(0, zone);
   const v = isIP(a);
   if (v === 4) {
     const p = a.split('.');

@@ -26,6 +26,11 @@ export interface StreamSink {
 
 /** A DNS message over TCP is at most 2 + 65535 bytes. */
 export const MAX_TAIL = 2 + 65535;
+/** A segment is at most this long (an IPv4 datagram; GRO merges up to it). */
+const MAX_SEGMENT = 65536;
+const TCP_FIN = 0x01;
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
 const KEY_WORDS = 11; // family, src[4], dst[4], sport, dport
 
 export class TcpStreams {
@@ -33,7 +38,7 @@ export class TcpStreams {
   dropped = 0;
   /** Tails whose continuation never came: a segment was missing, or the flow went quiet. */
   gaps = 0;
-  /** Messages read whole from a tail and the segments after it. */
+  /** Messages read whole across segments: begun in one, ended in a later one. */
   joined = 0;
 
   private readonly keys: Int32Array;
@@ -44,6 +49,10 @@ export class TcpStreams {
   private readonly used: Uint8Array;
   private readonly bufs: Uint8Array[];
   private readonly lens: Int32Array;
+  /** 1: the flow's message boundaries are known (from its SYN, or a message that decoded). */
+  private readonly synced: Uint8Array;
+  /** The sequence number of the flow's SYN, -1 when none was seen. */
+  private readonly isn: Float64Array;
   /** Flow by key hash (a collision makes a second flow unfindable, which only means it is read as new). */
   private readonly byHash = new Map<number, number>();
   private held = 0;
@@ -61,6 +70,8 @@ export class TcpStreams {
     this.used = new Uint8Array(flows);
     this.bufs = new Array<Uint8Array>(flows).fill(EMPTY);
     this.lens = new Int32Array(flows);
+    this.synced = new Uint8Array(flows);
+    this.isn = new Float64Array(flows).fill(-1);
   }
 
   /** Flows followed now. */
@@ -76,12 +87,16 @@ export class TcpStreams {
   /**
    * Reads a DNS-over-TCP segment (f decoded from b, f.dns.tcpPayload >= 0) seen at nowUs as part
    * of its flow's stream, handing sink what it holds:
+   * - a SYN starts the flow's stream afresh (a new connection on the same ports starts at another
+   *   sequence number); FIN and RST end it, after their payload;
    * - a segment that ends where the stream was already read to, or before, is a copy or a
    *   retransmission, and is not read again;
-   * - one that continues a message an earlier segment began is joined to it, and every whole
-   *   message of the two goes to streamMessage;
-   * - otherwise it is read on its own (streamSegment), and what its last message leaves over is
-   *   kept for the next segment.
+   * - one that continues the stream (or overlaps its end: a retransmission that carries new bytes
+   *   too) is read on from where the stream was, joined to the start of a message an earlier
+   *   segment began, and every whole message goes to streamMessage;
+   * - otherwise (a flow not followed yet, or after a gap) it is read on its own (streamSegment),
+   *   and what its last message leaves over is kept for the next segment, if the stream's message
+   *   boundaries are known: from its SYN, or where its first message decoded.
    * A segment that failed a checksum is not part of the stream (the receiver drops it and the
    * sender sends it again), nor one the capture cut short: both are read on their own and change
    * nothing of the stream. Everything here depends only on the segments and their times, in
@@ -94,33 +109,70 @@ export class TcpStreams {
       return;
     }
     const s = d.inner ? f.inner : f.outer;
-    const flow = this.find(b, s.ipVersion, s.srcOffset, s.ipOffset + (s.ipVersion === 4 ? 16 : 24), s.srcPort, s.dstPort, nowUs);
+    let flow = this.find(b, s.ipVersion, s.srcOffset, s.ipOffset + (s.ipVersion === 4 ? 16 : 24), s.srcPort, s.dstPort, nowUs);
     const p = d.tcpPayload;
     const end = d.tcpPayloadEnd;
-    const next = (d.tcpSeq + (end - p)) % 4294967296;
+    const syn = (d.tcpFlags & TCP_SYN) !== 0;
+    const closes = (d.tcpFlags & (TCP_FIN | TCP_RST)) !== 0;
+    // The first payload byte's sequence number: a SYN takes one (TCP Fast Open data follows it).
+    const start = (d.tcpSeq + (syn ? 1 : 0)) % 4294967296;
+    const next = (start + (end - p)) % 4294967296;
+    if (syn && flow >= 0) {
+      // The same SYN again (its copy on the other interface, or resent) changes nothing; another
+      // is a new connection on the same ports.
+      if (this.isn[flow] === d.tcpSeq) return;
+      this.drop(flow);
+      this.free(flow);
+      flow = -1;
+    }
     if (flow >= 0) {
-      if (((next - this.nextSeq[flow]) | 0) <= 0) return;
-      if (this.lens[flow] > 0) {
-        if (this.nextSeq[flow] === d.tcpSeq) {
-          if (this.append(flow, b, p, end, next, nowUs)) this.readTail(flow, d.inner, sink);
-          return;
-        }
-        this.drop(flow);
+      if (((next - this.nextSeq[flow]) | 0) <= 0) {
+        if (closes && next === this.nextSeq[flow]) this.close(flow);
+        return;
+      }
+      const skip = (this.nextSeq[flow] - start) | 0; // bytes of it already read (overlap), >= 0 when it continues
+      // An unsynced stream (followed from mid-connection, or after a gap) is read a segment at a
+      // time until one starts with a message that decodes.
+      if (skip >= 0 && this.synced[flow] === 1) {
+        const carried = this.lens[flow];
+        if (this.append(flow, b, p + skip, end, next, nowUs)) this.readTail(flow, carried, d.inner, sink);
+        if (closes) this.close(flow);
+        return;
+      }
+      if (skip < 0) {
+        this.drop(flow); // a gap: the bytes in between never came
+        this.synced[flow] = 0;
       }
     }
     sink.streamSegment();
-    // Where the segment's last whole message ends: the rest begins a message a later one completes.
-    let q = p;
-    while (q + 2 <= end) {
-      const e = q + 2 + ((b[q] << 8) | b[q + 1]);
-      if (e > end) break;
-      q = e;
+    let q = end;
+    const synced = syn || d.present;
+    if (synced) {
+      // Where the segment's last whole message ends: the rest begins a message a later one completes.
+      q = p;
+      while (q + 2 <= end) {
+        const e = q + 2 + ((b[q] << 8) | b[q + 1]);
+        if (e > end) break;
+        q = e;
+      }
     }
-    this.track(flow, b, q, end, next, nowUs);
+    flow = this.track(flow, b, q, end, next, nowUs);
+    this.synced[flow] = synced ? 1 : 0;
+    if (syn) this.isn[flow] = d.tcpSeq;
+    if (closes) this.close(flow);
   }
 
-  /** Hands every whole message in flow's tail to sink, and keeps the rest. */
-  private readTail(flow: number, inner: boolean, sink: StreamSink): void {
+  /** The connection ends: a message left partial is a gap, and the flow is no longer followed. */
+  private close(flow: number): void {
+    this.drop(flow);
+    this.free(flow);
+  }
+
+  /**
+   * Hands every whole message in flow's buffer to sink, and keeps the rest; the first `carried`
+   * bytes came from earlier segments (a message starting there was joined).
+   */
+  private readTail(flow: number, carried: number, inner: boolean, sink: StreamSink): void {
     const buf = this.bufs[flow];
     const len = this.lens[flow];
     const m = this.msg;
@@ -131,7 +183,7 @@ export class TcpStreams {
       m.reset();
       if (decodeDns(buf, q + 2, end, end, m) === Status.OK) {
         m.inner = inner;
-        this.joined++;
+        if (q < carried) this.joined++;
         sink.streamMessage(m, buf);
       }
       q = end;
@@ -193,7 +245,10 @@ export class TcpStreams {
     const n = end - p;
     const len = this.lens[f];
     if (n <= 0) return true;
-    if (len + n > MAX_TAIL || this.held + n > this.maxBytes) {
+    if (this.held + n > this.maxBytes) this.reap(nowUs);
+    // The tail is part of one message (at most MAX_TAIL); with the segment appended, at most one
+    // segment more.
+    if (len > MAX_TAIL || n > MAX_SEGMENT || this.held + n > this.maxBytes) {
       this.clear(f);
       this.dropped++;
       return false;
@@ -227,7 +282,7 @@ export class TcpStreams {
    * Follows the scratch key's flow (from find; f its flow or -1) from a segment read on its own:
    * the flow continues at nextSeq, with b[p..end) (possibly nothing) as its tail.
    */
-  track(f: number, b: Uint8Array, p: number, end: number, nextSeq: number, nowUs: number): void {
+  track(f: number, b: Uint8Array, p: number, end: number, nextSeq: number, nowUs: number): number {
     if (f < 0) {
       f = this.take();
       for (let i = 0; i < KEY_WORDS; i++) this.keys[f * KEY_WORDS + i] = this.key[i];
@@ -239,10 +294,22 @@ export class TcpStreams {
       this.drop(f);
     }
     this.append(f, b, p, end, nextSeq, nowUs);
+    return f;
+  }
+
+  /** Lets go of every flow not seen for ageUs (their tails hold the byte budget for nothing). */
+  private reap(nowUs: number): void {
+    for (let f = 0; f < this.flows; f++) {
+      if (this.used[f] === 1 && nowUs - this.lastUs[f] >= this.ageUs) {
+        this.drop(f);
+        this.free(f);
+      }
+    }
   }
 
   private free(f: number): void {
     if (this.used[f] === 0) return;
+    this.isn[f] = -1;
     this.clear(f);
     if (this.byHash.get(this.hashes[f]) === f) this.byHash.delete(this.hashes[f]);
     this.used[f] = 0;
@@ -274,7 +341,7 @@ export class TcpStreams {
     if (cur.length >= n) return;
     let size = Math.max(512, cur.length);
     while (size < n) size *= 2;
-    const next = new Uint8Array(Math.min(size, MAX_TAIL));
+    const next = new Uint8Array(Math.min(size, MAX_TAIL + MAX_SEGMENT));
     next.set(cur.subarray(0, this.lens[f]));
     this.bufs[f] = next;
   }

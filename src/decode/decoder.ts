@@ -181,16 +181,20 @@ export class Decoder {
         // when the segment starts with a whole one; more may follow (pipelining: f.dns.tcpNext).
         // Bytes that do not decode as DNS are no error of the packet's: only a segment cut by
         // the capture's snap length is truncated.
+        // Every segment, payload or not: the stream reader needs the handshake (SYN: where a
+        // connection's stream starts) and its end (FIN, RST) as much as the data.
         const p = s.l4Offset + ((b[s.l4Offset + 12] >> 4) << 2);
-        if (p + 2 > dEnd || p + 2 > capEnd) return Status.OK; // no payload: a handshake or an ACK
         const segEnd = dEnd < capEnd ? dEnd : capEnd;
+        if (p > segEnd) return Status.OK;
         const d = f.dns;
         d.inner = inner;
         if (depth > 1) this.dnsAt = s;
         d.tcpPayload = p;
         d.tcpPayloadEnd = segEnd;
         d.tcpSeq = ((b[s.l4Offset + 4] << 24) | (b[s.l4Offset + 5] << 16) | (b[s.l4Offset + 6] << 8) | b[s.l4Offset + 7]) >>> 0;
+        d.tcpFlags = b[s.l4Offset + 13];
         d.tcpWhole = capEnd >= dEnd;
+        if (p + 2 > segEnd) return d.tcpWhole ? Status.OK : Status.TRUNCATED; // a handshake, an ACK, one byte
         const msgEnd = p + 2 + ((b[p] << 8) | b[p + 1]);
         // A first message that ends in this segment; cut by the snap length, its header and
         // question may still be there.

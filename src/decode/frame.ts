@@ -126,15 +126,17 @@ export class DnsView {
   tcpNext = -1;
   tcpEnd = 0;
   /**
-   * DNS over TCP, any segment with payload: where the payload starts and where its captured part
-   * ends, the segment's sequence number, and whether the capture holds all of it (not cut by the
-   * snap length). -1: not a DNS-over-TCP segment with payload. The correlator reads the stream
+   * DNS over TCP, any segment (a handshake or an ACK too: then the payload is empty): where the
+   * payload starts and where its captured part ends, the segment's sequence number and flags, and
+   * whether the capture holds all of it (not cut by the snap length). -1: not DNS over TCP. The correlator reads the stream
    * from these (src/correlate/tcptails.ts); the view's own fields are the segment's first
    * message, when it starts with one that decodes.
    */
   tcpPayload = -1;
   tcpPayloadEnd = 0;
   tcpSeq = 0;
+  /** The TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, ...). */
+  tcpFlags = 0;
   tcpWhole = false;
 
   reset(): void {
@@ -143,6 +145,7 @@ export class DnsView {
     this.tcpPayload = -1;
     this.tcpPayloadEnd = 0;
     this.tcpSeq = 0;
+    this.tcpFlags = 0;
     this.tcpWhole = false;
     this.present = false;
     this.keyed = false;

@@ -42,6 +42,16 @@ class Stream {
   private seqIn = 50_000;
   ts = T0;
 
+  /** The handshake, as a capture from before the connection sees it: both streams start known. */
+  handshake(ifs = [0]): this {
+    const syn = this.segment(Buffer.alloc(0), true, this.seqOut - 1, 'correct', 0x02);
+    const synAck = this.segment(Buffer.alloc(0), false, this.seqIn - 1, 'correct', 0x12);
+    for (const i of ifs) this.feed(syn, i);
+    for (const i of ifs) this.feed(synAck, i);
+    this.statuses.length = 0;
+    return this;
+  }
+
   /** Segments of the client's byte stream (query direction), split at the given lengths. */
   client(bytes: Buffer, cuts: number[] = [], ifs = [0]): Buffer[] {
     return this.send(bytes, cuts, ifs, true);
@@ -57,10 +67,10 @@ class Stream {
     this.c.observe(seg, this.f, (this.ts += 100), ifIndex);
   }
 
-  segment(payload: Buffer, toServer: boolean, seq: number, csum: 'correct' | 'flip' = 'correct'): Buffer {
+  segment(payload: Buffer, toServer: boolean, seq: number, csum: 'correct' | 'flip' = 'correct', flags = 0x18): Buffer {
     return plainTcp(toServer
-      ? { src: CLIENT, dst: SERVER, sport: 40001, dport: 53, seq, payload, csum }
-      : { src: SERVER, dst: CLIENT, sport: 53, dport: 40001, seq, payload, csum });
+      ? { src: CLIENT, dst: SERVER, sport: 40001, dport: 53, seq, payload, csum, flags }
+      : { src: SERVER, dst: CLIENT, sport: 53, dport: 40001, seq, payload, csum, flags });
   }
 
   private send(bytes: Buffer, cuts: number[], ifs: number[], toServer: boolean): Buffer[] {
@@ -82,7 +92,7 @@ class Stream {
 }
 
 t.test('20 pipelined queries in one segment and their 20 answers in another: 20 transactions', async (t) => {
-  const s = new Stream();
+  const s = new Stream().handshake();
   const qs = Array.from({ length: 20 }, (_, i) => defaultQuery(`q${i}.lab.test`, 100 + i));
   s.client(framed(qs));
   s.server(framed(qs.map((q) => answer(q.questions![0].name, q.id!))));
@@ -95,7 +105,7 @@ t.test('20 pipelined queries in one segment and their 20 answers in another: 20 
 });
 
 t.test('the length in one segment, the message in the next (a client writing them apart)', async (t) => {
-  const s = new Stream();
+  const s = new Stream().handshake();
   const q = framed([defaultQuery('apart.lab.test', 7)]);
   s.client(q, [2]);
   s.server(framed([answer('apart.lab.test', 7)]), [2]);
@@ -109,7 +119,7 @@ t.test('the length in one segment, the message in the next (a client writing the
 });
 
 t.test('a large answer over three segments, after two pipelined queries, seen on two interfaces', async (t) => {
-  const s = new Stream();
+  const s = new Stream().handshake();
   const qs = [defaultQuery('big.lab.test', 1), defaultQuery('small.lab.test', 2)];
   s.client(framed(qs), [], [0, 1]);
   const big = answer('big.lab.test', 1, 20);
@@ -130,7 +140,7 @@ t.test('a large answer over three segments, after two pipelined queries, seen on
 });
 
 t.test('a missing segment: the message it held is not made up, the stream reads on', async (t) => {
-  const s = new Stream();
+  const s = new Stream().handshake();
   const q = framed([defaultQuery('gap.lab.test', 9)]);
   const segs = s.client(Buffer.concat([q, framed([defaultQuery('after.lab.test', 10)])]), [10, q.length - 10], []);
   s.feed(segs[0]); // the first piece of query 9 ...
@@ -143,7 +153,7 @@ t.test('a missing segment: the message it held is not made up, the stream reads 
 });
 
 t.test('a segment with a bad checksum is not part of the stream; its retransmission is', async (t) => {
-  const s = new Stream();
+  const s = new Stream().handshake();
   const bytes = framed([defaultQuery('retx.lab.test', 11)]);
   const first = s.segment(bytes.subarray(0, 10), true, 1000);
   const badRest = s.segment(bytes.subarray(10), true, 1010, 'flip');
@@ -174,10 +184,64 @@ t.test('bounds: at most `flows` flows, 64 KiB a message, maxBytes held in all; q
   t.equal(streams.size, 4, 'the flow is still followed');
   t.equal(streams.next(f5), 3000, 'from where the segment ended');
   const big = new TcpStreams(5_000_000, 2, 1 << 20);
-  big.track(find(big, 1), Buffer.alloc(MAX_TAIL), 0, MAX_TAIL, 0, T0);
-  t.equal(big.append(find(big, 1), b, 0, 1, 1, T0), false, 'a message cannot pass 2 + 65535 bytes');
+  const f = big.track(find(big, 1), Buffer.alloc(60_000), 0, 60_000, 0, T0);
+  t.equal(big.append(f, Buffer.alloc(MAX_TAIL - 60_000), 0, MAX_TAIL - 60_000, 1, T0), true, 'a whole message of 2 + 65535 bytes');
+  t.equal(big.append(f, b, 0, 1, 2, T0), true, 'and a byte of the next: held until read');
+  t.equal(big.append(f, b, 0, 1, 3, T0), false, 'a tail past 2 + 65535 bytes is no DNS message: given up');
+  const g = big.track(find(big, 2), b, 0, 10, 10, T0);
+  t.equal(big.append(g, Buffer.alloc(70_000), 0, 70_000, 70_010, T0), false, 'nor a segment over 64 KiB');
   for (const i of [2, 3, 4, 5]) t.equal(find(streams, i, T0 + 10_000_000), -1, `flow ${i}, quiet for the timeout, is no longer followed`);
   t.equal(streams.size, 0);
   t.equal(streams.gaps, 3, 'the tails of flows 2 to 4 never completed');
   t.equal(streams.bytes, 0);
+});
+
+t.test('a one-byte segment ends a message (the last byte past the MSS)', async (t) => {
+  const s = new Stream().handshake();
+  s.client(framed([defaultQuery('onebyte.lab.test', 21)]));
+  const bytes = framed([answer('onebyte.lab.test', 21, 7)]);
+  s.server(bytes, [bytes.length - 1]);
+  s.c.finish();
+  t.equal(s.c.answered, 1, 'answered: its last byte came alone');
+  t.equal(s.c.tcp.gaps, 0);
+});
+
+t.test('a new connection on the same ports starts at its own SYN, and FIN ends a flow', async (t) => {
+  const s = new Stream().handshake();
+  s.client(framed([defaultQuery('first.lab.test', 31)]));
+  s.server(framed([answer('first.lab.test', 31)]));
+  // The client closes; a new connection reuses the port, its ISN far behind the old one.
+  s.feed(s.segment(Buffer.alloc(0), true, 999_000_000, 'correct', 0x11));
+  const syn2 = s.segment(Buffer.alloc(0), true, 99, 'correct', 0x02);
+  s.feed(syn2);
+  const q2 = framed([defaultQuery('second.lab.test', 32)]);
+  s.feed(s.segment(q2, true, 100));
+  s.feed(s.segment(Buffer.alloc(0), false, 7, 'correct', 0x12));
+  s.feed(s.segment(framed([answer('second.lab.test', 32)]), false, 8));
+  s.c.finish();
+  t.equal(s.c.queries, 2, 'the second connection\'s query is read');
+  t.equal(s.c.answered, 2);
+});
+
+t.test('a retransmission that carries new bytes too: the new message once, the old one not again', async (t) => {
+  const s = new Stream().handshake();
+  const q1 = framed([defaultQuery('old.lab.test', 41)]);
+  const q2 = framed([defaultQuery('new.lab.test', 42)]);
+  s.feed(s.segment(q1, true, 1000));
+  s.feed(s.segment(Buffer.concat([q1, q2]), true, 1000)); // unacknowledged q1 sent again with q2
+  s.c.finish();
+  t.equal(s.c.queries, 2, 'two queries, not three');
+  t.equal(s.c.retransmissions, 0);
+});
+
+t.test('followed from mid-connection: a segment that starts mid-message makes up nothing', async (t) => {
+  const s = new Stream(); // no handshake seen: the capture started during the connection
+  const a = framed([answer('mid.lab.test', 51, 10)]);
+  const b = framed([defaultQuery('next.lab.test', 52)]);
+  s.feed(s.segment(a.subarray(700), true, 5700)); // the end of a message whose start was not seen
+  s.feed(s.segment(b, true, 5700 + a.length - 700));
+  s.c.finish();
+  t.equal(s.c.queries, 1, 'the next whole message is read');
+  t.equal(s.c.unkeyed + s.c.orphanResponses, 0, 'no message made of the middle of one');
+  t.equal(s.c.lost()[0]?.name, 'next.lab.test.');
 });

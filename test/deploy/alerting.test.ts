@@ -20,15 +20,15 @@ import { rootTest } from '../helpers/root';
 import { writeRuleFile } from '../helpers/rules';
 
 const LAB = 'cswal';
+const LAB_BIND = 'cswab';
 const NS = `${LAB}-node2`;
 const NODE = 'lab-node2';
 const PROM = 'http://127.0.0.1:9090';
-const procs = rootTest('the alerting tests', [LAB]);
-const get = (url: string) => getIn(NS, url);
+const procs = rootTest('the alerting tests', [LAB, LAB_BIND]);
 
-function start(cmd: string, args: string[], log: string): ChildProcess {
+function start(ns: string, cmd: string, args: string[], log: string): ChildProcess {
   const out = fs.openSync(log, 'w');
-  const p = spawn('ip', ['netns', 'exec', NS, cmd, ...args], { stdio: ['ignore', out, out] });
+  const p = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', out, out] });
   fs.closeSync(out);
   procs.push(p);
   return p;
@@ -36,65 +36,90 @@ function start(cmd: string, args: string[], log: string): ChildProcess {
 
 interface Sample { metric: Record<string, string>; value: [number, string] }
 
-/** An instant query through Prometheus's API: its result, or the error Prometheus gives. */
-function query(q: string): { ok: true; result: Sample[] } | { ok: false; error: string } {
-  const r = get(`${PROM}/api/v1/query?query=${encodeURIComponent(q)}`);
-  let body: { status?: string; data?: { result: Sample[] }; error?: string };
-  try {
-    body = JSON.parse(r.body);
-  } catch {
-    return { ok: false, error: `HTTP ${r.status}: ${r.body.slice(0, 200)}` };
-  }
-  return body.status === 'success' ? { ok: true, result: body.data!.result } : { ok: false, error: body.error ?? `HTTP ${r.status}` };
-}
-
-const alerts = (state: 'pending' | 'firing') => {
-  const r = query(`ALERTS{alertstate="${state}"}`);
-  return r.ok ? r.result.map((s) => s.metric) : [];
-};
-
 interface Notification { status: string; alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }> }
+
+/**
+ * The agent, a real Prometheus (rules loaded, scraping every second with job csumwatch and the
+ * node label, as the ServiceMonitor would), Alertmanager and the webhook receiver, all on
+ * 127.0.0.1 inside namespace ns. The agent reads a healthy node's resolv.conf (--host-root): the
+ * host's, which the lab's namespaces see, names a nameserver they cannot reach.
+ */
+class Stack {
+  readonly agent: ChildProcess;
+  readonly received: string;
+  readonly rules: string;
+
+  constructor(readonly ns: string, readonly node: string, lab: Lab, readonly dir: string, agentArgs: string[]) {
+    fs.mkdirSync(dir, { recursive: true });
+    const root = join(dir, 'host-root');
+    fs.mkdirSync(join(root, 'etc'), { recursive: true });
+    fs.writeFileSync(join(root, 'etc', 'resolv.conf'), `nameserver ${lab.topo.dns}\n`);
+    this.agent = startAgent(ns, join(dir, 'agent.log'), ['--listen', '127.0.0.1:9475', '--host-root', root, ...agentArgs], procs);
+    waitReady(ns, 'http://127.0.0.1:9475');
+    this.rules = writeRuleFile(dir);
+    fs.writeFileSync(join(dir, 'prometheus.yml'), YAML.stringify({
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      rule_files: [this.rules],
+      alerting: { alertmanagers: [{ static_configs: [{ targets: ['127.0.0.1:9093'] }] }] },
+      // As the ServiceMonitor scrapes it: job csumwatch (the Service's name), node from the pod.
+      scrape_configs: [{ job_name: 'csumwatch', static_configs: [{ targets: ['127.0.0.1:9475'], labels: { node } }] }],
+    }));
+    fs.writeFileSync(join(dir, 'alertmanager.yml'), YAML.stringify({
+      route: { receiver: 'test', group_by: ['alertname', 'node'], group_wait: '1s', group_interval: '1s', repeat_interval: '1h' },
+      receivers: [{ name: 'test', webhook_configs: [{ url: 'http://127.0.0.1:9099/alerts', send_resolved: false }] }],
+    }));
+    this.received = join(dir, 'webhook.jsonl');
+    start(ns, process.execPath, [join(__dirname, 'webhook-receiver.js'), '9099', this.received], join(dir, 'webhook.log'));
+    start(ns, 'prometheus-alertmanager', [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'am')}`, '--web.listen-address=127.0.0.1:9093', '--cluster.listen-address='], join(dir, 'alertmanager.log'));
+    start(ns, 'prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, '--web.listen-address=127.0.0.1:9090'], join(dir, 'prometheus.log'));
+    waitFor('Prometheus to scrape the agent', () => {
+      const r = this.query('up{job="csumwatch"}');
+      return r.ok && r.result.length === 1 && r.result[0].value[1] === '1' ? true : undefined;
+    }, 30_000);
+    waitFor('Alertmanager', () => (this.get('http://127.0.0.1:9093/-/ready').status === 200 ? true : undefined));
+  }
+
+  get(url: string): { status: number; body: string } {
+    return getIn(this.ns, url);
+  }
+
+  /** An instant query through Prometheus's API: its result, or the error Prometheus gives. */
+  query(q: string): { ok: true; result: Sample[] } | { ok: false; error: string } {
+    const r = this.get(`${PROM}/api/v1/query?query=${encodeURIComponent(q)}`);
+    let body: { status?: string; data?: { result: Sample[] }; error?: string };
+    try {
+      body = JSON.parse(r.body);
+    } catch {
+      return { ok: false, error: `HTTP ${r.status}: ${r.body.slice(0, 200)}` };
+    }
+    return body.status === 'success' ? { ok: true, result: body.data!.result } : { ok: false, error: body.error ?? `HTTP ${r.status}` };
+  }
+
+  alerts(state: 'pending' | 'firing'): Array<Record<string, string>> {
+    const r = this.query(`ALERTS{alertstate="${state}"}`);
+    return r.ok ? r.result.map((s) => s.metric) : [];
+  }
+
+  /** The alerts the webhook received firing so far. */
+  delivered(): Notification['alerts'] {
+    if (!fs.existsSync(this.received)) return [];
+    return fs.readFileSync(this.received, 'utf8').trim().split('\n').filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Notification).flatMap((n) => n.alerts).filter((a) => a.status === 'firing');
+  }
+}
 
 t.test('Prometheus loads the rules, scrapes the agent, and Alertmanager delivers the checksum-drop alert', async (t) => {
   const lab: Lab = labUp({ ...DEFAULT_CONFIG, name: LAB });
-  const dir = join(lab.dir, 'alerting-test');
-  fs.mkdirSync(dir, { recursive: true });
-
-  // The node's files as a healthy node has them: a resolv.conf naming a nameserver the lab node
-  // reaches (the host's would not be reachable from the lab's namespace: a critical finding).
-  const root = join(dir, 'host-root');
-  fs.mkdirSync(join(root, 'etc'), { recursive: true });
-  fs.writeFileSync(join(root, 'etc', 'resolv.conf'), `nameserver ${lab.topo.dns}\n`);
-  const agent = startAgent(NS, join(dir, 'agent.log'), ['--listen', '127.0.0.1:9475', '--dns-timeout', '2', '--host-root', root], procs);
-  waitReady(NS, 'http://127.0.0.1:9475');
-
-  const rules = writeRuleFile(dir);
-  fs.writeFileSync(join(dir, 'prometheus.yml'), YAML.stringify({
-    global: { scrape_interval: '1s', evaluation_interval: '1s' },
-    rule_files: [rules],
-    alerting: { alertmanagers: [{ static_configs: [{ targets: ['127.0.0.1:9093'] }] }] },
-    // As the ServiceMonitor scrapes it: job csumwatch (the Service's name), node from the pod.
-    scrape_configs: [{ job_name: 'csumwatch', static_configs: [{ targets: ['127.0.0.1:9475'], labels: { node: NODE } }] }],
-  }));
-  fs.writeFileSync(join(dir, 'alertmanager.yml'), YAML.stringify({
-    route: { receiver: 'test', group_by: ['alertname', 'node'], group_wait: '1s', group_interval: '1s', repeat_interval: '1h' },
-    receivers: [{ name: 'test', webhook_configs: [{ url: 'http://127.0.0.1:9099/alerts', send_resolved: false }] }],
-  }));
-  const received = join(dir, 'webhook.jsonl');
-  start(process.execPath, [join(__dirname, 'webhook-receiver.js'), '9099', received], join(dir, 'webhook.log'));
-  start('prometheus-alertmanager', [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'am')}`, '--web.listen-address=127.0.0.1:9093', '--cluster.listen-address='], join(dir, 'alertmanager.log'));
-  start('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, '--web.listen-address=127.0.0.1:9090'], join(dir, 'prometheus.log'));
-
-  waitFor('Prometheus to scrape the agent', () => {
-    const r = query('up{job="csumwatch"}');
-    return r.ok && r.result.length === 1 && r.result[0].value[1] === '1' ? true : undefined;
-  }, 30_000);
+  const stack = new Stack(NS, NODE, lab, join(lab.dir, 'alerting-test'), ['--dns-timeout', '2']);
+  const { agent, received, rules } = stack;
+  const query = (q: string) => stack.query(q);
+  const alerts = (state: 'pending' | 'firing') => stack.alerts(state);
+  const get = (url: string) => stack.get(url);
   const loaded = JSON.parse(get(`${PROM}/api/v1/rules`).body).data.groups as Array<{ file: string; rules: Array<{ name: string; health: string; lastError?: string }> }>;
   const ruleList = loaded.flatMap((g) => g.rules);
   t.ok(ruleList.length >= 7, `Prometheus loaded ${ruleList.length} rules from ${rules}`);
   waitFor('every rule to be evaluated', () => (JSON.parse(get(`${PROM}/api/v1/rules`).body).data.groups.flatMap((g: { rules: Array<{ health: string }> }) => g.rules).every((r: { health: string }) => r.health === 'ok') ? true : undefined), 15_000);
   t.pass('every rule evaluates against the live agent\'s series (health ok)');
-  waitFor('Alertmanager', () => (get('http://127.0.0.1:9093/-/ready').status === 200 ? true : undefined));
 
   // Healthy DNS through the tunnel: nothing pending, nothing firing.
   const healthy = lab.dnsperf({ queries: 3000, qps: 1000, prefix: 'ok' });
@@ -140,4 +165,34 @@ t.test('Prometheus loads the rules, scrapes the agent, and Alertmanager delivers
   t.notOk([...sawPending, ...alerts('firing').map((a) => a.alertname)].includes('CsumwatchAgentDown'), 'the agent is up: no AgentDown');
 
   t.equal(await stopAgent(agent), 0, 'the agent stops cleanly');
+});
+
+// The VXLAN device bound to the wrong underlay (issue 18's reproduction): every query from node1
+// is lost, on a quiet node (one query a second). The agent on node1 has a critical `binding`
+// finding and loses every transaction; with the rules as shipped, CsumwatchCriticalFinding and
+// CsumwatchDnsLost must page, naming node1, within 3 minutes of the fault.
+t.test('a VXLAN device bound to the wrong underlay pages within 3 minutes: the critical finding and the lost DNS', async (t) => {
+  const lab: Lab = labUp({ ...DEFAULT_CONFIG, name: LAB_BIND, bind: 'eth1' });
+  const node = 'lab-node1';
+  const t0 = Date.now();
+  const stack = new Stack(lab.node(1).ns, node, lab, join(lab.dir, 'alerting-bind-test'), []);
+  // One query a second from node1 to the DNS server, bounded: 200 s at most.
+  const names = join(stack.dir, 'names.txt');
+  fs.writeFileSync(names, Array.from({ length: 200 }, (_, i) => `bind${String(i).padStart(4, '0')}.lab.test A\n`).join(''));
+  const perf = start(lab.node(1).ns, 'dnsperf', ['-s', lab.topo.dns, '-d', names, '-n', '1', '-c', '1', '-q', '10', '-t', '1', '-Q', '1', '-l', '200'], join(stack.dir, 'dnsperf.log'));
+  const want = ['CsumwatchCriticalFinding', 'CsumwatchDnsLost'];
+  let got: Notification['alerts'] = [];
+  waitFor('both alerts at the webhook', () => {
+    got = stack.delivered().filter((a) => want.includes(a.labels.alertname));
+    return want.every((w) => got.some((a) => a.labels.alertname === w)) ? true : undefined;
+  }, 200_000);
+  const waited = (Date.now() - t0) / 1000;
+  perf.kill('SIGTERM');
+  t.ok(waited <= 180, `both reached the webhook ${waited.toFixed(0)} s after the agent started on the broken node (at most 180 s)`);
+  const finding = got.find((a) => a.labels.alertname === 'CsumwatchCriticalFinding');
+  t.same([finding?.labels.node, finding?.labels.check, finding?.labels.severity], [node, 'binding', 'critical'], 'the critical finding: node1, binding, paging');
+  const lost = got.filter((a) => a.labels.alertname === 'CsumwatchDnsLost');
+  t.ok(lost.length > 0 && lost.every((a) => a.labels.node === node && a.labels.severity === 'critical'), `lost DNS pages for node1 (causes: ${lost.map((a) => a.labels.cause).join(', ')})`);
+  t.match(lost[0]?.annotations.description ?? '', /100% of the DNS queries seen on node lab-node1/, 'every query lost, and it says so');
+  t.equal(await stopAgent(stack.agent), 0, 'the agent stops cleanly');
 });
