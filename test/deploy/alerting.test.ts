@@ -193,6 +193,8 @@ t.test('a VXLAN device bound to the wrong underlay pages within 3 minutes: the c
   t.same([finding?.labels.node, finding?.labels.check, finding?.labels.severity], [node, 'binding', 'critical'], 'the critical finding: node1, binding, paging');
   const lost = got.filter((a) => a.labels.alertname === 'CsumwatchDnsLost');
   t.ok(lost.length > 0 && lost.every((a) => a.labels.node === node && a.labels.severity === 'critical'), `lost DNS pages for node1 (causes: ${lost.map((a) => a.labels.cause).join(', ')})`);
-  t.match(lost[0]?.annotations.description ?? '', /100% of the DNS queries seen on node lab-node1/, 'every query lost, and it says so');
+  // The share over the alert's 2-minute window: the last queries' 5 s timeouts have not ended yet.
+  const share = Number(/^([\d.]+)% of the DNS queries seen on node lab-node1/.exec(lost[0]?.annotations.description ?? '')?.[1]);
+  t.ok(share >= 80, `nearly every query lost, and it says so (${share}%: ${lost[0]?.annotations.description})`);
   t.equal(await stopAgent(stack.agent), 0, 'the agent stops cleanly');
 });
