@@ -60,6 +60,8 @@ export interface AgentDeps {
   doctorInputs?: DoctorInputs;
   /** Told every doctor report's findings (in a cluster: the Node's conditions and Events). */
   onFindings?: (findings: readonly Finding[]) => void;
+  /** Told, at each doctor report, the VXLAN packets received from each peer so far (in a cluster: Events on a peer whose packets arrive bad). */
+  onPeers?: (peers: Array<{ address: string; rxOk: number; rxBad: number }>) => void;
 }
 
 /** What the agent needs of the Kubernetes pod directory. */
@@ -172,7 +174,11 @@ export class Agent {
       // On the kernel datapath a peer's bad packets are the ones the kernel dropped for a checksum.
       onTunnelChecksumDrop: (words, family) => this.kfilter && this.vtep.addKernelBad(words, family),
     });
-    this.doctor = new NodeDoctor(config, this.log, deps.doctorInputs, () => ({ a: this.dns.answeredA, aaaa: this.dns.answeredAAAA }), deps.onFindings);
+    const onPeers = deps.onPeers;
+    this.doctor = new NodeDoctor(config, this.log, deps.doctorInputs, () => ({ a: this.dns.answeredA, aaaa: this.dns.answeredAAAA }), (findings) => {
+      deps.onFindings?.(findings);
+      if (onPeers) onPeers(this.peerCounts());
+    });
     this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets === 'auto' ? 'all' : config.vtepPackets });
   }
 
@@ -323,6 +329,13 @@ export class Agent {
     const [rx, tx] = k.overflow();
     v.addKernelOverflow(rx, tx);
     v.endKernelRead();
+  }
+
+  /** The VXLAN packets received from each peer so far, ok and bad (the overflow entry left out). */
+  peerCounts(): Array<{ address: string; rxOk: number; rxBad: number }> {
+    this.collectKernelCounts();
+    const v = this.vtep;
+    return v.peers.names.map((address, p) => ({ address, rxOk: v.packets[(p * 2 + DIR_INDEX_RX) * 2], rxBad: v.packets[(p * 2 + DIR_INDEX_RX) * 2 + 1] }));
   }
 
   /** Rescans the interfaces now: opens what is wanted and missing, closes what went away. */

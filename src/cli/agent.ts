@@ -77,7 +77,12 @@ export async function runAgent(argv: string[]): Promise<number> {
       log.error({ err: (err as Error).message }, 'Node conditions unavailable; findings are in /diagnosis and the metrics only');
     }
   }
-  const agent = new Agent(config, { log, pods: pods ?? undefined, onFindings: nodeStatus ? (f) => void nodeStatus!.report(f) : undefined });
+  const agent = new Agent(config, {
+    log,
+    pods: pods ?? undefined,
+    onFindings: nodeStatus ? (f) => void nodeStatus!.report(f) : undefined,
+    onPeers: nodeStatus ? (p) => void nodeStatus!.peers(p) : undefined,
+  });
   const registry = createRegistry(agent, VERSION);
   const app = build({
     registry,

@@ -5,16 +5,21 @@
 // a condition turns True and when it turns False again. Every condition the agent owns is set,
 // True or False, from its first report, so an operator sees which checks run.
 //
+// A receiving agent also records an Event (VXLANPacketsArriveBad) on the Node of a peer whose VXLAN
+// packets arrive here with bad checksums, so that `kubectl describe node X` says that X is the
+// sender; the peer's VTEP address is found among the Nodes' status.addresses.
+//
 // Writes: a strategic merge patch of nodes/NAME/status (conditions merge by type, so the
 // kubelet's own conditions stay as they are) and core/v1 Events in the `default` namespace (where
-// the kubelet records a Node's events). RBAC: patch nodes/status, create events; nothing else.
+// the kubelet records a Node's events). RBAC: patch nodes/status, create events, list nodes (to
+// name a peer); nothing else.
 // The API being down or refusing never stops the agent: errors are counted and logged once per
 // change, and the next report tries again.
 
 import type * as K8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Finding } from '../doctor/finding';
-import { loadClient } from './pods';
+import { canonicalIp, loadClient } from './pods';
 
 /** The condition each check's critical findings set, by check. */
 export const NODE_CONDITIONS: Readonly<Record<string, string>> = {
@@ -32,14 +37,23 @@ export const COMPONENT = 'csumwatch';
 const MAX_MESSAGE = 1024;
 /** Events kept for a later try while the API refuses them (the oldest give way). */
 const MAX_UNSENT = 32;
+/** The Event a receiving agent records on the node whose VXLAN packets arrive bad. */
+export const PEER_REASON = 'VXLANPacketsArriveBad';
+/** Bad packets from a peer since the last look before it is named. */
+const MIN_BAD = 10;
+const PEER_EVENT_EVERY_MS = 600_000;
+const NODE_LIST_EVERY_MS = 300_000;
 
 export interface NodeStatusStats {
   patches: number;
   patchErrors: number;
   events: number;
   eventErrors: number;
+  listErrors: number;
   lastError: string | null;
 }
+
+type Kind = 'patch' | 'event' | 'list';
 
 interface Held {
   status: 'True' | 'False';
@@ -59,7 +73,7 @@ export interface NodeReporterOptions {
 }
 
 export class NodeReporter {
-  readonly stats: NodeStatusStats = { patches: 0, patchErrors: 0, events: 0, eventErrors: 0, lastError: null };
+  readonly stats: NodeStatusStats = { patches: 0, patchErrors: 0, events: 0, eventErrors: 0, listErrors: 0, lastError: null };
   private readonly api: K8s.CoreV1Api;
   private readonly strategic: K8s.ConfigurationOptions;
   private readonly held = new Map<string, Held>();
@@ -90,6 +104,71 @@ export class NodeReporter {
   idle(): Promise<void> {
     return this.busy;
   }
+
+  /**
+   * The VXLAN packets this node has received from each peer VTEP so far (cumulative). A peer whose
+   * packets arrived bad since the last call (at least MIN_BAD, and at least a tenth of what it
+   * sent) gets an Event on *its* Node object, found by its address among the Nodes' addresses:
+   * `kubectl describe node X` then says that X's packets arrive bad here. At most one such Event
+   * per peer every PEER_EVENT_EVERY_MS.
+   */
+  peers(list: ReadonlyArray<{ address: string; rxOk: number; rxBad: number }>): Promise<void> {
+    this.busy = this.busy.then(() => this.writePeers(list));
+    return this.busy;
+  }
+
+  private async writePeers(list: ReadonlyArray<{ address: string; rxOk: number; rxBad: number }>): Promise<void> {
+    const now = this.now().getTime();
+    const blamed: Array<{ address: string; bad: number; total: number }> = [];
+    for (const p of list) {
+      const was = this.peerSeen.get(p.address);
+      this.peerSeen.set(p.address, { ok: p.rxOk, bad: p.rxBad });
+      if (!was) continue;
+      const bad = p.rxBad - was.bad;
+      const total = bad + (p.rxOk - was.ok);
+      if (bad >= MIN_BAD && bad >= total / 10 && now - (this.peerEventAt.get(p.address) ?? -Infinity) >= PEER_EVENT_EVERY_MS) blamed.push({ address: p.address, bad, total });
+    }
+    if (blamed.length === 0) return;
+    const names = await this.nodeNames(now);
+    if (names === null) return;
+    for (const b of blamed) {
+      const peer = names.get(b.address);
+      if (peer === undefined || peer === this.opts.nodeName) continue;
+      const stamp = this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const h: Held = {
+        status: 'True',
+        reason: PEER_REASON,
+        message: clip(`node ${this.opts.nodeName} received ${b.bad} of ${b.total} VXLAN packets from this node's VTEP ${b.address} with bad checksums since its last look: this node sends them bad. On it, run csumwatch doctor (or read its agent's /diagnosis) and turn off transmit checksum offload on its VXLAN device (ethtool -K <vxlan-device> tx-checksum-ip-generic off).`),
+        since: stamp,
+      };
+      if (await this.event(PEER_REASON, h, stamp, peer)) this.peerEventAt.set(b.address, now);
+    }
+  }
+
+  /** Node names by address (status.addresses), listed at most every NODE_LIST_EVERY_MS; null when the list fails. */
+  private async nodeNames(now: number): Promise<Map<string, string> | null> {
+    if (this.byAddress !== null && now - this.listedAt < NODE_LIST_EVERY_MS) return this.byAddress;
+    try {
+      const list = await this.api.listNode();
+      const m = new Map<string, string>();
+      for (const n of list.items) {
+        for (const a of n.status?.addresses ?? []) if (n.metadata?.name) m.set(canonicalIp(a.address), n.metadata.name);
+      }
+      this.byAddress = m;
+      this.listedAt = now;
+      this.ok('list');
+      return m;
+    } catch (err) {
+      this.stats.listErrors++;
+      this.fail('list', 'listing nodes to name a peer VTEP', err);
+      return this.byAddress;
+    }
+  }
+
+  private readonly peerSeen = new Map<string, { ok: number; bad: number }>();
+  private readonly peerEventAt = new Map<string, number>();
+  private byAddress: Map<string, string> | null = null;
+  private listedAt = 0;
 
   private async write(findings: readonly Finding[]): Promise<void> {
     const now = this.now();
@@ -143,18 +222,17 @@ export class NodeReporter {
     }
   }
 
-  /** Records one Event; false when the API did not take it. */
-  private async event(type: string, h: Held, stamp: string): Promise<boolean> {
-    const node = this.opts.nodeName;
+  /** Records one Event on node (this node by default); false when the API did not take it. */
+  private async event(type: string, h: Held, stamp: string, node = this.opts.nodeName): Promise<boolean> {
     const body: K8s.CoreV1Event = {
       metadata: { generateName: `${node}.`, namespace: 'default' },
       involvedObject: { apiVersion: 'v1', kind: 'Node', name: node, uid: node },
-      reason: h.status === 'True' ? type : `${type}Resolved`,
+      reason: h.status === 'True' || type === PEER_REASON ? type : `${type}Resolved`,
       message: h.status === 'True' ? h.message : `${type} is False: ${h.message}`,
       type: h.status === 'True' ? 'Warning' : 'Normal',
-      source: { component: COMPONENT, host: node },
+      source: { component: COMPONENT, host: this.opts.nodeName },
       reportingComponent: COMPONENT,
-      reportingInstance: node,
+      reportingInstance: this.opts.nodeName,
       firstTimestamp: new Date(stamp),
       lastTimestamp: new Date(stamp),
       count: 1,
@@ -171,14 +249,14 @@ export class NodeReporter {
     }
   }
 
-  private ok(kind: 'patch' | 'event'): void {
+  private ok(kind: Kind): void {
     if (this.failing.has(kind)) this.opts.log.info({ kind }, 'node conditions and events are written again');
     this.failing.delete(kind);
     if (this.failing.size === 0) this.stats.lastError = null;
   }
 
   /** Logged when the error of its kind changes (an API down for an hour is one line). */
-  private fail(kind: 'patch' | 'event', doing: string, err: unknown): void {
+  private fail(kind: Kind, doing: string, err: unknown): void {
     const e = err as { code?: unknown; message?: string };
     const status = typeof e.code === 'number' ? `HTTP ${e.code}: ` : '';
     const msg = `${doing}: ${status}${(e.message ?? String(err)).split('\n')[0]}`;
@@ -187,7 +265,7 @@ export class NodeReporter {
     this.stats.lastError = msg;
   }
 
-  private readonly failing = new Map<'patch' | 'event', string>();
+  private readonly failing = new Map<Kind, string>();
 }
 
 function capital(s: string): string {

@@ -143,13 +143,14 @@ t.test('the DaemonSet: every node, the node\'s network, least privilege, the age
   t.ok(kustomization().images.some((i) => i.name === container.image), 'the kustomization names the image');
 });
 
-t.test('RBAC: read pods, patch nodes/status, create events, nothing else', async (t) => {
+t.test('RBAC: read pods, list nodes, patch nodes/status, create events, nothing else', async (t) => {
   const role = resource('ClusterRole');
   t.same(role.rules, [
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
     { apiGroups: [''], resources: ['nodes/status'], verbs: ['patch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
-  ], 'read pods; write its own Node\'s conditions and Events; nothing else');
+  ], 'read pods, list nodes (to name a peer); its own Node\'s conditions and Events; nothing else');
   const b = resource('ClusterRoleBinding');
   t.same(b.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
   t.same(b.subjects, [{ kind: 'ServiceAccount', name: resource('ServiceAccount').metadata.name, namespace: kustomization().namespace }]);

@@ -51,6 +51,11 @@ export class ApiServer {
   /** The node's conditions as the patches left them, by type. */
   readonly conditions = new Map<string, Record<string, unknown>>();
   private readonly writeReplies: Array<{ status: number; json: string }> = [];
+  /** What GET /api/v1/nodes answers (a NodeList). */
+  nodeList = JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [] });
+  nodeLists = 0;
+  /** When set, a queued write reply answers the next node list instead. */
+  failNodeLists = false;
   private readonly queues = new Map<string, Reply[]>();
   private readonly lastList = new Map<Stream, string>();
   private readonly held = new Map<Stream, Set<http.ServerResponse>>();
@@ -128,6 +133,13 @@ export class ApiServer {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/api/v1/nodes') {
+      this.nodeLists++;
+      const queued = this.writeReplies.length > 0 && this.failNodeLists ? this.writeReplies.shift()! : null;
+      if (queued) this.json(res, queued.status, queued.json);
+      else this.json(res, 200, this.nodeList);
+      return;
+    }
     const q = url.searchParams;
     const watch = q.get('watch') === 'true';
     const stream: Stream | null = q.get('labelSelector') === 'k8s-app=kube-dns' ? 'coredns'

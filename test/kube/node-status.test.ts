@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 
 import type { Finding } from '../../src/doctor/finding';
 import { kubeConfigForServer } from '../../src/kube/pods';
-import { NODE_CONDITIONS, NodeReporter } from '../../src/kube/node-status';
+import { NODE_CONDITIONS, NodeReporter, PEER_REASON } from '../../src/kube/node-status';
 import { ApiServer } from './apiserver';
 
 const NODE = 'worker-1';
@@ -91,7 +91,7 @@ t.test('a critical finding sets its condition True with the evidence and fix, an
   const fixed = events()[1].body as Record<string, any>;
   t.equal(fixed.type, 'Normal');
   t.equal(fixed.reason, 'VXLANChecksumOffloadBrokenResolved');
-  t.same(r.stats, { patches: 4, patchErrors: 0, events: 2, eventErrors: 0, lastError: null });
+  t.same(r.stats, { patches: 4, patchErrors: 0, events: 2, eventErrors: 0, listErrors: 0, lastError: null });
 });
 
 t.test('an API that refuses or is gone: counted, logged once, written at the next report', async (t) => {
@@ -118,4 +118,44 @@ t.test('an API that refuses or is gone: counted, logged once, written at the nex
   await r.report([]);
   t.ok(r.stats.patchErrors >= 3, 'the API gone: counted');
   t.match(r.stats.lastError, /(patching node worker-1's conditions|recording an event on node worker-1): .*(ECONNREFUSED|request to)/);
+});
+
+t.test("a peer whose VXLAN packets arrive bad gets an Event on its own Node, found by its address", async (t) => {
+  const server = await ApiServer.start();
+  t.teardown(() => server.close());
+  const node = (name: string, ...ips: string[]) => ({ metadata: { name }, status: { addresses: [...ips.map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: name }] } });
+  server.nodeList = JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: '7' }, items: [node(NODE, '10.200.0.1'), node('worker-2', '10.200.0.2', 'fd00:200::2'), node('worker-3', '10.200.0.3')] });
+  const { log } = logger();
+  let clock = Date.parse('2026-12-06T10:00:00Z');
+  const r = new NodeReporter({ kubeConfig: kubeConfigForServer(server.url), nodeName: NODE, log, now: () => new Date(clock) });
+  const events = () => server.writes.filter((w) => w.method === 'POST').map((w) => w.body as Record<string, any>);
+
+  await r.peers([{ address: '10.200.0.2', rxOk: 1000, rxBad: 0 }, { address: '10.200.0.3', rxOk: 1000, rxBad: 0 }]);
+  t.equal(events().length, 0, 'the first look is the baseline');
+  clock += 60_000;
+  // worker-2 (by its IPv6 VTEP address): 60 of 120 bad; worker-3: 3 of 1003; an unknown peer: all bad.
+  await r.peers([
+    { address: '10.200.0.2', rxOk: 1000, rxBad: 0 }, { address: 'fd00:200::2', rxOk: 60, rxBad: 60 },
+    { address: '10.200.0.3', rxOk: 2000, rxBad: 3 }, { address: '10.9.9.9', rxOk: 0, rxBad: 500 },
+  ]);
+  clock += 60_000;
+  await r.peers([
+    { address: '10.200.0.2', rxOk: 1000, rxBad: 0 }, { address: 'fd00:200::2', rxOk: 120, rxBad: 120 },
+    { address: '10.200.0.3', rxOk: 3000, rxBad: 6 }, { address: '10.9.9.9', rxOk: 0, rxBad: 1000 },
+  ]);
+  const ev = events();
+  t.equal(ev.length, 1, 'one Event: worker-2; worker-3 is below a tenth, the unknown peer has no Node');
+  t.same(ev[0].involvedObject, { apiVersion: 'v1', kind: 'Node', name: 'worker-2', uid: 'worker-2' }, 'on the sending node');
+  t.equal(ev[0].reason, PEER_REASON);
+  t.equal(ev[0].type, 'Warning');
+  t.equal(ev[0].source.host, NODE, 'recorded by this node');
+  t.match(ev[0].message, new RegExp(`node ${NODE} received 60 of 120 VXLAN packets from this node's VTEP fd00:200::2 with bad checksums`));
+  t.equal(server.nodeLists, 1, 'the nodes listed once');
+  clock += 60_000;
+  await r.peers([{ address: 'fd00:200::2', rxOk: 180, rxBad: 180 }]);
+  t.equal(events().length, 1, 'not again within 10 minutes');
+  clock += 600_000;
+  await r.peers([{ address: 'fd00:200::2', rxOk: 240, rxBad: 240 }]);
+  t.equal(events().length, 2, 'again after 10 minutes while it lasts');
+  t.equal(server.nodeLists, 2, 'the node list refreshed after 5 minutes');
 });
