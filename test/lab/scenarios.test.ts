@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 import { Csum } from '../../src/decode/checksum';
-import { Layer } from '../../src/decode/frame';
+import { Layer, LAYER_NAMES } from '../../src/decode/frame';
 import { DEFAULT_CONFIG, LabConfig } from '../../src/lab/config';
 import { InjectDirection, InjectMode } from '../../src/lab/inject';
 import { labUp } from '../../src/lab/lab';
@@ -217,7 +217,22 @@ for (const s of SCENARIOS) {
 
     for (const tap of m.taps) {
       const key = `node${tap.node} ${tap.iface}`;
-      t.same(counts(tap.analysis, Csum.BAD), s.expect.bad[key](d), `${key}: bad checksums by layer`);
+      const bad = counts(tap.analysis, Csum.BAD);
+      // A sending node's capture calls a field that equals the pseudo-header sum `partial` (the
+      // offload not done yet); with offload off, a damaged field can equal it by chance (one in
+      // 65 536 damaged packets). Such a packet is still bad on the wire, and counted so here.
+      if (!lab.config.offload && s.fault.mode !== 'pseudo-only' && tap.node === inj) {
+        for (const [layer, n] of Object.entries(counts(tap.analysis, Csum.PARTIAL))) {
+          t.ok(n <= 1, `${key}: ${n} ${layer} field(s) equal to the pseudo-header sum by chance`);
+          bad[layer] = (bad[layer] ?? 0) + n;
+        }
+      }
+      // Every result of the expected layers, to say what a missing bad one was counted as.
+      const seen = Object.keys(s.expect.bad[key](d)).map((layer) => {
+        const l = LAYER_NAMES.indexOf(layer as (typeof LAYER_NAMES)[number]);
+        return `${layer} ${['ok', 'bad', 'none', 'partial', 'unverifiable'].map((r, i) => `${r} ${tap.analysis.stats.count(l, i)}`).join(', ')}`;
+      }).join('; ');
+      t.same(bad, s.expect.bad[key](d), `${key}: bad checksums by layer (${seen || 'none expected'})`);
       t.equal(tap.analysis.stats.malformed, 0, `${key}: nothing malformed`);
       t.equal(tap.analysis.dns.queries, s.expect.queriesSeen?.[key]?.(d) ?? QUERIES, `${key}: DNS queries seen`);
     }
