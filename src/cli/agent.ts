@@ -56,6 +56,10 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
 
   const log = pino({ level: config.logLevel, base: { app: 'csumwatch' } });
+  // Node's own SIGUSR1 handler opens the V8 inspector on 127.0.0.1:9229: in the node's network
+  // namespace (hostNetwork), a debugger any local process could attach to. A handler of ours
+  // replaces it.
+  process.on('SIGUSR1', () => log.warn('SIGUSR1 ignored: the agent opens no inspector'));
   // In a cluster (a service account token), pods name the DNS servers and clients; else IPs do.
   let pods: PodDirectory | null = null;
   if (PodDirectory.inCluster()) {

@@ -109,6 +109,8 @@ t.test('the DaemonSet: every node, the node\'s network, least privilege, the age
   t.equal(spec.hostNetwork, true, 'hostNetwork');
   t.equal(spec.dnsPolicy, 'ClusterFirstWithHostNet', 'the cluster DNS stays in the pod\'s resolv.conf');
   t.same(spec.tolerations, [{ operator: 'Exists' }], 'tolerates every taint');
+  t.same(spec.nodeSelector, { 'kubernetes.io/os': 'linux' }, 'Linux nodes only');
+  t.equal(spec.priorityClassName, 'system-node-critical', 'not preempted first on the node it watches');
   t.equal(spec.serviceAccountName, resource('ServiceAccount').metadata.name);
 
   const sc = container.securityContext;
