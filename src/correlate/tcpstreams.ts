@@ -226,15 +226,6 @@ export class TcpStreams {
     return this.nextSeq[f];
   }
 
-  /** Flow f's tail: buf(f)[0..length(f)). */
-  buf(f: number): Uint8Array {
-    return this.bufs[f];
-  }
-
-  length(f: number): number {
-    return this.lens[f];
-  }
-
   /**
    * Appends b[p..end) to flow f's tail; the flow then continues at nextSeq. False, and the tail
    * given up, when that passes a bound.

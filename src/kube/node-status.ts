@@ -55,6 +55,15 @@ export interface NodeStatusStats {
 
 type Kind = 'patch' | 'event' | 'list';
 
+/** An Event on a Node: this agent's own, or a peer's. */
+interface NodeEvent {
+  node: string;
+  reason: string;
+  message: string;
+  warning: boolean;
+  stamp: string;
+}
+
 interface Held {
   status: 'True' | 'False';
   reason: string;
@@ -100,11 +109,6 @@ export class NodeReporter {
     return this.busy;
   }
 
-  /** Waits for the writes under way. */
-  idle(): Promise<void> {
-    return this.busy;
-  }
-
   /**
    * The VXLAN packets this node has received from each peer VTEP so far (cumulative). A peer whose
    * packets arrived bad since the last call (at least MIN_BAD, and at least a tenth of what it
@@ -134,14 +138,9 @@ export class NodeReporter {
     for (const b of blamed) {
       const peer = names.get(b.address);
       if (peer === undefined || peer === this.opts.nodeName) continue;
-      const stamp = this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
-      const h: Held = {
-        status: 'True',
-        reason: PEER_REASON,
-        message: clip(`node ${this.opts.nodeName} received ${b.bad} of ${b.total} VXLAN packets from this node's VTEP ${b.address} with bad checksums since its last look: this node sends them bad. On it, run csumwatch doctor (or read its agent's /diagnosis) and turn off transmit checksum offload on its VXLAN device (ethtool -K <vxlan-device> tx-checksum-ip-generic off).`),
-        since: stamp,
-      };
-      if (await this.event(PEER_REASON, h, stamp, peer)) this.peerEventAt.set(b.address, now);
+      const stamp = stampOf(this.now());
+      const message = clip(`node ${this.opts.nodeName} received ${b.bad} of ${b.total} VXLAN packets from this node's VTEP ${b.address} with bad checksums since its last look: this node sends them bad. On it, run csumwatch doctor (or read its agent's /diagnosis) and turn off transmit checksum offload on its VXLAN device (ethtool -K <vxlan-device> tx-checksum-ip-generic off).`);
+      if (await this.event({ node: peer, reason: PEER_REASON, message, warning: true, stamp })) this.peerEventAt.set(b.address, now);
     }
   }
 
@@ -172,7 +171,7 @@ export class NodeReporter {
 
   private async write(findings: readonly Finding[]): Promise<void> {
     const now = this.now();
-    const stamp = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const stamp = stampOf(now);
     const turned: Array<[string, Held]> = [];
     let changed = false;
     for (const [check, type] of Object.entries(NODE_CONDITIONS)) {
@@ -193,16 +192,18 @@ export class NodeReporter {
       // The first report of a healthy node is no news: only a fault, or its end, is an Event.
       if (h.status === 'False' && !this.faulted.has(type)) continue;
       this.faulted.add(type);
-      this.unsent.push({ type, h, stamp });
+      this.unsent.push(h.status === 'True'
+        ? { node: this.opts.nodeName, reason: type, message: h.message, warning: true, stamp }
+        : { node: this.opts.nodeName, reason: `${type}Resolved`, message: `${type} is False: ${h.message}`, warning: false, stamp });
     }
     // In order, the ones that failed before first; one that fails again waits for the next report.
     const send = this.unsent.splice(0);
-    for (const e of send) if (!(await this.event(e.type, e.h, e.stamp))) this.unsent.push(e);
+    for (const e of send) if (!(await this.event(e))) this.unsent.push(e);
     if (this.unsent.length > MAX_UNSENT) this.unsent.splice(0, this.unsent.length - MAX_UNSENT);
   }
 
   /** Events not recorded yet (the API refused or was down), oldest first. */
-  private readonly unsent: Array<{ type: string; h: Held; stamp: string }> = [];
+  private readonly unsent: NodeEvent[] = [];
 
   /** Conditions that have been True since the agent started (their return to False is an Event). */
   private readonly faulted = new Set<string>();
@@ -222,19 +223,20 @@ export class NodeReporter {
     }
   }
 
-  /** Records one Event on node (this node by default); false when the API did not take it. */
-  private async event(type: string, h: Held, stamp: string, node = this.opts.nodeName): Promise<boolean> {
+  /** Records one Event; false when the API did not take it. */
+  private async event(e: NodeEvent): Promise<boolean> {
+    const node = e.node;
     const body: K8s.CoreV1Event = {
       metadata: { generateName: `${node}.`, namespace: 'default' },
       involvedObject: { apiVersion: 'v1', kind: 'Node', name: node, uid: node },
-      reason: h.status === 'True' || type === PEER_REASON ? type : `${type}Resolved`,
-      message: h.status === 'True' ? h.message : `${type} is False: ${h.message}`,
-      type: h.status === 'True' ? 'Warning' : 'Normal',
+      reason: e.reason,
+      message: e.message,
+      type: e.warning ? 'Warning' : 'Normal',
       source: { component: COMPONENT, host: this.opts.nodeName },
       reportingComponent: COMPONENT,
       reportingInstance: this.opts.nodeName,
-      firstTimestamp: new Date(stamp),
-      lastTimestamp: new Date(stamp),
+      firstTimestamp: new Date(e.stamp),
+      lastTimestamp: new Date(e.stamp),
       count: 1,
     };
     try {
@@ -266,6 +268,11 @@ export class NodeReporter {
   }
 
   private readonly failing = new Map<Kind, string>();
+}
+
+/** A Kubernetes time: RFC 3339 in whole seconds. */
+function stampOf(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function capital(s: string): string {
