@@ -314,14 +314,14 @@ t.test('the promtool file tests every alert firing and, on healthy series, not f
 });
 
 t.test('promtool test rules rejects broken copies of the rules', async (t) => {
-  /** The rule file with one alert's expression or fields changed. */
+  /** The rule file with one rule's (an alert's, or a recording rule's) expression or fields changed. */
   const mutate = (alert: string, change: (r: Rule) => Rule): RuleGroup[] => {
     const groups = ruleGroups();
     let found = false;
     const out = groups.map((g) => ({
       ...g,
       rules: g.rules.map((r) => {
-        if (r.alert !== alert) return r;
+        if ((r.alert ?? r.record) !== alert) return r;
         found = true;
         return change({ ...r, labels: { ...r.labels }, annotations: { ...r.annotations } });
       }),
@@ -360,12 +360,14 @@ t.test('promtool test rules rejects broken copies of the rules', async (t) => {
     ['finding: warnings page too', replace('CsumwatchCriticalFinding', 'severity="critical"', 'severity!=""')],
     ['finding: for 5m', mutate('CsumwatchCriticalFinding', (r) => ({ ...r, for: '5m' }))],
     ['finding: check not kept', replace('CsumwatchCriticalFinding', 'max by (node, check)', 'max by (node)')],
-    ['offload: flag alone, the sender not asked', replace('CsumwatchVxlanOffloadSuspected', /and on \(node\)\s*csumwatch:vxlan_sender_bad_peers:count5m > 0\s*$/, '\n')],
+    ['offload: flag alone, the sender not asked', replace('CsumwatchVxlanOffloadSuspected', /and on \(node\)\s*csumwatch:vxlan_sender_bad_peers:count2m > 0\s*$/, '\n')],
     ['offload: every feature, tunnel segmentation too', replace('CsumwatchVxlanOffloadSuspected', /feature=~"tx-checksum-\.\*"/g, 'feature!=""')],
     ['offload: offload off counts as on', replace('CsumwatchVxlanOffloadSuspected', /== 1\)\s*\* on/, '>= 0) * on')],
     ['offload: feature not kept', replace('CsumwatchVxlanOffloadSuspected', /by \(node, iface, feature\)/g, 'by (node, iface)')],
     ['sender: one receiver of two is enough', replace('CsumwatchVxlanSenderBroken', /> 0\.5\s*$/, '>= 0.5\n')],
     ['sender: for 10m', mutate('CsumwatchVxlanSenderBroken', (r) => ({ ...r, for: '10m' }))],
+    ['sender: the bad share over 5m (resolves over 3 minutes after the fix)', replace('csumwatch:vtep_rx_bad_ratio:rate2m', /\[2m\]/g, '[5m]')],
+    ['spike: a 5m window (resolves over 3 minutes after the fix)', replace('CsumwatchChecksumDropSpike', /\[2m\]/g, '[5m]')],
     ['sender: severity warning', mutate('CsumwatchVxlanSenderBroken', (r) => ({ ...r, labels: { ...r.labels, severity: 'warning' } }))],
     ['offload: interfaces without interface_info dropped', replace('CsumwatchVxlanOffloadSuspected', /unless on \(node, iface\)/, 'and on (node, iface)')],
     ['offload: description without the driver', mutate('CsumwatchVxlanOffloadSuspected', (r) => ({ ...r, annotations: { ...r.annotations, description: r.annotations?.description?.replace(/\{\{ with\s+\$labels\.driver \}\}.*?\{\{ end \}\}/, '') ?? '' } }))],
