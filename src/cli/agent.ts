@@ -8,8 +8,7 @@ import { ConfigError, FIELDS, isList, loadConfig } from '../agent/config';
 import { createRegistry } from '../metrics/registry';
 import { agentViews, build } from '../server/app';
 import { CliError, parseCommand, UsageError } from './errors';
-
-const VERSION: string = require('../../../package.json').version;
+import { VERSION } from './version';
 
 export const HELP = `usage: csumwatch agent [options]
 

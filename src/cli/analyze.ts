@@ -59,7 +59,11 @@ export function runAnalyze(argv: string[]): number {
     onProgress: progress?.update,
   });
   progress?.done();
-  process.stdout.write(v.json ? JSON.stringify(toJson(a), null, 2) + '\n' : toText(a));
+  // A report of nothing (every file unreadable from its first byte) would only hide the errors
+  // below; --json still prints its object, whose files[].error a program reads.
+  const nothingRead = a.files.every((f) => f.error !== null && f.records === 0);
+  if (v.json) process.stdout.write(JSON.stringify(toJson(a), null, 2) + '\n');
+  else if (!nothingRead) process.stdout.write(toText(a));
   // Frames of a link type nobody decodes would otherwise vanish into the malformed count.
   for (const [lt, n] of a.unsupportedLinkTypes) {
     process.stderr.write(`csumwatch: analyze: skipped ${n} frame${n === 1 ? '' : 's'} of link type ${lt}${LINK_TYPE_NAMES[lt] ? ` (${LINK_TYPE_NAMES[lt]})` : ''}: not decoded (Ethernet, Linux cooked v1/v2, raw IP and BSD loopback are)\n`);

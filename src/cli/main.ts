@@ -1,16 +1,20 @@
 // Entry point: dispatches sub-commands and turns errors into one stderr line and an exit status.
 
-import { runAgent } from './agent';
-import { runAnalyze } from './analyze';
-import { runDoctorCli } from './doctor';
 import { UsageError } from './errors';
-import { runLab } from './lab';
+import { VERSION } from './version';
 
-const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
-  analyze: runAnalyze,
-  agent: runAgent,
-  doctor: runDoctorCli,
-  lab: runLab,
+type Command = (argv: string[]) => number | Promise<number>;
+
+/**
+ * Each command's module is loaded only when it runs: the agent's HTTP server and metrics
+ * (fastify, pino, prom-client) cost a quarter of a second to load, which `analyze` and `--help`
+ * should not pay.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  analyze: async () => (await import('./analyze')).runAnalyze,
+  agent: async () => (await import('./agent')).runAgent,
+  doctor: async () => (await import('./doctor')).runDoctorCli,
+  lab: async () => (await import('./lab')).runLab,
 };
 
 const HELP = `usage: csumwatch COMMAND [options]
@@ -23,7 +27,7 @@ commands:
   lab COMMAND       a lab of network namespaces with VXLAN, DNS and a checksum fault injector
                     (up, down, status, fault, demo)
 
-Run 'csumwatch COMMAND --help' for a command's options.
+Run 'csumwatch COMMAND --help' for a command's options, 'csumwatch --version' for the version.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -33,9 +37,13 @@ export async function main(argv: string[]): Promise<number> {
       (cmd === undefined ? process.stderr : process.stdout).write(HELP);
       return cmd === undefined ? 2 : 0;
     }
-    const run = COMMANDS[cmd];
-    if (!run) throw new UsageError(`unknown command '${cmd}' (this build has: ${Object.keys(COMMANDS).join(', ')})`);
-    return await run(rest);
+    if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+      process.stdout.write(`csumwatch ${VERSION}\n`);
+      return 0;
+    }
+    const load = COMMANDS[cmd];
+    if (!load) throw new UsageError(`unknown command '${cmd}' (this build has: ${Object.keys(COMMANDS).join(', ')}; see csumwatch --help)`);
+    return await (await load())(rest);
   } catch (err) {
     const e = err as Error & { code?: string };
     if (e instanceof UsageError) {

@@ -174,9 +174,11 @@ export class Lab {
   /** Reads the state of lab name, or throws when it is not up. */
   static open(name: string): Lab {
     const st = readState(name);
-    if (!st) throw new LabError(`lab ${name}: not up (run \`csumwatch lab up\`)`);
-    if (st.phase !== 'up') throw new LabError(`lab ${name}: left half-built by an earlier run (run \`csumwatch lab down\`)`);
-    if (!nsExists(topology(st.config).client.ns)) throw new LabError(`lab ${name}: its namespaces are gone (run \`csumwatch lab down\`, then \`lab up\`)`);
+    // The commands to suggest, for this lab: `--name` only where it is not the default.
+    const named = name === DEFAULT_CONFIG.name ? '' : ` --name ${name}`;
+    if (!st) throw new LabError(`lab ${name}: not up (run \`csumwatch lab up${named}\`)`);
+    if (st.phase !== 'up') throw new LabError(`lab ${name}: left half-built by an earlier run (run \`csumwatch lab down${named}\`)`);
+    if (!nsExists(topology(st.config).client.ns)) throw new LabError(`lab ${name}: its namespaces are gone (run \`csumwatch lab down${named}\`, then \`csumwatch lab up${named}\`)`);
     return new Lab(st);
   }
 }

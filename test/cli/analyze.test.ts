@@ -93,6 +93,32 @@ t.test('readable report ends with a verdict', async (t) => {
   t.match(r.out, /\nverdict: no checksum errors: all 160 verified headers good\n$/);
 });
 
+t.test('--version, and the messages of options given a negative number', async (t) => {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V', 'version']) {
+    const r = run(flag);
+    t.equal(r.code, 0, `${flag}: exit 0`);
+    t.equal(r.out, `csumwatch ${pkg.version}\n`, `${flag}: the package's version`);
+  }
+  // parseArgs alone calls "-1" an ambiguous argument; the option's own check says what is wrong.
+  let r = run('analyze', '--dns-timeout', '-1', 'x.pcap');
+  t.same(errLines(r.err), ['csumwatch: --dns-timeout: not a positive number of seconds: -1']);
+  r = run('analyze', '--lost', '-5', 'x.pcap');
+  t.same(errLines(r.err), ['csumwatch: --lost: not a count: -5']);
+  r = run('agent', '--dns-timeout', '-1');
+  t.equal(r.code, 2);
+  t.match(r.err, /^csumwatch: agent: --dns-timeout: out of range 0\.01\.\.3600: -1\n$/);
+});
+
+t.test('nothing readable: only the errors, no empty report', async (t) => {
+  const r = run('analyze', join(tmp, 'missing.pcap'), join(tmp, 'missing2.pcap'));
+  t.equal(r.code, 1);
+  t.equal(r.out, '', 'no report of zero frames');
+  t.same(errLines(r.err), [`csumwatch: reading ${join(tmp, 'missing.pcap')}: no such file`, `csumwatch: reading ${join(tmp, 'missing2.pcap')}: no such file`]);
+  const one = run('analyze', join(tmp, 'missing.pcap'), join(FIX, 'vxlan4789-rx.pcap'));
+  t.match(one.out, /verdict:/, 'one readable file: the report');
+});
+
 t.test('a file that does not exist: one line, exit 1, the other files still reported', async (t) => {
   const r = run('analyze', '--json', join(tmp, 'missing.pcap'), join(FIX, 'vxlan4789-rx.pcap'));
   t.equal(r.code, 1);
@@ -125,7 +151,7 @@ t.test('not a capture file', async (t) => {
   const r = run('analyze', junk);
   t.equal(r.code, 1);
   t.match(r.err, /^csumwatch: reading .*junk\.pcap: at offset 0: not a pcap or pcapng file/);
-  t.match(r.out, /verdict: no checksums to verify in 0 frames/);
+  t.equal(r.out, '', 'nothing read: no report, only the error');
 });
 
 t.test('--vxlan-port replaces the default set; --dns-port adds nothing unless given', async (t) => {

@@ -49,4 +49,6 @@ t.test('status of a lab that is not up: exit 1, one line', async (t) => {
   t.equal(r.code, 1);
   t.match(r.err, /^csumwatch: lab nosuch: not up/);
   t.equal(r.err.split('\n').filter((l) => l !== '').length, 1);
+  const f = run('lab', 'fault', 'inner-udp', '--name', 'nosuch');
+  t.equal(f.err, 'csumwatch: lab nosuch: not up (run `csumwatch lab up --name nosuch`)\n', 'lab fault: the command it suggests names the lab');
 });
