@@ -22,7 +22,7 @@ import { Worker } from 'node:worker_threads';
 import { DEFAULT_CONFIG } from '../src/lab/config';
 import { run } from '../src/lab/exec';
 import { Lab, labDown, labUp } from '../src/lab/lab';
-import { cpuSeconds } from './proc';
+import { cpuSeconds } from '../test/support/proc';
 
 const ROOT = join(__dirname, '..', '..');
 const LAB = 'cswbench';

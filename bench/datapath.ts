@@ -46,7 +46,7 @@ import { inNs, run, sleepMs } from '../src/lab/exec';
 import { Lab, labDown, labUp } from '../src/lab/lab';
 import { get, metric, startAgent, stopAgent, waitFor } from '../test/helpers/agent';
 import * as P from '../test/helpers/packets';
-import { cpuSeconds } from './proc';
+import { cpuSeconds } from '../test/support/proc';
 
 const LAB = 'cswdp';
 const LISTEN = '127.0.0.1:9476';

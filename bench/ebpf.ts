@@ -48,7 +48,7 @@ import { AttachType, DEFAULT_EVENT_REASONS, DROP_PROTOS, DropTracer, dropReasonN
 import { DEFAULT_CONFIG, DNS_ZONE } from '../src/lab/config';
 import { parseDnsperf } from '../src/lab/dns';
 import { run } from '../src/lab/exec';
-import { cpuBusy } from './proc';
+import { cpuBusy } from '../test/support/proc';
 import { InjectConfig } from '../src/lab/inject';
 import { Lab, labDown, labUp } from '../src/lab/lab';
 import { parseSnmp, snmpValue } from '../src/node/snmp';

@@ -24,7 +24,7 @@ import { Lab, labDown, labUp } from '../src/lab/lab';
 import { inNs, sleepMs } from '../src/lab/exec';
 import { get, metric, stopAgent, waitFor } from '../test/helpers/agent';
 import { buildImage, startContained } from '../test/helpers/deploy';
-import { cpuSeconds, memKiB } from './proc';
+import { cpuSeconds, memKiB } from '../test/support/proc';
 
 const LAB = 'cswres';
 const NS = `${LAB}-node2`;

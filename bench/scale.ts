@@ -38,15 +38,15 @@ import { Agent } from '../src/agent/agent';
 import { AgentConfig, DEFAULT_AGENT_CONFIG } from '../src/agent/config';
 import type { PcapOptions } from '../src/capture/pcap';
 import { readRecord, RECORD_HEADER, RecordView } from '../src/capture/source';
-import { parseMetrics, Sample, sumSamples } from './exposition';
-import { MemorySource } from './memory-source';
+import { parseMetrics, Sample, sumSamples } from '../test/support/exposition';
+import { MemorySource } from '../test/support/memory-source';
 import { Decoder } from '../src/decode/decoder';
 import { DIR_RX, Frame } from '../src/decode/frame';
 import { createRegistry } from '../src/metrics/registry';
 import type { NetInterface } from '../src/node/interfaces';
 import { agentViews, build as buildApp } from '../src/server/app';
 import { build, FrameSpec, Marks, plainDnsSpec, plainTcpSpec, vxlanSpec } from '../test/helpers/packets';
-import { memKiB } from './proc';
+import { memKiB } from '../test/support/proc';
 
 const VERSION: string = require('../../package.json').version;
 const MiB = 1 << 20;

@@ -4,7 +4,7 @@
 //  3. it reads nothing outside [off, end): every index it touches is recorded through a Proxy, and
 //     the result does not change when the bytes outside are changed (the checksum sums read
 //     through a DataView on the buffer's memory, which no Proxy sees: for them the second check
-//     is the one, and bench/fuzz.ts makes it on every fuzzed frame);
+//     is the one, and test/reliability/fuzz.ts makes it on every fuzzed frame);
 //  4. every checksum result is -1..4 and every status a known Status;
 //  5. random valid frames with random checksum modes decode to the results CONTRACT.md says.
 

@@ -1,6 +1,6 @@
 // Every series of a Prometheus text page, with its family's type, so that two scrapes can be
 // compared: a counter (and a histogram's buckets, count and sum) may only grow while the
-// process lives. Used by the fault and soak tests and by bench/soak.ts.
+// process lives. Used by the fault and soak tests and by test/reliability/soak.ts.
 
 export interface Sample {
   /** The family the series belongs to (a histogram's _bucket, _sum and _count belong to it). */

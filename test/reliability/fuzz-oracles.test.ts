@@ -11,7 +11,7 @@ import { Agent } from '../../src/agent/agent';
 import { Decoder } from '../../src/decode/decoder';
 import { Frame } from '../../src/decode/frame';
 import { Status } from '../../src/decode/status';
-import { Failure, formatFixture, fuzz, FuzzOptions, FrameDecoder, OutsideOracle, parseFixture, Rng } from '../../bench/fuzz';
+import { Failure, formatFixture, fuzz, FuzzOptions, FrameDecoder, OutsideOracle, parseFixture, Rng } from './fuzz';
 
 const FRAMES = 12_000;
 const base = { frames: FRAMES, seed: 7, worker: 0, chunk: 4000 };

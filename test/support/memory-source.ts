@@ -2,7 +2,7 @@
 // records (src/capture/source.ts format) and the agent receives them as one batch on poll().
 // The fuzzer and the scale benchmark feed the agent through it.
 
-import { BatchHandler, PacketSource, RECORD_HEADER, SourceStats } from '../src/capture/source';
+import { BatchHandler, PacketSource, RECORD_HEADER, SourceStats } from '../../src/capture/source';
 
 export class MemorySource implements PacketSource {
   readonly buf: Buffer;

@@ -1,4 +1,4 @@
-// Every frame the fuzzer (bench/fuzz.ts) found a bug with is kept under test/fixtures/fuzz/ as a
+// Every frame the fuzzer (test/reliability/fuzz.ts) found a bug with is kept under test/fixtures/fuzz/ as a
 // minimised .hex file (`# key: value` header lines, then the bytes) and listed in its README.md
 // with what it found. Each is replayed through the fuzzer's whole pipeline and oracles, under both
 // decoder port sets the fuzz workers use, alone and all together (so the correlator sees them
@@ -8,7 +8,7 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fuzz, KNOWN_OPEN, parseFixture, summary } from '../../bench/fuzz';
+import { fuzz, KNOWN_OPEN, parseFixture, summary } from './fuzz';
 
 const DIR = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'fuzz');
 const README = readFileSync(join(DIR, 'README.md'), 'utf8');
@@ -22,7 +22,7 @@ function noteOf(file: string): string | undefined {
 t.test('every fixture is described in README.md, every description has its fixture', async (t) => {
   for (const f of files) t.ok(noteOf(f), `${f} is described`);
   for (const m of README.matchAll(/^- `([^`]+\.hex)`/gm)) t.ok(files.includes(m[1]), `${m[1]} exists`);
-  // bench/fuzz.ts counts the failures of open bugs apart: exactly the (open) fixtures.
+  // test/reliability/fuzz.ts counts the failures of open bugs apart: exactly the (open) fixtures.
   const open = files.filter((f) => /\(open\b/.test(noteOf(f) ?? ''));
   t.same(KNOWN_OPEN.map((k) => k.fixture).sort(), open, 'KNOWN_OPEN lists exactly the open fixtures');
 });

@@ -1,7 +1,7 @@
 // Fuzzing the whole pipeline (issue 8): seeded random and mutated frames through the live agent's
 // path and through `analyze`, with oracles checked for every frame and at every chunk.
 //
-//   node dist/bench/fuzz.js --frames 10000000 --seed 1 [--workers 2] [--chunk 100000] [--out DIR]
+//   node dist/test/reliability/fuzz.js --frames 10000000 --seed 1 [--workers 2] [--chunk 100000] [--out DIR]
 //
 // Seeds: every frame of every capture in test/fixtures/*.pcap*, and frames built with
 // test/helpers/packets.ts for what the fixtures lack (IPv6 extension headers, DNS over TCP, VLAN
@@ -94,31 +94,31 @@ import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import pino from 'pino';
 
-import { Agent } from '../src/agent/agent';
-import { AgentConfig, DEFAULT_AGENT_CONFIG } from '../src/agent/config';
-import { DIR_INDEX_RX, DIR_INDEX_TX, MAX_IFACES } from '../src/agent/counters';
-import { analyzeFiles, Analysis } from '../src/analyze/analyze';
-import { toJson, toText } from '../src/analyze/report';
-import { readCaptureFile } from '../src/capture/replay';
-import { parseMetrics, Sample, sumSamples } from './exposition';
-import { MemorySource } from './memory-source';
-import type { PcapOptions } from '../src/capture/pcap';
-import { LOST_CAUSES, ServerStats } from '../src/correlate/servers';
-import { TcpStreams } from '../src/correlate/tcpstreams';
-import { DnsCorrelator } from '../src/correlate/transactions';
-import { CSUM_COUNT, fold, pseudo4, pseudo6, sum16 } from '../src/decode/checksum';
-import { nextTcpMessage, RCODE_SLOTS, rcodeSlot } from '../src/decode/dns';
-import { Decoder, DecoderOptions, DEFAULT_MTU } from '../src/decode/decoder';
-import { DIR_RX, DIR_TX, DIR_UNKNOWN, DnsView, FRAG_FIRST, FRAG_LATER, Frame, LAYER_COUNT, LAYER_NAMES, Stack } from '../src/decode/frame';
-import { isMalformed, Status, STATUS_COUNT, statusName } from '../src/decode/status';
-import { createRegistry } from '../src/metrics/registry';
-import { agentViews, build } from '../src/server/app';
-import { openMetrics } from '../src/metrics/family';
-import type { NetInterface } from '../src/node/interfaces';
-import * as P from '../test/helpers/packets';
-import { pcapngBytes } from '../test/helpers/pcap-writer';
+import { Agent } from '../../src/agent/agent';
+import { AgentConfig, DEFAULT_AGENT_CONFIG } from '../../src/agent/config';
+import { DIR_INDEX_RX, DIR_INDEX_TX, MAX_IFACES } from '../../src/agent/counters';
+import { analyzeFiles, Analysis } from '../../src/analyze/analyze';
+import { toJson, toText } from '../../src/analyze/report';
+import { readCaptureFile } from '../../src/capture/replay';
+import { parseMetrics, Sample, sumSamples } from '../support/exposition';
+import { MemorySource } from '../support/memory-source';
+import type { PcapOptions } from '../../src/capture/pcap';
+import { LOST_CAUSES, ServerStats } from '../../src/correlate/servers';
+import { TcpStreams } from '../../src/correlate/tcpstreams';
+import { DnsCorrelator } from '../../src/correlate/transactions';
+import { CSUM_COUNT, fold, pseudo4, pseudo6, sum16 } from '../../src/decode/checksum';
+import { nextTcpMessage, RCODE_SLOTS, rcodeSlot } from '../../src/decode/dns';
+import { Decoder, DecoderOptions, DEFAULT_MTU } from '../../src/decode/decoder';
+import { DIR_RX, DIR_TX, DIR_UNKNOWN, DnsView, FRAG_FIRST, FRAG_LATER, Frame, LAYER_COUNT, LAYER_NAMES, Stack } from '../../src/decode/frame';
+import { isMalformed, Status, STATUS_COUNT, statusName } from '../../src/decode/status';
+import { createRegistry } from '../../src/metrics/registry';
+import { agentViews, build } from '../../src/server/app';
+import { openMetrics } from '../../src/metrics/family';
+import type { NetInterface } from '../../src/node/interfaces';
+import * as P from '../helpers/packets';
+import { pcapngBytes } from '../helpers/pcap-writer';
 
-const ROOT = join(__dirname, '..', '..');
+const ROOT = join(__dirname, '..', '..', '..');
 const FIXTURES = join(ROOT, 'test', 'fixtures');
 
 /** Link types of the agent's fuzz interfaces: each tcpdump.org link type the decoder knows, and one it does not. */

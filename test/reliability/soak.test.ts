@@ -1,12 +1,12 @@
-// The soak's CI variant (root, in the lab): bench/soak.ts for 3 minutes, faults every 15 s in a
+// The soak's CI variant (root, in the lab): test/reliability/soak.ts for 3 minutes, faults every 15 s in a
 // cycle (injector on and off, vxlan0 re-created, eth0 down and up, dnsmasq killed and
 // restarted) under steady DNS load. Held to its verdict: RSS and descriptors flat over the
 // second half, counters never backwards, no internal error, 4 packet sockets between faults,
-// exit 0. The 30-minute run is `node dist/bench/soak.js --minutes 30`.
+// exit 0. The 30-minute run is `node dist/test/reliability/soak.js --minutes 30`.
 
 import t from 'tap';
 
-import { HEADER, row, soak } from '../../bench/soak';
+import { HEADER, row, soak } from './soak';
 import { rootTest } from '../helpers/root';
 
 const LAB = 'cswsk';

@@ -1,14 +1,14 @@
 // Issue 8, reliability: at least 10 million random and mutated frames (seeded from the fixtures)
 // through the whole pipeline, the live agent's path and analyze, one worker thread per core, each
-// with its own stream of the seed. bench/fuzz.ts says what is generated and which oracles hold
-// for every frame and at every chunk; test/fuzz/oracles.test.ts shows that each of them fires.
+// with its own stream of the seed. test/reliability/fuzz.ts says what is generated and which oracles hold
+// for every frame and at every chunk; test/reliability/fuzz-oracles.test.ts shows that each of them fires.
 //
 // Deterministic: the seed is fixed (CSW_FUZZ_SEED replays another, CSW_FUZZ_FRAMES changes the
 // count). A failure names the seed, the worker and the frame number, and carries the minimised
 // frame in hex: see test/fixtures/fuzz/README.md for keeping it as a regression fixture.
 
 import t from 'tap';
-import { fuzzParallel, summary } from '../../bench/fuzz';
+import { fuzzParallel, summary } from './fuzz';
 
 const SEED = Number(process.env.CSW_FUZZ_SEED ?? 20261122);
 const FRAMES = Number(process.env.CSW_FUZZ_FRAMES ?? 10_000_000);
@@ -20,7 +20,7 @@ t.test(`${FRAMES} fuzzed frames through the agent and analyze, seed ${SEED}, ${W
   t.comment(summary(r));
   t.equal(r.frames, FRAMES, 'every frame fed');
   t.equal(r.failureCount, 0, r.failureCount === 0 ? 'no oracle failed (beyond known open bugs)' : `oracles failed:\n${summary(r)}`);
-  // Bugs found and not fixed yet (bench/fuzz.ts KNOWN_OPEN, test/fixtures/fuzz/README.md): shown, todo.
+  // Bugs found and not fixed yet (test/reliability/fuzz.ts KNOWN_OPEN, test/fixtures/fuzz/README.md): shown, todo.
   t.equal(r.knownCount, 0, `known open bugs: ${r.known.map((f) => f.message).slice(0, 3).join('; ') || 'none'}`, r.knownCount > 0 ? { todo: 'open bugs: test/fixtures/fuzz/README.md' } : {});
   for (const w of r.workers) {
     const x = w.reached;

@@ -7,9 +7,9 @@
 // (least-squares slope within the tolerances below), counters never went backwards, no
 // internal error, the agent exits 0 on SIGTERM and leaves nothing behind.
 //
-//   node dist/bench/soak.js --minutes 30          (root: the lab, the agent, BPF)
+//   node dist/test/reliability/soak.js --minutes 30          (root: the lab, the agent, BPF)
 //
-// test/agent/soak.test.ts runs the same code for 3 minutes.
+// test/reliability/soak.test.ts runs the same code for 3 minutes.
 
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -17,11 +17,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
-import { DEFAULT_CONFIG, DNS_ZONE } from '../src/lab/config';
-import { Lab, labDown, labUp } from '../src/lab/lab';
-import { get, metric, packetSocketOwners, startAgent, stopAgent, waitReady } from '../test/helpers/agent';
-import { parseSeries, regressions, Sample } from '../test/helpers/series';
-import { memKiB } from './proc';
+import { DEFAULT_CONFIG, DNS_ZONE } from '../../src/lab/config';
+import { Lab, labDown, labUp } from '../../src/lab/lab';
+import { get, metric, packetSocketOwners, startAgent, stopAgent, waitReady } from '../helpers/agent';
+import { parseSeries, regressions, Sample } from '../helpers/series';
+import { memKiB } from '../support/proc';
 
 /**
  * Flat: over the second half, the least-squares trend may add at most this much RSS (the GC's
