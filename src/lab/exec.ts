@@ -1,7 +1,7 @@
 // Running the system tools the lab is built with (ip, tc, ethtool, bpftool, dnsmasq, ...).
 // Off the hot path: synchronous, one process per call, every call bounded in time.
 
-import { spawnSync } from 'child_process';
+import { runTool, ToolOptions, ToolResult } from '../node/exec';
 
 /** A lab operation failed: "doing x: cause", code CSW_ERR_LAB. */
 export class LabError extends Error {
@@ -15,42 +15,12 @@ export class LabToolError extends LabError {
   override readonly name: string = 'LabToolError';
 }
 
-export interface RunResult {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
+export type RunResult = ToolResult;
+export type RunOptions = Omit<ToolOptions, 'error'>;
 
-export interface RunOptions {
-  /** Milliseconds before the process is killed (default 20 s). */
-  timeoutMs?: number;
-  /** Return a nonzero exit instead of throwing. */
-  allowFail?: boolean;
-  input?: string;
-}
-
-/** Runs cmd with args, no shell. Throws LabError on a nonzero exit unless allowFail. */
+/** Runs cmd with args, no shell (default 20 s). Throws LabError on a nonzero exit unless allowFail. */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): RunResult {
-  const r = spawnSync(cmd, args, {
-    encoding: 'utf8',
-    timeout: opts.timeoutMs ?? 20_000,
-    input: opts.input,
-    stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    maxBuffer: 64 << 20,
-  });
-  const what = `${cmd} ${args.join(' ')}`;
-  if (r.error) {
-    const e = r.error as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new LabToolError(`running ${cmd}: not installed`);
-    if (e.code === 'ETIMEDOUT') throw new LabError(`running \`${what}\`: no result after ${(opts.timeoutMs ?? 20_000) / 1000} s`);
-    throw new LabError(`running \`${what}\`: ${e.message}`);
-  }
-  const res = { status: r.status ?? (r.signal ? 128 : 1), stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-  if (res.status !== 0 && !opts.allowFail) {
-    const first = res.stderr.trim().split('\n')[0] || res.stdout.trim().split('\n')[0] || '';
-    throw new LabError(`running \`${what}\`: exit ${res.status}${first ? ': ' + first : ''}`);
-  }
-  return res;
+  return runTool(cmd, args, { timeoutMs: 20_000, ...opts, error: (message, missing) => (missing ? new LabToolError(message) : new LabError(message)) });
 }
 
 /** Runs a command inside network namespace ns, with /sys remounted for it (ip netns exec). */
@@ -85,7 +55,7 @@ export const LAB_TOOLS: Record<string, string> = {
 export function requireTools(names: readonly string[]): void {
   const missing: string[] = [];
   for (const n of names) {
-    const r = spawnSync('sh', ['-c', `command -v ${n}`], { encoding: 'utf8' });
+    const r = run('sh', ['-c', 'command -v "$1"', 'sh', n], { allowFail: true });
     if (r.status !== 0) missing.push(`${n} (apt install ${LAB_TOOLS[n] ?? n})`);
   }
   if (missing.length > 0) throw new LabToolError(`lab needs tools that are not installed: ${missing.join(', ')}`);

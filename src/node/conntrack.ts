@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 
 import { runTool } from './exec';
-import { NodeError } from './interfaces';
+import { NodeError } from './exec';
 
 export interface Tuple {
   src: string;

@@ -17,7 +17,7 @@
 //   tx-udp_tnl-segmentation: off [requested on]
 
 import { runTool } from './exec';
-import { NodeError } from './interfaces';
+import { NodeError } from './exec';
 
 export interface Feature {
   on: boolean;

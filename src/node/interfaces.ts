@@ -3,15 +3,12 @@
 // device its VNI, UDP port, local address and the underlay device it is bound to. The agent
 // picks what to capture from this; doctor checks it.
 
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** Reading the node failed: code CSW_ERR_NODE, "doing x: cause". */
-export class NodeError extends Error {
-  readonly code = 'CSW_ERR_NODE';
-  override readonly name = 'NodeError';
-}
+import { NodeError, runTool } from './exec';
+
+export { NodeError };
 
 export interface VxlanInfo {
   vni: number;
@@ -136,11 +133,7 @@ function parseArray<T>(text: string, what: string): T[] {
  */
 export function listInterfaces(opts: { ns?: string } = {}): NetInterface[] {
   const ip = (args: string[]) => {
-    const argv = opts.ns ? ['netns', 'exec', opts.ns, 'ip', ...args] : args;
-    const r = spawnSync('ip', argv, { encoding: 'utf8', timeout: 10_000 });
-    if (r.error) throw new NodeError(`running ip ${args.join(' ')}: ${r.error.message}`);
-    if (r.status !== 0) throw new NodeError(`running ip ${args.join(' ')}: exit ${r.status}: ${(r.stderr ?? '').trim().split('\n')[0]}`);
-    return r.stdout;
+    return (opts.ns ? runTool('ip', ['netns', 'exec', opts.ns, 'ip', ...args]) : runTool('ip', args)).stdout;
   };
   const links = ip(['-details', '-json', 'link', 'show']);
   const addrs = ip(['-json', 'addr', 'show']);

@@ -10,7 +10,7 @@
 import { isIP } from 'net';
 
 import { runTool } from './exec';
-import { NodeError } from './interfaces';
+import { NodeError } from './exec';
 
 export interface Route {
   dst: string;

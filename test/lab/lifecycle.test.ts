@@ -123,7 +123,7 @@ t.test('down after up was killed halfway', async (t) => {
 
   let r = cli('lab', 'fault', 'inner-udp', '--name', LAB);
   t.equal(r.code, 1, 'fault refuses a half-built lab');
-  t.match(r.err, /^csumwatch: lab cswlc: left half-built by an earlier run \(run `csumwatch lab down`\)\n$/);
+  t.match(r.err, /^csumwatch: lab cswlc: left half-built by an earlier run \(run `csumwatch lab down --name cswlc`\)\n$/);
   r = cli('lab', 'status', '--name', LAB);
   t.equal(r.code, 1, 'status says so too');
   t.match(r.err, /half-built/);
