@@ -12,23 +12,29 @@
 // (its key's hash and a fingerprint of its question, in a small two-way table) for the rest of
 // the timeout: a late copy of its query or answer is then recognised as a copy, never taken for
 // a new transaction that would end lost. A flood of unanswered queries that fills the table can
-// push answered transactions out; it can no longer make them look lost. Names are copied into a ring arena and turned into strings only for
-// transactions that were lost.
+// push answered transactions out; it can no longer make them look lost (tombstones.ts). Names
+// are copied into a ring arena and turned into strings only for transactions that were lost
+// (name-arena.ts). How an unanswered transaction is judged is outcome.ts's.
 //
 // The kernel drop tracer reports packets the kernel dropped (kernelDrop): a dropped query or
 // response marks its transaction, which if it ends unanswered is lost with cause kernel_drop and
 // the kernel's reason, or with cause checksum when a bad checksum was also seen on the wire (one
 // loss, counted once). The tracer's events usually arrive before the capture hands over the
 // packet, so a drop whose transaction is not in the table yet waits for it in a small table of
-// its own, for the timeout.
+// its own, for the timeout (held-drops.ts).
 
-import { copyName, decodeDns, MAX_NAME_LEN, nextTcpMessage, RCODE_SLOTS, rcodeSlot } from '../decode/dns';
-import { DnsView, Frame, Layer, LAYER_COUNT, Stack } from '../decode/frame';
+import { decodeDns, nextTcpMessage, RCODE_SLOTS, rcodeSlot } from '../decode/dns';
+import { DnsView, Frame, LAYER_COUNT } from '../decode/frame';
 import { Status } from '../decode/status';
-import { StreamSink, TcpStreams } from './tcpstreams';
-import { LostCause, LostNames, LostRecord, LostRing, LostTransaction } from './lost';
+import { HeldDrops } from './held-drops';
 import { LatencyHistogram } from './histogram';
+import { LostCause, LostNames, LostRecord, LostRing, LostTransaction } from './lost';
+import { NameArena } from './name-arena';
+import { blamedLayer, lostCause, mergePlain, unjudged } from './outcome';
 import { CAUSE_CHECKSUM, CAUSE_EVICTED, CAUSE_KERNEL_DROP, CAUSE_TIMEOUT, LOST_CAUSES, ServerStats } from './servers';
+import { StreamSink, TcpStreams } from './tcpstreams';
+import { Tombstones } from './tombstones';
+import { TxKey } from './txkey';
 
 export type { LostCause, LostTransaction } from './lost';
 
@@ -81,8 +87,6 @@ const LIST_ANSWERED = 1;
 const SAME_PACKET_US = 2000;
 /** Sweep for timeouts at most this often in capture time. */
 const SWEEP_EVERY_US = 100_000;
-/** Kernel drops waiting for their transaction to be seen. */
-const PENDING_DROPS = 4096;
 
 export class DnsCorrelator implements StreamSink {
   // Counters: plain numbers, read by reports and collectors.
@@ -107,7 +111,11 @@ export class DnsCorrelator implements StreamSink {
    * ...of which did not: shorter than a DNS header, or their transaction was never seen within
    * the timeout (not captured). Matched + unmatched + those still waiting = kernelDrops.
    */
-  kernelDropsUnmatched = 0;
+  get kernelDropsUnmatched(): number {
+    return this.dropsUnkeyed + this.held.unmatched;
+  }
+  /** Kernel drops too short, or of a family, to key a transaction. */
+  private dropsUnkeyed = 0;
   /** Lost transactions of which the kernel dropped a packet and no bad checksum was seen. */
   lostToKernelDrop = 0;
   /**
@@ -174,31 +182,11 @@ export class DnsCorrelator implements StreamSink {
   private readonly index: Int32Array;
   private readonly mask: number;
 
-  // Name ring arena.
-  private readonly arena: Uint8Array;
-  private arenaPos = 0;
-
-  // Scratch key of the packet being observed.
-  private readonly key = new Int32Array(8);
-  /** The server half of the scratch key (a view made once). */
-  private readonly serverKey = this.key.subarray(4, 8);
-  private keyFamily = 0;
-  private keyClientPort = 0;
-  private keyServerPort = 0;
-  private keyId = 0;
-
-  // Kernel drops waiting for their transaction: a ring of keys, indexed by key hash.
-  private readonly pendFamily = new Uint8Array(PENDING_DROPS);
-  private readonly pendAddrs = new Int32Array(PENDING_DROPS * 8);
-  private readonly pendPorts = new Uint16Array(PENDING_DROPS * 2);
-  private readonly pendId = new Uint16Array(PENDING_DROPS);
-  private readonly pendReason = new Uint16Array(PENDING_DROPS);
-  private readonly pendTs = new Float64Array(PENDING_DROPS);
-  private readonly pendHash = new Int32Array(PENDING_DROPS);
-  /** Drops an entry holds (a retransmission dropped again joins its entry); 0: free. */
-  private readonly pendCount = new Uint16Array(PENDING_DROPS);
-  private readonly pendIndex = new Map<number, number>();
-  private pendNext = 0;
+  private readonly names: NameArena;
+  /** The key of the packet being observed. */
+  private readonly key = new TxKey();
+  /** Kernel drops waiting for their transaction. */
+  private readonly held: HeldDrops;
   private readonly dropDns = new DnsView();
   /** The later messages of a TCP segment, decoded one at a time. */
   private readonly tcpMsg = new DnsView();
@@ -209,12 +197,8 @@ export class DnsCorrelator implements StreamSink {
   private curF: Frame = new Frame();
   private curIf = 0;
 
-  // Tombstones of answered transactions evicted before their lingering ended: two ways per set,
-  // the older of the two replaced. Hash of the key, fingerprint of the question, when answered.
-  private readonly tombHash: Int32Array;
-  private readonly tombFp: Int32Array;
-  private readonly tombTs: Float64Array;
-  private readonly tombMask: number;
+  /** Answered transactions evicted before their lingering ended. */
+  private readonly tombs: Tombstones;
   /** Copies of evicted answered transactions recognised by their tombstone. */
   tombstoneHits = 0;
 
@@ -240,6 +224,7 @@ export class DnsCorrelator implements StreamSink {
     this.lostRing = new LostRing(this.lostListSize, this.reasonName);
     this.lostNames = new LostNames(this.lostNamesLimit);
     this.tcp = new TcpStreams(this.timeoutUs);
+    this.held = new HeldDrops(this.timeoutUs);
     this.serverOf = new Int32Array(this.servers ? cap : 0);
     this.dropReason = new Uint16Array(cap);
     this.family = new Uint8Array(cap);
@@ -275,12 +260,9 @@ export class DnsCorrelator implements StreamSink {
     this.index = new Int32Array(size);
     this.mask = size - 1;
     // As many sets as the table has slots (rounded up): two ways each.
-    this.tombHash = new Int32Array(size);
-    this.tombFp = new Int32Array(size);
-    this.tombTs = new Float64Array(size).fill(-Infinity);
-    this.tombMask = size / 2 - 1;
+    this.tombs = new Tombstones(size / 2, this.timeoutUs);
     // Room for the names of every slot at their typical length, and never less than 64 KiB.
-    this.arena = new Uint8Array(Math.max(65536, Math.min(cap, 1 << 20) * 64));
+    this.names = new NameArena(Math.max(65536, Math.min(cap, 1 << 20) * 64));
     this.lostRec = {
       tsUs: 0, family: 4, addrs: this.addrs, addrsAt: 0, clientPort: 0, serverPort: 0, id: 0, qtype: 0, cause: 'timeout',
       layer: -1, pseudoOnly: false, reason: -1, queries: 0, vxlan: false, name: null, nameAt: 0, nameLen: 0,
@@ -359,11 +341,10 @@ export class DnsCorrelator implements StreamSink {
       this.unkeyed++;
       return;
     }
-    const s = d.inner ? f.inner : f.outer;
-    const h = this.loadKey(b, s, isQuery, d.id);
+    const h = this.key.fromStack(b, d.inner ? f.inner : f.outer, isQuery, d.id);
     let slot = this.find(h, d);
     const bad = f.badMask();
-    if (slot < 0 && this.tombstone(h, d, tsUs)) {
+    if (slot < 0 && this.tombs.has(h, Tombstones.fingerprint(d.nameHash1 | 0, d.nameHash2 | 0, d.qtype, d.qclass), tsUs)) {
       // A copy of a transaction that was answered and then evicted: never a new one.
       // A query copy is most likely the other interface's sighting of one packet (the table no
       // longer knows which interface saw it first), so it counts as nothing; an answer copy is a
@@ -437,21 +418,21 @@ export class DnsCorrelator implements StreamSink {
     const d = this.dropDns;
     d.reset();
     if (k.dnsLength < 12 || (k.family !== 4 && k.family !== 6)) {
-      this.kernelDropsUnmatched++;
+      this.dropsUnkeyed++;
       return false;
     }
     // The tracer copies the message's first bytes: a question cut short leaves it unkeyed, and
     // the transaction is then found by addresses, ports and ID alone.
     const st = decodeDns(k.b, k.dnsOffset, k.dnsOffset + k.dnsLength, k.dnsOffset + 0xffff, d);
     const q = d.qr === 0;
-    const h = this.loadKeyAt(k.b, k.family, q ? k.srcOffset : k.dstOffset, q ? k.dstOffset : k.srcOffset, q ? k.sport : k.dport, q ? k.dport : k.sport, d.id);
+    const h = this.key.at(k.b, k.family, q ? k.srcOffset : k.dstOffset, q ? k.dstOffset : k.srcOffset, q ? k.sport : k.dport, q ? k.dport : k.sport, d.id);
     const slot = this.find(h, st === Status.OK && d.keyed ? d : null);
     if (slot >= 0) {
       this.kernelDropsMatched++;
       if (this.dropReason[slot] === 0) this.dropReason[slot] = k.reason + 1;
       return true;
     }
-    this.holdDrop(h, k.reason, tsUs);
+    this.held.hold(this.key, h, k.reason, tsUs);
     return false;
   }
 
@@ -463,14 +444,7 @@ export class DnsCorrelator implements StreamSink {
     const h = this.head;
     while (h[LIST_PENDING] >= 0 && nowUs - this.firstTs[h[LIST_PENDING]] >= this.timeoutUs) this.finalize(h[LIST_PENDING], 'timeout');
     while (h[LIST_ANSWERED] >= 0 && nowUs - this.answeredTs[h[LIST_ANSWERED]] >= this.timeoutUs) this.finalize(h[LIST_ANSWERED], 'timeout');
-    if (this.pendIndex.size > 0) {
-      for (const [hash, i] of this.pendIndex) {
-        if (nowUs - this.pendTs[i] < this.timeoutUs) continue;
-        this.pendIndex.delete(hash);
-        this.kernelDropsUnmatched += this.pendCount[i];
-        this.pendCount[i] = 0;
-      }
-    }
+    this.held.sweep(nowUs);
   }
 
   /**
@@ -502,71 +476,16 @@ export class DnsCorrelator implements StreamSink {
 
   // --- internals ---
 
-  /** Fills the scratch key from the packet (client is the query's source) and returns its hash. */
-  private loadKey(b: Uint8Array, s: Stack, isQuery: boolean, id: number): number {
-    // The header's own destination, not the pseudo-header's (a routing header may hide that one).
-    const dst = s.ipOffset + (s.ipVersion === 4 ? 16 : 24);
-    return this.loadKeyAt(b, s.ipVersion, isQuery ? s.srcOffset : dst, isQuery ? dst : s.srcOffset,
-      isQuery ? s.srcPort : s.dstPort, isQuery ? s.dstPort : s.srcPort, id);
-  }
-
-  /**
-   * Fills the scratch key from client and server addresses at cOff and sOff in b and the ports,
-   * and returns the hash of address family, addresses, ports and DNS ID. The question is not
-   * hashed (matches() compares it), so a kernel drop whose question was cut short still finds
-   * its transaction.
-   */
-  private loadKeyAt(b: Uint8Array, version: number, cOff: number, sOff: number, cPort: number, sPort: number, id: number): number {
-    const k = this.key;
-    this.keyFamily = version;
-    this.keyClientPort = cPort;
-    this.keyServerPort = sPort;
-    this.keyId = id;
-    let h = Math.imul(version ^ 0x9e3779b9, 0x85ebca6b);
-    if (version === 4) {
-      // One word per address, the rest zero: written out, as IPv4 is nearly every packet.
-      const c = (b[cOff] << 24) | (b[cOff + 1] << 16) | (b[cOff + 2] << 8) | b[cOff + 3];
-      const v = (b[sOff] << 24) | (b[sOff + 1] << 16) | (b[sOff + 2] << 8) | b[sOff + 3];
-      k[0] = c;
-      k[1] = 0;
-      k[2] = 0;
-      k[3] = 0;
-      k[4] = v;
-      k[5] = 0;
-      k[6] = 0;
-      k[7] = 0;
-      h = Math.imul(h ^ c, 0xcc9e2d51) ^ (h >>> 13);
-      h = Math.imul(h ^ v, 0xcc9e2d51) ^ (h >>> 13);
-    } else {
-      for (let i = 0; i < 4; i++) {
-        const c = cOff + i * 4;
-        const v = sOff + i * 4;
-        k[i] = (b[c] << 24) | (b[c + 1] << 16) | (b[c + 2] << 8) | b[c + 3];
-        k[4 + i] = (b[v] << 24) | (b[v + 1] << 16) | (b[v + 2] << 8) | b[v + 3];
-      }
-      for (let i = 0; i < 8; i++) h = Math.imul(h ^ k[i], 0xcc9e2d51) ^ (h >>> 13);
-    }
-    h = Math.imul(h ^ ((cPort << 16) | sPort), 0x1b873593);
-    h = Math.imul(h ^ id, 0xe6546b64);
-    h ^= h >>> 16;
-    return h;
-  }
-
   /** The slot has the scratch key's family, addresses, ports and ID, and (unless d is null) d's question. */
   private matches(slot: number, d: DnsView | null): boolean {
-    if (this.family[slot] !== this.keyFamily || this.dnsId[slot] !== this.keyId) return false;
-    if (this.ports[slot * 2] !== this.keyClientPort || this.ports[slot * 2 + 1] !== this.keyServerPort) return false;
+    const k = this.key;
+    if (this.family[slot] !== k.family || this.dnsId[slot] !== k.id) return false;
+    if (this.ports[slot * 2] !== k.clientPort || this.ports[slot * 2 + 1] !== k.serverPort) return false;
     if (d !== null) {
       if (this.qtype[slot] !== d.qtype || this.qclass[slot] !== d.qclass || this.nameLen[slot] !== d.nameLength) return false;
       if (this.nameH1[slot] !== (d.nameHash1 | 0) || this.nameH2[slot] !== (d.nameHash2 | 0)) return false;
     }
-    const a = this.addrs;
-    const k = this.key;
-    const o = slot * 8;
-    // IPv4 keys hold zeros past each address's first word (loadKeyAt): only those two differ.
-    if (this.keyFamily === 4) return a[o] === k[0] && a[o + 4] === k[4];
-    for (let i = 0; i < 8; i++) if (a[o + i] !== k[i]) return false;
-    return true;
+    return k.sameWords(this.addrs, slot * 8);
   }
 
   private find(h: number, d: DnsView | null): number {
@@ -577,93 +496,18 @@ export class DnsCorrelator implements StreamSink {
     }
   }
 
-  /** The question's fingerprint: its name hashes, type and class, in one word. */
-  private static fingerprint(h1: number, h2: number, qtype: number, qclass: number): number {
-    return (h1 ^ Math.imul(h2, 0x9e3779b1) ^ ((qtype << 16) | qclass)) | 0;
-  }
-
-  /** Leaves a tombstone for an answered slot being evicted. */
-  private bury(slot: number): void {
-    const set = (this.hashOf[slot] & this.tombMask) * 2;
-    const way = this.tombTs[set] <= this.tombTs[set + 1] ? set : set + 1;
-    this.tombHash[way] = this.hashOf[slot];
-    this.tombFp[way] = DnsCorrelator.fingerprint(this.nameH1[slot], this.nameH2[slot], this.qtype[slot], this.qclass[slot]);
-    // It lingers as long as it would have in the table: the timeout from its answer.
-    this.tombTs[way] = this.answeredTs[slot];
-  }
-
-  /** Whether the scratch key with question d belongs to a tombstone still within the timeout. */
-  private tombstone(h: number, d: DnsView, tsUs: number): boolean {
-    const set = (h & this.tombMask) * 2;
-    const fp = DnsCorrelator.fingerprint(d.nameHash1 | 0, d.nameHash2 | 0, d.qtype, d.qclass);
-    for (let w = set; w < set + 2; w++) {
-      if (this.tombHash[w] === h && this.tombFp[w] === fp && tsUs - this.tombTs[w] <= this.timeoutUs) return true;
-    }
-    return false;
-  }
-
   private countAnswer(slot: number): void {
     const q = this.qtype[slot];
     if (q === 1) this.answeredA++;
     else if (q === 28) this.answeredAAAA++;
   }
 
-  /** Keeps the scratch key of a kernel drop whose transaction is not in the table (yet). */
-  private holdDrop(h: number, reason: number, tsUs: number): void {
-    const older = this.pendIndex.get(h);
-    if (older !== undefined && this.pendKeyIs(older)) {
-      // The same transaction dropped again (a retransmission): its entry holds both.
-      if (this.pendCount[older] < 0xffff) this.pendCount[older]++;
-      else this.kernelDropsUnmatched++;
-      this.pendTs[older] = tsUs;
-      return;
-    }
-    const i = this.pendNext;
-    this.pendNext = (i + 1) % PENDING_DROPS;
-    if (this.pendCount[i] > 0) {
-      // The oldest entry gives way: its drops never met their transaction.
-      if (this.pendIndex.get(this.pendHash[i]) === i) this.pendIndex.delete(this.pendHash[i]);
-      this.kernelDropsUnmatched += this.pendCount[i];
-      this.pendCount[i] = 0;
-    }
-    if (older !== undefined && this.pendCount[older] > 0) {
-      // Another key with the same hash: the index keeps one entry per hash, the newer.
-      this.kernelDropsUnmatched += this.pendCount[older];
-      this.pendCount[older] = 0;
-    }
-    this.pendFamily[i] = this.keyFamily;
-    for (let j = 0; j < 8; j++) this.pendAddrs[i * 8 + j] = this.key[j];
-    this.pendPorts[i * 2] = this.keyClientPort;
-    this.pendPorts[i * 2 + 1] = this.keyServerPort;
-    this.pendId[i] = this.keyId;
-    this.pendReason[i] = reason;
-    this.pendTs[i] = tsUs;
-    this.pendHash[i] = h;
-    this.pendCount[i] = 1;
-    this.pendIndex.set(h, i);
-  }
-
-  /** The held drop i has the scratch key. */
-  private pendKeyIs(i: number): boolean {
-    if (this.pendCount[i] === 0 || this.pendFamily[i] !== this.keyFamily || this.pendId[i] !== this.keyId) return false;
-    if (this.pendPorts[i * 2] !== this.keyClientPort || this.pendPorts[i * 2 + 1] !== this.keyServerPort) return false;
-    for (let j = 0; j < 8; j++) if (this.pendAddrs[i * 8 + j] !== this.key[j]) return false;
-    return true;
-  }
-
-  /** A transaction was just inserted with the scratch key: takes the kernel drops waiting for it. */
+  /** A transaction was just inserted with the key: takes the kernel drops held for it. */
   private takeDrop(slot: number, h: number, tsUs: number): void {
-    const i = this.pendIndex.get(h);
-    if (i === undefined || !this.pendKeyIs(i)) return;
-    const n = this.pendCount[i];
-    this.pendIndex.delete(h);
-    this.pendCount[i] = 0;
-    if (Math.abs(tsUs - this.pendTs[i]) >= this.timeoutUs) {
-      this.kernelDropsUnmatched += n;
-      return;
-    }
+    const n = this.held.take(this.key, h, tsUs);
+    if (n === 0) return;
     this.kernelDropsMatched += n;
-    this.dropReason[slot] = this.pendReason[i] + 1;
+    this.dropReason[slot] = this.held.takenReason + 1;
   }
 
   /** The query of a held answer arrived: the transaction is answered, latency from this query. */
@@ -689,17 +533,18 @@ export class DnsCorrelator implements StreamSink {
       this.finalize(victim, 'evicted');
     }
     const slot = this.freeList[--this.freeTop];
-    this.family[slot] = this.keyFamily;
-    for (let i = 0; i < 8; i++) this.addrs[slot * 8 + i] = this.key[i];
-    this.ports[slot * 2] = this.keyClientPort;
-    this.ports[slot * 2 + 1] = this.keyServerPort;
+    const k = this.key;
+    this.family[slot] = k.family;
+    k.storeWords(this.addrs, slot * 8);
+    this.ports[slot * 2] = k.clientPort;
+    this.ports[slot * 2 + 1] = k.serverPort;
     this.dnsId[slot] = d.id;
     this.qtype[slot] = d.qtype;
     this.qclass[slot] = d.qclass;
     this.nameH1[slot] = d.nameHash1 | 0;
     this.nameH2[slot] = d.nameHash2 | 0;
     this.nameLen[slot] = d.nameLength;
-    this.nameAt[slot] = this.storeName(mb, d);
+    this.nameAt[slot] = this.names.store(mb, d);
     this.state[slot] = STATE_PENDING;
     this.badMask[slot] = 0;
     this.pseudoMask[slot] = 0;
@@ -711,7 +556,7 @@ export class DnsCorrelator implements StreamSink {
     this.firstTs[slot] = tsUs;
     this.hashOf[slot] = h;
     if (this.servers) {
-      const srv = this.servers.indexOf(this.serverKey, this.keyFamily, tsUs);
+      const srv = this.servers.indexOf(k.server, k.family, tsUs);
       this.serverOf[slot] = srv;
       this.servers.live[srv]++;
       if (isQuery) this.servers.queries[srv]++;
@@ -722,18 +567,8 @@ export class DnsCorrelator implements StreamSink {
     while (this.index[i] !== 0) i = (i + 1) & this.mask;
     this.index[i] = slot + 1;
     this.live++;
-    if (this.pendIndex.size > 0) this.takeDrop(slot, h, tsUs);
+    if (this.held.size > 0) this.takeDrop(slot, h, tsUs);
     return slot;
-  }
-
-  /** Copies the question name into the ring arena; returns its absolute position. */
-  private storeName(b: Uint8Array, d: DnsView): number {
-    const size = this.arena.length;
-    let pos = this.arenaPos;
-    if ((pos % size) + MAX_NAME_LEN > size) pos += size - (pos % size); // never split a name
-    const n = d.nameOffset < 0 ? 0 : copyName(b, d, this.arena, pos % size);
-    this.arenaPos = pos + n;
-    return pos;
   }
 
   /**
@@ -753,40 +588,36 @@ export class DnsCorrelator implements StreamSink {
 
   /** Counts the outcome of a transaction and frees its slot. */
   private finalize(slot: number, why: LostCause): void {
+    const dropped = this.dropReason[slot] !== 0;
     if (this.state[slot] === STATE_ORPHAN) {
       this.orphanResponses++;
     } else if (this.state[slot] === STATE_ANSWERED) {
       this.answered++;
-      if (why === 'evicted') this.bury(slot);
-    } else if (this.firstTs[slot] <= this.judgeAfterUs && why !== 'end_of_capture' && this.dropReason[slot] === 0 && ((this.badMask[slot] | this.plainBad[slot]) === 0)) {
+      if (why === 'evicted') {
+        this.tombs.bury(this.hashOf[slot], Tombstones.fingerprint(this.nameH1[slot], this.nameH2[slot], this.qtype[slot], this.qclass[slot]), this.answeredTs[slot]);
+      }
+    } else if (unjudged(this.firstTs[slot], this.judgeAfterUs, why, this.badMask[slot] | this.plainBad[slot], dropped)) {
       this.unjudged++;
     } else {
       this.unanswered++;
       if (why === 'evicted') this.evicted++;
-      // Plain sightings: inner layers when the transaction was also seen inside VXLAN.
-      const shift = this.vxlan[slot] === 1 ? Layer.VXLAN_IPV4 - Layer.IPV4 : 0;
-      this.badMask[slot] |= this.plainBad[slot] << shift;
-      this.pseudoMask[slot] |= this.plainPseudo[slot] << shift;
-      const bad = this.badMask[slot];
-      let layer = -1;
-      if (bad !== 0) {
-        // The failing layer is the outermost bad one, unless a layer's field held only the
-        // pseudo-header sum: then the offload that never completed is the cause, and the outer
-        // checksum computed over it (local checksum offload) failed only because of it.
-        const pseudo = this.pseudoMask[slot];
-        const pick = pseudo !== 0 ? pseudo : bad;
-        layer = 31 - Math.clz32(pick & -pick); // lowest bit: the outermost
+      const vx = this.vxlan[slot] === 1;
+      const bad = mergePlain(this.badMask[slot], this.plainBad[slot], vx);
+      const pseudo = mergePlain(this.pseudoMask[slot], this.plainPseudo[slot], vx);
+      this.badMask[slot] = bad;
+      this.pseudoMask[slot] = pseudo;
+      const layer = blamedLayer(bad, pseudo);
+      if (layer >= 0) {
         this.lostToChecksum++;
         this.lostByLayer[layer]++;
-        if ((this.pseudoMask[slot] & (1 << layer)) !== 0) this.lostPseudoOnly[layer]++;
+        if ((pseudo & (1 << layer)) !== 0) this.lostPseudoOnly[layer]++;
       }
-      // A bad checksum seen on the wire explains a kernel drop too: one loss, cause checksum.
-      const dropped = this.dropReason[slot] !== 0;
-      if (bad === 0 && dropped) this.lostToKernelDrop++;
-      this.recordLost(slot, bad !== 0 ? 'checksum' : dropped ? 'kernel_drop' : why, layer);
+      const cause = lostCause(bad, dropped, why);
+      if (cause === 'kernel_drop') this.lostToKernelDrop++;
+      this.recordLost(slot, cause, layer);
       if (this.servers) {
-        const cause = bad !== 0 ? CAUSE_CHECKSUM : dropped ? CAUSE_KERNEL_DROP : why === 'evicted' ? CAUSE_EVICTED : CAUSE_TIMEOUT;
-        this.servers.lost[this.serverOf[slot] * LOST_CAUSES.length + cause]++;
+        const c = cause === 'checksum' ? CAUSE_CHECKSUM : cause === 'kernel_drop' ? CAUSE_KERNEL_DROP : why === 'evicted' ? CAUSE_EVICTED : CAUSE_TIMEOUT;
+        this.servers.lost[this.serverOf[slot] * LOST_CAUSES.length + c]++;
       }
     }
     this.unlink(slot);
@@ -796,9 +627,9 @@ export class DnsCorrelator implements StreamSink {
   private recordLost(slot: number, cause: LostCause, layer: number): void {
     // The name's bytes, unless the arena has wrapped past them.
     const at = this.nameAt[slot];
-    const kept = this.arenaPos - at <= this.arena.length - MAX_NAME_LEN;
-    const o = at % this.arena.length;
-    this.lostNames.add(kept ? this.arena : null, o, this.nameLen[slot]);
+    const kept = this.names.holds(at);
+    const o = this.names.offsetOf(at);
+    this.lostNames.add(kept ? this.names.bytes : null, o, this.nameLen[slot]);
     if (this.lostListSize === 0) return;
     const r = this.lostRec;
     r.tsUs = this.firstTs[slot];
@@ -814,7 +645,7 @@ export class DnsCorrelator implements StreamSink {
     r.reason = this.dropReason[slot] - 1;
     r.queries = this.queryCount[slot];
     r.vxlan = this.vxlan[slot] === 1;
-    r.name = kept ? this.arena : null;
+    r.name = kept ? this.names.bytes : null;
     r.nameAt = o;
     r.nameLen = this.nameLen[slot];
     this.lostRing.add(r);
