@@ -32,7 +32,7 @@ export function registerDnsMetrics(reg: Registry, health: CollectorHealth, s: Se
   arrayCounter(reg, health, 'dns', 'csumwatch_dns_lost_total', 'DNS transactions never answered, by server and cause: checksum (a packet of it failed a checksum), kernel_drop, timeout, evicted (pushed out of a full table).', ['server', 'cause'], (emit) => {
     servers((server, i) => LOST_CAUSES.forEach((cause, c) => emit({ server, cause }, s.lost[i * LOST_CAUSES.length + c])));
   });
-  new ArrayHistogram('csumwatch_dns_latency_seconds', 'Time from a transaction\'s first query to its answer, by server.', LATENCY_BUCKETS_S, (emit) => {
+  new ArrayHistogram('csumwatch_dns_latency_seconds', 'Time from a transaction\'s first query to its answer, by server.', ['server'], LATENCY_BUCKETS_S, (emit) => {
     servers((server, i) => emit({ labels: { server }, buckets: s.latencyBuckets, start: i * (LATENCY_BUCKETS_S.length + 1), sum: s.latencySumUs[i] / 1e6, count: s.latencyCount[i] }));
   }, health, 'dns', reg);
   arrayCounter(reg, health, 'dns', 'csumwatch_dns_server_series_replaced_total', 'DNS servers whose series went to a server active more recently (their counts moved into "(other servers)").', [], (emit) => emit({}, s.replaced));

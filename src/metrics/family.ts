@@ -47,14 +47,26 @@ export class CollectorHealth {
   }
 }
 
+/** The collector (csumwatch_collector_success's label) each family was registered under. */
+const COLLECTOR_OF = new WeakMap<object, string>();
+
+/** The collector a family of the registry belongs to; undefined for the registry's own families. */
+export function collectorOf(metric: object): string | undefined {
+  return COLLECTOR_OF.get(metric);
+}
+
 /** A counter whose series are set from typed arrays when scraped. */
 export function arrayCounter(reg: Registry, health: CollectorHealth, collector: string, name: string, help: string, labelNames: string[], rows: (emit: Emit) => void): Counter<string> {
-  return new Counter({ name, help, labelNames, registers: [reg], collect: collectInto(health, collector, rows, (m, labels, v) => m.inc(labels, v)) });
+  const m = new Counter({ name, help, labelNames, registers: [reg], collect: collectInto(health, collector, rows, (m, labels, v) => m.inc(labels, v)) });
+  COLLECTOR_OF.set(m, collector);
+  return m;
 }
 
 /** A gauge whose series are set when scraped. */
 export function arrayGauge(reg: Registry, health: CollectorHealth, collector: string, name: string, help: string, labelNames: string[], rows: (emit: Emit) => void): Gauge<string> {
-  return new Gauge({ name, help, labelNames, registers: [reg], collect: collectInto(health, collector, rows, (m, labels, v) => m.set(labels, v)) });
+  const m = new Gauge({ name, help, labelNames, registers: [reg], collect: collectInto(health, collector, rows, (m, labels, v) => m.set(labels, v)) });
+  COLLECTOR_OF.set(m, collector);
+  return m;
 }
 
 /**
@@ -104,6 +116,8 @@ export class ArrayHistogram {
   constructor(
     readonly name: string,
     readonly help: string,
+    /** Its labels, besides `le`. */
+    readonly labelNames: readonly string[],
     private readonly bounds: readonly number[],
     private readonly rows: (emit: (r: HistogramRow) => void) => void,
     private readonly health: CollectorHealth,
@@ -111,6 +125,7 @@ export class ArrayHistogram {
     reg: Registry,
   ) {
     reg.registerMetric(this as never);
+    COLLECTOR_OF.set(this, collector);
   }
 
   /** The last good collection's series, kept when a collection fails. */
