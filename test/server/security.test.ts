@@ -20,6 +20,7 @@ import { agentFindings } from '../../src/agent/diagnosis';
 import { readCaptureFile } from '../../src/capture/replay';
 import { createRegistry } from '../../src/metrics/registry';
 import { connectionStats, SERVER_LIMITS } from '../../src/server/app';
+import { clientKey } from '../../src/server/connections';
 import { appFor, debugAppFor, FEEDS, FIX, fedAgent } from '../helpers/fed-agent';
 
 /** Every DNS question name in the fed captures, at any depth (plain, or inside VXLAN on 4789). */
@@ -321,4 +322,19 @@ t.test('query names appear in /debug/lost (debug listener) and nowhere else, not
   t.same([...values].filter((v) => /lab\.test|\.svc\.|\.local\b/.test(v)), [], 'no label value is a DNS name');
   t.ok(lines.length > 0, `the agent logged (${lines.length} lines at info)`);
   t.same(found(lines.join('\n')), [], 'no query name in its logs at the default level');
+});
+
+t.test('connections count per address, IPv6 per /64', async (t) => {
+  const cases: Array<[string | undefined, string]> = [
+    ['10.0.0.1', '10.0.0.1'],
+    ['::ffff:10.0.0.1', '10.0.0.1'],
+    ['2001:db8:1:2:aaaa::1', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2:bbbb:cccc:dddd:eeee', '2001:db8:1:2::/64'],
+    ['2001:0db8:0001:0002::9', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    [undefined, '?'],
+  ];
+  for (const [addr, key] of cases) t.equal(clientKey(addr), key, String(addr));
 });
