@@ -264,10 +264,23 @@ export class Agent {
     return p ? `${p.namespace}/${p.name}` : null;
   }
 
-  /** True when at least one capture runs. */
+  /**
+   * Ready means the agent runs: started and not stopped, and capturing where there is something
+   * to capture. A node with no VXLAN device (and no --interface) is ready: nothing to capture
+   * yet, and the rest of the agent (kernel drops, the doctor, a device that appears) works.
+   * Not ready: before start() and after stop() (shutting down), and when interfaces are wanted
+   * but none of them captures (no CAP_NET_RAW, a configured interface that is not there).
+   */
   ready(): boolean {
+    if (this.stopped) return false;
+    if (this.wanted.size === 0) return true;
     for (const l of this.live.values()) if (l.info.running) return true;
     return false;
+  }
+
+  /** Whether start() ran and stop() has not. */
+  running(): boolean {
+    return !this.stopped;
   }
 
   /** The interfaces the agent captures or wants to, running or not. */

@@ -12,6 +12,10 @@ import { DEFAULT_DNS_PORTS, DEFAULT_VXLAN_PORTS } from '../decode/decoder';
 export interface AgentConfig {
   /** host:port the HTTP server listens on. */
   listen: { host: string; port: number };
+  /** host:port of the debug listener (/debug/*), or null: none (the default). */
+  debugListen: { host: string; port: number } | null;
+  /** --web-config: an exporter-toolkit web config file (TLS, basic auth); '' = plain HTTP, open. */
+  webConfig: string;
   /** Interfaces to capture; empty: discover (VXLAN devices and their underlays). */
   interfaces: string[];
   vxlanPorts: number[];
@@ -77,6 +81,8 @@ export interface AgentConfig {
 
 export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   listen: { host: '0.0.0.0', port: 9475 },
+  debugListen: null,
+  webConfig: '',
   interfaces: [],
   vxlanPorts: [...DEFAULT_VXLAN_PORTS],
   dnsPorts: [...DEFAULT_DNS_PORTS],
@@ -124,6 +130,8 @@ interface Field {
   values?: readonly string[];
   /** An int that must be a power of 2. */
   pow2?: boolean;
+  /** A listen address that may be '' or 'off' (null: not listening). */
+  optional?: boolean;
   help: string;
 }
 
@@ -140,6 +148,8 @@ const f = (key: keyof AgentConfig, flag: string, yaml: string, kind: Kind, help:
 /** Every setting, once: the flags, the YAML keys and the environment variables derive from here. */
 export const FIELDS: readonly Field[] = [
   f('listen', 'listen', 'listen', 'listen', 'HOST:PORT the HTTP server listens on (default 0.0.0.0:9475)'),
+  f('debugListen', 'debug-listen', 'debugListen', 'listen', "HOST:PORT of a second listener serving /debug/lost (query names) and /debug/drops, e.g. 127.0.0.1:9476 (default off: /debug/* is served nowhere)", { optional: true }),
+  f('webConfig', 'web-config', 'webConfig', 'path', 'web config file (the Prometheus exporter-toolkit format): TLS, client certificates, basic auth (docs/security.md; default none: plain HTTP, no authentication)'),
   f('interfaces', 'interface', 'interfaces', 'names', 'capture on NAME (repeat; default: VXLAN devices and their underlays)'),
   f('vxlanPorts', 'vxlan-port', 'vxlanPorts', 'ports', 'UDP port carrying VXLAN (repeat; default 4789 and 8472)'),
   f('dnsPorts', 'dns-port', 'dnsPorts', 'ports', 'UDP port carrying DNS (repeat; default 53)'),
@@ -299,6 +309,7 @@ function convert(fl: Field, raw: unknown, where: string): unknown {
   const s = String(raw);
   switch (fl.kind) {
     case 'listen': {
+      if (fl.optional && (s === '' || s === 'off')) return null;
       const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d+)$/.exec(s);
       const port = m ? Number(m[3]) : NaN;
       if (!m || port > 65535) throw bad(`expected HOST:PORT, e.g. 0.0.0.0:9475 or [::]:9475: ${s}`);

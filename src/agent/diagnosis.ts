@@ -9,11 +9,12 @@ export function agentFindings(agent: Agent): Finding[] {
   const out: Finding[] = [];
   const caps = agent.captures();
   if (caps.length === 0) {
+    // Not an error: a node of a mixed cluster, or a CNI without VXLAN. The agent stays ready.
     out.push({
       check: 'capture',
-      severity: 'critical',
-      evidence: 'no VXLAN device found and no interface configured',
-      remediation: 'name the interfaces to watch with --interface (or CSUMWATCH_INTERFACE), or check that the CNI uses VXLAN',
+      severity: 'info',
+      evidence: 'no VXLAN device on this node and no interface configured: nothing is captured; the agent watches the kernel\'s drops (the tracer, where it loads) and UDP checksum errors (/proc/net/snmp), runs the doctor\'s resolv.conf and IPv6 checks, and starts capturing when a VXLAN device appears',
+      remediation: 'none needed on a node without VXLAN; to capture other interfaces, name them with --interface (or CSUMWATCH_INTERFACE)',
     });
   }
   for (const c of caps) {

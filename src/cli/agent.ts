@@ -7,6 +7,7 @@ import { inClusterKubeConfig, PodDirectory } from '../kube/pods';
 import { ConfigError, FIELDS, isList, loadConfig } from '../agent/config';
 import { createRegistry } from '../metrics/registry';
 import { agentViews, build } from '../server/app';
+import { loadWebConfig, WebConfig } from '../server/webconfig';
 import { CliError, parseCommand, UsageError } from './errors';
 import { VERSION } from './version';
 
@@ -14,8 +15,9 @@ export const HELP = `usage: csumwatch agent [options]
 
 Captures VXLAN and DNS on this node's VXLAN devices and their underlays, verifies every checksum,
 matches DNS queries with their answers, counts the packets the kernel drops and why (an eBPF
-tracer on kfree_skb, where the kernel allows), and serves Prometheus metrics, /readyz,
-/diagnosis, /debug/lost and /debug/drops over HTTP. Runs until SIGTERM or SIGINT.
+tracer on kfree_skb, where the kernel allows), and serves Prometheus metrics, /healthz, /readyz
+and /diagnosis over HTTP (HTTPS and basic auth with --web-config), and /debug/lost and
+/debug/drops on the --debug-listen address only. Runs until SIGTERM or SIGINT.
 
 options (each also as an environment variable and a key of the --config YAML file):
 ${FIELDS.map((f) => `  --${(f.flag + ' ' + (f.kind === 'listen' ? 'HOST:PORT' : f.kind === 'names' ? 'NAME' : f.kind === 'ports' ? 'N' : f.kind === 'enum' || f.kind === 'words' ? 'WORD' : f.kind === 'path' ? 'PATH' : f.kind === 'addrs' ? 'ADDR' : 'N')).padEnd(24)} ${f.help}\n  ${''.padEnd(26)} env ${f.env}, yaml ${f.yaml}`).join('\n')}
@@ -54,7 +56,21 @@ export async function runAgent(argv: string[]): Promise<number> {
     throw err;
   }
 
+  let web: WebConfig | undefined;
+  if (config.webConfig) {
+    try {
+      web = loadWebConfig(config.webConfig);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new UsageError(`agent: --web-config ${err.message}`);
+      throw err;
+    }
+  }
+
   const log = pino({ level: config.logLevel, base: { app: 'csumwatch' } });
+  if (web && web.users.size > 0 && !web.tls) log.warn({ webConfig: web.file }, 'basic auth without TLS: passwords cross the network in clear; add tls_server_config');
+  if (config.debugListen && !isLoopback(config.debugListen.host)) {
+    log.warn({ debugListen: `${config.debugListen.host}:${config.debugListen.port}` }, '/debug/* (query names) is served beyond this host; protect it with --web-config');
+  }
   // Node's own SIGUSR1 handler opens the V8 inspector on 127.0.0.1:9229: in the node's network
   // namespace (hostNetwork), a debugger any local process could attach to. A handler of ours
   // replaces it.
@@ -90,12 +106,15 @@ export async function runAgent(argv: string[]): Promise<number> {
   const app = build({
     registry,
     log,
+    web,
     ...agentViews(agent),
     onClose: async () => {
+      await debugApp?.close();
       agent.stop();
       await pods?.stop();
     },
   });
+  const debugApp = config.debugListen ? build({ registry, log, web, listener: 'debug', ...agentViews(agent) }) : null;
 
   try {
     agent.start();
@@ -112,7 +131,27 @@ export async function runAgent(argv: string[]): Promise<number> {
     agent.stop();
     throw new CliError('CSW_ERR_LISTEN', `listening on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
   }
-  log.info({ version: VERSION, listen: `${config.listen.host}:${config.listen.port}`, captures: agent.captures().map((c) => c.name) }, 'agent started');
+  if (debugApp && config.debugListen) {
+    const d = config.debugListen;
+    try {
+      await debugApp.listen({ host: d.host, port: d.port });
+    } catch (err) {
+      agent.stop();
+      await app.close().catch(() => undefined);
+      throw new CliError('CSW_ERR_LISTEN', `listening on ${d.host}:${d.port} (--debug-listen): ${(err as Error).message}`);
+    }
+  }
+  log.info(
+    {
+      version: VERSION,
+      listen: `${config.listen.host}:${config.listen.port}`,
+      tls: Boolean(web?.tls),
+      basicAuth: (web?.users.size ?? 0) > 0,
+      debugListen: config.debugListen ? `${config.debugListen.host}:${config.debugListen.port}` : null,
+      captures: agent.captures().map((c) => c.name),
+    },
+    'agent started',
+  );
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -132,4 +171,9 @@ export async function runAgent(argv: string[]): Promise<number> {
   });
   log.info('stopped');
   return 0;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the addresses only this host reaches. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -143,3 +143,14 @@ t.test('csumwatch agent: --help, usage errors, a taken port', async (t) => {
   t.match(r.stderr.trim(), new RegExp(`^csumwatch: listening on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
   t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
 });
+
+t.test('--debug-listen is off unless given; --web-config is a path', async (t) => {
+  t.equal(loadConfig({}).debugListen, null, 'off by default: /debug/* is served nowhere');
+  t.same(loadConfig({ flags: { 'debug-listen': '127.0.0.1:9476' } }).debugListen, { host: '127.0.0.1', port: 9476 });
+  t.same(loadConfig({ env: { CSUMWATCH_DEBUG_LISTEN: '[::1]:9476' } }).debugListen, { host: '::1', port: 9476 }, 'from the environment');
+  t.equal(loadConfig({ file: yaml('dbg.yaml', 'debugListen: 127.0.0.1:9476\n'), flags: { 'debug-listen': 'off' } }).debugListen, null, "a flag of 'off' turns the file's off");
+  t.throws(() => loadConfig({ flags: { 'debug-listen': '9476' } }), /--debug-listen: expected HOST:PORT/);
+  t.equal(loadConfig({}).webConfig, '', 'no web config by default');
+  t.equal(loadConfig({ flags: { 'web-config': '/etc/csumwatch/web.yml' } }).webConfig, '/etc/csumwatch/web.yml');
+  t.equal(loadConfig({ env: { CSUMWATCH_WEB_CONFIG: '/w.yml' } }).webConfig, '/w.yml');
+});

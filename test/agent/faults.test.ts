@@ -34,8 +34,9 @@ const P = 0.3;
 const DNS_TIMEOUT_S = 1;
 const API_PORT = 6443;
 const POD = 'kube-system/coredns-7db6d8ff4d-4kx2p';
-const A = { name: 'A', url: 'http://127.0.0.1:9475' };
-const B = { name: 'B', url: 'http://127.0.0.1:9476' };
+// debug: each agent's --debug-listen, where /debug/lost is served.
+const A = { name: 'A', url: 'http://127.0.0.1:9475', debug: 'http://127.0.0.1:9485' };
+const B = { name: 'B', url: 'http://127.0.0.1:9476', debug: 'http://127.0.0.1:9486' };
 const AGENT_ARGS = ['--dns-timeout', String(DNS_TIMEOUT_S), '--rescan-interval', '2', '--doctor-interval', '0', '--lost', '1000'];
 
 const procs = rootTest('the agent\'s fault tests', [LAB]);
@@ -63,13 +64,13 @@ function startInCluster(dir: string, logFile: string): ChildProcess {
   fs.writeFileSync(join(sa, 'namespace'), 'csumwatch');
   const env = `KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=${API_PORT} NODE_NAME=worker-1`;
   const cmd = `mount -t tmpfs -o size=1m csw-sa /run && mkdir -p ${SERVICE_ACCOUNT_DIR} && cp ${q(sa)}/* ${SERVICE_ACCOUNT_DIR}/ && ` +
-    `exec env ${env} ${q(process.execPath)} ${q(BIN)} agent --listen 127.0.0.1:9475 ${AGENT_ARGS.join(' ')}`;
+    `exec env ${env} ${q(process.execPath)} ${q(BIN)} agent --listen 127.0.0.1:9475 --debug-listen 127.0.0.1:9485 ${AGENT_ARGS.join(' ')}`;
   return spawnIn(NS, cmd, logFile);
 }
 
 /** Agent B: root, but with no capability to load BPF (the bounding set cut as a pod's would be). */
 function startNoBpf(logFile: string): ChildProcess {
-  const cmd = `exec setpriv --bounding-set -bpf,-perfmon,-sys_admin -- ${q(process.execPath)} ${q(BIN)} agent --listen 127.0.0.1:9476 ${AGENT_ARGS.join(' ')}`;
+  const cmd = `exec setpriv --bounding-set -bpf,-perfmon,-sys_admin -- ${q(process.execPath)} ${q(BIN)} agent --listen 127.0.0.1:9476 --debug-listen 127.0.0.1:9486 ${AGENT_ARGS.join(' ')}`;
   return spawnIn(NS, cmd, logFile);
 }
 
@@ -250,8 +251,8 @@ t.test('faults under DNS load: both agents keep serving, counting exactly, and s
   // dnsmasq killed: queries arrive and no one answers. With the tracer A sees why (no socket).
   lab.killDns();
   window('dnsmasq killed', 100, (sent) => ({ arrived: sent, causeA: 'kernel_drop', causeB: 'timeout', icmp: true }));
-  const lostA = JSON.parse(get(NS, `${A.url}/debug/lost`).body).lost as Array<{ cause: string; reason: string | null; serverPod: string | null }>;
-  const lostB = JSON.parse(get(NS, `${B.url}/debug/lost`).body).lost as Array<{ cause: string }>;
+  const lostA = JSON.parse(get(NS, `${A.debug}/debug/lost`).body).lost as Array<{ cause: string; reason: string | null; serverPod: string | null }>;
+  const lostB = JSON.parse(get(NS, `${B.debug}/debug/lost`).body).lost as Array<{ cause: string }>;
   t.ok(lostA.filter((l) => l.cause === 'kernel_drop').slice(0, 10).every((l) => l.reason === 'no_socket'), 'agent A: the kernel\'s reason for them is no_socket');
   t.ok(lostB.slice(0, 10).some((l) => l.cause === 'timeout') && !lostB.slice(0, 10).some((l) => l.cause === 'kernel_drop'), 'agent B: timeout, never kernel_drop, without its tracer');
   lab.startDns();

@@ -26,6 +26,8 @@ import { get, metric, startAgent, stopAgent, waitFor, waitReady } from '../helpe
 const LAB = 'cswkd';
 const NS = `${LAB}-node2`;
 const BASE = 'http://127.0.0.1:9475';
+/** --debug-listen: /debug/lost and /debug/drops. */
+const DEBUG = 'http://127.0.0.1:9485';
 const QUERIES = 200;
 const P = 0.3;
 
@@ -49,7 +51,7 @@ function round(lab: Lab, mode: InjectMode, prefix: string) {
     return lost >= perf.lost && metric(m, 'csumwatch_dns_transactions_in_flight') === 0 ? m : undefined;
   });
   const grew = (name: string, labels: Record<string, string> = {}) => metric(after, name, labels) - metric(before.m, name, labels);
-  const lost = (JSON.parse(get(NS, `${BASE}/debug/lost`).body).lost as Lost[]).filter((l) => l.name.startsWith(prefix));
+  const lost = (JSON.parse(get(NS, `${DEBUG}/debug/lost`).body).lost as Lost[]).filter((l) => l.name.startsWith(prefix));
   return { damaged, perf, grew, lost, metrics: after };
 }
 
@@ -78,7 +80,7 @@ function checkRound(t: Test, r: ReturnType<typeof round>, e: { reason: string; p
 function withAgent(lab: Lab, args: string[], log: string): ChildProcess {
   const dir = join(lab.dir, 'agent-test');
   fs.mkdirSync(dir, { recursive: true });
-  const p = startAgent(NS, join(dir, log), ['--listen', '127.0.0.1:9475', '--dns-timeout', '1', '--lost', '1000', '--drops', '1000', '--rescan-interval', '2', ...args], procs);
+  const p = startAgent(NS, join(dir, log), ['--listen', '127.0.0.1:9475', '--debug-listen', '127.0.0.1:9485', '--dns-timeout', '1', '--lost', '1000', '--drops', '1000', '--rescan-interval', '2', ...args], procs);
   waitReady(NS, BASE);
   return p;
 }
@@ -132,13 +134,13 @@ t.test('every injector mode: the kernel drops counted by reason, lost queries ti
     t.equal(grew('csumwatch_dns_lost_total', { cause: 'kernel_drop' }), 30);
     t.equal(grew('csumwatch_dns_lost_total', { cause: 'checksum' }), 0, 'nothing wrong on the wire');
     t.equal(grew('csumwatch_kernel_drops_total', { reason: 'netfilter_drop', proto: 'udp' }), 30);
-    const lost = (JSON.parse(get(NS, `${BASE}/debug/lost`).body).lost as Lost[]).filter((l) => l.name.startsWith('kdfw'));
+    const lost = (JSON.parse(get(NS, `${DEBUG}/debug/lost`).body).lost as Lost[]).filter((l) => l.name.startsWith('kdfw'));
     t.equal(lost.length, 30);
     t.ok(lost.every((l) => l.cause === 'kernel_drop' && l.reason === 'netfilter_drop' && l.layer === null));
   });
 
   await t.test('/debug/drops: the flow, the tunnel and the query of a drop', async (t) => {
-    const drops = JSON.parse(get(NS, `${BASE}/debug/drops`).body).drops as Array<Record<string, any>>;
+    const drops = JSON.parse(get(NS, `${DEBUG}/debug/drops`).body).drops as Array<Record<string, any>>;
     t.ok(drops.length > 0);
     const outer = drops.find((d) => d.reason === 'udp_csum' && d.proto === 'vxlan');
     const inner = drops.find((d) => d.reason === 'udp_csum' && d.proto === 'udp');
@@ -147,7 +149,7 @@ t.test('every injector mode: the kernel drops counted by reason, lost queries ti
       t.match(outer, { ifname: 'eth0', flow: { src: '10.244.0.1', dst: '10.244.0.2', dport: 53 }, tunnel: { src: '10.200.0.1', dst: '10.200.0.2', dport: lab.config.port, vni: lab.config.vni, decapsulated: false }, dns: { qr: 0, qtype: 'A' } }, 'outer checksum: dropped on eth0, still in the tunnel');
       t.notOk(drops.some((d) => d.dns && 'name' in d.dns), 'no query name: names are only in /debug/lost');
       // The newest drops cost the newest lost transactions: their DNS IDs find their names there.
-      const lost = JSON.parse(get(NS, `${BASE}/debug/lost`).body).lost as Lost[];
+      const lost = JSON.parse(get(NS, `${DEBUG}/debug/lost`).body).lost as Lost[];
       const named = drops.filter((d) => d.dns?.qr === 0).map((d) => lost.find((l) => l.id === d.dns.id && l.reason === d.reason)).filter((l) => l !== undefined);
       t.ok(named.length > 0 && named.every((l) => /^kd.*\.lab\.test\.?$/.test(l!.name)), `${named.length} drops' queries found by DNS ID in /debug/lost`);
     }
@@ -170,7 +172,7 @@ t.test('IPv6 underlay and overlay: the same counts through IPv6 headers on both 
   for (const mode of ['inner-udp', 'outer-udp'] as const) {
     await t.test(mode, async (t) => checkRound(t, round(lab, mode, `kd6${mode.replace('-', '')}`), EXPECT[mode]));
   }
-  const drops = JSON.parse(get(NS, `${BASE}/debug/drops`).body).drops as Array<Record<string, any>>;
+  const drops = JSON.parse(get(NS, `${DEBUG}/debug/drops`).body).drops as Array<Record<string, any>>;
   const outer = drops.find((d) => d.proto === 'vxlan' && d.reason === 'udp_csum' && d.dns?.qr === 0);
   t.match(outer, { flow: { src: 'fd00:244::1', dst: 'fd00:244::2', dport: 53 }, tunnel: { src: 'fd00:200::1', dst: 'fd00:200::2', dport: lab.config.port, vni: lab.config.vni } }, 'IPv6 in IPv6, read through');
   t.equal(await stopAgent(agent), 0);
@@ -217,7 +219,7 @@ t.test('the NAT scenario, with the raw tracepoint: every query dropped for its o
   const grew = (name: string, labels: Record<string, string> = {}) => metric(after, name, labels) - metric(before, name, labels);
   t.equal(grew('csumwatch_kernel_drops_total', { reason: 'udp_csum', proto: 'vxlan' }), 100, 'udp_csum on the outer header, each query');
   t.equal(grew('csumwatch_dns_lost_total', { cause: 'checksum' }), 100, 'lost to checksum, once each');
-  const lost = (JSON.parse(get(NS, `${BASE}/debug/lost`).body).lost as Lost[]).filter((l) => l.name.startsWith('kdnat'));
+  const lost = (JSON.parse(get(NS, `${DEBUG}/debug/lost`).body).lost as Lost[]).filter((l) => l.name.startsWith('kdnat'));
   t.ok(lost.length === 100 && lost.every((l) => l.reason === 'udp_csum' && l.layer === 'udp'), 'reason udp_csum, layer udp (outer)');
   t.equal(await stopAgent(agent), 0);
   labDown(LAB);
@@ -235,7 +237,7 @@ t.test('DNS in a pod: the drops inside the pod\'s namespace are seen and tied to
   t.ok(r.lost.every((l) => (l as Lost & { server: string }).server === lab.dnsAddress), `to the pod at ${lab.dnsAddress}`);
   // Tied to the round's lost queries by DNS ID (a drop carries no name).
   const ids = new Set(r.lost.map((l) => l.id));
-  const drops = (JSON.parse(get(NS, `${BASE}/debug/drops`).body).drops as Array<Record<string, any>>).filter((d) => d.dns?.qr === 0 && ids.has(d.dns.id));
+  const drops = (JSON.parse(get(NS, `${DEBUG}/debug/drops`).body).drops as Array<Record<string, any>>).filter((d) => d.dns?.qr === 0 && ids.has(d.dns.id));
   t.equal(drops.length, r.damaged, 'an event for each');
   t.ok(drops.every((d) => d.netns === inode), `in the pod's namespace (inode ${inode}), not the node's`);
   t.ok(drops.every((d) => d.ifname === 'eth0' && d.flow.dst === lab.dnsAddress && d.reason === 'udp_csum'), "on the pod's eth0, to the pod, udp_csum");

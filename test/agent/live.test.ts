@@ -47,7 +47,7 @@ t.test('the agent on the receiving node, a real Prometheus, then an interface fl
   const dir = join(lab.dir, 'agent-test');
   fs.mkdirSync(dir, { recursive: true });
   const logFile = join(dir, 'agent.log');
-  const agent = startAgent(NS, logFile, ['--listen', '127.0.0.1:9475', '--dns-timeout', String(DNS_TIMEOUT_S), '--lost', '1000', '--rescan-interval', '2'], procs);
+  const agent = startAgent(NS, logFile, ['--listen', '127.0.0.1:9475', '--debug-listen', '127.0.0.1:9485', '--dns-timeout', String(DNS_TIMEOUT_S), '--lost', '1000', '--rescan-interval', '2'], procs);
   const ready = waitReady(NS, 'http://127.0.0.1:9475');
   t.same(ready.captures.map((c: { name: string; role: string }) => [c.name, c.role]), [['eth0', 'underlay of vxlan0'], ['vxlan0', 'vxlan']], 'found vxlan0 and its underlay by itself');
   startPrometheus(dir);
@@ -83,7 +83,7 @@ t.test('the agent on the receiving node, a real Prometheus, then an interface fl
   t.equal(metric(m, 'csumwatch_capture_dropped_total'), 0, 'the capture dropped nothing');
   t.equal(metric(m, 'csumwatch_interface_info', { iface: 'vxlan0', kind: 'vxlan', mtu: '1450' }), 1);
 
-  const lost = JSON.parse(get('http://127.0.0.1:9475/debug/lost').body).lost as Array<{ name: string; cause: string; layer: string; client: string }>;
+  const lost = JSON.parse(get('http://127.0.0.1:9485/debug/lost').body).lost as Array<{ name: string; cause: string; layer: string; client: string }>;
   t.equal(lost.length, perf.lost, '/debug/lost lists every lost query');
   const names = new Set(perf.names.map((n) => n + '.'));
   t.ok(lost.every((l) => names.has(l.name) && l.cause === 'checksum' && l.layer === 'vxlan.udp' && l.client === '10.244.0.1'), 'by name, with cause checksum in vxlan.udp, from node1');

@@ -64,3 +64,13 @@ export function appFor(agent: Agent, log?: Logger): FastifyInstance {
     ...agentViews(agent),
   });
 }
+
+/** The debug listener's app over the agent (--debug-listen): /debug/lost and /debug/drops. */
+export function debugAppFor(agent: Agent, log?: Logger): FastifyInstance {
+  return build({
+    registry: createRegistry(agent, '0.0.0-test'),
+    ...(log ? { log } : {}),
+    ...agentViews(agent),
+    listener: 'debug',
+  });
+}

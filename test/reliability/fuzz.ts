@@ -1451,10 +1451,12 @@ export function metricsInvariants(text: string, agent: Agent, last?: { counters:
 /** The agent's HTTP endpoints, as src/cli/agent.ts builds them, answer after the run. */
 async function serverChecks(agent: Agent, registry: ReturnType<typeof createRegistry>): Promise<string[]> {
   const out: string[] = [];
-  const app = build({ registry, ...agentViews(agent) });
+  const main = build({ registry, ...agentViews(agent) });
+  const debug = build({ registry, ...agentViews(agent), listener: 'debug' });
+  const app = { close: async () => Promise.all([main.close(), debug.close()]) };
   try {
     for (const url of ['/metrics', '/healthz', '/readyz', '/diagnosis', '/debug/lost', '/debug/drops']) {
-      const r = await app.inject({ method: 'GET', url });
+      const r = await (url.startsWith('/debug/') ? debug : main).inject({ method: 'GET', url });
       if (r.statusCode !== 200) out.push(`${url}: status ${r.statusCode}`);
       if (url === '/debug/lost') {
         const j = JSON.parse(r.body) as { lost: LostEntry[]; topNames: unknown[] };
@@ -1464,7 +1466,7 @@ async function serverChecks(agent: Agent, registry: ReturnType<typeof createRegi
         if (agent.dns.unanswered > 0 && agent.config.lostListSize > 0 && j.lost.length === 0) out.push('/debug/lost is empty although transactions were lost');
       } else if (url !== '/metrics' && url !== '/healthz') JSON.parse(r.body);
     }
-    const om = await app.inject({ method: 'GET', url: '/metrics', headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+    const om = await main.inject({ method: 'GET', url: '/metrics', headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
     if (om.statusCode !== 200 || !om.body.endsWith('# EOF\n')) out.push(`/metrics as OpenMetrics: status ${om.statusCode}`);
   } finally {
     await app.close();

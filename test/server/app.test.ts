@@ -13,7 +13,7 @@ import pino from 'pino';
 import { createRegistry } from '../../src/metrics/registry';
 import { kubeConfigForServer, PodDirectory } from '../../src/kube/pods';
 import { acceptsGzip, build } from '../../src/server/app';
-import { appFor as app, FIX, fedAgent } from '../helpers/fed-agent';
+import { appFor as app, debugAppFor, FIX, fedAgent } from '../helpers/fed-agent';
 import { ApiServer, fixture } from '../kube/apiserver';
 
 const GOLDEN = join(FIX, 'metrics', 'golden.prom');
@@ -123,22 +123,29 @@ t.test('/metrics compressed when the scraper takes gzip, as Prometheus does', as
   for (const [h, want] of cases) t.equal(acceptsGzip(h), want, `Accept-Encoding: ${h}`);
 });
 
-t.test('/healthz, /readyz, /diagnosis, /debug/lost, and nothing else', async (t) => {
+t.test('/healthz, /readyz, /diagnosis; /debug/lost on the debug listener only; nothing else', async (t) => {
   const agent = fedAgent();
   const a = app(agent);
   const h = await a.inject({ method: 'GET', url: '/healthz' });
   t.equal(h.statusCode, 200);
   t.same(h.json(), { status: 'ok' });
 
+  // The fed agent was never started (it is fed captures directly): not running, so not ready.
+  // A running agent with no VXLAN device is ready: test/server/dos.test.ts runs one.
   const r = await a.inject({ method: 'GET', url: '/readyz' });
-  t.equal(r.statusCode, 503, 'no capture runs: not ready');
-  t.equal(r.json().status, 'no capture running');
+  t.equal(r.statusCode, 503, 'not started: not ready');
+  t.equal(r.json().status, 'not running');
 
   const d = await a.inject({ method: 'GET', url: '/diagnosis' });
   t.equal(d.statusCode, 200);
-  t.match(d.json().findings, [{ check: 'capture', severity: 'critical' }], 'no interface to capture is a finding');
+  t.match(d.json().findings, [{ check: 'capture', severity: 'info', evidence: /no VXLAN device/ }], 'no interface to capture: an info finding');
+  t.notOk(d.json().findings.some((f: { check: string; severity: string }) => f.check === 'capture' && f.severity !== 'info'), 'and nothing worse about capture');
 
-  const l = await a.inject({ method: 'GET', url: '/debug/lost' });
+  for (const url of ['/debug/lost', '/debug/drops']) t.equal((await a.inject({ method: 'GET', url })).statusCode, 404, `${url}: not on the main listener`);
+  const dbg = debugAppFor(agent);
+  t.teardown(() => dbg.close());
+  for (const url of ['/metrics', '/healthz', '/readyz', '/diagnosis']) t.equal((await dbg.inject({ method: 'GET', url })).statusCode, 404, `${url}: not on the debug listener`);
+  const l = await dbg.inject({ method: 'GET', url: '/debug/lost' });
   t.equal(l.statusCode, 200);
   const lost = l.json();
   t.same(lost.lost.map((x: { name: string }) => x.name).sort(), ['q04.lab.test.', 'q08.lab.test.', 'q12.lab.test.', 'q16.lab.test.', 'q20.lab.test.']);
@@ -148,6 +155,7 @@ t.test('/healthz, /readyz, /diagnosis, /debug/lost, and nothing else', async (t)
   for (const [method, url] of [['POST', '/metrics'], ['GET', '/debug'], ['DELETE', '/debug/lost'], ['GET', '/nope']] as const) {
     const res = await a.inject({ method, url });
     t.equal(res.statusCode, 404, `${method} ${url}`);
+    t.equal((await dbg.inject({ method, url })).statusCode, 404, `${method} ${url} (debug listener)`);
   }
   await a.close();
 });
@@ -191,7 +199,9 @@ t.test('in a cluster: servers and clients named by pod, through the real client 
   t.notMatch(body, /server="10\.244\.0\.2"/, 'not the address');
   t.match(body, /csumwatch_kube_ready 1/);
   t.match(body, /csumwatch_kube_pods [1-9]/);
-  const lost = JSON.parse((await a.inject({ method: 'GET', url: '/debug/lost' })).body).lost as Array<{ serverPod: string | null; clientPod: string | null }>;
+  const dbg = debugAppFor(agent);
+  t.teardown(() => dbg.close());
+  const lost = JSON.parse((await dbg.inject({ method: 'GET', url: '/debug/lost' })).body).lost as Array<{ serverPod: string | null; clientPod: string | null }>;
   t.ok(lost.length > 0);
   t.ok(lost.every((l) => l.serverPod === 'kube-system/coredns-7db6d8ff4d-4kx2p' && l.clientPod === 'batch/report-28770360-9wq4f'), 'lost queries name the client pod and the server pod');
   const promtool = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });

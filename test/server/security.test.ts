@@ -2,8 +2,9 @@
 // captures (test/helpers/fed-agent.ts): every route is GET or HEAD and no request of any method,
 // path, query, body or header size changes the agent; the server's limits hold on a real socket
 // (a client that never finishes its headers is cut off, oversized headers get 431, connections
-// are capped); the query names the captures carry (read from them with dns-packet) appear in
-// /debug/lost and nowhere else, and not in the agent's logs.
+// are capped per client address, and past the total the heaviest address gives one up); the
+// query names the captures carry (read from them with dns-packet) appear in /debug/lost, on the
+// debug listener only, and nowhere else, and not in the agent's logs.
 
 import t from 'tap';
 import * as dnsPacket from 'dns-packet';
@@ -18,8 +19,9 @@ import type { Agent } from '../../src/agent/agent';
 import { agentFindings } from '../../src/agent/diagnosis';
 import { readCaptureFile } from '../../src/capture/replay';
 import { createRegistry } from '../../src/metrics/registry';
-import { SERVER_LIMITS } from '../../src/server/app';
-import { appFor, FEEDS, FIX, fedAgent } from '../helpers/fed-agent';
+import { connectionStats, SERVER_LIMITS } from '../../src/server/app';
+import { clientKey } from '../../src/server/connections';
+import { appFor, debugAppFor, FEEDS, FIX, fedAgent } from '../helpers/fed-agent';
 
 /** Every DNS question name in the fed captures, at any depth (plain, or inside VXLAN on 4789). */
 function capturedNames(): string[] {
@@ -67,8 +69,8 @@ async function snapshot(agent: Agent): Promise<string> {
 }
 
 /** The app with every route it registers, seen by an onRoute hook added before ready(). */
-async function appWithRoutes(agent: Agent, log?: pino.Logger): Promise<{ app: FastifyInstance; routes: Array<{ method: string; url: string }> }> {
-  const app = appFor(agent, log);
+async function appWithRoutes(agent: Agent, log?: pino.Logger, debug = false): Promise<{ app: FastifyInstance; routes: Array<{ method: string; url: string }> }> {
+  const app = (debug ? debugAppFor : appFor)(agent, log);
   const routes: Array<{ method: string; url: string }> = [];
   app.addHook('onRoute', (o) => {
     for (const m of [o.method].flat()) routes.push({ method: m, url: o.url });
@@ -82,15 +84,16 @@ t.test('the names to look for are read from the captures', async (t) => {
   t.ok(NAMES.includes('q04.lab.test'), 'including one the agent lost');
 });
 
-t.test('every route is GET or HEAD, and no method, path, query, body or header changes the agent', async (t) => {
+for (const listener of ['main', 'debug'] as const)
+t.test(`${listener} listener: every route is GET or HEAD, and no method, path, query, body or header changes the agent`, async (t) => {
   const agent = fedAgent();
-  const { app, routes } = await appWithRoutes(agent);
+  const { app, routes } = await appWithRoutes(agent, undefined, listener === 'debug');
   t.teardown(async () => {
     app.server.closeAllConnections();
     await app.close();
   });
   const urls = [...new Set(routes.map((r) => r.url))].sort();
-  t.same(urls, ['/debug/drops', '/debug/lost', '/diagnosis', '/healthz', '/metrics', '/readyz'], 'the documented endpoints');
+  t.same(urls, listener === 'main' ? ['/diagnosis', '/healthz', '/metrics', '/readyz'] : ['/debug/drops', '/debug/lost'], 'the documented endpoints');
   t.same([...new Set(routes.map((r) => r.method))].sort(), ['GET', 'HEAD'], 'GET and HEAD only');
   t.equal(routes.length, urls.length * 2, 'each with GET and HEAD');
 
@@ -99,7 +102,7 @@ t.test('every route is GET or HEAD, and no method, path, query, body or header c
   for (const url of urls) bodies.set(url, (await app.inject({ method: 'GET', url })).body);
 
   // Every method Node's parser knows, on every route and on paths that are not routes.
-  const paths = [...urls, '/', '/debug', '/admin', '/debug/pprof', '/config', '/nope'];
+  const paths = [...urls, '/', '/debug', '/admin', '/debug/pprof', '/config', '/nope', '/metrics', '/debug/lost'];
   let other = 0;
   const bad: string[] = [];
   for (const method of METHODS) {
@@ -160,10 +163,10 @@ async function exchange(port: number, request: string): Promise<string> {
   return r.data;
 }
 
-/** Opens a raw connection to the app; resolves when connected. */
-function connect(port: number): Promise<net.Socket> {
+/** Opens a raw connection to the app (from address `local`); resolves when connected. */
+function connect(port: number, local?: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    const s = net.connect({ port, host: '127.0.0.1', ...(local ? { localAddress: local } : {}) }, () => resolve(s));
     s.once('error', reject);
   });
 }
@@ -236,23 +239,47 @@ t.test('limits on a real socket: slow and idle clients cut off, big headers refu
   const post = await app.inject({ method: 'POST', url: '/metrics', payload: 'x'.repeat(L.bodyLimit * 4), headers: { 'content-type': 'text/plain' } });
   t.ok(post.statusCode === 404 || post.statusCode === 413, `a ${L.bodyLimit * 4}-byte body: ${post.statusCode}`);
 
-  // maxConnections open: the next is closed on accept; after they go, the server answers again.
+  // One address holds perAddressConnections: the next from it is closed on accept, while
+  // another address (127.0.0.2: every 127/8 address is this host's) is served.
+  const P = L.perAddressConnections;
   const held: net.Socket[] = [];
-  for (let n = 0; n < L.maxConnections; n++) held.push(await connect(port));
+  for (let n = 0; n < P; n++) held.push(await connect(port));
   const extra = await connect(port);
   const x = await closed(extra, bound);
-  t.not(x, 'timeout', `connection ${L.maxConnections + 1} is closed by the server`);
+  t.not(x, 'timeout', `connection ${P + 1} from 127.0.0.1 is closed by the server`);
   if (x !== 'timeout') t.equal(x.data, '', 'without an answer');
-  for (const h of held) h.destroy();
+  t.equal(connectionStats(app).refused, 1, 'counted as refused');
+  t.match(await request(port, '/healthz', '127.0.0.2'), /^HTTP\/1\.1 200 /, 'another address is served meanwhile');
+
+  // All maxConnections taken by many addresses: a new address still gets in, and the address
+  // holding the most gives up its oldest connection.
+  const heavy = held[0];
+  const heavyClosed = closed(heavy, bound);
+  const others: net.Socket[] = [];
+  for (let a = 3; connectionStats(app).open < L.maxConnections; a++) {
+    for (let n = 0; n < P - 1 && connectionStats(app).open < L.maxConnections; n++) others.push(await connect(port, `127.0.0.${a}`));
+    await new Promise((r) => setImmediate(r));
+  }
+  t.equal(connectionStats(app).open, L.maxConnections, `${L.maxConnections} connections open`);
+  t.match(await request(port, '/healthz', '127.0.1.1'), /^HTTP\/1\.1 200 /, 'a new address is served with every slot taken');
+  t.not(await heavyClosed, 'timeout', 'the oldest connection of the address holding the most was closed');
+  t.ok(connectionStats(app).evicted >= 1, `${connectionStats(app).evicted} evicted`);
+  for (const h of [...held, ...others]) h.destroy();
   await new Promise((r) => setTimeout(r, 200));
-  const again = await connect(port);
-  const aDone = closed(again, bound);
-  again.write('GET /healthz HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n');
-  const a = await aDone;
-  t.ok(a !== 'timeout' && /^HTTP\/1\.1 200 /.test(a.data), 'and serves again once they are gone');
+  t.match(await request(port, '/healthz'), /^HTTP\/1\.1 200 /, 'and 127.0.0.1 is served again once its connections are gone');
+  t.equal(connectionStats(app).open, 0, 'every connection accounted for');
 });
 
-t.test('query names appear in /debug/lost and nowhere else, not in the logs either', async (t) => {
+/** GET path on a new connection from `local`, Connection: close; what the server sent. */
+async function request(port: number, path: string, local?: string): Promise<string> {
+  const s = await connect(port, local);
+  const done = closed(s, 30_000);
+  s.write(`GET ${path} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n`);
+  const r = await done;
+  return r === 'timeout' ? 'timeout' : r.data;
+}
+
+t.test('query names appear in /debug/lost (debug listener) and nowhere else, not in the logs either', async (t) => {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -263,15 +290,17 @@ t.test('query names appear in /debug/lost and nowhere else, not in the logs eith
   // The agent command's logger at its default level (src/cli/agent.ts, config logLevel 'info').
   const log = pino({ level: 'info', base: { app: 'csumwatch' } }, sink);
   const agent = fedAgent({ log });
-  const { app, routes } = await appWithRoutes(agent, log);
-  t.teardown(() => app.close());
+  const main = await appWithRoutes(agent, log);
+  const debug = await appWithRoutes(agent, log, true);
+  t.teardown(() => Promise.all([main.app.close(), debug.app.close()]));
 
   const found = (body: string): string[] => NAMES.filter((n) => body.toLowerCase().includes(n));
   const lost = agent.dns.lost().map((l) => l.name.replace(/\.$/, ''));
   t.ok(lost.length > 0, 'the agent lost queries: their names are in its list');
-  const gets = routes.filter((r) => r.method === 'GET').map((r) => r.url);
+  const gets = [...main.routes, ...debug.routes].filter((r) => r.method === 'GET').map((r) => r.url);
   const where: Record<string, string[]> = {};
   for (const url of gets) {
+    const app = url.startsWith('/debug/') ? debug.app : main.app;
     for (const accept of ['text/plain', 'application/openmetrics-text; version=1.0.0']) {
       if (accept !== 'text/plain' && url !== '/metrics') continue;
       const res = await app.inject({ method: 'GET', url, headers: { accept } });
@@ -285,12 +314,27 @@ t.test('query names appear in /debug/lost and nowhere else, not in the logs eith
   t.same(where['/debug/lost text/plain'].sort(), [...new Set(lost)].sort(), '/debug/lost names exactly the lost queries');
   for (const [k, v] of Object.entries(where)) if (!k.startsWith('/debug/lost ')) t.same(v, [], `no query name in ${k}`);
   // Every label value of every metric, in both formats: bounded values, no names.
-  const om = (await app.inject({ method: 'GET', url: '/metrics', headers: { accept: 'application/openmetrics-text; version=1.0.0' } })).body;
-  const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  const om = (await main.app.inject({ method: 'GET', url: '/metrics', headers: { accept: 'application/openmetrics-text; version=1.0.0' } })).body;
+  const text = (await main.app.inject({ method: 'GET', url: '/metrics' })).body;
   const values = new Set<string>();
   for (const m of (text + om).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) values.add(`${m[1]}=${m[2]}`);
   t.ok(values.size > 20, `${values.size} label values read`);
   t.same([...values].filter((v) => /lab\.test|\.svc\.|\.local\b/.test(v)), [], 'no label value is a DNS name');
   t.ok(lines.length > 0, `the agent logged (${lines.length} lines at info)`);
   t.same(found(lines.join('\n')), [], 'no query name in its logs at the default level');
+});
+
+t.test('connections count per address, IPv6 per /64', async (t) => {
+  const cases: Array<[string | undefined, string]> = [
+    ['10.0.0.1', '10.0.0.1'],
+    ['::ffff:10.0.0.1', '10.0.0.1'],
+    ['2001:db8:1:2:aaaa::1', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2:bbbb:cccc:dddd:eeee', '2001:db8:1:2::/64'],
+    ['2001:0db8:0001:0002::9', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    [undefined, '?'],
+  ];
+  for (const [addr, key] of cases) t.equal(clientKey(addr), key, String(addr));
 });
