@@ -1,4 +1,4 @@
-// docs/metrics.md is the registry's own description (src/metrics/reference.ts): it must equal
+// docs/metrics.md is the registry's own description (the agent's families and the HTTP server's) (src/metrics/reference.ts): it must equal
 // what the code registers, and name every family the golden scrape holds.
 // UPDATE_DOCS=1 rewrites docs/metrics.md (check the diff before committing it).
 
@@ -10,6 +10,7 @@ import pino from 'pino';
 import { kubeConfigForServer, PodDirectory } from '../../src/kube/pods';
 import { createRegistry } from '../../src/metrics/registry';
 import { metricsReference } from '../../src/metrics/reference';
+import { agentViews, build } from '../../src/server/app';
 import { FIX, fedAgent } from '../helpers/fed-agent';
 
 const DOC = join(__dirname, '..', '..', '..', 'docs', 'metrics.md');
@@ -17,8 +18,12 @@ const DOC = join(__dirname, '..', '..', '..', 'docs', 'metrics.md');
 t.test('docs/metrics.md is what the registry holds', async (t) => {
   // A pod directory that is never started: its families register, nothing is asked of an API.
   const pods = new PodDirectory({ kubeConfig: kubeConfigForServer('https://127.0.0.1:1', { token: 't' }), nodeName: 'n', log: pino({ level: 'silent' }) });
-  const reg = createRegistry(fedAgent({ pods }), '0.0.0-test');
+  const agent = fedAgent({ pods });
+  const reg = createRegistry(agent, '0.0.0-test');
+  // The HTTP server registers its own connection families on the same registry.
+  const app = build({ registry: reg, ...agentViews(agent) });
   const doc = metricsReference(reg);
+  await app.close();
   if (process.env.UPDATE_DOCS) fs.writeFileSync(DOC, doc);
   t.equal(fs.readFileSync(DOC, 'utf8'), doc, 'docs/metrics.md matches the registry (UPDATE_DOCS=1 rewrites it)');
 
