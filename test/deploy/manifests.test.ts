@@ -260,6 +260,17 @@ t.test('host mounts: only the files the doctor reads, read-only, none that holds
   }
   for (const m of mounts.filter((x) => x.at.startsWith('/host/'))) t.ok([...reads].some((p) => p === m.path || p.startsWith(`${m.path}/`)), `${m.path}: mounted because the doctor reads it`);
   t.ok(covered(KUBELET_CONFIG_PATHS[1], hostMounts(renderWith(['kubelet-config-kubespray']))), 'components/kubelet-config-kubespray mounts kubespray\'s path');
+  // docs/install.md's patch for a kubelet with another root directory drops that mount, nothing else.
+  const doc = fs.readFileSync(join(ROOT, 'docs', 'install.md'), 'utf8');
+  const block = /^Drop that mount in your overlay there:\n\n```yaml\n([^]*?)```/m.exec(doc)?.[1] ?? '';
+  const user = YAML.parse(block) as Obj;
+  t.ok(user?.patches, 'docs/install.md shows the patch');
+  const dir = fs.mkdtempSync(join(scratch, 'overlay-'));
+  fs.writeFileSync(join(dir, 'kustomization.yaml'), YAML.stringify({ ...user, resources: [relative(dir, join(DEPLOY, 'base'))] }));
+  const dropped = render(dir);
+  t.same(hostMounts(dropped).map((m) => m.path), mounts.map((m) => m.path).filter((p) => p !== '/var/lib/kubelet/config.yaml'), 'the patch drops the kubelet configuration\'s mount');
+  const ds = (objs: Obj[]) => resource('DaemonSet', 'csumwatch', objs).spec.template.spec;
+  t.same(ds(dropped).volumes, ds(render('base')).volumes.filter((v: Obj) => v.name !== 'kubelet-config'), 'and its volume, and nothing else');
 });
 
 t.test('components: each adds what it says and nothing else', async (t) => {
