@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The csumwatch agent image: docker build -t csumwatch:0.1.0 .
+# The csumwatch agent image: docker build -t ghcr.io/csumwatch/csumwatch:0.1.0 .
 # Two stages. The build stage compiles the BPF objects, the N-API addons and the TypeScript from
 # source through scripts/build-image.sh, the same script CI runs (test/deploy/image.test.ts), and
 # stages the result in /out. The runtime stage is Debian 12 slim with Node 20, the runtime
@@ -30,9 +30,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out /opt/csumwatch
 ENV NODE_ENV=production
-# The agent runs as UID 0 with every capability dropped but the five deploy/daemonset.yaml adds:
-# Kubernetes grants added capabilities only to UID 0 (it has no ambient capabilities), and the
-# DaemonSet makes the root filesystem read-only. README "Deploying" says which feature needs which.
+# The agent runs as UID 0 with every capability dropped but the four deploy/base/daemonset.yaml
+# adds: Kubernetes sets no ambient capabilities, so any other UID loses them at exec; the DaemonSet
+# makes the root filesystem read-only and mounts nothing that holds a secret. docs/install.md
+# ("Security") says which feature needs which capability, and why UID 0.
+# Published as ghcr.io/csumwatch/csumwatch:0.1.0 (deploy/base/kustomization.yaml names it).
 USER 0
 EXPOSE 9475
 ENTRYPOINT ["/opt/csumwatch/bin/csumwatch"]

@@ -1,7 +1,7 @@
-// npm run bench (fourth part): the numbers deploy/daemonset.yaml's requests and limits are set
+// npm run bench (fourth part): the numbers deploy/base/daemonset.yaml's requests and limits are set
 // from. The image's staged agent (scripts/build-image.sh) runs on the receiving node of a lab
 // exactly as the DaemonSet runs it (test/helpers/deploy.ts startContained: its args, mounts,
-// read-only root, five capabilities), and its CPU (utime + stime, /proc/PID/stat) and memory
+// read-only root, four capabilities), and its CPU (utime + stime, /proc/PID/stat) and memory
 // (VmRSS now, VmHWM = peak) are read in four phases:
 //   idle        30 s, no traffic
 //   steady      healthy DNS at 2 000 q/s for 30 s (dnsperf)

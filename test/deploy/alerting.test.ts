@@ -1,5 +1,5 @@
 // The alerts end to end (root, lab): the agent on the lab's receiving node; a real Prometheus (the
-// Debian package) that loads deploy/prometheusrule.yaml's groups and scrapes the agent as the
+// Debian package) that loads deploy/rules/prometheusrule.yaml's groups and scrapes the agent as the
 // ServiceMonitor would (job csumwatch, a `node` label); a real Alertmanager; and a webhook
 // receiver, all inside node2's namespace on 127.0.0.1. Healthy DNS raises nothing. With the
 // injector damaging 30% of the queries, CsumwatchChecksumDropSpike must reach the webhook (after
@@ -157,7 +157,7 @@ t.test('Prometheus loads the rules, scrapes the agent, and Alertmanager delivers
   t.equal(eth0?.labels.node, NODE, 'and the node');
   t.equal(eth0?.labels.severity, 'critical', 'it pages');
   t.match(eth0?.annotations.description ?? '', new RegExp(`eth0 of node ${NODE}`), 'the description names the interface and node');
-  t.match(eth0?.annotations.runbook_url ?? '', /^README\.md#csumwatchchecksumdropspike$/, 'with its runbook');
+  t.equal(eth0?.annotations.runbook_url, 'https://github.com/csumwatch/csumwatch/blob/main/docs/runbooks/CsumwatchChecksumDropSpike.md', 'with its runbook');
   t.ok(spike.some((a) => a.labels.iface === undefined && a.annotations.description.includes('udp_csum')), 'and the kernel\'s udp_csum drops raise it too (no interface)');
 
   // The slower alerts saw the same fault: pending (their for: is minutes), evaluated on real series.

@@ -1,4 +1,4 @@
-// The Grafana dashboard (deploy/dashboards/csumwatch.json): its layout, its variables, every
+// The Grafana dashboard (deploy/base/dashboards/csumwatch.json): its layout, its variables, every
 // expression parsed by the Prometheus grammar (lezer-promql) and type-checked by promtool,
 // selecting only metrics the agent's registry really exports, units that fit what the
 // expressions compute, the sections an operator chasing DNS timeouts needs, and coverage of the
@@ -196,7 +196,7 @@ function queryProblems(d: Dashboard, exported: Set<string>): string[] {
     const bare = q.expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
     const shows = /\((Csumwatch\w+)\)/.exec(q.panel)?.[1];
     const alertExpr = shows === undefined ? undefined : alertRules().find((r) => r.alert === shows)?.expr;
-    if (shows !== undefined && alertExpr === undefined) out.push(`${where}: names no alert of deploy/prometheusrule.yaml`);
+    if (shows !== undefined && alertExpr === undefined) out.push(`${where}: names no alert of deploy/rules/prometheusrule.yaml`);
     for (const m of bare.matchAll(/\[([^\]]*)\]/g)) {
       const alertWindow = alertExpr !== undefined && alertExpr.includes(`[${m[1]}]`);
       if (m[1] !== '$__rate_interval' && m[1] !== '$__range' && !alertWindow) out.push(`${where}: range [${m[1]}], not [$__rate_interval] or [$__range] (or the window of the alert its title names)`);

@@ -1,11 +1,13 @@
 // The image, where no container engine exists (root, lab). scripts/build-image.sh, what the
 // Dockerfile's build stage runs, stages the image's /opt/csumwatch. The staged agent then runs in
-// the receiving node of a lab exactly as deploy/daemonset.yaml runs it: its args, its hostPath
-// mounts, a read-only root filesystem, UID 0 with only the five capabilities it adds, no new
-// privileges. It must capture, trace kernel drops, run the doctor and count an injected checksum
-// fault as the injector counts it. Then each capability is taken away in turn, and the feature
-// README "Deploying" says needs it must stop (and nothing else), so the list is both enough and
-// no longer than it has to be.
+// the receiving node of a lab exactly as the DaemonSet `kubectl apply -k deploy/` renders runs it:
+// its args, its hostPath mounts (the node's resolv.conf, systemd-resolved's directory, the
+// kubelet's configuration file), a read-only root filesystem, UID 0 with only the four
+// capabilities it adds, no new privileges. It must capture, trace kernel drops, run the doctor and
+// count an injected checksum fault as the injector counts it. Then each capability is taken away
+// in turn, and the feature docs/install.md's table says needs it must stop (and nothing else), so
+// the list is both enough and no longer than it has to be; and deploy/components/conntrack's
+// NET_ADMIN is what conntrack's netlink dump needs.
 
 import t, { Test } from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -16,7 +18,7 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { Lab, labUp } from '../../src/lab/lab';
 import { get as getIn, metric, stopAgent, waitFor } from '../helpers/agent';
-import { addedCapabilities, buildImage, startContained } from '../helpers/deploy';
+import { addedCapabilities, buildImage, renderWith, startContained } from '../helpers/deploy';
 import { rootTest } from '../helpers/root';
 
 const LAB = 'cswimg';
@@ -55,15 +57,21 @@ t.test('the staged image runs as the DaemonSet runs it, with only the capabiliti
   for (const dep of ['fastify', 'prom-client', 'pino', 'yaml', '@kubernetes/client-node']) t.ok(fs.existsSync(join(stage, 'node_modules', dep)), `runtime dependency ${dep} staged`);
 
   const caps = addedCapabilities();
-  t.same([...caps].sort(), ['bpf', 'net_admin', 'net_raw', 'perfmon', 'sys_resource'], 'the DaemonSet adds these five');
+  t.same([...caps].sort(), ['bpf', 'net_raw', 'perfmon', 'sys_resource'], 'the DaemonSet adds these four');
 
-  await t.test('all five: capture, kernel drops, doctor, and the injected fault counted', async (t) => {
+  await t.test('all four: capture, kernel drops, doctor, and the injected fault counted', async (t) => {
     const agent = startContained(NS, stage, join(scratch, 'all'), join(scratch, 'agent-all.log'), procs);
     const s = settle();
     t.equal(s.ready.status, 200, '/readyz: ready');
     t.same(s.ready.body.captures.map((c) => [c.name, c.running]), [['eth0', true], ['vxlan0', true]], 'captures the underlay and the vxlan device');
     t.equal(metric(s.metrics, 'csumwatch_bpf_program_loaded', { program: 'tp_btf/kfree_skb' }), 1, 'the kfree_skb tracer is loaded (tp_btf)');
     t.notOk(s.findings.some((f) => f.check === 'doctor' || f.check === 'bpf' || f.check === 'capture'), `no finding about the agent itself: ${JSON.stringify(s.findings.filter((f) => ['doctor', 'bpf', 'capture'].includes(f.check)))}`);
+    // Without NET_ADMIN the NAT check reads /proc/net/nf_conntrack, which this kernel has.
+    t.ok(fs.existsSync('/proc/net/nf_conntrack'), 'this kernel has /proc/net/nf_conntrack');
+    t.notOk(s.findings.some((f) => f.check === 'nat' && /could not be read/.test(f.evidence)), `the nat check read conntrack: ${JSON.stringify(s.findings.filter((f) => f.check === 'nat'))}`);
+    // The doctor read the node's resolver files through the DaemonSet's mounts (a stub's upstream
+    // list it could not read would say so).
+    t.notOk(s.findings.some((f) => f.check === 'resolv' && /could not be read/.test(f.evidence)), `the resolv check read its files: ${JSON.stringify(s.findings.filter((f) => f.check === 'resolv'))}`);
 
     const inj = lab.injector(1);
     const before = inj.stats().damagedTotal;
@@ -111,15 +119,21 @@ t.test('the staged image runs as the DaemonSet runs it, with only the capabiliti
     });
   }
 
-  await t.test('without NET_ADMIN: conntrack\'s netlink dump is refused; capture and tracer run', async (t) => {
-    const s = await run(t, 'net_admin');
+  await t.test('deploy/components/conntrack: NET_ADMIN is what conntrack\'s netlink dump needs; the agent runs with it', async (t) => {
+    const objs = renderWith(['conntrack']);
+    const withCt = addedCapabilities(objs);
+    t.same([...withCt].sort(), ['bpf', 'net_admin', 'net_raw', 'perfmon', 'sys_resource'], 'the component adds NET_ADMIN to the four');
+    const agent = startContained(NS, stage, join(scratch, 'conntrack'), join(scratch, 'agent-conntrack.log'), procs, undefined, objs);
+    const s = settle();
+    t.equal(await stopAgent(agent), 0, 'it serves, and stops cleanly');
     t.equal(s.ready.status, 200);
     t.equal(loaded(s.metrics), 1);
-    // The doctor's NAT check runs `conntrack -L`; without NET_ADMIN it must fall back to
+    t.notOk(s.findings.some((f) => f.check === 'nat' && /could not be read/.test(f.evidence)), 'the nat check read conntrack');
+    // The doctor's NAT check runs `conntrack -L`; without NET_ADMIN it falls back to
     // /proc/net/nf_conntrack, which kernels built without CONFIG_NF_CONNTRACK_PROCFS lack.
     const ct = (c: string[]) => spawnSync('ip', ['netns', 'exec', NS, 'setpriv', '--bounding-set', ['-all', ...c.map((x) => `+${x}`)].join(','), '--inh-caps', '-all', '--', 'conntrack', '-L'], { encoding: 'utf8' });
-    t.match(ct(without('net_admin')).stderr, /CAP_NET_ADMIN/, 'conntrack -L without it: refused');
-    t.equal(ct(caps).status, 0, 'conntrack -L with the five: works');
+    t.match(ct(caps).stderr, /CAP_NET_ADMIN/, 'conntrack -L with the base\'s four: refused');
+    t.equal(ct(withCt).status, 0, 'conntrack -L with the component\'s NET_ADMIN: works');
   });
 
   await t.test('without SYS_RESOURCE: on kernels from 5.11 on, BPF memory is charged to the cgroup, not RLIMIT_MEMLOCK', async (t) => {

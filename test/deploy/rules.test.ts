@@ -1,8 +1,8 @@
-// The alert rules (deploy/prometheusrule.yaml): the PrometheusRule's shape and conventions, every
+// The alert rules (deploy/rules/prometheusrule.yaml): the PrometheusRule's shape and conventions, every
 // expression parsed by the Prometheus grammar and naming only metrics the agent's registry really
 // exports, `promtool check rules` and `promtool test rules test/deploy/rules.promtool.yaml` on the
 // spec.groups written as a plain rule file, the promtool file covering each alert both ways, broken
-// copies of the rules that promtool must reject, and the runbook anchors in README.md.
+// copies of the rules that promtool must reject, and the runbook links (docs/runbooks/, README.md).
 
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,7 +13,7 @@ import { parser } from '@prometheus-io/lezer-promql';
 import YAML from 'yaml';
 
 import { exportedMetrics, parsePromql } from '../helpers/promql';
-import { alertNames, alertRules, Rule, RULE_FILE_NAME, ruleGroups, RULES_FILE, RuleGroup, writeRuleFile } from '../helpers/rules';
+import { alertNames, alertRules, Rule, RULE_FILE_NAME, ruleGroups, RULES_FILE, RuleGroup, RUNBOOK_BASE, writeRuleFile } from '../helpers/rules';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const PROMTOOL_TESTS = join(ROOT, 'test', 'deploy', 'rules.promtool.yaml');
@@ -160,33 +160,6 @@ function selectors(expr: string): Array<{ metric: string; matchers: Record<strin
   return out;
 }
 
-/** GitHub's anchor for a heading: lower case, punctuation but - and _ removed, spaces to -. */
-function githubAnchor(heading: string): string {
-  return heading
-    .trim()
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
-    .replace(/\s/g, '-');
-}
-
-/** Anchors of the `### ` headings of a Markdown text (outside code blocks), numbered as GitHub does. */
-function h3Anchors(markdown: string): Set<string> {
-  const seen = new Map<string, number>();
-  const out = new Set<string>();
-  let fence = false;
-  for (const line of markdown.split('\n')) {
-    if (/^\s*(```|~~~)/.test(line)) fence = !fence;
-    if (fence) continue;
-    const m = line.match(/^(#{1,6})\s+(.*?)\s*#*\s*$/);
-    if (!m) continue;
-    const base = githubAnchor(m[2]);
-    const n = seen.get(base) ?? 0;
-    seen.set(base, n + 1);
-    if (m[1] === '###') out.add(n === 0 ? base : `${base}-${n}`);
-  }
-  return out;
-}
-
 /** The agent's metrics an expression reads, through the recording rules it reads. */
 function inputMetrics(expr: string, depth = 0): string[] {
   const records = new Map(ruleGroups().flatMap((g) => g.rules).filter((r) => r.record).map((r) => [r.record as string, r.expr]));
@@ -201,7 +174,7 @@ t.test('the PrometheusRule: metadata, alert names, labels and annotations', asyn
   t.equal(doc.kind, 'PrometheusRule');
   t.equal(doc.metadata.name, 'csumwatch');
   t.equal(doc.metadata.namespace, 'csumwatch');
-  t.same(doc.metadata.labels, { 'app.kubernetes.io/name': 'csumwatch', 'app.kubernetes.io/component': 'alerts' });
+  t.same(doc.metadata.labels, { 'app.kubernetes.io/name': 'csumwatch', 'app.kubernetes.io/part-of': 'csumwatch', 'app.kubernetes.io/component': 'alerts' });
 
   const groups = ruleGroups();
   t.ok(groups.length >= 1, 'at least one group');
@@ -217,7 +190,7 @@ t.test('the PrometheusRule: metadata, alert names, labels and annotations', asyn
       const a = r.annotations ?? {};
       for (const k of ['summary', 'description', 'runbook_url']) t.ok(a[k] && a[k].trim(), `annotation ${k}`);
       t.match(a.description, /\$labels\.node\b/, 'description names the node');
-      t.equal(a.runbook_url, `README.md#${githubAnchor(r.alert)}`, 'runbook_url is the README anchor of ### ' + r.alert);
+      t.equal(a.runbook_url, `${RUNBOOK_BASE}/${r.alert}.md`, 'runbook_url is its runbook, docs/runbooks/' + r.alert + '.md, at the default base');
       // A label the expression keeps per alert (by (..., iface)) is named in the description.
       const kept = new Set([...r.expr.matchAll(/\bby\s*\(([^)]*)\)/g)].flatMap((m) => m[1].split(',').map((s) => s.trim())));
       for (const l of NAMED_LABELS) if (kept.has(l)) t.match(a.description, new RegExp(`\\$labels\\.${l}\\b`), `description names the ${l}`);
@@ -408,12 +381,23 @@ t.test('promtool test rules rejects broken copies of the rules', async (t) => {
   }
 });
 
-t.test('runbook_url anchors are ### headings of README.md', async (t) => {
-  const anchors = h3Anchors(fs.readFileSync(README, 'utf8'));
-  t.equal(githubAnchor('CsumwatchChecksumDropSpike'), 'csumwatchchecksumdropspike');
-  t.same([...h3Anchors('## A\n### Runbook: alerts\n```\n### not a heading\n```\n### X y\n### X y\n')], ['runbook-alerts', 'x-y', 'x-y-1']);
+t.test('runbooks: docs/runbooks/<Alert>.md for every alert, each complete, linked from README.md', async (t) => {
+  const dir = join(ROOT, 'docs', 'runbooks');
+  t.same(fs.readdirSync(dir).filter((f) => f.endsWith('.md')).sort(), alertNames().map((a) => `${a}.md`).sort(), 'one runbook per alert, no other');
+  const readme = fs.readFileSync(README, 'utf8');
+  const section = /^## Runbook: alerts\n([^]*?)^## /m.exec(readme)?.[1] ?? '';
+  t.ok(section, 'README.md keeps ## Runbook: alerts (#runbook-alerts)');
   for (const r of alertRules()) {
-    const anchor = (r.annotations?.runbook_url ?? '').replace(/^README\.md#/, '');
-    t.ok(anchors.has(anchor), `${r.alert}: README.md has ### ${r.alert} (#${anchor})`);
+    const file = join(dir, `${r.alert}.md`);
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    t.ok(section.includes(`[${r.alert}](docs/runbooks/${r.alert}.md)`), `${r.alert}: README.md links docs/runbooks/${r.alert}.md`);
+    t.match(text, new RegExp(`^# ${r.alert}\n`), `${r.alert}.md: titled with the alert`);
+    t.match(text, new RegExp(`\\*\\*${r.labels?.severity === 'critical' ? 'Critical' : 'Warning'}\\b`), `${r.alert}.md: says its severity (${r.labels?.severity})`);
+    for (const h of ['What it means', 'Confirm', 'Fix', 'When it resolves']) t.match(text, new RegExp(`^## ${h}$`, 'm'), `${r.alert}.md: ## ${h}`);
+    // Every relative link goes to a file that exists (anchors into README.md: a heading that exists).
+    for (const m of text.matchAll(/\]\((?!https?:)([^)#\s]*)(#[^)\s]*)?\)/g)) {
+      const target = m[1] ? join(dir, m[1]) : file;
+      t.ok(fs.existsSync(target), `${r.alert}.md: link ${m[0].slice(1)} resolves`);
+    }
   }
 });

@@ -1,4 +1,4 @@
-// The Grafana dashboard as the tests and the lab use it: deploy/dashboards/csumwatch.json read as
+// The Grafana dashboard as the tests and the lab use it: deploy/base/dashboards/csumwatch.json read as
 // JSON, its panels (rows' nested panels included), and every PromQL expression in it (panel
 // targets and query variables) with Grafana's variables replaced so that a real Prometheus can
 // evaluate it.
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 /** The repository root (this file runs from dist/test/helpers). */
 const ROOT = join(__dirname, '..', '..', '..');
 
-export const DASHBOARD_FILE = join(ROOT, 'deploy', 'dashboards', 'csumwatch.json');
+export const DASHBOARD_FILE = join(ROOT, 'deploy', 'base', 'dashboards', 'csumwatch.json');
 
 export interface Datasource {
   type?: string;
@@ -176,7 +176,7 @@ export function queriesOf(d: Dashboard): DashboardQuery[] {
   return out;
 }
 
-/** Every expression of deploy/dashboards/csumwatch.json, ready for a real Prometheus. */
+/** Every expression of deploy/base/dashboards/csumwatch.json, ready for a real Prometheus. */
 export function dashboardQueries(): DashboardQuery[] {
   return queriesOf(loadDashboard());
 }

@@ -1,61 +1,97 @@
-// deploy/ as the tests read it: the kustomization's resources, the agent's container in the
+// deploy/ as the tests read it: what `kubectl kustomize` renders for an overlay (deploy/ itself by
+// default, the plain overlay `kubectl apply -k deploy/` installs), the agent's container in the
 // DaemonSet, and running the image's staged agent in a lab node the way the DaemonSet runs it
 // (its args, its read-only root filesystem, its hostPath mounts, exactly its capabilities).
 
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import * as os from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
 import YAML from 'yaml';
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const DEPLOY = join(ROOT, 'deploy');
+
+/** The ready-made entry points under deploy/ (the top-level one is the plain overlay's). */
+export const OVERLAYS = ['.', 'overlays/kube-prometheus-stack', 'overlays/plain'];
 
 // Kubernetes objects are read as plain JSON: the tests check fields by name.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type Obj = Record<string, any>;
 
 export interface Kustomization {
-  namespace: string;
-  resources: string[];
-  configMapGenerator: Array<{ name: string; files: string[]; options?: { disableNameSuffixHash?: boolean; labels?: Record<string, string> } }>;
-  images: Array<{ name: string; newName?: string; newTag?: string }>;
+  namespace?: string;
+  resources?: string[];
+  components?: string[];
+  configMapGenerator?: Array<{ name: string; files?: string[]; literals?: string[]; options?: { disableNameSuffixHash?: boolean; labels?: Record<string, string>; annotations?: Record<string, string> } }>;
+  images?: Array<{ name: string; newName?: string; newTag?: string }>;
   labels?: Array<{ pairs: Record<string, string> }>;
 }
 
-export function kustomization(): Kustomization {
-  return YAML.parse(fs.readFileSync(join(DEPLOY, 'kustomization.yaml'), 'utf8')) as Kustomization;
+/** deploy/DIR/kustomization.yaml (default: the base). */
+export function kustomization(dir = 'base'): Kustomization {
+  return YAML.parse(fs.readFileSync(join(DEPLOY, dir, 'kustomization.yaml'), 'utf8')) as Kustomization;
 }
 
-/** Every document of every resource file the kustomization lists, with the file it came from. */
-export function resources(): Array<{ file: string; obj: Obj }> {
-  const out: Array<{ file: string; obj: Obj }> = [];
-  for (const file of kustomization().resources) {
-    for (const doc of YAML.parseAllDocuments(fs.readFileSync(join(DEPLOY, file), 'utf8'))) {
-      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0].message}`);
-      const obj = doc.toJS() as Obj | null;
-      if (obj) out.push({ file, obj });
-    }
+const rendered = new Map<string, Obj[]>();
+
+/**
+ * `kubectl kustomize DIR` (relative to deploy/, or absolute), every document; cached per directory.
+ * Throws with kubectl's message when it cannot render.
+ */
+export function render(dir = '.'): Obj[] {
+  const at = isAbsolute(dir) ? dir : join(DEPLOY, dir);
+  const hit = rendered.get(at);
+  if (hit) return hit;
+  const r = spawnSync('kubectl', ['kustomize', at], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`kubectl kustomize ${dir}: ${r.error?.message ?? r.stderr.trim()}`);
+  const objs = YAML.parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter((o) => o);
+  rendered.set(at, objs);
+  return objs;
+}
+
+/**
+ * Renders deploy/base with the given components (names under deploy/components/, in order),
+ * through a kustomization written to a scratch directory: what a user's own overlay does.
+ */
+export function renderWith(components: string[]): Obj[] {
+  const dir = fs.mkdtempSync(join(os.tmpdir(), 'csw-kust-'));
+  try {
+    // kustomize takes no absolute path for a kustomization it includes.
+    fs.writeFileSync(join(dir, 'kustomization.yaml'), YAML.stringify({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: [relative(dir, join(DEPLOY, 'base'))],
+      components: components.map((c) => relative(dir, join(DEPLOY, 'components', c))),
+    }));
+    return render(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  return out;
 }
 
-export function resource(kind: string, name = 'csumwatch'): Obj {
-  const found = resources().filter((r) => r.obj.kind === kind && r.obj.metadata?.name === name);
+/** Every object the overlay renders. */
+export function resources(dir = '.'): Obj[] {
+  return render(dir);
+}
+
+export function resource(kind: string, name = 'csumwatch', objs: Obj[] = render()): Obj {
+  const found = objs.filter((o) => o.kind === kind && o.metadata?.name === name);
   if (found.length !== 1) throw new Error(`deploy/: ${found.length} ${kind} named ${name}`);
-  return found[0].obj;
+  return found[0];
 }
 
 /** The DaemonSet's agent container and the pod's volumes. */
-export function agentPod(): { container: Obj; volumes: Obj[]; spec: Obj } {
-  const spec = resource('DaemonSet').spec.template.spec;
+export function agentPod(objs: Obj[] = render()): { container: Obj; volumes: Obj[]; spec: Obj } {
+  const spec = resource('DaemonSet', 'csumwatch', objs).spec.template.spec;
   const container = (spec.containers as Obj[]).find((c) => c.name === 'agent');
-  if (!container) throw new Error('deploy/daemonset.yaml: no container named agent');
+  if (!container) throw new Error('deploy/base/daemonset.yaml: no container named agent');
   return { container, volumes: spec.volumes ?? [], spec };
 }
 
 /** The capabilities the DaemonSet adds, lower case as setpriv names them (net_raw, bpf, ...). */
-export function addedCapabilities(): string[] {
-  return (agentPod().container.securityContext.capabilities.add as string[]).map((c) => c.toLowerCase());
+export function addedCapabilities(objs: Obj[] = render()): string[] {
+  return (agentPod(objs).container.securityContext.capabilities.add as string[]).map((c) => c.toLowerCase());
 }
 
 /** scripts/build-image.sh DEST, as the Dockerfile's build stage runs it; throws with its output on failure. */
@@ -65,25 +101,54 @@ export function buildImage(dest: string): void {
 }
 
 /**
- * Starts the staged image's agent in namespace ns as deploy/daemonset.yaml runs it: its args,
- * with its hostPath volumes bound read-only at their mountPath (mounts under /host go under a
- * scratch directory instead, and --host-root follows), the root filesystem (and /run) read-only,
- * UID 0 with the capability bounding set cut to `caps` (default: the DaemonSet's) and no new
- * privileges. stdout and stderr go to logFile.
+ * Starts the staged image's agent in namespace ns as the DaemonSet of `objs` (default: what
+ * `kubectl apply -k deploy/` installs) runs it: its args, with its hostPath volumes bound read-only
+ * at their mountPath as the kubelet would (mounts under /host go under a scratch directory instead,
+ * and --host-root follows), the root filesystem (and /run) read-only, UID 0 with the capability
+ * bounding set cut to `caps` (default: the DaemonSet's) and no new privileges. stdout and stderr go
+ * to logFile.
  */
-export function startContained(ns: string, stage: string, scratch: string, logFile: string, procs: ChildProcess[], caps = addedCapabilities()): ChildProcess {
-  const { container, volumes } = agentPod();
+export function startContained(ns: string, stage: string, scratch: string, logFile: string, procs: ChildProcess[], caps?: string[], objs: Obj[] = render()): ChildProcess {
+  const { container, volumes } = agentPod(objs);
+  caps ??= addedCapabilities(objs);
   const hostRoot = join(scratch, 'host');
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const steps: string[] = [];
   for (const m of container.volumeMounts as Obj[]) {
     const v = volumes.find((x) => x.name === m.name);
     if (!v) throw new Error(`volumeMount ${m.name} has no volume`);
-    const target = (m.mountPath as string).startsWith('/host/') ? join(scratch, m.mountPath) : m.mountPath;
-    fs.mkdirSync(target, { recursive: true });
     if (!v.hostPath) throw new Error(`volume ${v.name}: only hostPath volumes are emulated`);
-    if (v.hostPath.type === 'DirectoryOrCreate') fs.mkdirSync(v.hostPath.path, { recursive: true });
-    steps.push(`mount --bind${m.readOnly ? ' -o ro' : ''} ${q(v.hostPath.path)} ${q(target)}`);
+    const target = (m.mountPath as string).startsWith('/host/') ? join(scratch, m.mountPath) : m.mountPath;
+    let source = v.hostPath.path as string;
+    // The kubelet's hostPath type checks (stat follows links, as its checks do).
+    const st = fs.statSync(source, { throwIfNoEntry: false });
+    switch (v.hostPath.type ?? '') {
+      case 'Directory':
+      case 'File':
+        if (!st || st.isDirectory() !== (v.hostPath.type === 'Directory')) throw new Error(`volume ${v.name}: ${source} is not a ${v.hostPath.type.toLowerCase()}: the kubelet would not start the pod`);
+        break;
+      case 'DirectoryOrCreate':
+        fs.mkdirSync(source, { recursive: true });
+        break;
+      case 'FileOrCreate':
+        // The kubelet creates it empty; the container sees an empty file, which is what this binds
+        // (a scratch file, so that the test writes nothing to this machine's /var/lib).
+        if (!st) {
+          source = join(scratch, 'created', v.name);
+          fs.mkdirSync(join(scratch, 'created'), { recursive: true });
+          fs.writeFileSync(source, '');
+        }
+        break;
+      default:
+        throw new Error(`volume ${v.name}: hostPath type ${JSON.stringify(v.hostPath.type)} is not emulated`);
+    }
+    if (fs.statSync(source).isDirectory()) {
+      fs.mkdirSync(target, { recursive: true });
+    } else {
+      fs.mkdirSync(join(target, '..'), { recursive: true });
+      fs.writeFileSync(target, '');
+    }
+    steps.push(`mount --bind${m.readOnly ? ' -o ro' : ''} ${q(source)} ${q(target)}`);
   }
   if (container.securityContext.readOnlyRootFilesystem) steps.push('mount -o remount,bind,ro /', '{ ! mountpoint -q /run || mount -o remount,bind,ro /run; }');
   const args = (container.args as string[]).map((a) => a.replace(/^--host-root=\/host$/, `--host-root=${hostRoot}`));

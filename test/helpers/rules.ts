@@ -1,4 +1,5 @@
-// The alert rules as the tests and the lab use them: deploy/prometheusrule.yaml read with `yaml`,
+// The alert rules as the tests and the lab use them: deploy/rules/prometheusrule.yaml (their single
+// source) read with `yaml`,
 // its spec.groups, and the same groups written as a plain Prometheus rule file (what promtool and
 // a Prometheus without the Operator load).
 
@@ -9,7 +10,13 @@ import YAML from 'yaml';
 /** The repository root (this file runs from dist/test/helpers). */
 const ROOT = join(__dirname, '..', '..', '..');
 
-export const RULES_FILE = join(ROOT, 'deploy', 'prometheusrule.yaml');
+export const RULES_FILE = join(ROOT, 'deploy', 'rules', 'prometheusrule.yaml');
+
+/**
+ * Where every runbook_url of RULES_FILE points by default: docs/runbooks/ of the project's repository.
+ * deploy/rules/kustomization.yaml replaces it with the base it sets when the rules are rendered.
+ */
+export const RUNBOOK_BASE = 'https://github.com/csumwatch/csumwatch/blob/main/docs/runbooks';
 
 /** The name writeRuleFile() gives the plain rule file; test/deploy/rules.promtool.yaml loads it. */
 export const RULE_FILE_NAME = 'csumwatch.rules.yaml';
