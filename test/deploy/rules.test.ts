@@ -2,7 +2,7 @@
 // expression parsed by the Prometheus grammar and naming only metrics the agent's registry really
 // exports, `promtool check rules` and `promtool test rules test/deploy/rules.promtool.yaml` on the
 // spec.groups written as a plain rule file, the promtool file covering each alert both ways, broken
-// copies of the rules that promtool must reject, and the runbook links (docs/runbooks/, README.md).
+// copies of the rules that promtool must reject, and the runbook links (docs/runbooks/, docs/deploying.md).
 
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,7 +17,7 @@ import { alertNames, alertRules, Rule, RULE_FILE_NAME, ruleGroups, RULES_FILE, R
 
 const ROOT = join(__dirname, '..', '..', '..');
 const PROMTOOL_TESTS = join(ROOT, 'test', 'deploy', 'rules.promtool.yaml');
-const README = join(ROOT, 'README.md');
+const DEPLOYING = join(ROOT, 'docs', 'deploying.md');
 
 const ALERTS = [
   'CsumwatchChecksumDropSpike',
@@ -381,20 +381,20 @@ t.test('promtool test rules rejects broken copies of the rules', async (t) => {
   }
 });
 
-t.test('runbooks: docs/runbooks/<Alert>.md for every alert, each complete, linked from README.md', async (t) => {
+t.test('runbooks: docs/runbooks/<Alert>.md for every alert, each complete, linked from docs/deploying.md', async (t) => {
   const dir = join(ROOT, 'docs', 'runbooks');
   t.same(fs.readdirSync(dir).filter((f) => f.endsWith('.md')).sort(), alertNames().map((a) => `${a}.md`).sort(), 'one runbook per alert, no other');
-  const readme = fs.readFileSync(README, 'utf8');
-  const section = /^## Runbook: alerts\n([^]*?)^## /m.exec(readme)?.[1] ?? '';
-  t.ok(section, 'README.md keeps ## Runbook: alerts (#runbook-alerts)');
+  const deploying = fs.readFileSync(DEPLOYING, 'utf8');
+  const section = /^## Runbooks\n([^]*?)(?:^## |(?![^]))/m.exec(deploying)?.[1] ?? '';
+  t.ok(section, 'docs/deploying.md has ## Runbooks');
   for (const r of alertRules()) {
     const file = join(dir, `${r.alert}.md`);
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-    t.ok(section.includes(`[${r.alert}](docs/runbooks/${r.alert}.md)`), `${r.alert}: README.md links docs/runbooks/${r.alert}.md`);
+    t.ok(section.includes(`[${r.alert}](runbooks/${r.alert}.md)`), `${r.alert}: docs/deploying.md links docs/runbooks/${r.alert}.md`);
     t.match(text, new RegExp(`^# ${r.alert}\n`), `${r.alert}.md: titled with the alert`);
     t.match(text, new RegExp(`\\*\\*${r.labels?.severity === 'critical' ? 'Critical' : 'Warning'}\\b`), `${r.alert}.md: says its severity (${r.labels?.severity})`);
     for (const h of ['What it means', 'Confirm', 'Fix', 'When it resolves']) t.match(text, new RegExp(`^## ${h}$`, 'm'), `${r.alert}.md: ## ${h}`);
-    // Every relative link goes to a file that exists (anchors into README.md: a heading that exists).
+    // Every relative link goes to a file that exists (anchors: test/docs/links.test.ts).
     for (const m of text.matchAll(/\]\((?!https?:)([^)#\s]*)(#[^)\s]*)?\)/g)) {
       const target = m[1] ? join(dir, m[1]) : file;
       t.ok(fs.existsSync(target), `${r.alert}.md: link ${m[0].slice(1)} resolves`);

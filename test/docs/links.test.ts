@@ -62,5 +62,9 @@ t.test('every relative link and anchor of the docs resolves', async (t) => {
 
 t.test('the README is an entry page: at most 200 lines', async (t) => {
   const n = fs.readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n').length;
-  t.ok(n <= 200, `README.md has ${n} lines`, n > 200 ? { todo: 'the alerts\' runbooks still live in the README' } : {});
+  t.ok(n <= 200, `README.md has ${n} lines`);
+  t.notMatch(fs.readFileSync(join(ROOT, 'README.md'), 'utf8'), /\b[Ii]ssues? \d+/, 'names no internal issue number');
+  for (const f of docs(join(ROOT, 'docs'))) {
+    t.notMatch(fs.readFileSync(f, 'utf8'), /\b[Ii]ssues? \d+/, `${relative(ROOT, f)} names no internal issue number`);
+  }
 });
