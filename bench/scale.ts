@@ -42,9 +42,10 @@ import { parseMetrics, Sample, sumSamples } from '../test/support/exposition';
 import { MemorySource } from '../test/support/memory-source';
 import { Decoder } from '../src/decode/decoder';
 import { DIR_RX, Frame } from '../src/decode/frame';
-import { createRegistry } from '../src/metrics/registry';
+import { createRegistry } from '../src/agent/registry';
 import type { NetInterface } from '../src/node/interfaces';
-import { agentViews, build as buildApp } from '../src/server/app';
+import { agentViews } from '../src/agent/views';
+import { build as buildApp } from '../src/server/app';
 import { build, FrameSpec, Marks, plainDnsSpec, plainTcpSpec, vxlanSpec } from '../test/helpers/packets';
 import { memKiB } from '../test/support/proc';
 

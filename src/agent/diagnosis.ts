@@ -2,7 +2,7 @@
 // own state (interfaces it should capture but cannot, captures that drop packets, a kernel drop
 // tracer that could not run), then the doctor's latest findings (src/agent/doctor.ts). `csumwatch doctor`'s checks join these.
 
-import type { Finding } from '../server/app';
+import type { Finding } from '../doctor/finding';
 import type { Agent } from './agent';
 
 export function agentFindings(agent: Agent): Finding[] {

@@ -13,8 +13,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { Agent, CaptureInfo } from '../agent/agent';
-import { agentFindings } from '../agent/diagnosis';
+import type { CaptureInfo } from '../agent/agent';
 import type { DropReport } from '../agent/drops';
 import { isoTime, LostTransaction } from '../correlate/transactions';
 import type { Finding } from '../doctor/finding';
@@ -112,19 +111,6 @@ export function connectionStats(app: FastifyInstance): ConnectionStats {
 const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
 
 /** What the app reads of a running agent: every dependency but the registry, the log and onClose. */
-export function agentViews(agent: Agent): Omit<AppDeps, 'registry' | 'log' | 'onClose'> {
-  return {
-    ready: () => agent.ready(),
-    running: () => agent.running(),
-    captures: () => agent.captures(),
-    lost: () => agent.dns.lost(),
-    topLostNames: (n) => agent.dns.topLostNames(n),
-    diagnosis: () => agentFindings(agent),
-    drops: () => agent.drops.recentDrops(),
-    podOf: (ip) => agent.podOf(ip),
-  };
-}
-
 export function build(deps: AppDeps): FastifyInstance {
   const L: ServerLimits = { ...SERVER_LIMITS, ...deps.limits };
   const http = { maxHeaderSize: L.maxHeaderSize, headersTimeout: L.headersTimeoutMs, connectionsCheckingInterval: L.checkIntervalMs };

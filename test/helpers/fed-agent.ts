@@ -11,8 +11,9 @@ import { DIR_INDEX_RX, DIR_INDEX_TX } from '../../src/agent/counters';
 import { readCaptureFile } from '../../src/capture/replay';
 import { FixtureInputs } from '../../src/doctor/inputs';
 import { PodDirectory } from '../../src/kube/pods';
-import { createRegistry } from '../../src/metrics/registry';
-import { agentViews, build } from '../../src/server/app';
+import { createRegistry } from '../../src/agent/registry';
+import { build } from '../../src/server/app';
+import { agentViews } from '../../src/agent/views';
 
 export const FIX = join(__dirname, '..', '..', '..', 'test', 'fixtures');
 

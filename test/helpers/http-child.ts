@@ -3,8 +3,9 @@
 // can put the same attack to both. `ip netns exec NS node http-child.js HOST PORT current|legacy`;
 // prints "listening" once it does; SIGTERM ends it.
 
-import { agentViews, build } from '../../src/server/app';
-import { createRegistry } from '../../src/metrics/registry';
+import { build } from '../../src/server/app';
+import { agentViews } from '../../src/agent/views';
+import { createRegistry } from '../../src/agent/registry';
 import { fedAgent } from './fed-agent';
 
 async function main(): Promise<void> {

@@ -9,7 +9,7 @@ import type { SyntaxNode } from '@lezer/common';
 
 import { Agent } from '../../src/agent/agent';
 import { DEFAULT_AGENT_CONFIG } from '../../src/agent/config';
-import { createRegistry } from '../../src/metrics/registry';
+import { createRegistry } from '../../src/agent/registry';
 
 export interface ParsedPromql {
   /** One line per syntax error: the offset and the text around it. */

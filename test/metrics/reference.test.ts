@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import pino from 'pino';
 
 import { kubeConfigForServer, PodDirectory } from '../../src/kube/pods';
-import { createRegistry } from '../../src/metrics/registry';
+import { createRegistry } from '../../src/agent/registry';
 import { metricsReference } from '../../src/metrics/reference';
-import { agentViews, build } from '../../src/server/app';
+import { build } from '../../src/server/app';
+import { agentViews } from '../../src/agent/views';
 import { FIX, fedAgent } from '../helpers/fed-agent';
 
 const DOC = join(__dirname, '..', '..', '..', 'docs', 'metrics.md');

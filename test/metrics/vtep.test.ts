@@ -7,7 +7,7 @@ import pino from 'pino';
 import { Agent } from '../../src/agent/agent';
 import { DEFAULT_AGENT_CONFIG } from '../../src/agent/config';
 import { DIR_INDEX_RX } from '../../src/agent/counters';
-import { createRegistry } from '../../src/metrics/registry';
+import { createRegistry } from '../../src/agent/registry';
 import { build, vxlanDnsSpec } from '../helpers/packets';
 import { metric } from '../helpers/agent';
 

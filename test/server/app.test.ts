@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pino from 'pino';
 
-import { createRegistry } from '../../src/metrics/registry';
+import { createRegistry } from '../../src/agent/registry';
 import { kubeConfigForServer, PodDirectory } from '../../src/kube/pods';
 import { acceptsGzip, build } from '../../src/server/app';
 import { appFor as app, debugAppFor, FIX, fedAgent } from '../helpers/fed-agent';

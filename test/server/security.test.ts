@@ -18,7 +18,7 @@ import pino from 'pino';
 import type { Agent } from '../../src/agent/agent';
 import { agentFindings } from '../../src/agent/diagnosis';
 import { readCaptureFile } from '../../src/capture/replay';
-import { createRegistry } from '../../src/metrics/registry';
+import { createRegistry } from '../../src/agent/registry';
 import { connectionStats, SERVER_LIMITS } from '../../src/server/app';
 import { clientKey } from '../../src/server/connections';
 import { appFor, debugAppFor, FEEDS, FIX, fedAgent } from '../helpers/fed-agent';

@@ -14,8 +14,9 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 
-import { createRegistry } from '../../src/metrics/registry';
-import { agentViews, build } from '../../src/server/app';
+import { createRegistry } from '../../src/agent/registry';
+import { build } from '../../src/server/app';
+import { agentViews } from '../../src/agent/views';
 import { BasicAuth, parseBasic } from '../../src/server/auth';
 import { loadWebConfig } from '../../src/server/webconfig';
 import { usageErrors } from '../helpers/cli';

@@ -1,18 +1,20 @@
-// The agent's one private registry: every family, the build and interface info, the collectors'
-// health, and the process's own CPU, memory and descriptors.
+// The agent's one private registry: every collector of src/metrics/ given the narrow view of the
+// agent it reads, the build info, the collectors' health, and the process's own CPU, memory and
+// descriptors. The one place that knows both the Agent and the collectors.
 
 import { Gauge, Registry } from 'prom-client';
-import { Agent } from '../agent/agent';
-import { registerBpfMetrics } from './bpf';
-import { registerCaptureMetrics } from './capture';
-import { registerDatapathMetrics } from './datapath';
-import { registerDnsMetrics } from './dns';
-import { registerDoctorMetrics } from './doctor';
-import { arrayCounter, arrayGauge, CollectorHealth } from './family';
-import { registerKernelMetrics } from './kernel';
-import { registerKubeMetrics } from './kube';
-import { registerProcessMetrics } from './process';
-import { registerVtepMetrics } from './vtep';
+import type { Agent } from './agent';
+import { agentFindings } from './diagnosis';
+import { registerBpfMetrics } from '../metrics/bpf';
+import { registerCaptureMetrics } from '../metrics/capture';
+import { registerDatapathMetrics } from '../metrics/datapath';
+import { registerDnsMetrics } from '../metrics/dns';
+import { registerDoctorMetrics } from '../metrics/doctor';
+import { arrayCounter, arrayGauge, CollectorHealth } from '../metrics/family';
+import { registerKernelMetrics } from '../metrics/kernel';
+import { registerKubeMetrics } from '../metrics/kube';
+import { registerProcessMetrics } from '../metrics/process';
+import { registerVtepMetrics } from '../metrics/vtep';
 
 export function createRegistry(agent: Agent, version: string): Registry {
   const reg = new Registry();
@@ -43,7 +45,7 @@ export function createRegistry(agent: Agent, version: string): Registry {
   registerKernelMetrics(reg, health, () => agent.readSnmp());
   registerBpfMetrics(reg, health, agent.drops, agent.dns);
   if (agent.pods) registerKubeMetrics(reg, health, agent.pods);
-  registerDoctorMetrics(reg, health, agent);
+  registerDoctorMetrics(reg, health, { findings: () => agentFindings(agent), offload: () => agent.doctor.report?.offload ?? [] });
   arrayCounter(reg, health, 'capture', 'csumwatch_internal_errors_total', 'Capture batches and kernel drop events whose handling threw (a bug): counted and logged, the agent continues.', [], (emit) => emit({}, agent.internalErrors + agent.drops.internalErrors));
   registerProcessMetrics(reg);
   // Last, so that they report the collections of this scrape.
