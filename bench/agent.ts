@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_CONFIG } from '../src/lab/config';
-import { run } from '../src/lab/exec';
+import { run } from '../src/lab/tools';
 import { Lab, labDown, labUp } from '../src/lab/lab';
 import { cpuSeconds } from '../test/support/proc';
 

@@ -42,7 +42,7 @@ import { parseArgs } from 'node:util';
 import { KernelFilter } from '../src/capture/kfilter';
 import { LINKTYPE_ETHERNET, readCaptureFile } from '../src/capture/replay';
 import { DEFAULT_CONFIG } from '../src/lab/config';
-import { inNs, run, sleepMs } from '../src/lab/exec';
+import { inNs, run, sleepMs } from '../src/lab/tools';
 import { Lab, labDown, labUp } from '../src/lab/lab';
 import { get, metric, startAgent, stopAgent, waitFor } from '../test/helpers/agent';
 import * as P from '../test/helpers/packets';

@@ -47,7 +47,7 @@ import { parseArgs } from 'node:util';
 import { AttachType, DEFAULT_EVENT_REASONS, DROP_PROTOS, DropTracer, dropReasonNames, REASON_SLOTS } from '../src/capture/ebpf';
 import { DEFAULT_CONFIG, DNS_ZONE } from '../src/lab/config';
 import { parseDnsperf } from '../src/lab/dns';
-import { run } from '../src/lab/exec';
+import { run } from '../src/lab/tools';
 import { cpuBusy } from '../test/support/proc';
 import { InjectConfig } from '../src/lab/inject';
 import { Lab, labDown, labUp } from '../src/lab/lab';

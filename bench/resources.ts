@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { ChildProcess } from 'node:child_process';
 import { DEFAULT_CONFIG } from '../src/lab/config';
 import { Lab, labDown, labUp } from '../src/lab/lab';
-import { inNs, sleepMs } from '../src/lab/exec';
+import { inNs, sleepMs } from '../src/lab/tools';
 import { get, metric, stopAgent, waitFor } from '../test/helpers/agent';
 import { buildImage, startContained } from '../test/helpers/deploy';
 import { cpuSeconds, memKiB } from '../test/support/proc';

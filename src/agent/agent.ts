@@ -35,7 +35,7 @@ import type { PodDirectoryStats } from '../kube/pods';
 import type { Finding } from '../doctor/finding';
 import { AgentConfig } from './config';
 import type { DoctorInputs } from '../doctor/inputs';
-import { NodeDoctor } from './doctor';
+import { NodeDoctor } from './node-doctor';
 import { DropDeps, KernelDrops } from './drops';
 import { DIR_INDEX_RX, DIR_INDEX_TX, IfaceCounters, VtepCounters } from './counters';
 

@@ -1,6 +1,6 @@
 // The node's health as /diagnosis and csumwatch_finding give it: what the agent can say from its
 // own state (interfaces it should capture but cannot, captures that drop packets, a kernel drop
-// tracer that could not run), then the doctor's latest findings (src/agent/doctor.ts). `csumwatch doctor`'s checks join these.
+// tracer that could not run), then the doctor's latest findings (src/agent/node-doctor.ts). `csumwatch doctor`'s checks join these.
 
 import type { Finding } from '../doctor/finding';
 import type { Agent } from './agent';

@@ -9,7 +9,7 @@ import { registerBpfMetrics } from '../metrics/bpf';
 import { registerCaptureMetrics } from '../metrics/capture';
 import { registerDatapathMetrics } from '../metrics/datapath';
 import { registerDnsMetrics } from '../metrics/dns';
-import { registerDoctorMetrics } from '../metrics/doctor';
+import { registerDoctorMetrics } from '../metrics/findings';
 import { arrayCounter, arrayGauge, CollectorHealth } from '../metrics/family';
 import { registerKernelMetrics } from '../metrics/kernel';
 import { registerKubeMetrics } from '../metrics/kube';

@@ -2,7 +2,7 @@
 
 import { isIP } from 'node:net';
 
-import { hasCritical, readCounters, runDoctor } from '../doctor/doctor';
+import { hasCritical, readCounters, runDoctor } from '../doctor/run';
 import { NodeInputs } from '../doctor/inputs';
 import { toJson, toText } from '../doctor/report';
 import { parseCommand, UsageError } from './errors';

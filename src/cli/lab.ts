@@ -2,7 +2,7 @@
 
 
 import { checkConfig, checkName, DEFAULT_CONFIG, LabConfig } from '../lab/config';
-import { LabError } from '../lab/exec';
+import { LabError } from '../lab/tools';
 import { INJECT_DIRECTIONS, INJECT_MODES, InjectDirection, InjectMode } from '../lab/inject';
 import { Lab, labDown, labUp, listLabs, readState } from '../lab/lab';
 import { runDemo } from '../lab/demo';

@@ -1,7 +1,7 @@
 // A doctor report for people (toText) and for scripts (toJson: {findings, interfaces, offload,
 // counters}).
 
-import { DoctorReport } from './doctor';
+import { DoctorReport } from './run';
 import { Finding } from './finding';
 
 const WIDTH = 100;

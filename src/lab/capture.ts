@@ -6,7 +6,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 
-import { inNs, LabError, sleepMs } from './exec';
+import { inNs, LabError, sleepMs } from './tools';
 
 export interface CaptureResult {
   file: string;

@@ -11,7 +11,7 @@
 // node1 is the client. Traffic never leaves these namespaces: every address below is private
 // (RFC 1918, RFC 4193) and only configured inside them.
 
-import { LabError } from './exec';
+import { LabError } from './tools';
 
 export type IpFamily = 'ipv4' | 'ipv6';
 

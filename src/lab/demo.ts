@@ -15,7 +15,7 @@ import { toText, verdict } from '../analyze/report';
 import { CSUM_NAMES, Csum } from '../decode/checksum';
 import { Layer } from '../decode/frame';
 import { checkConfig, DEFAULT_CONFIG, LabConfig } from './config';
-import { requireTools } from './exec';
+import { requireTools } from './tools';
 import { labDown, labUp } from './lab';
 import { measure, Measurement, TapResult } from './measure';
 

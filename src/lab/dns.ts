@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { ANSWER_A, ANSWER_AAAA, DNS_ZONE } from './config';
-import { inNs, LabError, sleepMs } from './exec';
+import { inNs, LabError, sleepMs } from './tools';
 
 /**
  * Starts dnsmasq in ns on addr:53 as a daemon (it outlives this process; `lab down` stops it).

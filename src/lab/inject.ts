@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { checkName } from './config';
-import { inNetNs, LabError, run } from './exec';
+import { inNetNs, LabError, run } from './tools';
 
 /** Modes in enum csw_inject_mode order. */
 export const INJECT_MODES = ['off', 'inner-udp', 'inner-ipv4', 'outer-udp', 'pseudo-only'] as const;

@@ -11,7 +11,7 @@ import * as path from 'path';
 
 import { checkName, DEFAULT_CONFIG, LabConfig, NodeSpec, ownsNs, PodSpec, Topology, topology, underlayDev, VLAN_ID } from './config';
 import { dnsperf, DnsperfOptions, DnsperfResult, startDnsmasq, waitForAnswer } from './dns';
-import { inNetNs, inNs, LabError, requireRoot, requireTools, run, sleepMs } from './exec';
+import { inNetNs, inNs, LabError, requireRoot, requireTools, run, sleepMs } from './tools';
 import { bpfObject, ensureBpffs, ensureClsact, Injector, pinDir } from './inject';
 import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
 

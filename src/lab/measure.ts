@@ -8,7 +8,7 @@ import * as path from 'path';
 import { Analysis, analyzeFiles } from '../analyze/analyze';
 import { Capture, CaptureResult } from './capture';
 import { DnsperfResult } from './dns';
-import { LabError, sleepMs } from './exec';
+import { LabError, sleepMs } from './tools';
 import { InjectStats } from './inject';
 import { Lab } from './lab';
 import { Snmp, snmpValue } from '../node/snmp';

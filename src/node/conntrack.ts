@@ -11,8 +11,8 @@
 
 import * as fs from 'fs';
 
-import { runTool } from './exec';
-import { NodeError } from './exec';
+import { runTool } from './run-tool';
+import { NodeError } from './run-tool';
 
 export interface Tuple {
   src: string;

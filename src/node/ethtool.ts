@@ -16,8 +16,8 @@
 //   	tx-checksum-ipv6: off [fixed]
 //   tx-udp_tnl-segmentation: off [requested on]
 
-import { runTool } from './exec';
-import { NodeError } from './exec';
+import { runTool } from './run-tool';
+import { NodeError } from './run-tool';
 
 export interface Feature {
   on: boolean;

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { NodeError, runTool } from './exec';
+import { NodeError, runTool } from './run-tool';
 
 export { NodeError };
 

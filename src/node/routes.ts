@@ -9,8 +9,8 @@
 
 import { isIP } from 'net';
 
-import { runTool } from './exec';
-import { NodeError } from './exec';
+import { runTool } from './run-tool';
+import { NodeError } from './run-tool';
 
 export interface Route {
   dst: string;

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
-import { inNs, sleepMs } from '../../src/lab/exec';
+import { inNs, sleepMs } from '../../src/lab/tools';
 import { Lab, labUp } from '../../src/lab/lab';
 import { cli } from '../helpers/cli';
 import { rootTest } from '../helpers/root';

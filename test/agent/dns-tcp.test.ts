@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
-import { sleepMs } from '../../src/lab/exec';
+import { sleepMs } from '../../src/lab/tools';
 import { Lab, labUp } from '../../src/lab/lab';
 import { rootTest } from '../helpers/root';
 import { get, metric, startAgent, stopAgent, waitReady } from '../helpers/agent';

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 
 import { ANSWER_AAAA, DEFAULT_CONFIG, DNS_ZONE, LabConfig } from '../../src/lab/config';
 import { dig } from '../../src/lab/dns';
-import { inNs } from '../../src/lab/exec';
+import { inNs } from '../../src/lab/tools';
 import { InjectMode } from '../../src/lab/inject';
 import { Lab, labDown, labUp } from '../../src/lab/lab';
 import { rootTest } from '../helpers/root';

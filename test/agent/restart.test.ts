@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { parseDnsperf } from '../../src/lab/dns';
-import { sleepMs } from '../../src/lab/exec';
+import { sleepMs } from '../../src/lab/tools';
 import { Lab, labUp } from '../../src/lab/lab';
 import { rootTest } from '../helpers/root';
 import { get, metric, startAgent, stopAgent, waitReady } from '../helpers/agent';

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 
-import { inNs, run, sleepMs } from '../../src/lab/exec';
+import { inNs, run, sleepMs } from '../../src/lab/tools';
 import { rootTest } from '../helpers/root';
 import { startAgent, stopAgent, waitFor, get } from '../helpers/agent';
 

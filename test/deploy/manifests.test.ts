@@ -22,7 +22,7 @@ import YAML from 'yaml';
 
 import { DEFAULT_AGENT_CONFIG, loadConfig } from '../../src/agent/config';
 import { parseAgentFlags } from '../../src/cli/agent';
-import { runDoctor } from '../../src/doctor/doctor';
+import { runDoctor } from '../../src/doctor/run';
 import { DoctorInputs, FixtureInputs } from '../../src/doctor/inputs';
 import { KUBELET_CONFIG_PATHS } from '../../src/node/kubelet';
 import { DNSMASQ_CONF, DNSMASQ_DIR, RESOLVED_UPSTREAM } from '../../src/node/resolv';

@@ -7,7 +7,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 
-import { CsumCounters, DoctorReport, hasCritical, readCounters, runDoctor } from '../../src/doctor/doctor';
+import { CsumCounters, DoctorReport, hasCritical, readCounters, runDoctor } from '../../src/doctor/run';
 import { Finding } from '../../src/doctor/finding';
 import { DoctorInputs, FixtureInputs } from '../../src/doctor/inputs';
 import { toJson, toText } from '../../src/doctor/report';

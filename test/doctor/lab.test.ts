@@ -20,7 +20,7 @@ import { join } from 'node:path';
 
 import { ANSWER_A, DEFAULT_CONFIG, LabConfig } from '../../src/lab/config';
 import { dig } from '../../src/lab/dns';
-import { run, sleepMs } from '../../src/lab/exec';
+import { run, sleepMs } from '../../src/lab/tools';
 import { Lab, labUp } from '../../src/lab/lab';
 import { rootTest } from '../helpers/root';
 

@@ -4,7 +4,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 
-import { inNs, sleepMs } from '../../src/lab/exec';
+import { inNs, sleepMs } from '../../src/lab/tools';
 import { BIN } from './cli';
 
 /** GET url from inside namespace ns (curl): status and body. */

@@ -6,7 +6,7 @@
 // Healthy runs answer every query, over an IPv4 and an IPv6 overlay; `lab down` removes the pod.
 //
 // Bounded: QUERIES queries per run at QPS, every run limited in time by dnsperf -l and the tool
-// timeouts in src/lab/exec.ts.
+// timeouts in src/lab/tools.ts.
 
 import t, { Test } from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import { Csum } from '../../src/decode/checksum';
 import { ANSWER_A, DEFAULT_CONFIG, DNS_ZONE, LabConfig } from '../../src/lab/config';
 import { dig } from '../../src/lab/dns';
-import { inNs, run } from '../../src/lab/exec';
+import { inNs, run } from '../../src/lab/tools';
 import { InjectDirection, InjectMode } from '../../src/lab/inject';
 import { Lab, labDown, labUp } from '../../src/lab/lab';
 import { measure, Measurement, Tap } from '../../src/lab/measure';

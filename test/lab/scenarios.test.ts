@@ -7,7 +7,7 @@
 // dnsperf runs from node1 to dnsmasq on node2 (QUERIES queries, one socket, 1 s timeout). The
 // injector damages a sample (probability P) of matching packets on one node's underlay egress.
 // Bounded: QUERIES queries per scenario at QPS, every run limited in time by dnsperf -l and the
-// tool timeouts in src/lab/exec.ts.
+// tool timeouts in src/lab/tools.ts.
 
 import t, { Test } from 'tap';
 import { spawnSync } from 'node:child_process';

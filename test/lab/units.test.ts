@@ -11,7 +11,7 @@ import {
   checkConfig, DEFAULT_CONFIG, LabConfig, nodeNs, ownsNs, podNs, switchNs, topology, Topology,
 } from '../../src/lab/config';
 import { parseDnsperf } from '../../src/lab/dns';
-import { LabError } from '../../src/lab/exec';
+import { LabError } from '../../src/lab/tools';
 import { decodeStats, encodeConfig, InjectConfig } from '../../src/lab/inject';
 import { parseSnmp, parseSnmp6, snmpValue } from '../../src/node/snmp';
 

@@ -14,7 +14,7 @@ import t, { Test } from 'tap';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
-import { run } from '../../src/lab/exec';
+import { run } from '../../src/lab/tools';
 import { get, metric, stopAgent, waitFor } from '../helpers/agent';
 import { BIN } from '../helpers/cli';
 import { rootTest } from '../helpers/root';

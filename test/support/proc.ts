@@ -1,7 +1,7 @@
 // What the benchmarks read from /proc: a process's CPU time and memory, the machine's busy CPU.
 
 import { readFileSync } from 'node:fs';
-import { run } from '../../src/lab/exec';
+import { run } from '../../src/lab/tools';
 
 const HZ = Number(run('getconf', ['CLK_TCK'], { allowFail: true }).stdout.trim()) || 100;
 

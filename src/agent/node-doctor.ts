@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { CsumCounters, DoctorReport, runDoctor } from '../doctor/doctor';
+import { CsumCounters, DoctorReport, runDoctor } from '../doctor/run';
 import type { Finding } from '../doctor/finding';
 import { DoctorInputs, NodeInputs } from '../doctor/inputs';
 import { parseResolvConf } from '../node/resolv';

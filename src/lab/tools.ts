@@ -1,7 +1,7 @@
 // Running the system tools the lab is built with (ip, tc, ethtool, bpftool, dnsmasq, ...).
 // Off the hot path: synchronous, one process per call, every call bounded in time.
 
-import { runTool, ToolOptions, ToolResult } from '../node/exec';
+import { runTool, ToolOptions, ToolResult } from '../node/run-tool';
 
 /** A lab operation failed: "doing x: cause", code CSW_ERR_LAB. */
 export class LabError extends Error {
