@@ -263,6 +263,10 @@ function build(st: LabState, t: Topology, log: Log): void {
     // address belongs to another network than the one it came in on is dropped (a vxlan device
     // bound to the wrong interface sends with that interface's address).
     inNs(ns, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=1', 'net.ipv4.conf.default.rp_filter=1']);
+    // No forwarding unless the node routes a pod (below): a new namespace inherits IPv4
+    // forwarding from the host's (net.core.devconf_inherit_init_net 0), and a host that runs
+    // containers has it on; a node that forwarded would route what the lab means it to drop.
+    inNs(ns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=0']);
   }
   // The node routes its pod's traffic: forwarding for the overlay's family, set before any device
   // exists. IPv6 forwarding joins every device to the all-routers group: set after the devices,
