@@ -30,6 +30,14 @@
 #include <bpf/bpf_endian.h>
 
 #include "shared/drops.h"
+#include "shared/btf.h"
+
+/* Every type of drops.h in the BTF, for src/bpf/generated/drops.ts. */
+CSW_BTF_TYPE(enum csw_drop_limits, drop_limits);
+CSW_BTF_TYPE(enum csw_drop_proto, drop_proto);
+CSW_BTF_TYPE(enum csw_drop_scope, drop_scope);
+CSW_BTF_TYPE(enum csw_drop_event_flag, drop_event_flag);
+CSW_BTF_TYPE(struct csw_drop_event, drop_event);
 
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800

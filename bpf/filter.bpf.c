@@ -29,6 +29,13 @@
 #include <bpf/bpf_endian.h>
 
 #include "shared/filter.h"
+#include "shared/btf.h"
+
+/* Every type of filter.h in the BTF, for src/bpf/generated/filter.ts. */
+CSW_BTF_TYPE(enum csw_filter_limits, filter_limits);
+CSW_BTF_TYPE(enum csw_filter_flag, filter_flag);
+CSW_BTF_TYPE(enum csw_vtep_dir, vtep_dir);
+CSW_BTF_TYPE(enum csw_filter_stat, filter_stat);
 
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800

@@ -40,6 +40,12 @@
 #include <bpf/bpf_core_read.h>
 
 #include "shared/inject.h"
+#include "shared/btf.h"
+
+/* Every type of inject.h in the BTF, for src/bpf/generated/inject.ts. */
+CSW_BTF_TYPE(enum csw_inject_mode, inject_mode);
+CSW_BTF_TYPE(enum csw_inject_direction, inject_direction);
+CSW_BTF_TYPE(enum csw_inject_limits, inject_limits);
 
 #define TC_ACT_OK 0
 #define CHECKSUM_PARTIAL 3 /* include/linux/skbuff.h */

@@ -2,10 +2,12 @@
 // csw_bpf: a thin N-API binding over libbpf for the agent's kernel programs.
 //
 // One call per libbpf operation: open an object, choose which programs load, size a map, load,
-// attach, look up and update map elements, read ring buffers, read an enum from the kernel's
-// BTF. Failures return -errno (a negative number) instead of throwing; src/capture/ebpf.ts
-// turns them into typed errors and makes every decision. libbpf's own messages are kept and
-// returned by log(), so an error can say what the verifier said.
+// attach (by the program's section, or to a tc hook in a given network namespace), pin and open
+// pinned objects, look up and update map elements, read ring buffers, read an enum from the
+// kernel's BTF. It knows no object's maps or structs: src/bpf/ holds those, generated from the
+// objects' BTF. Failures return -errno (a negative number) instead of throwing; src/bpf/ turns
+// them into typed errors and makes every decision. libbpf's own messages are kept and returned
+// by log(), so an error can say what the verifier said.
 //
 // Ring buffer records reach JavaScript in batches (batch.h) as
 //
@@ -13,23 +15,28 @@
 //
 // in host byte order.
 
+#define _GNU_SOURCE /* setns */
 #include "batch.h"
 #include <uv.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/types.h>
 #include <linux/bpf.h>
 
-#include "shared/drops.h"
-#include "shared/filter.h"
-
 #define REC_HDR 8
+/* The smallest batch buffer ringOpen takes; a record longer than the buffer is cut (ringClipped). */
+#define RING_MIN_BUF 4096
 #define LOG_SIZE 16384
 
 /* libbpf's messages since the last log() call, truncated at LOG_SIZE. */
@@ -535,6 +542,125 @@ static napi_value js_map_info(napi_env env, napi_callback_info info)
 	return out;
 }
 
+/* --- pinning --- */
+
+/* pin(fd, path) -> 0 | -errno: pins a map or program fd at path on a bpffs (its directory must exist). */
+static napi_value js_pin(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2];
+	char path[4096];
+	int32_t fd;
+	if (!args(env, info, 2, argv, "csw_bpf: pin(fd, path)"))
+		return NULL;
+	if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || get_string(env, argv[1], path, sizeof(path)) < 0)
+		return type_error(env, "csw_bpf: pin(fd, path)");
+	return bpf_obj_pin(fd, path) < 0 ? fail(env, errno) : num(env, 0);
+}
+
+/* objGet(path) -> fd | -errno: a new fd for the map or program pinned at path; the caller closes it. */
+static napi_value js_obj_get(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	char path[4096];
+	if (!args(env, info, 1, argv, "csw_bpf: objGet(path)"))
+		return NULL;
+	if (get_string(env, argv[0], path, sizeof(path)) < 0)
+		return type_error(env, "csw_bpf: objGet(path)");
+	int fd = bpf_obj_get(path);
+	return fd < 0 ? fail(env, errno) : num(env, fd);
+}
+
+/* --- tc --- */
+
+struct tc_job {
+	const char *netns; /* a network namespace file (/run/netns/NAME), or NULL: the caller's */
+	const char *ifname;
+	enum bpf_tc_attach_point hook;
+	int prog_fd;
+	uint32_t priority;
+	uint32_t handle;
+	int rc;
+};
+
+/*
+ * Creates the clsact qdisc on the device unless it has one, then attaches the program as a
+ * direct-action cls_bpf filter, replacing the filter of that priority and handle. Runs on a
+ * thread of its own when a namespace is given: setns moves only the calling thread, and that
+ * thread ends here, so the JavaScript thread never leaves its namespace.
+ */
+static void *tc_attach_job(void *arg)
+{
+	struct tc_job *j = arg;
+	if (j->netns != NULL) {
+		int nsfd = open(j->netns, O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) < 0) {
+			j->rc = -errno;
+			if (nsfd >= 0)
+				close(nsfd);
+			return NULL;
+		}
+		close(nsfd);
+	}
+	unsigned int ifindex = if_nametoindex(j->ifname);
+	if (ifindex == 0) {
+		j->rc = -errno;
+		return NULL;
+	}
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = j->hook);
+	int rc = bpf_tc_hook_create(&hook);
+	if (rc < 0 && rc != -EEXIST) {
+		j->rc = rc;
+		return NULL;
+	}
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = j->prog_fd, .priority = j->priority, .handle = j->handle,
+		    .flags = BPF_TC_F_REPLACE);
+	j->rc = bpf_tc_attach(&hook, &opts);
+	return NULL;
+}
+
+/*
+ * tcAttach(netnsPath | null, ifname, egress, progFd, priority, handle) -> 0 | -errno: a loaded
+ * sched_cls program on the device's clsact egress (egress true) or ingress hook, direct action,
+ * in the network namespace of netnsPath (null: the caller's). The filter holds the program: it
+ * stays attached after the object is closed and the process exits, until the device goes.
+ */
+static napi_value js_tc_attach(napi_env env, napi_callback_info info)
+{
+	static const char usage[] = "csw_bpf: tcAttach(netnsPath | null, ifname, egress, progFd, priority, handle)";
+	napi_value argv[6];
+	char netns[4096], ifname[IF_NAMESIZE];
+	napi_valuetype t;
+	bool egress = false;
+	int32_t fd;
+	uint32_t prio, handle;
+	if (!args(env, info, 6, argv, usage))
+		return NULL;
+	if (napi_typeof(env, argv[0], &t) != napi_ok || (t != napi_null && get_string(env, argv[0], netns, sizeof(netns)) < 0) ||
+	    get_string(env, argv[1], ifname, sizeof(ifname)) < 0 || napi_get_value_bool(env, argv[2], &egress) != napi_ok ||
+	    napi_get_value_int32(env, argv[3], &fd) != napi_ok || napi_get_value_uint32(env, argv[4], &prio) != napi_ok ||
+	    napi_get_value_uint32(env, argv[5], &handle) != napi_ok)
+		return type_error(env, usage);
+	struct tc_job j = {
+		.netns = t == napi_null ? NULL : netns,
+		.ifname = ifname,
+		.hook = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS,
+		.prog_fd = fd,
+		.priority = prio,
+		.handle = handle,
+		.rc = 0,
+	};
+	if (j.netns == NULL) {
+		tc_attach_job(&j);
+	} else {
+		pthread_t th;
+		int rc = pthread_create(&th, NULL, tc_attach_job, &j);
+		if (rc != 0)
+			return fail(env, rc);
+		pthread_join(th, NULL);
+	}
+	return j.rc < 0 ? fail(env, j.rc) : num(env, 0);
+}
+
 /* --- ring buffers --- */
 
 struct ring {
@@ -673,7 +799,7 @@ static napi_value js_ring_open(napi_env env, napi_callback_info info)
 	}
 	r->poll.data = r;
 	/* From here a failure closes the poll handle; closed = 3 makes its callback free r. */
-	if (batch_start(env, &r->batch, argv[1], argv[2], "csw_bpf_ring", REC_HDR + sizeof(struct csw_drop_event), 8) < 0) {
+	if (batch_start(env, &r->batch, argv[1], argv[2], "csw_bpf_ring", RING_MIN_BUF, 8) < 0) {
 		r->closed = 3;
 		uv_close((uv_handle_t *)&r->poll, on_ring_closed);
 		return NULL;
@@ -730,7 +856,7 @@ static napi_value js_ring_close(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
-/* --- the kernel's BTF and this build's layouts --- */
+/* --- the kernel's BTF --- */
 
 /* enumValues(btfPath | null, name) -> [[name, value], ...] | -errno (null: the running kernel's) */
 static napi_value js_enum_values(napi_env env, napi_callback_info info)
@@ -764,117 +890,6 @@ static napi_value js_enum_values(napi_env env, napi_callback_info info)
 		napi_set_element(env, out, i, pair);
 	}
 	btf__free(btf);
-	return out;
-}
-
-static void set_num(napi_env env, napi_value obj, const char *key, double v)
-{
-	napi_set_named_property(env, obj, key, num(env, v));
-}
-
-#define FIELD(o, type, f) set_num(env, o, #f, offsetof(struct type, f))
-
-/* layout() -> sizes, offsets and constants of bpf/shared/drops.h as this compiler laid them out */
-static napi_value js_layout(napi_env env, napi_callback_info info)
-{
-	(void)info;
-	napi_value out, ev, flow, cfg, st, k;
-	napi_create_object(env, &out);
-	napi_create_object(env, &ev);
-	napi_create_object(env, &flow);
-	napi_create_object(env, &cfg);
-	napi_create_object(env, &st);
-	napi_create_object(env, &k);
-
-	set_num(env, ev, "size", sizeof(struct csw_drop_event));
-	FIELD(ev, csw_drop_event, ts_ns);
-	FIELD(ev, csw_drop_event, reason);
-	FIELD(ev, csw_drop_event, netns);
-	FIELD(ev, csw_drop_event, ifindex);
-	FIELD(ev, csw_drop_event, len);
-	FIELD(ev, csw_drop_event, vni);
-	FIELD(ev, csw_drop_event, flags);
-	FIELD(ev, csw_drop_event, proto);
-	FIELD(ev, csw_drop_event, dns_len);
-	FIELD(ev, csw_drop_event, ifname);
-	FIELD(ev, csw_drop_event, flow);
-	FIELD(ev, csw_drop_event, tunnel);
-	FIELD(ev, csw_drop_event, dns);
-
-	set_num(env, flow, "size", sizeof(struct csw_flow));
-	FIELD(flow, csw_flow, family);
-	FIELD(flow, csw_flow, l4);
-	FIELD(flow, csw_flow, sport);
-	FIELD(flow, csw_flow, dport);
-	FIELD(flow, csw_flow, pad0);
-	FIELD(flow, csw_flow, saddr);
-	FIELD(flow, csw_flow, daddr);
-
-	set_num(env, cfg, "size", sizeof(struct csw_drop_cfg));
-	FIELD(cfg, csw_drop_cfg, event_reasons);
-	FIELD(cfg, csw_drop_cfg, vxlan_port);
-	FIELD(cfg, csw_drop_cfg, dns_port);
-	FIELD(cfg, csw_drop_cfg, event_scope);
-	FIELD(cfg, csw_drop_cfg, pad0);
-	FIELD(cfg, csw_drop_cfg, wakeup_bytes);
-
-	set_num(env, st, "size", sizeof(struct csw_drop_stats));
-	FIELD(st, csw_drop_stats, drops);
-	FIELD(st, csw_drop_stats, events);
-	FIELD(st, csw_drop_stats, lost);
-	FIELD(st, csw_drop_stats, unparsed);
-	FIELD(st, csw_drop_stats, dns_short);
-
-	set_num(env, k, "countsSize", sizeof(struct csw_drop_counts));
-	set_num(env, k, "reasonSlots", CSW_DROP_REASON_SLOTS);
-	set_num(env, k, "protos", CSW_DROP_PROTOS);
-	set_num(env, k, "ports", CSW_DROP_PORTS);
-	set_num(env, k, "dnsBytes", CSW_DNS_BYTES);
-	set_num(env, k, "evFlow", CSW_EV_FLOW);
-	set_num(env, k, "evTunnel", CSW_EV_TUNNEL);
-	set_num(env, k, "evDecapped", CSW_EV_DECAPPED);
-	set_num(env, k, "evDns", CSW_EV_DNS);
-	set_num(env, k, "evFragment", CSW_EV_FRAGMENT);
-	set_num(env, k, "evPorts", CSW_EV_PORTS);
-	set_num(env, k, "evVni", CSW_EV_VNI);
-	set_num(env, k, "scopeDnsOrVxlan", CSW_SCOPE_DNS_OR_VXLAN);
-	set_num(env, k, "scopeAll", CSW_SCOPE_ALL);
-	set_num(env, k, "protoVxlan", CSW_PROTO_VXLAN);
-	set_num(env, k, "protoUdp", CSW_PROTO_UDP);
-
-	napi_value fcfg, fkey, fval, fst;
-	napi_create_object(env, &fcfg);
-	napi_create_object(env, &fkey);
-	napi_create_object(env, &fval);
-	napi_create_object(env, &fst);
-	set_num(env, fcfg, "size", sizeof(struct csw_filter_cfg));
-	FIELD(fcfg, csw_filter_cfg, vxlan_port);
-	FIELD(fcfg, csw_filter_cfg, dns_port);
-	FIELD(fcfg, csw_filter_cfg, snaplen);
-	FIELD(fcfg, csw_filter_cfg, flags);
-	set_num(env, fkey, "size", sizeof(struct csw_vtep_key));
-	FIELD(fkey, csw_vtep_key, ifindex);
-	FIELD(fkey, csw_vtep_key, family);
-	FIELD(fkey, csw_vtep_key, dir);
-	FIELD(fkey, csw_vtep_key, pad0);
-	FIELD(fkey, csw_vtep_key, addr);
-	set_num(env, fval, "size", sizeof(struct csw_vtep_value));
-	FIELD(fval, csw_vtep_value, packets);
-	FIELD(fval, csw_vtep_value, bytes);
-	set_num(env, fst, "size", sizeof(struct csw_filter_stats));
-	set_num(env, fst, "count", CSW_FILTER_STATS);
-	set_num(env, fst, "ports", CSW_FILTER_PORTS);
-	set_num(env, fst, "copyVxlan", CSW_FILTER_COPY_VXLAN);
-	napi_set_named_property(env, out, "filterCfg", fcfg);
-	napi_set_named_property(env, out, "vtepKey", fkey);
-	napi_set_named_property(env, out, "vtepValue", fval);
-	napi_set_named_property(env, out, "filterStats", fst);
-
-	napi_set_named_property(env, out, "event", ev);
-	napi_set_named_property(env, out, "flow", flow);
-	napi_set_named_property(env, out, "cfg", cfg);
-	napi_set_named_property(env, out, "stats", st);
-	napi_set_named_property(env, out, "constants", k);
 	return out;
 }
 
@@ -932,7 +947,9 @@ static napi_value init(napi_env env, napi_value exports)
 		FN("ringClipped", js_ring_clipped),
 		FN("ringClose", js_ring_close),
 		FN("enumValues", js_enum_values),
-		FN("layout", js_layout),
+		FN("pin", js_pin),
+		FN("objGet", js_obj_get),
+		FN("tcAttach", js_tc_attach),
 		FN("possibleCpus", js_possible_cpus),
 		FN("log", js_log),
 		FN("version", js_version),

@@ -2,9 +2,10 @@
 # The container image's build steps. The Dockerfile's build stage runs exactly this script, and so
 # does CI (test/deploy/image.test.ts), so the image recipe is exercised where no container engine
 # exists. It compiles from source, in the checkout:
-#   the TypeScript (tsc), the BPF objects (bpf/, CO-RE: vmlinux.h from VMLINUX_BTF, default
-#   /sys/kernel/btf/vmlinux, the build machine's kernel; the object then loads on any kernel with
-#   BTF) and the N-API addons (native/, against Node's own headers),
+#   the BPF objects (bpf/, CO-RE: vmlinux.h from VMLINUX_BTF, default /sys/kernel/btf/vmlinux,
+#   the build machine's kernel; the object then loads on any kernel with BTF), the TypeScript
+#   layouts from their BTF (scripts/bpf-gen.js, src/bpf/generated), the TypeScript (tsc) and the
+#   N-API addons (native/, against Node's own headers), in the order `npm run build` runs them,
 # then stages into DEST what the runtime stage copies, and nothing else:
 #   DEST/bin/csumwatch  DEST/package.json  DEST/node_modules (production dependencies only)
 #   DEST/dist/src  DEST/dist/native/*.node  DEST/dist/bpf/*.bpf.o
@@ -26,8 +27,9 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
-npx tsc -p tsconfig.json
 make -s -C bpf
+node scripts/bpf-gen.js
+npx tsc -p tsconfig.json
 make -s -C native
 
 rm -rf "$dest"

@@ -4,10 +4,11 @@
  *
  * The tracer counts every packet the kernel frees as dropped, by drop reason and protocol, in
  * a per-CPU array (struct csw_drop_counts), and sends one struct csw_drop_event per packet on
- * a ring buffer for the reasons user space selects in struct csw_drop_cfg. src/capture/ebpf.ts
- * mirrors these layouts; test/capture/ebpf-layout.test.ts checks the mirror against sizeof and
- * offsetof from the native addon, which compiles this same header. Every field has a fixed
- * width, all padding is explicit, and there are no bitfields.
+ * a ring buffer for the reasons user space selects in struct csw_drop_cfg. The TypeScript side
+ * reads these layouts and constants from the built object's BTF (scripts/bpf-gen.js writes
+ * src/bpf/generated/drops.ts), so constants user space needs are enums, not #defines, and
+ * drops.bpf.c names every type here with CSW_BTF_TYPE. Every field has a fixed width, all
+ * padding is explicit, and there are no bitfields.
  */
 #ifndef CSW_SHARED_DROPS_H
 #define CSW_SHARED_DROPS_H
@@ -17,8 +18,12 @@
  * renumbered between releases). Values below CSW_DROP_REASON_SLOTS - 1 each own a slot; the
  * last slot holds every other value, including subsystem reasons (high 16 bits set).
  */
-#define CSW_DROP_REASON_SLOTS 256
-#define CSW_DROP_REASON_OTHER (CSW_DROP_REASON_SLOTS - 1)
+enum csw_drop_limits {
+	CSW_DROP_REASON_SLOTS = 256,
+	CSW_DROP_REASON_OTHER = CSW_DROP_REASON_SLOTS - 1,
+	CSW_DROP_PORTS = 4,  /* VXLAN and DNS ports each in struct csw_drop_cfg */
+	CSW_DNS_BYTES = 128, /* a power of 2; up to CSW_DNS_BYTES - 1 bytes are copied */
+};
 
 /* The protocol of a dropped packet, as the tracer classifies it. */
 enum csw_drop_proto {
@@ -53,8 +58,6 @@ enum csw_drop_scope {
 	CSW_SCOPE_ALL = 1,          /* every packet dropped for a selected reason */
 };
 
-#define CSW_DROP_PORTS 4
-
 /* Configuration written by user space before it attaches the tracer (array, one entry, key 0). */
 struct csw_drop_cfg {
 	__u32 event_reasons[CSW_DROP_REASON_SLOTS / 32]; /* bitmap over reason slots */
@@ -80,17 +83,16 @@ struct csw_flow {
 	__u8 daddr[16];
 };
 
-/* Event flags. */
-#define CSW_EV_FLOW 0x01      /* flow is valid */
-#define CSW_EV_TUNNEL 0x02    /* tunnel is valid: the packet was or had been VXLAN */
-#define CSW_EV_DECAPPED 0x04  /* dropped after decapsulation; tunnel read from the headroom */
-#define CSW_EV_DNS 0x08       /* dns holds the first dns_len bytes of a DNS message */
-#define CSW_EV_FRAGMENT 0x10  /* a non-first IP fragment: no ports */
-#define CSW_EV_PORTS 0x20     /* flow.sport and flow.dport are valid */
-#define CSW_EV_VNI 0x40       /* vni is valid (after forwarding, an L2 rewrite may overwrite it) */
-
-/* A power of 2; up to CSW_DNS_BYTES - 1 bytes are copied. */
-#define CSW_DNS_BYTES 128
+/* Event flags (csw_drop_event.flags). */
+enum csw_drop_event_flag {
+	CSW_EV_FLOW = 0x01,      /* flow is valid */
+	CSW_EV_TUNNEL = 0x02,    /* tunnel is valid: the packet was or had been VXLAN */
+	CSW_EV_DECAPPED = 0x04,  /* dropped after decapsulation; tunnel read from the headroom */
+	CSW_EV_DNS = 0x08,       /* dns holds the first dns_len bytes of a DNS message */
+	CSW_EV_FRAGMENT = 0x10,  /* a non-first IP fragment: no ports */
+	CSW_EV_PORTS = 0x20,     /* flow.sport and flow.dport are valid */
+	CSW_EV_VNI = 0x40,       /* vni is valid (after forwarding, an L2 rewrite may overwrite it) */
+};
 
 /*
  * One dropped packet. flow is the packet the drop is about: the encapsulated one for VXLAN

@@ -6,18 +6,22 @@
  * per (interface, direction, remote VTEP) in a per-CPU hash (struct csw_vtep_key ->
  * struct csw_vtep_value), and passes to user space only the packets that must be judged there:
  * DNS (plain, or inside VXLAN) and VXLAN packets that are suspect on their face. Everything else
- * is counted and never copied. src/capture/kfilter.ts mirrors these layouts;
- * test/capture/ebpf-layout.test.ts checks the mirror against sizeof and offsetof from the native
- * addon, which compiles this same header. Every field has a fixed width, all padding is explicit,
- * and there are no bitfields.
+ * is counted and never copied. The TypeScript side reads these layouts and constants from the
+ * built object's BTF (scripts/bpf-gen.js writes src/bpf/generated/filter.ts), so constants user
+ * space needs are enums, and filter.bpf.c names every type here with CSW_BTF_TYPE. Every field
+ * has a fixed width, all padding is explicit, and there are no bitfields.
  */
 #ifndef CSW_SHARED_FILTER_H
 #define CSW_SHARED_FILTER_H
 
-#define CSW_FILTER_PORTS 8
+enum csw_filter_limits {
+	CSW_FILTER_PORTS = 8, /* VXLAN and DNS ports each in struct csw_filter_cfg */
+};
 
 /* csw_filter_cfg.flags */
-#define CSW_FILTER_COPY_VXLAN 0x1 /* copy every VXLAN packet (--vtep-packets all) */
+enum csw_filter_flag {
+	CSW_FILTER_COPY_VXLAN = 0x1, /* copy every VXLAN packet (--vtep-packets all) */
+};
 
 /* Configuration written by user space before any socket uses the filter (array, key 0). */
 struct csw_filter_cfg {
@@ -28,14 +32,16 @@ struct csw_filter_cfg {
 };
 
 /* Directions (csw_vtep_key.dir), from the kernel's packet type. */
-#define CSW_DIR_RX 0
-#define CSW_DIR_TX 1
+enum csw_vtep_dir {
+	CSW_DIR_RX = 0,
+	CSW_DIR_TX = 1,
+};
 
 /* A remote VTEP as one interface sees it in one direction. */
 struct csw_vtep_key {
 	__u32 ifindex;  /* the device the packet was seen on */
 	__u8 family;    /* 4 or 6 */
-	__u8 dir;       /* CSW_DIR_* */
+	__u8 dir;       /* enum csw_vtep_dir */
 	__u16 pad0;
 	__u8 addr[16];  /* the outer source (received) or destination (sent); IPv4 in the first 4 */
 };

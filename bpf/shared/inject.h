@@ -2,10 +2,11 @@
 /*
  * inject.h: what the lab's fault injector (inject.bpf.c) shares with user space.
  *
- * Both structs are array map values with one entry (key 0). User space writes the config with
- * `bpftool map update` and reads the counters with `bpftool map dump`; src/lab/inject.ts mirrors
- * the layout, and test/lab/inject-layout.test.ts checks that mirror against this object's BTF.
- * Every field has a fixed width and all padding is explicit.
+ * Both structs are array map values with one entry (key 0), pinned by the lab; src/lab/inject.ts
+ * writes the config and reads the counters through src/bpf. The TypeScript side reads these
+ * layouts and constants from the built object's BTF (scripts/bpf-gen.js writes
+ * src/bpf/generated/inject.ts), so constants are enums, and inject.bpf.c names every type here
+ * with CSW_BTF_TYPE. Every field has a fixed width and all padding is explicit.
  */
 #ifndef CSW_SHARED_INJECT_H
 #define CSW_SHARED_INJECT_H
@@ -27,7 +28,9 @@ enum csw_inject_direction {
 	CSW_INJECT_DIR_FROM = 2, /* inner source port equals inner_port (DNS responses) */
 };
 
-#define CSW_INJECT_PPM_ALL 1000000
+enum csw_inject_limits {
+	CSW_INJECT_PPM_ALL = 1000000, /* csw_inject_cfg.ppm that damages every matched packet */
+};
 
 struct csw_inject_cfg {
 	__u32 mode;            /* enum csw_inject_mode */

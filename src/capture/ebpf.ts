@@ -1,6 +1,6 @@
-// The kernel drop tracer (bpf/drops.bpf.c) from user space, through the agent's libbpf binding
-// (native/bpf.c): loading and attaching it, configuring it, reading its per-CPU counters and its
-// ring buffer of drop events. Every decision is made here; the binding returns -errno.
+// The kernel drop tracer (bpf/drops.bpf.c) from user space, through the BPF layer (src/bpf/):
+// loading and attaching it, configuring it, reading its per-CPU counters and its ring buffer of
+// drop events. Every decision is made here; the layer turns the addon's -errno into errors.
 //
 // Attach: tp_btf/kfree_skb (BTF-typed tracepoint) where the kernel allows it, else the raw
 // tracepoint. Where neither loads (no BTF, no privileges, an old kernel) the caller falls back to
@@ -10,79 +10,39 @@
 // Drop-reason names come from the running kernel's BTF (enum skb_drop_reason): the numbers
 // differ between kernel releases, and new reasons appear.
 //
-// The layouts below mirror bpf/shared/drops.h; test/capture/ebpf-layout.test.ts checks them
-// against the addon, which is compiled with that header. Values are read little-endian, the
-// byte order of every host the agent is built for (x86-64, arm64); open() refuses others.
+// The layouts below are bpf/shared/drops.h as the built object's BTF has it
+// (src/bpf/generated/drops.ts, written by the build). Values are read little-endian, the byte
+// order of every host the agent is built for (x86-64, arm64); open() refuses others.
 
 import { constants as osConstants, endianness } from 'node:os';
-import path from 'node:path';
-import { requireAddon } from './addon';
+import { BpfBinding, bpfBinding, BpfError, BpfUnavailableError, check, UNAVAILABLE } from '../bpf/binding';
+import { BpfLink, BpfMap, BpfObject, objectPath, RingReader } from '../bpf/object';
+import * as G from '../bpf/generated/drops';
 
-export interface BpfBinding {
-  open(file: string, btfPath: string | null): object | number;
-  close(obj: object): void;
-  setAutoload(obj: object, program: string, load: boolean): number;
-  setMaxEntries(obj: object, map: string, entries: number): number;
-  load(obj: object): number;
-  mapFd(obj: object, map: string): number;
-  recursionMisses(obj: object, program: string): number;
-  attach(obj: object, program: string): object | number;
-  detach(link: object): void;
-  lookup(fd: number, key: Buffer, value: Buffer): number;
-  update(fd: number, key: Buffer, value: Buffer, flags: number): number;
-  mapInfo(fd: number): [number, number, number, number] | number;
-  /** Every element of a hash map: keys and values packed, as many as fit; the count or -errno. */
-  dump(fd: number, keys: Buffer, values: Buffer): number;
-  progFd(obj: object, program: string): number;
-  /**
-   * BPF_PROG_TEST_RUN: runs the program over data `repeat` times in the kernel; [retval, ns per
-   * run] or -errno. ifindex > 0: an XDP program, with that device as where the frame came in;
-   * flags 2 (BPF_F_TEST_XDP_LIVE_FRAMES): each frame really leaves by its verdict. Blocks.
-   */
-  testRun(progFd: number, data: Buffer, repeat: number, flags: number, ifindex: number, batchSize: number): [number, number] | number;
-  ringOpen(fd: number, buf: Buffer, cb: (records: number, bytesOrError: number | string) => void): object | number;
-  ringConsume(ring: object): number;
-  ringClipped(ring: object): number;
-  ringClose(ring: object): void;
-  enumValues(btfPath: string | null, name: string): Array<[string, number]> | number;
-  layout(): NativeLayout;
-  possibleCpus(): number;
-  log(): string;
-  version(): string;
-}
-
-export interface NativeLayout {
-  filterCfg: Record<string, number>;
-  vtepKey: Record<string, number>;
-  vtepValue: Record<string, number>;
-  filterStats: Record<string, number>;
-  event: Record<string, number>;
-  flow: Record<string, number>;
-  cfg: Record<string, number>;
-  stats: Record<string, number>;
-  constants: Record<string, number>;
-}
+export { BpfBinding, bpfBinding, BpfError, BpfUnavailableError, check };
 
 /** struct csw_drop_event */
-export const EVENT_LAYOUT = {
-  size: 256, ts_ns: 0, reason: 8, netns: 12, ifindex: 16, len: 20, vni: 24, flags: 28, proto: 30, dns_len: 31,
-  ifname: 32, flow: 48, tunnel: 88, dns: 128,
-} as const;
+export const EVENT_LAYOUT = G.csw_drop_event;
 /** struct csw_flow */
-export const FLOW_LAYOUT = { size: 40, family: 0, l4: 1, sport: 2, dport: 4, pad0: 6, saddr: 8, daddr: 24 } as const;
+export const FLOW_LAYOUT = G.csw_flow;
 /** struct csw_drop_cfg */
-export const CFG_LAYOUT = { size: 56, event_reasons: 0, vxlan_port: 32, dns_port: 40, event_scope: 48, pad0: 49, wakeup_bytes: 52 } as const;
+export const CFG_LAYOUT = G.csw_drop_cfg;
 /** struct csw_drop_stats */
-export const STATS_LAYOUT = { size: 40, drops: 0, events: 8, lost: 16, unparsed: 24, dns_short: 32 } as const;
+export const STATS_LAYOUT = G.csw_drop_stats;
+const L = G.csw_drop_limits;
+const F = G.csw_drop_event_flag;
 export const DROP_CONSTANTS = {
-  countsSize: 16384, reasonSlots: 256, protos: 8, ports: 4, dnsBytes: 128,
-  evFlow: 0x01, evTunnel: 0x02, evDecapped: 0x04, evDns: 0x08, evFragment: 0x10, evPorts: 0x20, evVni: 0x40,
-  scopeDnsOrVxlan: 0, scopeAll: 1, protoVxlan: 7, protoUdp: 3,
+  countsSize: G.csw_drop_counts.size, reasonSlots: L.CSW_DROP_REASON_SLOTS, protos: G.csw_drop_proto.CSW_DROP_PROTOS,
+  ports: L.CSW_DROP_PORTS, dnsBytes: L.CSW_DNS_BYTES,
+  evFlow: F.CSW_EV_FLOW, evTunnel: F.CSW_EV_TUNNEL, evDecapped: F.CSW_EV_DECAPPED, evDns: F.CSW_EV_DNS,
+  evFragment: F.CSW_EV_FRAGMENT, evPorts: F.CSW_EV_PORTS, evVni: F.CSW_EV_VNI,
+  scopeDnsOrVxlan: G.csw_drop_scope.CSW_SCOPE_DNS_OR_VXLAN, scopeAll: G.csw_drop_scope.CSW_SCOPE_ALL,
+  protoVxlan: G.csw_drop_proto.CSW_PROTO_VXLAN, protoUdp: G.csw_drop_proto.CSW_PROTO_UDP,
 } as const;
 
 export const REASON_SLOTS = DROP_CONSTANTS.reasonSlots;
 /** The slot of reason values past the others (and subsystem reasons). */
-export const REASON_OTHER = REASON_SLOTS - 1;
+export const REASON_OTHER = L.CSW_DROP_REASON_OTHER;
 /** enum csw_drop_proto, in order: the `proto` label. */
 export const DROP_PROTOS = ['other', 'arp', 'ip', 'udp', 'tcp', 'icmp', 'icmpv6', 'vxlan'] as const;
 export const EV_FLOW = DROP_CONSTANTS.evFlow;
@@ -95,8 +55,8 @@ export const EV_VNI = DROP_CONSTANTS.evVni;
 
 /** The two programs in drops.bpf.o, by attach type; the metric's `program` label is the section. */
 export const PROGRAMS = {
-  tp_btf: { name: 'csw_kfree_skb_btf', section: 'tp_btf/kfree_skb' },
-  raw_tp: { name: 'csw_kfree_skb_raw', section: 'raw_tp/kfree_skb' },
+  tp_btf: { name: G.programs.csw_kfree_skb_btf, section: 'tp_btf/kfree_skb' },
+  raw_tp: { name: G.programs.csw_kfree_skb_raw, section: 'raw_tp/kfree_skb' },
 } as const;
 export type AttachType = keyof typeof PROGRAMS;
 
@@ -110,61 +70,9 @@ export const DEFAULT_EVENT_REASONS: readonly string[] = [
   'ipv6disabled', 'ipv6_bad_exthdr', 'unhandled_proto', 'tc_ingress', 'tc_egress', 'xdp',
 ];
 
-export class BpfError extends Error {
-  readonly code: string = 'CSW_ERR_BPF';
-  /**
-   * op: what was being done; errno: positive errno (0 if none); log: libbpf's messages, which
-   * hold the verifier's reasons when a load is refused.
-   */
-  constructor(readonly op: string, readonly errno: number, readonly log = '') {
-    super(`${op}: ${errnoText(errno)}`);
-  }
-}
-
-/** The kernel, its BTF or the process's privileges lack what the tracer needs: fall back. */
-export class BpfUnavailableError extends BpfError {
-  override readonly code: string = 'CSW_ERR_BPF_UNAVAILABLE';
-}
-
-const ENOTSUPP = 524; // the kernel's internal "not supported", which does reach user space
-const UNAVAILABLE = new Set([
-  osConstants.errno.EPERM, osConstants.errno.ENOENT, osConstants.errno.ENOSYS, osConstants.errno.EOPNOTSUPP,
-  osConstants.errno.ESRCH, osConstants.errno.ENOTSUP, ENOTSUPP,
-]);
-
-function errnoText(errno: number): string {
-  if (errno === 0) return 'failed';
-  if (errno === ENOTSUPP) return 'ENOTSUPP (operation not supported by this kernel)';
-  for (const [name, v] of Object.entries(osConstants.errno)) if (v === errno) return name;
-  return `errno ${errno}`;
-}
-
-let binding: BpfBinding | null = null;
-
-/** The addon, loaded once; a BpfUnavailableError says how to build it when it is missing. */
-export function bpfBinding(): BpfBinding {
-  binding ??= requireAddon<BpfBinding>('csw_bpf', (file, reason) => {
-    const e = new BpfUnavailableError(`loading the BPF addon ${file}`, 0);
-    e.message = `${e.op}: ${reason}`;
-    return e;
-  });
-  return binding;
-}
-
 /** The built kernel object. */
 export function defaultObjectPath(): string {
-  return path.join(__dirname, '..', '..', 'bpf', 'drops.bpf.o');
-}
-
-/** Throws the error for a negative return value of op; returns v otherwise. */
-export function check<T>(b: BpfBinding, op: string, v: T | number): T {
-  if (typeof v === 'number' && v < 0) {
-    const errno = -v;
-    const log = b.log().trim();
-    const E = UNAVAILABLE.has(errno) ? BpfUnavailableError : BpfError;
-    throw new E(op, errno, log);
-  }
-  return v as T;
+  return objectPath('drops');
 }
 
 /**
@@ -234,21 +142,19 @@ export const NO_STATS: Readonly<TracerStats> = { drops: 0, events: 0, lost: 0, u
 /** Called for every event; ev is a view valid only during the call. */
 export type DropHandler = (ev: DropEvent) => void;
 
-const ZERO_KEY = Buffer.alloc(4);
 /** The ring buffer's size in drops.bpf.c. */
-export const DEFAULT_RING_BYTES = 1 << 20;
+export const DEFAULT_RING_BYTES = G.maps.csw_drop_events.maxEntries;
 
 /** The tracer, loaded and attached. close() detaches it. */
 export class DropTracer {
   readonly attachType: AttachType;
-  private readonly b: BpfBinding;
-  private obj: object | null;
-  private link: object | null;
-  /** The ring, with the batch buffer the addon writes into: referenced here while it is open. */
-  private ring: { handle: object; buf: Buffer; timer: NodeJS.Timeout } | null = null;
-  private readonly countsFd: number;
-  private readonly statsFd: number;
-  private readonly eventsFd: number;
+  private obj: BpfObject | null;
+  private link: BpfLink | null;
+  /** The ring and the timer that drains it: here while it is open. */
+  private ring: { reader: RingReader; timer: NodeJS.Timeout } | null = null;
+  private readonly counts: BpfMap;
+  private readonly statsMap: BpfMap;
+  private readonly events: BpfMap;
   private readonly countsBuf: Buffer;
   private readonly statsBuf: Buffer;
   private readonly cpus: number;
@@ -256,7 +162,7 @@ export class DropTracer {
   private onError: (msg: string) => void = () => {};
   /** Events cut short in the batch buffer (never expected: it holds many events). */
   get clipped(): number {
-    return this.ring ? this.b.ringClipped(this.ring.handle) : 0;
+    return this.ring ? this.ring.reader.clipped : 0;
   }
 
   /**
@@ -280,27 +186,24 @@ export class DropTracer {
     throw last;
   }
 
-  private constructor(o: TracerOptions, t: AttachType, b: BpfBinding) {
-    this.b = b;
+  private constructor(o: TracerOptions, t: AttachType, private readonly b: BpfBinding) {
     this.attachType = t;
-    b.log();
-    const file = o.object ?? defaultObjectPath();
-    const obj = check<object>(b, `opening ${file}`, b.open(file, o.btfPath ?? null));
+    const obj = BpfObject.open(o.object ?? defaultObjectPath(), o.btfPath ?? null, b);
     this.obj = obj;
     this.link = null;
     try {
-      for (const [k, p] of Object.entries(PROGRAMS)) check(b, `choosing ${p.section}`, b.setAutoload(obj, p.name, k === t));
-      if (o.ringBytes !== undefined) check(b, 'sizing the ring buffer', b.setMaxEntries(obj, 'csw_drop_events', o.ringBytes));
-      check(b, `loading ${PROGRAMS[t].section}`, b.load(obj));
-      this.countsFd = check<number>(b, 'finding csw_drop_counts', b.mapFd(obj, 'csw_drop_counts'));
-      this.statsFd = check<number>(b, 'finding csw_drop_stats', b.mapFd(obj, 'csw_drop_stats'));
-      this.eventsFd = check<number>(b, 'finding csw_drop_events', b.mapFd(obj, 'csw_drop_events'));
-      const cfgFd = check<number>(b, 'finding csw_drop_cfg', b.mapFd(obj, 'csw_drop_cfg'));
-      this.cpus = check<number>(b, 'counting possible CPUs', b.possibleCpus());
-      this.countsBuf = Buffer.alloc(DROP_CONSTANTS.countsSize * this.cpus);
-      this.statsBuf = Buffer.alloc(STATS_LAYOUT.size * this.cpus);
-      check(b, 'configuring the tracer', b.update(cfgFd, ZERO_KEY, encodeTracerConfig(o), 0));
-      this.link = check<object>(b, `attaching ${PROGRAMS[t].section}`, b.attach(obj, PROGRAMS[t].name));
+      for (const [k, p] of Object.entries(PROGRAMS)) obj.setAutoload(p.name, k === t, `choosing ${p.section}`);
+      if (o.ringBytes !== undefined) obj.setMaxEntries(G.maps.csw_drop_events.name, o.ringBytes, 'sizing the ring buffer');
+      obj.load(`loading ${PROGRAMS[t].section}`);
+      this.counts = obj.map(G.maps.csw_drop_counts.name);
+      this.statsMap = obj.map(G.maps.csw_drop_stats.name);
+      this.events = obj.map(G.maps.csw_drop_events.name);
+      const cfg = obj.map(G.maps.csw_drop_cfg.name);
+      this.cpus = this.counts.cpus;
+      this.countsBuf = this.counts.valueBuffer();
+      this.statsBuf = this.statsMap.valueBuffer();
+      cfg.update(encodeTracerConfig(o), undefined, 0, 'configuring the tracer');
+      this.link = obj.attach(PROGRAMS[t].name, `attaching ${PROGRAMS[t].section}`);
     } catch (err) {
       this.close();
       throw err;
@@ -314,52 +217,38 @@ export class DropTracer {
   /**
    * Starts reading events: onEvent for each, onError when the ring fails. The ring is drained
    * when the kernel wakes the reader (wakeupBytes wait) and every drainMs. The batch buffer
-   * stays referenced here for as long as the ring is open.
+   * stays referenced for as long as the ring is open.
    */
   start(onEvent: DropHandler, onError: (msg: string) => void, drainMs = 100, batchBytes = 1 << 18): void {
     this.onError = onError;
     if (this.ring || !this.obj) return;
-    const buf = Buffer.alloc(batchBytes);
     const view = this.view;
-    const handle = check<object>(this.b, 'opening the ring buffer', this.b.ringOpen(this.eventsFd, buf, (records, bytes) => {
-      if (records < 0) {
-        onError(String(bytes));
-        return;
+    const reader = new RingReader(this.b, this.events, (buf, off, len) => {
+      if (len >= EVENT_LAYOUT.size) {
+        view.set(buf, off);
+        onEvent(view);
       }
-      let off = 0;
-      for (let i = 0; i < records && off + 8 <= (bytes as number); i++) {
-        const len = buf.readUInt32LE(off);
-        const data = off + 8;
-        if (data + len > (bytes as number)) break;
-        if (len >= EVENT_LAYOUT.size) {
-          view.set(buf, data);
-          onEvent(view);
-        }
-        off = data + ((len + 7) & ~7);
-      }
-    }));
+    }, (msg) => this.onError(msg), batchBytes);
     const timer = setInterval(() => this.poll(), drainMs);
     timer.unref();
-    this.ring = { handle, buf, timer };
+    this.ring = { reader, timer };
   }
 
   /** Drains the ring now (a timer calls it too); a failure goes to start()'s onError. */
   poll(): void {
-    if (!this.ring) return;
-    const n = this.b.ringConsume(this.ring.handle);
-    // EBUSY: called from inside an event handler, while the ring is being drained already.
-    if (n < 0 && n !== -osConstants.errno.EBUSY) this.onError(`reading the ring buffer: ${errnoText(-n)}`);
+    this.ring?.reader.poll();
   }
 
   /** Adds the per-CPU drop counts into out[slot * DROP_PROTOS.length + proto] (out is zeroed first). */
   readCounts(out: Float64Array): void {
     if (!this.obj) throw new BpfError('reading csw_drop_counts of a closed tracer', osConstants.errno.EBADF);
     out.fill(0);
-    check(this.b, 'reading csw_drop_counts', this.b.lookup(this.countsFd, ZERO_KEY, this.countsBuf));
+    this.counts.lookup(this.countsBuf);
     const n = REASON_SLOTS * DROP_PROTOS.length;
     const words = new BigUint64Array(this.countsBuf.buffer, this.countsBuf.byteOffset, this.countsBuf.length / 8);
+    const stride = this.counts.slotSize / 8;
     for (let c = 0; c < this.cpus; c++) {
-      const base = c * n;
+      const base = c * stride;
       for (let i = 0; i < n; i++) {
         const v = words[base + i];
         if (v !== 0n) out[i] += Number(v);
@@ -369,18 +258,18 @@ export class DropTracer {
 
   readStats(): TracerStats {
     if (!this.obj) throw new BpfError('reading csw_drop_stats of a closed tracer', osConstants.errno.EBADF);
-    check(this.b, 'reading csw_drop_stats', this.b.lookup(this.statsFd, ZERO_KEY, this.statsBuf));
+    this.statsMap.lookup(this.statsBuf);
     const s: TracerStats = { ...NO_STATS };
     const u64 = (o: number) => Number(this.statsBuf.readBigUInt64LE(o));
     for (let c = 0; c < this.cpus; c++) {
-      const o = c * STATS_LAYOUT.size;
+      const o = c * this.statsMap.slotSize;
       s.drops += u64(o + STATS_LAYOUT.drops);
       s.events += u64(o + STATS_LAYOUT.events);
       s.lost += u64(o + STATS_LAYOUT.lost);
       s.unparsed += u64(o + STATS_LAYOUT.unparsed);
       s.dnsShort += u64(o + STATS_LAYOUT.dns_short);
     }
-    s.missed = check<number>(this.b, 'reading the program\'s recursion misses', this.b.recursionMisses(this.obj, PROGRAMS[this.attachType].name));
+    s.missed = this.obj.recursionMisses(PROGRAMS[this.attachType].name, 'reading the program\'s recursion misses');
     return s;
   }
 
@@ -388,12 +277,12 @@ export class DropTracer {
   close(): void {
     if (this.ring) {
       clearInterval(this.ring.timer);
-      this.b.ringClose(this.ring.handle);
+      this.ring.reader.close();
     }
     this.ring = null;
-    if (this.link) this.b.detach(this.link);
+    this.link?.detach();
     this.link = null;
-    if (this.obj) this.b.close(this.obj);
+    this.obj?.close();
     this.obj = null;
   }
 }

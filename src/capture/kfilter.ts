@@ -7,24 +7,27 @@
 // CAP_SYS_ADMIN). Where it cannot load, the agent falls back to libpcap with a classic filter
 // (src/capture/filter.ts), and every VXLAN packet is copied to user space again.
 //
-// The layouts below mirror bpf/shared/filter.h; test/capture/ebpf-layout.test.ts checks them
-// against the addon, which is compiled with that header.
+// The layouts below are bpf/shared/filter.h as the built object's BTF has it
+// (src/bpf/generated/filter.ts, written by the build); everything goes through src/bpf/.
 
 import { constants as osConstants, endianness } from 'node:os';
-import path from 'node:path';
-import { BpfBinding, bpfBinding, BpfUnavailableError, check } from './ebpf';
+import { BpfBinding, bpfBinding, BpfUnavailableError } from '../bpf/binding';
+import { BpfMap, BpfObject, objectPath } from '../bpf/object';
+import * as G from '../bpf/generated/filter';
 
 /** struct csw_filter_cfg */
-export const FILTER_CFG_LAYOUT = { size: 40, vxlan_port: 0, dns_port: 16, snaplen: 32, flags: 36 } as const;
+export const FILTER_CFG_LAYOUT = G.csw_filter_cfg;
 /** struct csw_vtep_key */
-export const VTEP_KEY_LAYOUT = { size: 24, ifindex: 0, family: 4, dir: 5, pad0: 6, addr: 8 } as const;
+export const VTEP_KEY_LAYOUT = G.csw_vtep_key;
 /** struct csw_vtep_value */
-export const VTEP_VALUE_LAYOUT = { size: 16, packets: 0, bytes: 8 } as const;
-export const FILTER_CONSTANTS = { ports: 8, statsCount: 8, copyVxlan: 0x1 } as const;
+export const VTEP_VALUE_LAYOUT = G.csw_vtep_value;
+export const FILTER_CONSTANTS = {
+  ports: G.csw_filter_limits.CSW_FILTER_PORTS, statsCount: G.csw_filter_stat.CSW_FILTER_STATS, copyVxlan: G.csw_filter_flag.CSW_FILTER_COPY_VXLAN,
+} as const;
 /** enum csw_filter_stat, in order: the `what` label of csumwatch_filter_packets_total. */
 export const FILTER_STATS = ['seen', 'dns', 'tunnel_dns', 'suspect', 'vxlan_copied', 'vxlan', 'overflow', 'not_copied'] as const;
 
-export const FILTER_PROGRAM = 'csw_capture_filter';
+export const FILTER_PROGRAM = G.programs.csw_capture_filter;
 
 export interface KernelFilterOptions {
   /** The kernel object (default: the build's bpf/filter.bpf.o). */
@@ -42,23 +45,21 @@ export interface KernelFilterOptions {
 /** Called per table entry with the counts summed over the CPUs; addr is valid only during the call. */
 export type VtepEntry = (ifindex: number, family: number, dir: number, addr: Buffer, addrOff: number, packets: number, bytes: number) => void;
 
-const ZERO_KEY = Buffer.alloc(4);
 /** Bytes of a frame run() hands the kernel. */
 const RUN_MAX = 2048;
 
 export function defaultFilterObjectPath(): string {
-  return path.join(__dirname, '..', '..', 'bpf', 'filter.bpf.o');
+  return objectPath('filter');
 }
 
 /** The filter, loaded. Its program fd is what each capture attaches; close() unloads it once no socket holds it. */
 export class KernelFilter {
   readonly progFd: number;
   readonly tableSize: number;
-  private readonly b: BpfBinding;
-  private obj: object | null;
-  private readonly vtepFd: number;
-  private readonly overflowFd: number;
-  private readonly statsFd: number;
+  private obj: BpfObject | null;
+  private readonly vteps: BpfMap;
+  private readonly overflowMap: BpfMap;
+  private readonly statsMap: BpfMap;
   private readonly cpus: number;
   private readonly keys: Buffer;
   private readonly values: Buffer;
@@ -68,27 +69,24 @@ export class KernelFilter {
 
   constructor(o: KernelFilterOptions, b: BpfBinding = bpfBinding()) {
     if (endianness() !== 'LE') throw new BpfUnavailableError('the filter reads its maps little-endian; this host is big-endian', osConstants.errno.ENOTSUP);
-    this.b = b;
-    b.log();
-    const file = o.object ?? defaultFilterObjectPath();
     // No BTF: the filter reads only struct __sk_buff, which has no relocations.
-    this.obj = check<object>(b, `opening ${file}`, b.open(file, null));
-    const obj = this.obj;
+    const obj = BpfObject.open(o.object ?? defaultFilterObjectPath(), null, b);
+    this.obj = obj;
     try {
       this.tableSize = Math.max(16, o.tableSize);
-      check(b, 'sizing the VTEP table', b.setMaxEntries(obj, 'csw_vteps', this.tableSize));
-      check(b, 'loading the capture filter', b.load(obj));
-      this.progFd = check<number>(b, 'finding the filter program', b.progFd(obj, FILTER_PROGRAM));
-      this.vtepFd = check<number>(b, 'finding csw_vteps', b.mapFd(obj, 'csw_vteps'));
-      this.overflowFd = check<number>(b, 'finding csw_vtep_overflow', b.mapFd(obj, 'csw_vtep_overflow'));
-      this.statsFd = check<number>(b, 'finding csw_filter_stats', b.mapFd(obj, 'csw_filter_stats'));
-      const cfgFd = check<number>(b, 'finding csw_filter_cfg', b.mapFd(obj, 'csw_filter_cfg'));
-      this.cpus = check<number>(b, 'counting possible CPUs', b.possibleCpus());
+      obj.setMaxEntries(G.maps.csw_vteps.name, this.tableSize, 'sizing the VTEP table');
+      obj.load('loading the capture filter');
+      this.progFd = obj.programFd(FILTER_PROGRAM, 'finding the filter program');
+      this.vteps = obj.map(G.maps.csw_vteps.name);
+      this.overflowMap = obj.map(G.maps.csw_vtep_overflow.name);
+      this.statsMap = obj.map(G.maps.csw_filter_stats.name);
+      const cfg = obj.map(G.maps.csw_filter_cfg.name);
+      this.cpus = this.vteps.cpus;
       this.keys = Buffer.alloc(VTEP_KEY_LAYOUT.size * this.tableSize);
-      this.values = Buffer.alloc(VTEP_VALUE_LAYOUT.size * this.cpus * this.tableSize);
-      this.statsBuf = Buffer.alloc(FILTER_CONSTANTS.statsCount * 8 * this.cpus);
-      this.overflowBuf = Buffer.alloc(VTEP_VALUE_LAYOUT.size * this.cpus);
-      check(b, 'configuring the capture filter', b.update(cfgFd, ZERO_KEY, encodeFilterConfig(o), 0));
+      this.values = this.vteps.valueBuffer(this.tableSize);
+      this.statsBuf = this.statsMap.valueBuffer();
+      this.overflowBuf = this.overflowMap.valueBuffer();
+      cfg.update(encodeFilterConfig(o), undefined, 0, 'configuring the capture filter');
     } catch (err) {
       this.close();
       throw err;
@@ -98,10 +96,10 @@ export class KernelFilter {
   /** Reads the per-VTEP table: f once per entry, counts summed over the CPUs. Returns the entries read. */
   readVteps(f: VtepEntry): number {
     if (!this.obj) return 0;
-    const n = check<number>(this.b, 'reading csw_vteps', this.b.dump(this.vtepFd, this.keys, this.values));
+    const n = this.vteps.dump(this.keys, this.values);
     const k = this.keys;
     const v = this.values;
-    const stride = VTEP_VALUE_LAYOUT.size;
+    const stride = this.vteps.slotSize;
     for (let i = 0; i < n; i++) {
       const ko = i * VTEP_KEY_LAYOUT.size;
       let packets = 0;
@@ -122,8 +120,8 @@ export class KernelFilter {
     if (!this.obj) return out;
     for (let d = 0; d < 2; d++) {
       this.key.writeUInt32LE(d, 0);
-      check(this.b, 'reading csw_vtep_overflow', this.b.lookup(this.overflowFd, this.key, this.overflowBuf));
-      for (let c = 0; c < this.cpus; c++) out[d] += readU64(this.overflowBuf, c * VTEP_VALUE_LAYOUT.size);
+      this.overflowMap.lookup(this.overflowBuf, this.key);
+      for (let c = 0; c < this.cpus; c++) out[d] += readU64(this.overflowBuf, c * this.overflowMap.slotSize);
     }
     return out;
   }
@@ -132,8 +130,8 @@ export class KernelFilter {
   stats(): number[] {
     const out = new Array<number>(FILTER_CONSTANTS.statsCount).fill(0);
     if (!this.obj) return out;
-    check(this.b, 'reading csw_filter_stats', this.b.lookup(this.statsFd, ZERO_KEY, this.statsBuf));
-    const per = FILTER_CONSTANTS.statsCount * 8;
+    this.statsMap.lookup(this.statsBuf);
+    const per = this.statsMap.slotSize;
     for (let c = 0; c < this.cpus; c++) for (let i = 0; i < out.length; i++) out[i] += readU64(this.statsBuf, c * per + i * 8);
     return out;
   }
@@ -152,15 +150,13 @@ export class KernelFilter {
     // The kernel takes at most a page less its own room (EINVAL past it); the filter reads only
     // headers, so a longer frame (a GSO capture's) goes in cut to its first RUN_MAX bytes.
     const data = Buffer.concat([frame.subarray(0, 14), frame.subarray(0, RUN_MAX)]);
-    const r = this.b.testRun(this.progFd, data, repeat, 0, 0, 0);
-    if (typeof r === 'number') check(this.b, 'running the capture filter', r);
-    const [verdict, ns] = r as [number, number];
-    return { verdict, ns };
+    const r = this.obj.testRun(FILTER_PROGRAM, data, repeat, 'running the capture filter');
+    return { verdict: r.retval, ns: r.ns };
   }
 
   /** Unloads the object; sockets that attached the program keep their own reference to it. */
   close(): void {
-    if (this.obj) this.b.close(this.obj);
+    this.obj?.close();
     this.obj = null;
   }
 }

@@ -1,14 +1,18 @@
 // The lab's fault injector (bpf/inject.bpf.c): loading it, setting its mode, reading its
-// counters. The program is loaded and pinned with bpftool and attached with tc (clsact egress,
-// direct action); config and counters are its two array maps, read and written with bpftool.
-// The byte layouts below mirror bpf/shared/inject.h; test/lab/inject-layout.test.ts checks them
-// against the BTF of the built object.
+// counters, through the agent's BPF layer (src/bpf/), the one loader. `lab up` loads the object,
+// pins its program and its two array maps (config and counters) under the lab's bpffs directory
+// and attaches the program to the node's eth0 egress (clsact, direct action, in the node's
+// namespace); later commands open the pinned maps. The byte layouts are bpf/shared/inject.h as
+// the built object's BTF has it (src/bpf/generated/inject.ts, written by the build).
 
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { BpfError } from '../bpf/binding';
+import { BpfMap, BpfObject, objectPath } from '../bpf/object';
+import * as G from '../bpf/generated/inject';
 import { checkName } from './config';
-import { inNetNs, LabError, run } from './tools';
+import { LabError, run } from './tools';
 
 /** Modes in enum csw_inject_mode order. */
 export const INJECT_MODES = ['off', 'inner-udp', 'inner-ipv4', 'outer-udp', 'pseudo-only'] as const;
@@ -17,7 +21,7 @@ export type InjectMode = (typeof INJECT_MODES)[number];
 export const INJECT_DIRECTIONS = ['both', 'to', 'from'] as const;
 export type InjectDirection = (typeof INJECT_DIRECTIONS)[number];
 
-export const PPM_ALL = 1_000_000;
+export const PPM_ALL = G.csw_inject_limits.CSW_INJECT_PPM_ALL;
 
 export interface InjectConfig {
   mode: InjectMode;
@@ -31,11 +35,13 @@ export interface InjectConfig {
 }
 
 /** struct csw_inject_cfg: offsets and size. */
-export const CFG_LAYOUT = { size: 16, mode: 0, ppm: 4, vxlan_port: 8, inner_port: 12, direction: 14, pad0: 15 } as const;
+export const CFG_LAYOUT = G.csw_inject_cfg;
 
 /** struct csw_inject_stats: u64 fields in order, then its size. */
-export const STATS_FIELDS = ['seen', 'vxlan', 'matched', 'damaged', 'skipped_partial', 'skipped_inapplicable', 'errors'] as const;
-export const STATS_LAYOUT = { size: 88, seen: 0, vxlan: 8, matched: 16, damaged: 24, skipped_partial: 64, skipped_inapplicable: 72, errors: 80 } as const;
+export const STATS_FIELDS = Object.keys(G.csw_inject_stats_members) as ReadonlyArray<keyof typeof G.csw_inject_stats_members>;
+export const STATS_LAYOUT = G.csw_inject_stats;
+const INJECT_PROGRAM = G.programs.csw_inject;
+type InjectMap = keyof typeof G.maps;
 
 export interface InjectStats {
   seen: number;
@@ -113,7 +119,7 @@ function isLittleEndian(): boolean {
 
 /** The built kernel objects (make -C bpf, run by npm run build). */
 export function bpfObject(name: string): string {
-  const p = path.resolve(__dirname, '../../bpf', `${name}.bpf.o`);
+  const p = objectPath(name);
   if (!fs.existsSync(p)) throw new LabError(`loading ${name}.bpf.o: not built (run \`npm run build\`; it needs clang, libbpf-dev and bpftool)`);
   return p;
 }
@@ -132,6 +138,12 @@ export function ensureBpffs(): void {
   run('mount', ['-t', 'bpf', 'bpf', BPFFS]);
 }
 
+/** A BpfError from the BPF layer as the lab's error, saying which node's injector. */
+function labError(what: string, err: unknown): never {
+  if (!(err instanceof BpfError)) throw err;
+  throw new LabError(`${what}: ${err.message}${err.log ? ` (${err.log.split('\n').slice(-3).join('; ')})` : ''}`);
+}
+
 /** One injector instance: the program on one node's underlay egress, with its own maps. */
 export class Injector {
   readonly dir: string;
@@ -143,23 +155,35 @@ export class Injector {
     return path.join(this.dir, 'inject');
   }
 
-  map(name: 'csw_inject_cfg' | 'csw_inject_stats'): string {
+  map(name: InjectMap): string {
     return path.join(this.dir, 'maps', name);
   }
 
-  /** Loads, pins and attaches the program with mode off. */
+  /**
+   * Loads the program, pins it and its maps, sets mode off and attaches it to dev's egress
+   * (pref 1, handle 1: before any other egress filter; the VLAN tagger is pref 2). The pins and
+   * the tc filter keep it after this process exits.
+   */
   attach(vxlanPort: number): void {
-    fs.mkdirSync(this.dir, { recursive: true });
-    run('bpftool', ['prog', 'load', bpfObject('inject'), this.prog, 'type', 'classifier', 'pinmaps', path.join(this.dir, 'maps')]);
-    this.configure({ mode: 'off', probability: 1, vxlanPorts: [vxlanPort], innerPort: 53, direction: 'to' });
-    ensureClsact(this.ns, this.dev);
-    // pref 1: before any other egress filter (the VLAN tagger is pref 2).
-    inNetNs(this.ns, 'tc', ['filter', 'replace', 'dev', this.dev, 'egress', 'pref', '1', 'handle', '1', 'bpf', 'da', 'object-pinned', this.prog]);
+    fs.mkdirSync(path.join(this.dir, 'maps'), { recursive: true });
+    try {
+      const obj = BpfObject.load(bpfObject('inject'));
+      try {
+        obj.pinProgram(INJECT_PROGRAM, this.prog);
+        for (const m of Object.keys(G.maps) as InjectMap[]) obj.pinMap(m, this.map(m));
+        this.configure({ mode: 'off', probability: 1, vxlanPorts: [vxlanPort], innerPort: 53, direction: 'to' });
+        obj.tcAttach(INJECT_PROGRAM, { netns: this.ns, dev: this.dev, direction: 'egress', priority: 1, handle: 1 });
+      } finally {
+        obj.close();
+      }
+    } catch (err) {
+      labError(`attaching the injector of node${this.node}`, err);
+    }
   }
 
   configure(c: InjectConfig): void {
-    const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0'));
-    run('bpftool', ['map', 'update', 'pinned', this.map('csw_inject_cfg'), 'key', 'hex', '00', '00', '00', '00', 'value', 'hex', ...hex(encodeConfig(c))]);
+    const value = encodeConfig(c);
+    this.withMap('csw_inject_cfg', `setting the injector of node${this.node}`, (m) => m.update(value));
   }
 
   config(): InjectConfig {
@@ -170,21 +194,23 @@ export class Injector {
     return decodeStats(this.value('csw_inject_stats'));
   }
 
-  private value(map: 'csw_inject_cfg' | 'csw_inject_stats'): Buffer {
-    const out = run('bpftool', ['-j', 'map', 'lookup', 'pinned', this.map(map), 'key', 'hex', '00', '00', '00', '00']).stdout;
-    let v: { value?: string[] };
-    try {
-      v = JSON.parse(out) as { value?: string[] };
-    } catch {
-      throw new LabError(`reading ${map} of node${this.node}: bpftool printed no JSON`);
-    }
-    if (!Array.isArray(v.value)) throw new LabError(`reading ${map} of node${this.node}: no value`);
-    return Buffer.from(v.value.map((x) => parseInt(x, 16)));
+  private value(map: InjectMap): Buffer {
+    const b = Buffer.alloc(G.maps[map].valueSize);
+    this.withMap(map, `reading ${map} of node${this.node}`, (m) => m.lookup(b));
+    return b;
   }
-}
 
-/** Adds the clsact qdisc to dev unless it has one. */
-export function ensureClsact(ns: string, dev: string): void {
-  const q = inNetNs(ns, 'tc', ['qdisc', 'show', 'dev', dev]).stdout;
-  if (!/qdisc clsact/.test(q)) inNetNs(ns, 'tc', ['qdisc', 'add', 'dev', dev, 'clsact']);
+  /** f on the pinned map, closed again after. */
+  private withMap(map: InjectMap, what: string, f: (m: BpfMap) => void): void {
+    try {
+      const m = BpfMap.pinned(this.map(map));
+      try {
+        f(m);
+      } finally {
+        m.close();
+      }
+    } catch (err) {
+      labError(what, err);
+    }
+  }
 }

@@ -11,8 +11,11 @@ import * as path from 'path';
 
 import { checkName, DEFAULT_CONFIG, LabConfig, NodeSpec, ownsNs, PodSpec, Topology, topology, underlayDev, VLAN_ID } from './config';
 import { dnsperf, DnsperfOptions, DnsperfResult, startDnsmasq, waitForAnswer } from './dns';
-import { inNetNs, inNs, LabError, requireRoot, requireTools, run, sleepMs } from './tools';
-import { bpfObject, ensureBpffs, ensureClsact, Injector, pinDir } from './inject';
+import { BpfError } from '../bpf/binding';
+import { BpfObject } from '../bpf/object';
+import * as VlanTag from '../bpf/generated/vlan-tag';
+import { inNs, LabError, requireRoot, requireTools, run, sleepMs } from './tools';
+import { bpfObject, ensureBpffs, Injector, pinDir } from './inject';
 import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
 
 export const RUN_ROOT = '/run/csumwatch-lab';
@@ -228,7 +231,8 @@ function nsExists(ns: string): boolean {
 export function labUp(c: LabConfig, log: Log = quiet): Lab {
   requireRoot('lab up');
   const t = topology(c); // checks c before anything is touched
-  requireTools(['ip', 'tc', 'bridge', 'ethtool', 'bpftool', 'nsenter', 'dnsmasq', 'dig', ...(c.nat ? ['iptables'] : [])]);
+  // BPF goes through src/bpf (the addon): no tc or bpftool.
+  requireTools(['ip', 'bridge', 'ethtool', 'nsenter', 'dnsmasq', 'dig', ...(c.nat ? ['iptables'] : [])]);
   bpfObject('inject');
   if (c.vlan) bpfObject('vlan-tag');
   if (labDown(c.name).length > 0) log(`lab ${c.name}: replaced the lab that was up`);
@@ -315,6 +319,27 @@ function build(st: LabState, t: Topology, log: Log): void {
   }
 }
 
+/**
+ * The VLAN tagger (bpf/vlan-tag.bpf.c) on dev's egress and ingress in namespace ns, pref 2 and
+ * handle 2 (after the injector on egress), through the BPF layer. The tc filters hold the
+ * program once the object is closed.
+ */
+function attachVlanTagger(ns: string, dev: string): void {
+  try {
+    const obj = BpfObject.load(bpfObject('vlan-tag'));
+    try {
+      for (const direction of ['egress', 'ingress'] as const) {
+        obj.tcAttach(VlanTag.programs.csw_vlan_tag, { netns: ns, dev, direction, priority: 2, handle: 2 });
+      }
+    } finally {
+      obj.close();
+    }
+  } catch (err) {
+    if (!(err instanceof BpfError)) throw err;
+    throw new LabError(`attaching the VLAN tagger in ${ns}: ${err.message}`);
+  }
+}
+
 /** One node: addresses, VXLAN device, offload settings, static neighbours and FDB. */
 function buildNode(t: Topology, n: NodeSpec, vlanMode: VlanMode): void {
   const c = t.config;
@@ -323,12 +348,7 @@ function buildNode(t: Topology, n: NodeSpec, vlanMode: VlanMode): void {
   const ud = underlayDev(vlanMode === 'device');
   const ip = (...a: string[]) => run('ip', ['-n', ns, ...a]);
   if (vlanMode === 'device') ip('link', 'add', 'link', 'eth0', 'name', ud, 'type', 'vlan', 'id', String(VLAN_ID));
-  if (vlanMode === 'tc-bpf') {
-    const obj = bpfObject('vlan-tag');
-    ensureClsact(ns, 'eth0');
-    inNetNs(ns, 'tc', ['filter', 'replace', 'dev', 'eth0', 'egress', 'pref', '2', 'handle', '2', 'bpf', 'da', 'obj', obj, 'sec', 'tc']);
-    inNetNs(ns, 'tc', ['filter', 'replace', 'dev', 'eth0', 'ingress', 'pref', '2', 'handle', '2', 'bpf', 'da', 'obj', obj, 'sec', 'tc']);
-  }
+  if (vlanMode === 'tc-bpf') attachVlanTagger(ns, 'eth0');
   if (v6u) {
     v6On(ns, ud);
     v6On(ns, 'eth1');

@@ -1,4 +1,5 @@
-// Running the system tools the lab is built with (ip, tc, ethtool, bpftool, dnsmasq, ...).
+// Running the system tools the lab is built with (ip, ethtool, nsenter, dnsmasq, ...; its BPF goes
+// through src/bpf, not bpftool or tc).
 // Off the hot path: synchronous, one process per call, every call bounded in time.
 
 import { runTool, ToolOptions, ToolResult } from '../node/run-tool';

@@ -1,9 +1,9 @@
-// The TS mirror of bpf/shared/inject.h (src/lab/inject.ts) against the built object
-// dist/bpf/inject.bpf.o as bpftool reads its BTF: struct sizes, member offsets and widths, no
-// member missing on either side, the enum values, encodeConfig's and decodeStats' bytes at the BTF
-// offsets, and the maps (csw_ names, value types, 4-byte key, one entry).
-// The enums come from the BTF when clang emitted them; it emits an enum only where a type refers
-// to it, and the struct fields are plain __u32/__u8, so today they come from the header's text.
+// The layouts src/lab/inject.ts uses (src/bpf/generated/inject.ts, from the object's BTF) against
+// the built object dist/bpf/inject.bpf.o as bpftool reads its BTF: struct sizes, member offsets
+// and widths, no member missing on either side, the enum values, encodeConfig's and decodeStats'
+// bytes at the BTF offsets, and the maps (csw_ names, value types, 4-byte key, one entry).
+// The enums are in the BTF because inject.bpf.c names them with CSW_BTF_TYPE (bpf/shared/btf.h);
+// the header's text is read only if clang left one out, which the tests then report.
 
 import t, { Test } from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -110,9 +110,11 @@ t.test('enum csw_inject_direction is INJECT_DIRECTIONS in order', (t) => {
   t.end();
 });
 
-t.test('PPM_ALL is CSW_INJECT_PPM_ALL', (t) => {
-  const m = /#define\s+CSW_INJECT_PPM_ALL\s+(\d+)/.exec(header);
-  t.equal(m && Number(m[1]), PPM_ALL);
+t.test('PPM_ALL is CSW_INJECT_PPM_ALL, and every enum is in the BTF', (t) => {
+  const { from, values } = enumValues('csw_inject_limits');
+  t.equal(values.get('CSW_INJECT_PPM_ALL'), PPM_ALL);
+  for (const e of ['csw_inject_limits', 'csw_inject_mode', 'csw_inject_direction']) t.equal(enumValues(e).from, 'BTF', `enum ${e} read from the BTF`);
+  t.equal(from, 'BTF');
   t.end();
 });
 
@@ -225,7 +227,7 @@ t.test('the maps: csw_ names, one entry, 4-byte key, the shared struct as value'
     const pointee = (k: string) => resolve(resolve(def.get(k) ?? 0).type_id as number);
     t.equal(uint('type'), 2, `${v.name}: BPF_MAP_TYPE_ARRAY`);
     t.equal(uint('max_entries'), 1, `${v.name}: one entry, key 0`);
-    t.equal(sizeOf(pointee('key').id), 4, `${v.name}: 4-byte key (Injector writes key hex 00 00 00 00)`);
+    t.equal(sizeOf(pointee('key').id), 4, `${v.name}: 4-byte key (Injector uses the u32 key 0)`);
     t.equal(pointee('value').kind, 'STRUCT', `${v.name}: a struct value`);
     t.equal(pointee('value').name, v.name, `${v.name}: holds struct ${v.name}`);
   }
