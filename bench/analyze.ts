@@ -24,7 +24,7 @@ import { readCaptureFile } from '../src/capture/replay';
 import { fold, pseudo4, sum16 } from '../src/decode/checksum';
 import { Decoder } from '../src/decode/decoder';
 import { Frame } from '../src/decode/frame';
-import { pcapBytes } from '../test/helpers/pcap-writer';
+import { pcapBytes } from '../test/support/pcap-writer';
 
 const ROOT = join(__dirname, '..', '..');
 const OUT = process.env.CSW_BENCH_DIR ?? '/tmp/csumwatch-bench';

@@ -44,8 +44,8 @@ import { LINKTYPE_ETHERNET, readCaptureFile } from '../src/capture/replay';
 import { DEFAULT_CONFIG } from '../src/lab/config';
 import { inNs, run, sleepMs } from '../src/lab/tools';
 import { Lab, labDown, labUp } from '../src/lab/lab';
-import { get, metric, startAgent, stopAgent, waitFor } from '../test/helpers/agent';
-import * as P from '../test/helpers/packets';
+import { get, metric, startAgent, stopAgent, waitFor } from '../test/support/agent';
+import * as P from '../test/support/packets';
 import { cpuSeconds } from '../test/support/proc';
 
 const LAB = 'cswdp';

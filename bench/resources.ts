@@ -1,6 +1,6 @@
 // npm run bench (fourth part): the numbers deploy/base/daemonset.yaml's requests and limits are set
 // from. The image's staged agent (scripts/build-image.sh) runs on the receiving node of a lab
-// exactly as the DaemonSet runs it (test/helpers/deploy.ts startContained: its args, mounts,
+// exactly as the DaemonSet runs it (test/support/deploy.ts startContained: its args, mounts,
 // read-only root, four capabilities), and its CPU (utime + stime, /proc/PID/stat) and memory
 // (VmRSS now, VmHWM = peak) are read in four phases:
 //   idle        30 s, no traffic
@@ -22,8 +22,8 @@ import { ChildProcess } from 'node:child_process';
 import { DEFAULT_CONFIG } from '../src/lab/config';
 import { Lab, labDown, labUp } from '../src/lab/lab';
 import { inNs, sleepMs } from '../src/lab/tools';
-import { get, metric, stopAgent, waitFor } from '../test/helpers/agent';
-import { buildImage, startContained } from '../test/helpers/deploy';
+import { get, metric, stopAgent, waitFor } from '../test/support/agent';
+import { buildImage, startContained } from '../test/support/deploy';
 import { cpuSeconds, memKiB } from '../test/support/proc';
 
 const LAB = 'cswres';

@@ -9,7 +9,7 @@
 // registry (src/metrics/registry.ts) and fastify app (src/server/app.ts), scraped with
 // app.inject() with the Accept header Prometheus sends.
 //
-// Frames: templates built once by test/helpers/packets.ts (its own checksum arithmetic, not
+// Frames: templates built once by test/support/packets.ts (its own checksum arithmetic, not
 // src/'s): VXLAN over IPv4 (port 4789, outer UDP checksum on) carrying DNS queries and responses
 // as a pod's resolver sends them with ndots:5 (search-path NXDOMAINs, A and AAAA, CNAME chains),
 // the same messages decapsulated as the VXLAN device shows them, plain DNS, and VXLAN bulk (TCP,
@@ -46,7 +46,7 @@ import { createRegistry } from '../src/agent/registry';
 import type { NetInterface } from '../src/node/interfaces';
 import { agentViews } from '../src/agent/views';
 import { build as buildApp } from '../src/server/app';
-import { build, FrameSpec, Marks, plainDnsSpec, plainTcpSpec, vxlanSpec } from '../test/helpers/packets';
+import { build, FrameSpec, Marks, plainDnsSpec, plainTcpSpec, vxlanSpec } from '../test/support/packets';
 import { memKiB } from '../test/support/proc';
 
 const VERSION: string = require('../../package.json').version;

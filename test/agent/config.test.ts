@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 
 import { DEFAULT_AGENT_CONFIG, FIELDS, loadConfig } from '../../src/agent/config';
-import { BIN } from '../helpers/cli';
+import { BIN } from '../support/cli';
 
 const dir = fs.mkdtempSync(join(os.tmpdir(), 'csw-config-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { inNs, sleepMs } from '../../src/lab/tools';
 import { Lab, labUp } from '../../src/lab/lab';
-import { cli } from '../helpers/cli';
-import { rootTest } from '../helpers/root';
-import { get, metric, startAgent, stopAgent, waitReady } from '../helpers/agent';
-import { tsharkChecksums } from '../helpers/tshark';
+import { cli } from '../support/cli';
+import { rootTest } from '../support/root';
+import { get, metric, startAgent, stopAgent, waitReady } from '../support/agent';
+import { tsharkChecksums } from '../support/tshark';
 
 const LAB = 'cswdt';
 const NS = `${LAB}-node2`;

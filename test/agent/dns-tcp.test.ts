@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { sleepMs } from '../../src/lab/tools';
 import { Lab, labUp } from '../../src/lab/lab';
-import { rootTest } from '../helpers/root';
-import { get, metric, startAgent, stopAgent, waitReady } from '../helpers/agent';
+import { rootTest } from '../support/root';
+import { get, metric, startAgent, stopAgent, waitReady } from '../support/agent';
 
 const LAB = 'cswtc';
 const NS = `${LAB}-node2`;

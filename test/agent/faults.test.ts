@@ -21,11 +21,11 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { Lab, labUp } from '../../src/lab/lab';
 import { SERVICE_ACCOUNT_DIR } from '../../src/kube/pods';
-import { BIN } from '../helpers/cli';
-import { rootTest } from '../helpers/root';
-import { get, metric, packetSocketOwners, stopAgent, waitFor } from '../helpers/agent';
-import { parseSeries, regressions } from '../helpers/series';
-import { classify, RaceResult } from '../helpers/scrape-race';
+import { BIN } from '../support/cli';
+import { rootTest } from '../support/root';
+import { get, metric, packetSocketOwners, stopAgent, waitFor } from '../support/agent';
+import { parseSeries, regressions } from '../support/series';
+import { classify, RaceResult } from '../support/scrape-race';
 import { fixture, until } from '../kube/apiserver';
 
 const LAB = 'cswft';
@@ -76,7 +76,7 @@ function startNoBpf(logFile: string): ChildProcess {
 
 /** The API server in node2's namespace; resolves once it listens. Its requests go to `seen`. */
 function startApi(seen: Array<{ stream: string; watch: boolean }>): Promise<ChildProcess> {
-  const p = spawn('ip', ['netns', 'exec', NS, process.execPath, join(__dirname, '..', 'helpers', 'apiserver-child.js'), String(API_PORT), '10.244.0.2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn('ip', ['netns', 'exec', NS, process.execPath, join(__dirname, '..', 'support', 'apiserver-child.js'), String(API_PORT), '10.244.0.2'], { stdio: ['ignore', 'pipe', 'inherit'] });
   procs.push(p);
   return new Promise((resolve, reject) => {
     let buf = '';
@@ -298,7 +298,7 @@ t.test('faults under DNS load: both agents keep serving, counting exactly, and s
   for (const ag of agents) {
     const fams = join(dir, `families-${ag.name}`);
     fs.writeFileSync(fams, [...new Set([...parseSeries(get(NS, `${ag.url}/metrics`).body).values()].map((s) => s.family))].join('\n') + '\n');
-    const race = spawn('ip', ['netns', 'exec', NS, process.execPath, join(__dirname, '..', 'helpers', 'scrape-race.js'), `${ag.url}/metrics`, '16', '15000', fams], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const race = spawn('ip', ['netns', 'exec', NS, process.execPath, join(__dirname, '..', 'support', 'scrape-race.js'), `${ag.url}/metrics`, '16', '15000', fams], { stdio: ['ignore', 'pipe', 'inherit'] });
     procs.push(race);
     let out = '';
     const started = new Promise<void>((resolve) => race.stdout!.on('data', (d: Buffer) => {

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { inNs, sleepMs } from '../../src/lab/tools';
 import { Lab, labUp } from '../../src/lab/lab';
-import { rootTest } from '../helpers/root';
-import { get, metric, startAgent, stopAgent, waitReady } from '../helpers/agent';
+import { rootTest } from '../support/root';
+import { get, metric, startAgent, stopAgent, waitReady } from '../support/agent';
 
 const LAB = 'cswfl';
 const NS = `${LAB}-node2`;
@@ -47,7 +47,7 @@ t.test('a flood of unanswered queries does not make answered ones look lost', as
   const mem = (pid: number, field: 'VmRSS' | 'VmHWM') => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
   const before = agents.map((a) => mem(a.proc.pid!, 'VmRSS'));
 
-  const flood = spawn('ip', ['netns', 'exec', lab.node(1).ns, process.execPath, join(__dirname, '..', 'helpers', 'dns-flood.js'),
+  const flood = spawn('ip', ['netns', 'exec', lab.node(1).ns, process.execPath, join(__dirname, '..', 'support', 'dns-flood.js'),
     '--addr', SILENT, '--rate', String(FLOOD_QPS), '--seconds', String(SECONDS + 3), '--count', String(FLOOD_QPS * (SECONDS + 3))], { stdio: ['ignore', 'pipe', 'inherit'] });
   procs.push(flood);
   let floodOut = '';

@@ -20,8 +20,8 @@ import { dig } from '../../src/lab/dns';
 import { inNs } from '../../src/lab/tools';
 import { InjectMode } from '../../src/lab/inject';
 import { Lab, labDown, labUp } from '../../src/lab/lab';
-import { rootTest } from '../helpers/root';
-import { get, metric, startAgent, stopAgent, waitFor, waitReady } from '../helpers/agent';
+import { rootTest } from '../support/root';
+import { get, metric, startAgent, stopAgent, waitFor, waitReady } from '../support/agent';
 
 const LAB = 'cswkd';
 const NS = `${LAB}-node2`;

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { Lab, labUp } from '../../src/lab/lab';
-import { rootTest } from '../helpers/root';
-import { get as getIn, metric, startAgent, stopAgent, waitFor, waitReady } from '../helpers/agent';
+import { rootTest } from '../support/root';
+import { get as getIn, metric, startAgent, stopAgent, waitFor, waitReady } from '../support/agent';
 const LAB = 'cswag';
 const NS = `${LAB}-node2`;
 const QUERIES = 300;

@@ -14,8 +14,8 @@ import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { parseDnsperf } from '../../src/lab/dns';
 import { sleepMs } from '../../src/lab/tools';
 import { Lab, labUp } from '../../src/lab/lab';
-import { rootTest } from '../helpers/root';
-import { get, metric, startAgent, stopAgent, waitReady } from '../helpers/agent';
+import { rootTest } from '../support/root';
+import { get, metric, startAgent, stopAgent, waitReady } from '../support/agent';
 
 const LAB = 'cswrs';
 const NS = `${LAB}-node2`;

@@ -8,8 +8,8 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 
 import { inNs, run, sleepMs } from '../../src/lab/tools';
-import { rootTest } from '../helpers/root';
-import { startAgent, stopAgent, waitFor, get } from '../helpers/agent';
+import { rootTest } from '../support/root';
+import { startAgent, stopAgent, waitFor, get } from '../support/agent';
 
 const NS = 'cswsig';
 const procs = rootTest('the signal test');

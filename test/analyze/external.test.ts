@@ -7,7 +7,7 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { cli } from '../helpers/cli';
+import { cli } from '../support/cli';
 
 const EXTERNAL = process.env.CSW_EXTERNAL_CAPTURES ?? join(__dirname, '..', '..', '..', '..', 'shared', 'external-captures');
 const skip = existsSync(EXTERNAL) ? false : `no external captures at ${EXTERNAL} (set CSW_EXTERNAL_CAPTURES)`;

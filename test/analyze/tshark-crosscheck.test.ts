@@ -16,7 +16,7 @@ import { readCaptureFile } from '../../src/capture/replay';
 import { Csum, CSUM_NAMES } from '../../src/decode/checksum';
 import { Decoder } from '../../src/decode/decoder';
 import { Frame, Layer, LAYER_COUNT, LAYER_NAMES } from '../../src/decode/frame';
-import { tsharkAvailable, tsharkChecksums } from '../helpers/tshark';
+import { tsharkAvailable, tsharkChecksums } from '../support/tshark';
 
 const FIXTURES = join(__dirname, '..', '..', '..', 'test', 'fixtures');
 

@@ -54,6 +54,14 @@ t.test('the server and the collectors read views, not the Agent', async (t) => {
   }
 });
 
+t.test('tests and their support never import bench/', async (t) => {
+  const TEST = join(ROOT, 'test');
+  const all = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === 'fixtures' ? [] : all(join(dir, e.name))) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  const files = all(TEST);
+  t.ok(files.length > 50, `${files.length} test files`);
+  for (const f of files) t.notMatch(fs.readFileSync(f, 'utf8'), /from '(?:\.\.\/)+bench\//, `${relative(ROOT, f)} imports nothing from bench/`);
+});
+
 t.test('the CLI loads a command only when it runs', async (t) => {
   const main = graph().get('src/cli/main.ts') ?? [];
   for (const cmd of ['agent', 'analyze', 'doctor', 'lab']) t.notOk(main.includes(`src/cli/${cmd}.ts`), `main.ts imports cli/${cmd}.ts only dynamically`);

@@ -12,7 +12,7 @@ import { BpfMap, BpfObject } from '../../src/bpf/object';
 import * as G from '../../src/bpf/generated/inject';
 import { decodeConfig, encodeConfig, InjectConfig } from '../../src/lab/inject';
 import { ensureBpffs } from '../../src/lab/inject';
-import { rootTest } from '../helpers/root';
+import { rootTest } from '../support/root';
 
 rootTest('BPF layer tests (bpffs, BPF, network namespaces)');
 

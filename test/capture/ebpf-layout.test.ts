@@ -12,7 +12,7 @@ import {
   CFG_LAYOUT, DROP_CONSTANTS, DROP_PROTOS, encodeTracerConfig, EVENT_LAYOUT, FLOW_LAYOUT, STATS_LAYOUT,
 } from '../../src/capture/ebpf';
 import { FILTER_CFG_LAYOUT, FILTER_CONSTANTS, FILTER_STATS, VTEP_KEY_LAYOUT, VTEP_VALUE_LAYOUT } from '../../src/capture/kfilter';
-import { ObjectBtf } from '../helpers/btf';
+import { ObjectBtf } from '../support/btf';
 
 const OBJ = join(__dirname, '..', '..', 'bpf', 'drops.bpf.o');
 

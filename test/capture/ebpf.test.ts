@@ -17,7 +17,7 @@ import {
   REASON_SLOTS, TracerOptions,
 } from '../../src/capture/ebpf';
 import { DnsView } from '../../src/decode/frame';
-import { rootTest } from '../helpers/root';
+import { rootTest } from '../support/root';
 import { decodeDns } from '../../src/decode/dns';
 
 const NS = 'cswebpf-t';

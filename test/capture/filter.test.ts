@@ -9,8 +9,8 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 
 import { captureFilter } from '../../src/capture/filter';
-import { build, plainDns, plainTcpSpec, vxlanDns, vxlanSpec } from '../helpers/packets';
-import { writePcap } from '../helpers/pcap-writer';
+import { build, plainDns, plainTcpSpec, vxlanDns, vxlanSpec } from '../support/packets';
+import { writePcap } from '../support/pcap-writer';
 
 interface Case {
   name: string;

@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 import { LINKTYPE_ETHERNET, readCaptureFile } from '../../src/capture/replay';
-import { BIN } from '../helpers/cli';
-import { FrameSpec, Ip4Spec, LinkSpec, build } from '../helpers/packets';
-import { runMeasured } from '../helpers/peak-rss';
-import { pcapBytes } from '../helpers/pcap-writer';
+import { BIN } from '../support/cli';
+import { FrameSpec, Ip4Spec, LinkSpec, build } from '../support/packets';
+import { runMeasured } from '../support/peak-rss';
+import { pcapBytes } from '../support/pcap-writer';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
@@ -334,7 +334,7 @@ function ipSpec(b: Buffer, o: number): Ip4Spec {
 /**
  * The fixture's VXLAN DNS frame f (Ethernet, IPv4 without options, UDP, VXLAN, Ethernet, IPv4
  * without options, UDP, DNS) with its DNS message replaced by dns: every length and checksum
- * computed again by test/helpers/packets.ts.
+ * computed again by test/support/packets.ts.
  */
 function withDns(f: Buffer, dns: Uint8Array): Buffer {
   const ip = 14;

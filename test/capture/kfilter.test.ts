@@ -13,8 +13,8 @@ import { FILTER_STATS, KernelFilter } from '../../src/capture/kfilter';
 import { LINKTYPE_ETHERNET, readCaptureFile } from '../../src/capture/replay';
 import { Decoder } from '../../src/decode/decoder';
 import { DIR_RX, Frame, Stack } from '../../src/decode/frame';
-import { rootTest } from '../helpers/root';
-import * as P from '../helpers/packets';
+import { rootTest } from '../support/root';
+import * as P from '../support/packets';
 
 rootTest('the capture filter tests');
 

@@ -21,7 +21,7 @@ import {
   FileRecord,
   readCaptureFile,
 } from '../../src/capture/replay';
-import { RawBlock, WriteRecord, pcapBytes, pcapngBytes, writePcap, writePcapng } from '../helpers/pcap-writer';
+import { RawBlock, WriteRecord, pcapBytes, pcapngBytes, writePcap, writePcapng } from '../support/pcap-writer';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'csw-replay-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));

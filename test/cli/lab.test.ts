@@ -3,7 +3,7 @@
 
 import t from 'tap';
 
-import { cli as run, usageErrors } from '../helpers/cli';
+import { cli as run, usageErrors } from '../support/cli';
 
 t.test('help', async (t) => {
   const r = run('lab', '--help');

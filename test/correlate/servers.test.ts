@@ -10,7 +10,7 @@ import { OVERFLOW_SERVER, ServerStats } from '../../src/correlate/servers';
 import { DnsCorrelator } from '../../src/correlate/transactions';
 import { Decoder } from '../../src/decode/decoder';
 import { Frame } from '../../src/decode/frame';
-import { defaultQuery, defaultResponse, plainDns } from '../helpers/packets';
+import { defaultQuery, defaultResponse, plainDns } from '../support/packets';
 
 const S = 1e6; // µs per second
 

@@ -10,7 +10,7 @@ import { MAX_TAIL, TcpStreams } from '../../src/correlate/tcpstreams';
 import { Decoder } from '../../src/decode/decoder';
 import { Frame } from '../../src/decode/frame';
 import { Status } from '../../src/decode/status';
-import { defaultQuery, plainTcp } from '../helpers/packets';
+import { defaultQuery, plainTcp } from '../support/packets';
 
 const CLIENT = '10.244.1.5';
 const SERVER = '10.244.0.2';

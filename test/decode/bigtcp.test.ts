@@ -7,7 +7,7 @@ import { Csum } from '../../src/decode/checksum';
 import { Decoder } from '../../src/decode/decoder';
 import { Frame, Layer } from '../../src/decode/frame';
 import { Status } from '../../src/decode/status';
-import { build, V4_CLIENT, V4_SERVER, V6_CLIENT, V6_SERVER } from '../helpers/packets';
+import { build, V4_CLIENT, V4_SERVER, V6_CLIENT, V6_SERVER } from '../support/packets';
 
 const payload = Buffer.alloc(70_000, 0x5a);
 

@@ -4,7 +4,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { BAD_PSEUDO_ONLY, completedField, Csum, csumSub, fold, pseudo4, pseudo6, sum16, TransportSegment, verifyTransport } from '../../src/decode/checksum';
-import { hex, internetChecksum, onesSum, pseudoHeader } from '../helpers/packets';
+import { hex, internetChecksum, onesSum, pseudoHeader } from '../support/packets';
 
 t.test('RFC 1071 §3 example', (t) => {
   // The eight bytes of RFC 1071's numerical example: sum 2ddf0, folded ddf2, checksum 220d.

@@ -7,7 +7,7 @@ import { Csum } from '../../src/decode/checksum';
 import { Decoder, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2 } from '../../src/decode/decoder';
 import { DIR_RX, DIR_TX, DIR_UNKNOWN, Frame, Layer } from '../../src/decode/frame';
 import { Status, statusName } from '../../src/decode/status';
-import { build, defaultResponse, FrameSpec, plainDns, plainDnsSpec, plainTcp, vxlanDns, vxlanDnsSpec } from '../helpers/packets';
+import { build, defaultResponse, FrameSpec, plainDns, plainDnsSpec, plainTcp, vxlanDns, vxlanDnsSpec } from '../support/packets';
 import { decodeAt, decodeVector, snapshot } from './fixtures/harness';
 
 const st = (s: Status): string => statusName(s);

@@ -7,7 +7,7 @@ import * as dnsPacket from 'dns-packet';
 import { copyName, MAX_NAME_LEN, nameToString, nextTcpMessage, qtypeName, rcodeName, rcodeSlot } from '../../src/decode/dns';
 import { DnsView, Frame } from '../../src/decode/frame';
 import { Status, statusName } from '../../src/decode/status';
-import { defaultQuery, hex, plainDns, plainTcp, vxlanDns, wireName } from '../helpers/packets';
+import { defaultQuery, hex, plainDns, plainTcp, vxlanDns, wireName } from '../support/packets';
 import { decodeAt, decodeVector, Snap } from './fixtures/harness';
 
 const st = (s: Status): string => statusName(s);

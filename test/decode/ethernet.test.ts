@@ -6,7 +6,7 @@ import { Csum } from '../../src/decode/checksum';
 import { LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_NULL, LINKTYPE_RAW } from '../../src/decode/decoder';
 import { DIR_RX, DIR_TX, DIR_UNKNOWN, Layer } from '../../src/decode/frame';
 import { Status, statusName } from '../../src/decode/status';
-import { build, ETHERTYPE_IPV4, ethernet, hex, plainDns, plainDnsSpec, plainTcp, sll, sll2 } from '../helpers/packets';
+import { build, ETHERTYPE_IPV4, ethernet, hex, plainDns, plainDnsSpec, plainTcp, sll, sll2 } from '../support/packets';
 import { decodeVector } from './fixtures/harness';
 
 const st = (s: Status): string => statusName(s);

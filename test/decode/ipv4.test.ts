@@ -5,7 +5,7 @@ import { Csum } from '../../src/decode/checksum';
 import { LINKTYPE_RAW } from '../../src/decode/decoder';
 import { FRAG_FIRST, FRAG_LATER, FRAG_NONE, Layer } from '../../src/decode/frame';
 import { Status, statusName } from '../../src/decode/status';
-import { build, FrameSpec, hex, internetChecksum, plainDns, plainDnsSpec, plainTcpSpec } from '../helpers/packets';
+import { build, FrameSpec, hex, internetChecksum, plainDns, plainDnsSpec, plainTcpSpec } from '../support/packets';
 import { decodeVector, flipByte } from './fixtures/harness';
 
 const st = (s: Status): string => statusName(s);

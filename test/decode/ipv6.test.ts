@@ -5,7 +5,7 @@ import t from 'tap';
 import { Csum } from '../../src/decode/checksum';
 import { FRAG_FIRST, FRAG_LATER, FRAG_NONE, Layer } from '../../src/decode/frame';
 import { Status, statusName } from '../../src/decode/status';
-import { build, Ext6, FrameSpec, hex, plainDns, plainDnsSpec, plainTcp, plainTcpSpec } from '../helpers/packets';
+import { build, Ext6, FrameSpec, hex, plainDns, plainDnsSpec, plainTcp, plainTcpSpec } from '../support/packets';
 import { decodeVector, flipByte } from './fixtures/harness';
 
 const st = (s: Status): string => statusName(s);

@@ -15,7 +15,7 @@ import { Csum } from '../../src/decode/checksum';
 import { Decoder, DecoderOptions } from '../../src/decode/decoder';
 import { DIR_RX, DIR_TX, Frame, Layer, LAYER_COUNT } from '../../src/decode/frame';
 import { Status, STATUS_COUNT } from '../../src/decode/status';
-import { build, Built, CsumMode, Ext6, FrameSpec, IpSpec, L4Spec, LinkSpec, Marks } from '../helpers/packets';
+import { build, Built, CsumMode, Ext6, FrameSpec, IpSpec, L4Spec, LinkSpec, Marks } from '../support/packets';
 import { snapshot } from './fixtures/harness';
 
 const RUNS = 2000;

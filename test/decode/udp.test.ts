@@ -4,7 +4,7 @@ import t from 'tap';
 import { Csum } from '../../src/decode/checksum';
 import { DIR_RX, DIR_TX, DIR_UNKNOWN, Layer } from '../../src/decode/frame';
 import { Status, statusName } from '../../src/decode/status';
-import { build, hex, internetChecksum, plainDns, plainDnsSpec, UdpSpec } from '../helpers/packets';
+import { build, hex, internetChecksum, plainDns, plainDnsSpec, UdpSpec } from '../support/packets';
 import { decodeVector, flipByte } from './fixtures/harness';
 
 const st = (s: Status): string => statusName(s);

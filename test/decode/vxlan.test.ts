@@ -8,7 +8,7 @@ import { Decoder } from '../../src/decode/decoder';
 import { isMalformed, Status, statusName } from '../../src/decode/status';
 import {
   build, Built, defaultResponse, ethernet, FrameSpec, hex, plainDnsSpec, plainTcpSpec, vxlanDns, vxlanDnsSpec, VxlanDnsOpts, vxlanSpec,
-} from '../helpers/packets';
+} from '../support/packets';
 import { decodeAt, decodeVector, flipByte, Snap, statusOf } from './fixtures/harness';
 
 const st = (s: Status): string => statusName(s);

@@ -14,10 +14,10 @@ import YAML from 'yaml';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { Lab, labUp } from '../../src/lab/lab';
-import { get as getIn, startAgent, stopAgent, waitFor, waitReady } from '../helpers/agent';
-import { dashboardQueries } from '../helpers/dashboard';
-import { rootTest } from '../helpers/root';
-import { writeRuleFile } from '../helpers/rules';
+import { get as getIn, startAgent, stopAgent, waitFor, waitReady } from '../support/agent';
+import { dashboardQueries } from '../support/dashboard';
+import { rootTest } from '../support/root';
+import { writeRuleFile } from '../support/rules';
 
 const LAB = 'cswal';
 const LAB_BIND = 'cswab';

@@ -24,9 +24,9 @@ import {
   substituteVariables,
   variables,
   variablesIn,
-} from '../helpers/dashboard';
-import { exportedMetrics, parsePromql } from '../helpers/promql';
-import { alertRules } from '../helpers/rules';
+} from '../support/dashboard';
+import { exportedMetrics, parsePromql } from '../support/promql';
+import { alertRules } from '../support/rules';
 
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 const COLUMNS = 24;

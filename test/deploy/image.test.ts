@@ -17,9 +17,9 @@ import { join } from 'node:path';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { Lab, labUp } from '../../src/lab/lab';
-import { get as getIn, metric, stopAgent, waitFor } from '../helpers/agent';
-import { addedCapabilities, buildImage, renderWith, startContained } from '../helpers/deploy';
-import { rootTest } from '../helpers/root';
+import { get as getIn, metric, stopAgent, waitFor } from '../support/agent';
+import { addedCapabilities, buildImage, renderWith, startContained } from '../support/deploy';
+import { rootTest } from '../support/root';
 
 const LAB = 'cswimg';
 const NS = `${LAB}-node2`;

@@ -26,8 +26,8 @@ import { runDoctor } from '../../src/doctor/run';
 import { DoctorInputs, FixtureInputs } from '../../src/doctor/inputs';
 import { KUBELET_CONFIG_PATHS } from '../../src/node/kubelet';
 import { DNSMASQ_CONF, DNSMASQ_DIR, RESOLVED_UPSTREAM } from '../../src/node/resolv';
-import { agentPod, DEPLOY, kustomization, Obj, OVERLAYS, render, renderWith, resource, ROOT } from '../helpers/deploy';
-import { alertNames, ruleGroups, RUNBOOK_BASE } from '../helpers/rules';
+import { agentPod, DEPLOY, kustomization, Obj, OVERLAYS, render, renderWith, resource, ROOT } from '../support/deploy';
+import { alertNames, ruleGroups, RUNBOOK_BASE } from '../support/rules';
 
 /** Problems of value against a client-node model type ('V1DaemonSet', 'Array<V1Volume>', ...). */
 function strict(value: unknown, type: string, at: string, out: string[]): void {

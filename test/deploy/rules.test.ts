@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import YAML from 'yaml';
 
-import { exportedMetrics, parsePromql } from '../helpers/promql';
-import { alertNames, alertRules, Rule, RULE_FILE_NAME, ruleGroups, RULES_FILE, RuleGroup, RUNBOOK_BASE, writeRuleFile } from '../helpers/rules';
+import { exportedMetrics, parsePromql } from '../support/promql';
+import { alertNames, alertRules, Rule, RULE_FILE_NAME, ruleGroups, RULES_FILE, RuleGroup, RUNBOOK_BASE, writeRuleFile } from '../support/rules';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const PROMTOOL_TESTS = join(ROOT, 'test', 'deploy', 'rules.promtool.yaml');

@@ -22,7 +22,7 @@ import { ANSWER_A, DEFAULT_CONFIG, LabConfig } from '../../src/lab/config';
 import { dig } from '../../src/lab/dns';
 import { run, sleepMs } from '../../src/lab/tools';
 import { Lab, labUp } from '../../src/lab/lab';
-import { rootTest } from '../helpers/root';
+import { rootTest } from '../support/root';
 
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
 const LABS = ['cswdoc1', 'cswdoc2', 'cswdoc3', 'cswdoc4'];

@@ -15,7 +15,7 @@ import {
   CFG_LAYOUT, decodeConfig, decodeStats, encodeConfig, INJECT_DIRECTIONS, INJECT_MODES, InjectConfig, PPM_ALL,
   STATS_FIELDS, STATS_LAYOUT,
 } from '../../src/lab/inject';
-import { BtfType, ObjectBtf } from '../helpers/btf';
+import { BtfType, ObjectBtf } from '../support/btf';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const OBJ = join(ROOT, 'dist', 'bpf', 'inject.bpf.o');

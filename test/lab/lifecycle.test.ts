@@ -7,8 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 
-import { cli } from '../helpers/cli';
-import { rootTest } from '../helpers/root';
+import { cli } from '../support/cli';
+import { rootTest } from '../support/root';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const BIN = join(ROOT, 'bin', 'csumwatch');

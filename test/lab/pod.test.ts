@@ -20,9 +20,9 @@ import { InjectDirection, InjectMode } from '../../src/lab/inject';
 import { Lab, labDown, labUp } from '../../src/lab/lab';
 import { measure, Measurement, Tap } from '../../src/lab/measure';
 import { Snmp, snmpValue } from '../../src/node/snmp';
-import { cli } from '../helpers/cli';
-import { counts } from '../helpers/lab';
-import { rootTest } from '../helpers/root';
+import { cli } from '../support/cli';
+import { counts } from '../support/lab';
+import { rootTest } from '../support/root';
 
 const LAB = 'cswpod';
 const LAB6 = 'cswpod6';

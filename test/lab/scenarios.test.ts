@@ -19,8 +19,8 @@ import { DEFAULT_CONFIG, LabConfig } from '../../src/lab/config';
 import { InjectDirection, InjectMode } from '../../src/lab/inject';
 import { labUp } from '../../src/lab/lab';
 import { measure, Measurement, TapResult } from '../../src/lab/measure';
-import { counts } from '../helpers/lab';
-import { rootTest } from '../helpers/root';
+import { counts } from '../support/lab';
+import { rootTest } from '../support/root';
 
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
 const LAB = 'cswscn';

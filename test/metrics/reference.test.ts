@@ -12,7 +12,7 @@ import { createRegistry } from '../../src/agent/registry';
 import { metricsReference } from '../../src/metrics/reference';
 import { build } from '../../src/server/app';
 import { agentViews } from '../../src/agent/views';
-import { FIX, fedAgent } from '../helpers/fed-agent';
+import { FIX, fedAgent } from '../support/fed-agent';
 
 const DOC = join(__dirname, '..', '..', '..', 'docs', 'metrics.md');
 

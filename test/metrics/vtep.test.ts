@@ -8,8 +8,8 @@ import { Agent } from '../../src/agent/agent';
 import { DEFAULT_AGENT_CONFIG } from '../../src/agent/config';
 import { DIR_INDEX_RX } from '../../src/agent/counters';
 import { createRegistry } from '../../src/agent/registry';
-import { build, vxlanDnsSpec } from '../helpers/packets';
-import { metric } from '../helpers/agent';
+import { build, vxlanDnsSpec } from '../support/packets';
+import { metric } from '../support/agent';
 
 /** A VXLAN DNS query from peer `src`, its inner UDP checksum flipped when `bad`. */
 function frame(src: string, bad: boolean): Buffer {

@@ -4,7 +4,7 @@
 //   node dist/test/reliability/fuzz.js --frames 10000000 --seed 1 [--workers 2] [--chunk 100000] [--out DIR]
 //
 // Seeds: every frame of every capture in test/fixtures/*.pcap*, and frames built with
-// test/helpers/packets.ts for what the fixtures lack (IPv6 extension headers, DNS over TCP, VLAN
+// test/support/packets.ts for what the fixtures lack (IPv6 extension headers, DNS over TCP, VLAN
 // tags, cooked v1/v2, raw IP, BSD loopback, fragments, partial checksums, long names). Each seed's
 // IP datagram is re-wrapped in whatever link type a batch has. Mutations, one to five per frame:
 // bit flips, bytes and 16-bit fields set to interesting values (0, 0xff, 0x80, the value +-1,
@@ -116,8 +116,8 @@ import { build } from '../../src/server/app';
 import { agentViews } from '../../src/agent/views';
 import { openMetrics } from '../../src/metrics/family';
 import type { NetInterface } from '../../src/node/interfaces';
-import * as P from '../helpers/packets';
-import { pcapngBytes } from '../helpers/pcap-writer';
+import * as P from '../support/packets';
+import { pcapngBytes } from '../support/pcap-writer';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const FIXTURES = join(ROOT, 'test', 'fixtures');
@@ -228,7 +228,7 @@ function seedOf(bytes: Buffer, linkType: number, f: Frame, origin: string): Seed
   return { bytes, linkType, l3: v !== 0 ? bytes.subarray(f.outer.ipOffset) : null, v, origin };
 }
 
-/** Frames for the layers the fixtures lack, built with test/helpers/packets.ts. */
+/** Frames for the layers the fixtures lack, built with test/support/packets.ts. */
 export function builtSeeds(): Seed[] {
   const specs: Array<[string, P.FrameSpec]> = [];
   const q = P.defaultQuery('svc.cluster.local', 7);

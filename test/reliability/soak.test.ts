@@ -7,7 +7,7 @@
 import t from 'tap';
 
 import { HEADER, row, soak } from './soak';
-import { rootTest } from '../helpers/root';
+import { rootTest } from '../support/root';
 
 const LAB = 'cswsk';
 rootTest('the soak test', [LAB]);

@@ -19,8 +19,8 @@ import { parseArgs } from 'node:util';
 
 import { DEFAULT_CONFIG, DNS_ZONE } from '../../src/lab/config';
 import { Lab, labDown, labUp } from '../../src/lab/lab';
-import { get, metric, packetSocketOwners, startAgent, stopAgent, waitReady } from '../helpers/agent';
-import { parseSeries, regressions, Sample } from '../helpers/series';
+import { get, metric, packetSocketOwners, startAgent, stopAgent, waitReady } from '../support/agent';
+import { parseSeries, regressions, Sample } from '../support/series';
 import { memKiB } from '../support/proc';
 
 /**

@@ -13,7 +13,7 @@ import pino from 'pino';
 import { createRegistry } from '../../src/agent/registry';
 import { kubeConfigForServer, PodDirectory } from '../../src/kube/pods';
 import { acceptsGzip, build } from '../../src/server/app';
-import { appFor as app, debugAppFor, FIX, fedAgent } from '../helpers/fed-agent';
+import { appFor as app, debugAppFor, FIX, fedAgent } from '../support/fed-agent';
 import { ApiServer, fixture } from '../kube/apiserver';
 
 const GOLDEN = join(FIX, 'metrics', 'golden.prom');

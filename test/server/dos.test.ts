@@ -15,9 +15,9 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 import { run } from '../../src/lab/tools';
-import { get, metric, stopAgent, waitFor } from '../helpers/agent';
-import { BIN } from '../helpers/cli';
-import { rootTest } from '../helpers/root';
+import { get, metric, stopAgent, waitFor } from '../support/agent';
+import { BIN } from '../support/cli';
+import { rootTest } from '../support/root';
 
 const SRV = 'cswdos-srv';
 const CLI = 'cswdos-cli';
@@ -90,7 +90,7 @@ interface Round {
  * (port `port`) and /healthz and /metrics from the scraper's address, all at once.
  */
 async function attackAndProbe(port: number, count: number, addrs: string[], seconds: number): Promise<Round> {
-  const attacker = spawn('ip', ['netns', 'exec', CLI, process.execPath, join(__dirname, '..', 'helpers', 'idle-conns.js'), SRV_ADDR, String(port), String(count), String(seconds), ...addrs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const attacker = spawn('ip', ['netns', 'exec', CLI, process.execPath, join(__dirname, '..', 'support', 'idle-conns.js'), SRV_ADDR, String(port), String(count), String(seconds), ...addrs], { stdio: ['ignore', 'pipe', 'inherit'] });
   procs.push(attacker);
   let out = '';
   attacker.stdout!.on('data', (d) => (out += d));
@@ -113,7 +113,7 @@ function report(t: Test, what: string, r: Round): void {
 t.test('200 idle connections from one address', async (t) => {
   setUp();
   const log: string[] = [];
-  const child = join(__dirname, '..', 'helpers', 'http-child.js');
+  const child = join(__dirname, '..', 'support', 'http-child.js');
 
   const legacy = await startIn(SRV, [child, '0.0.0.0', '9481', 'legacy'], /listening/, log);
   const before = await attackAndProbe(9481, 200, [ATTACK[0]], PROBE_MAX_S + 5);

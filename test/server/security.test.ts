@@ -1,5 +1,5 @@
 // What the agent's HTTP server exposes, and to whom, on the real app over a real Agent fed real
-// captures (test/helpers/fed-agent.ts): every route is GET or HEAD and no request of any method,
+// captures (test/support/fed-agent.ts): every route is GET or HEAD and no request of any method,
 // path, query, body or header size changes the agent; the server's limits hold on a real socket
 // (a client that never finishes its headers is cut off, oversized headers get 431, connections
 // are capped per client address, and past the total the heaviest address gives one up); the
@@ -21,7 +21,7 @@ import { readCaptureFile } from '../../src/capture/replay';
 import { createRegistry } from '../../src/agent/registry';
 import { connectionStats, SERVER_LIMITS } from '../../src/server/app';
 import { clientKey } from '../../src/server/connections';
-import { appFor, debugAppFor, FEEDS, FIX, fedAgent } from '../helpers/fed-agent';
+import { appFor, debugAppFor, FEEDS, FIX, fedAgent } from '../support/fed-agent';
 
 /** Every DNS question name in the fed captures, at any depth (plain, or inside VXLAN on 4789). */
 function capturedNames(): string[] {

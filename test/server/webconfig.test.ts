@@ -19,8 +19,8 @@ import { build } from '../../src/server/app';
 import { agentViews } from '../../src/agent/views';
 import { BasicAuth, parseBasic } from '../../src/server/auth';
 import { loadWebConfig } from '../../src/server/webconfig';
-import { usageErrors } from '../helpers/cli';
-import { fedAgent } from '../helpers/fed-agent';
+import { usageErrors } from '../support/cli';
+import { fedAgent } from '../support/fed-agent';
 
 const dir = fs.mkdtempSync(join(os.tmpdir(), 'csw-webconfig-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));

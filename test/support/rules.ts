@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 
-/** The repository root (this file runs from dist/test/helpers). */
+/** The repository root (this file runs from dist/test/support). */
 const ROOT = join(__dirname, '..', '..', '..');
 
 export const RULES_FILE = join(ROOT, 'deploy', 'rules', 'prometheusrule.yaml');

@@ -3,7 +3,7 @@
 // bounded also by `--count`. Run inside a lab namespace (`ip netns exec NS node ...`); ADDR must
 // be an address of that lab. Prints one JSON line: queries sent.
 //
-// usage: node dist/test/helpers/dns-flood.js --addr A --rate N --seconds S --count N [--sockets N]
+// usage: node dist/test/support/dns-flood.js --addr A --rate N --seconds S --count N [--sockets N]
 
 import { createSocket, Socket } from 'node:dgram';
 import { parseArgs } from 'node:util';

@@ -1,4 +1,4 @@
-// The agent's HTTP app over a fed Agent (test/helpers/fed-agent.ts), listening in whatever network
+// The agent's HTTP app over a fed Agent (test/support/fed-agent.ts), listening in whatever network
 // namespace it is started in, with the server limits of today or those before issue 19, so a test
 // can put the same attack to both. `ip netns exec NS node http-child.js HOST PORT current|legacy`;
 // prints "listening" once it does; SIGTERM ends it.

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 
-/** The repository root (this file runs from dist/test/helpers). */
+/** The repository root (this file runs from dist/test/support). */
 const ROOT = join(__dirname, '..', '..', '..');
 
 export const DASHBOARD_FILE = join(ROOT, 'deploy', 'base', 'dashboards', 'csumwatch.json');
