@@ -1,6 +1,6 @@
 // One diagnosis of the node: gathers each check's inputs through DoctorInputs, runs the checks
-// (offload, binding, mtu, vxlan_port, resolv, ipv6, nat) and returns their findings with the interfaces and
-// offload flags it saw. `csumwatch doctor` prints it; the agent calls runDoctor periodically for
+// (offload, binding, mtu, vxlan_port, resolv, ipv6, nat) and returns their findings with the
+// interfaces and offload flags it saw. `csumwatch doctor` prints it; the agent calls runDoctor periodically for
 // /diagnosis, csumwatch_finding, csumwatch_offload_enabled and csumwatch_interface_info.
 //
 // An input that cannot be read becomes a finding of the check that needed it (the other checks

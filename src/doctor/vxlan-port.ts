@@ -1,8 +1,9 @@
 // VXLAN on UDP 4789 inside a VMware VM: the port of the hypervisor's own VXLAN.
 //
-// NSX runs its VXLAN overlay on 4789 (NSX for vSphere from 6.2.3; 8472 before), and a guest's
-// VXLAN on the same port can be taken for the hypervisor's: users report pods losing everything
-// but ICMP until the CNI moves its tunnel to another port. OpenShift's documentation says the
+// NSX runs its VXLAN overlay on 4789 (NSX for vSphere from 6.2.3, 8472 before, as cf-networking's
+// maintainers note in cloudfoundry/cf-networking-release#12), and a guest's VXLAN on the same
+// port can be taken for the hypervisor's: users report pods losing everything but ICMP until the
+// CNI moves its tunnel to another port. OpenShift's documentation says the
 // same for its SDN over NSX-T (openshift/openshift-docs#18315). The node cannot see the
 // hypervisor, so the finding rests on what it can see: a VXLAN device on 4789 whose underlay is
 // a VMware NIC (the vmxnet3 driver, or a MAC address in VMware's ranges).
