@@ -10,11 +10,15 @@ import { parseCommand, UsageError } from './errors';
 export const HELP = `usage: csumwatch doctor [options]
 
 Diagnoses this node (this network namespace: use ip netns exec for another) and names the fix:
-  offload   transmit checksum offload on VXLAN devices and their underlay, the NIC driver, and
-            whether checksum errors (Udp InCsumErrors) are counted or rising
+  offload   transmit checksum offload on VXLAN and Geneve devices and the NIC below them, its
+            driver, and whether checksum errors (Udp InCsumErrors) are counted or rising, with
+            the fix of the CNI that made the device (Calico, flannel, Cilium, Antrea,
+            OVN-Kubernetes)
   binding   a VXLAN device whose local address is not on the interface the routes to its peer
             VTEPs use (the wrong underlay)
   mtu       VXLAN MTU above the underlay's MTU minus 50 (IPv4) or 70 (IPv6) bytes
+  vxlan_port  VXLAN on UDP 4789 over a VMware NIC, the port of NSX's own VXLAN, and the CNI's
+            setting that moves it
   resolv    the node's resolv.conf pointing at the cluster DNS service, directly or through a
             loopback stub (systemd-resolved, dnsmasq), and the kubelet's resolvConf
   ipv6      nameservers of a family the node cannot route

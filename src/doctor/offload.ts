@@ -1,6 +1,6 @@
-// Transmit checksum offload on a VXLAN device and its underlay.
+// Transmit checksum offload on a UDP tunnel device (VXLAN or Geneve) and its underlay.
 //
-// With tx-checksum-ip-generic on the VXLAN device, the kernel leaves the inner UDP/TCP checksum
+// With tx-checksum-ip-generic on the tunnel device, the kernel leaves the inner UDP/TCP checksum
 // for the device below to complete (CHECKSUM_PARTIAL through the tunnel; the outer UDP checksum is
 // then computed by local checksum offload as if the inner one were complete). A NIC or hypervisor
 // that does not complete an encapsulated checksum, VMware's vmxnet3 the reported one, sends
@@ -13,8 +13,17 @@
 // checksum errors counted since boot raise it one step each; errors rising between two readings
 // make it critical. With the VXLAN device's offload off, errors counted here are a peer's (or
 // NAT's) doing: info, warning while they rise.
+//
+// Geneve (RFC 8926; OVN-Kubernetes, OpenShift's default, and Antrea over Open vSwitch, Cilium on
+// request) goes the same way through the kernel (geneve_xmit → udp_tunnel_xmit_skb), and the
+// same vmxnet3 failure hits it: OpenShift turns vmxnet3's tx checksum offload off for it. With the
+// NIC's own transmit checksum offload off, the kernel completes the checksum before the NIC
+// (validate_xmit_skb): that, or the CNI's own switch, is a mitigation of the NIC's failure, and a
+// vmxnet3 NIC then raises nothing. It is not one of NAT: the lab's NAT machine loses queries with
+// its eth0's offload off (test/fixtures/node/nat-offload), so the finding itself stays.
 
 import { Feature, Features, featureText } from '../node/ethtool';
+import { Cni } from './cni';
 import { Finding, raise, Severity } from './finding';
 
 /** The features a doctor report lists per device (csumwatch_offload_enabled{iface,feature}). */
@@ -56,11 +65,26 @@ export interface CsumErrors {
 }
 
 export interface OffloadInput {
+  /** The tunnel device (VXLAN, or Geneve with encap 'Geneve'). */
   vxlan: DeviceOffload;
-  /** VXLAN UDP port, for the evidence. */
+  /** Its UDP port, for the evidence. */
   port: number;
   underlay: DeviceOffload | null;
   errors: CsumErrors;
+  /** 'VXLAN' (default) or 'Geneve'. */
+  encap?: 'VXLAN' | 'Geneve';
+  /** The CNI that made the device (cni.ts), for its own fix. */
+  cni?: Cni | null;
+  /** How the underlay was found, when not by binding (e.g. "port of br-ex, which the route to X leaves by"). */
+  underlayNote?: string;
+  /** Why no underlay was found, when it was not. */
+  underlayMissing?: string;
+  /**
+   * Something on the path completes the inner checksums before the NIC (the NIC's own transmit
+   * checksum offload off, the CNI's switch): a clause saying what. The NIC's driver then raises
+   * nothing; the finding stays, as the device still leaves its checksums to what follows it.
+   */
+  mitigation?: string | null;
 }
 
 const on = (fs: Features | null, name: string): boolean => fs?.[name]?.on === true;
@@ -77,36 +101,44 @@ export function checkOffload(inp: OffloadInput): Finding[] {
       remediation: 'run `ethtool -k ' + vx.name + '` by hand; csumwatch needs ethtool (apt install ethtool) and to run in the node\'s network namespace',
     }];
   }
+  const encap = inp.encap ?? 'VXLAN';
   const vxOn = on(vx.features, 'tx-checksum-ip-generic');
+  const mitigation = vxOn ? inp.mitigation ?? null : null;
   const known = ul ? KNOWN_BAD_DRIVERS[ul.driver] : undefined;
   const emulated = ul ? EMULATED_DRIVERS[ul.driver] : undefined;
   const rising = (inp.errors.rise ?? 0) > 0;
   const past = (inp.errors.total ?? 0) > 0;
   const tunnelGso = ul !== null && (on(ul.features, 'tx-udp_tnl-segmentation') || on(ul.features, 'tx-udp_tnl-csum-segmentation'));
 
-  const parts = [`${vx.name} (VXLAN port ${inp.port}): tx-checksum-ip-generic ${state(vx.features['tx-checksum-ip-generic'])}`];
+  const parts = [`${vx.name} (${encap} port ${inp.port}): tx-checksum-ip-generic ${state(vx.features['tx-checksum-ip-generic'])}`];
   if (ul) {
+    const head = `underlay ${ul.name} (${ul.driver}${inp.underlayNote ? `, ${inp.underlayNote}` : ''})`;
     parts.push(ul.features
-      ? `underlay ${ul.name} (${ul.driver}): ${OFFLOAD_FEATURES.filter((f) => ul.features![f]).map((f) => `${f} ${featureText(ul.features![f])}`).join(', ')}`
-      : `underlay ${ul.name} (${ul.driver}): features unreadable: ${ul.error ?? 'unknown error'}`);
+      ? `${head}: ${OFFLOAD_FEATURES.filter((f) => ul.features![f]).map((f) => `${f} ${featureText(ul.features![f])}`).join(', ')}`
+      : `${head}: features unreadable: ${ul.error ?? 'unknown error'}`);
   } else {
-    parts.push('underlay: not found (no bound device, no device holding its local address)');
+    parts.push(`underlay: not found (${inp.underlayMissing ?? 'no bound device, no device holding its local address'})`);
   }
-  if (known) parts.push(known);
+  if (mitigation !== null) parts.push(mitigation);
+  if (known && mitigation === null) parts.push(known);
   else if (emulated) parts.push(emulated);
   parts.push(errorsText(inp.errors));
 
   let severity: Severity;
   if (vxOn) {
     severity = 'info';
-    if (known) severity = raise(severity);
+    // The NIC's failure needs the NIC to be handed the checksum; with it completed before, the
+    // driver is no evidence (NAT of the outer header still is: the nat check).
+    if (known && mitigation === null) severity = raise(severity);
     if (past) severity = raise(severity);
     if (rising) severity = 'critical';
     parts.push(rising
       ? 'packets with bad checksums are arriving now, and this device leaves its inner checksums to the NIC below'
       : past
         ? 'checksum errors have been counted, and this device leaves its inner checksums to the NIC below'
-        : 'the inner checksum is left to the NIC below: fine while Udp InCsumErrors stays flat on every node');
+        : mitigation === null
+          ? 'the inner checksum is left to the NIC below: fine while Udp InCsumErrors stays flat on every node'
+          : 'this device still leaves its inner checksums to what follows it: fine while Udp InCsumErrors stays flat on every node');
   } else if (rising || past) {
     severity = rising ? 'warning' : 'info';
     parts.push(`${vx.name} computes its checksums itself: the bad packets ${rising ? 'arriving here' : 'counted here'} come from a peer whose offload is on, or from NAT of the outer header (see the nat check; run csumwatch doctor on the peers)`);
@@ -116,7 +148,7 @@ export function checkOffload(inp: OffloadInput): Finding[] {
   } else {
     return [];
   }
-  return [{ check: 'offload', severity, evidence: parts.join('; '), remediation: remedy(vx.name, vxOn, ul, tunnelGso && known !== undefined) }];
+  return [{ check: 'offload', severity, evidence: parts.join('; '), remediation: remedy(vx.name, vxOn, ul, tunnelGso && known !== undefined, encap, inp.cni ?? null) }];
 }
 
 function state(f: Feature | undefined): string {
@@ -131,7 +163,7 @@ function errorsText(e: CsumErrors): string {
 }
 
 /** The command now, then the ways to make it last, the CNI's own first. */
-function remedy(vx: string, vxOn: boolean, ul: DeviceOffload | null, nicTunnel: boolean): string {
+function remedy(vx: string, vxOn: boolean, ul: DeviceOffload | null, nicTunnel: boolean, encap: 'VXLAN' | 'Geneve', cni: Cni | null): string {
   const steps: string[] = [];
   const nic = nicTunnel && ul ? `ethtool -K ${ul.name} tx-udp_tnl-segmentation off tx-udp_tnl-csum-segmentation off` : null;
   if (!vxOn) {
@@ -144,11 +176,22 @@ function remedy(vx: string, vxOn: boolean, ul: DeviceOffload | null, nicTunnel: 
   }
   steps.push(`now: ethtool -K ${vx} tx-checksum-ip-generic off (lost when the device is recreated or the node reboots)`);
   if (nic) steps.push(`and on the NIC: ${nic}`);
+  const udev = `a udev rule, /etc/udev/rules.d/90-${encap.toLowerCase()}-csum.rules: ACTION=="add", SUBSYSTEM=="net", KERNEL=="${vx}", RUN+="/usr/sbin/ethtool -K ${vx} tx-checksum-ip-generic off"`;
   if (vx === 'vxlan.calico') {
     steps.push('persistent with Calico: kubectl patch felixconfiguration default --type merge -p \'{"spec":{"featureDetectOverride":"ChecksumOffloadBroken=true"}}\' (or FELIX_FEATUREDETECTOVERRIDE=ChecksumOffloadBroken=true on calico-node): Felix then keeps offload off on vxlan.calico');
+  } else if (cni === 'antrea') {
+    steps.push(`persistent with Antrea: disableTXChecksumOffload: true in antrea-agent.conf (ConfigMap antrea-config, or the Helm value disableTXChecksumOffload=true), then restart the antrea-agent Pods: Antrea (1.7 and later, antrea#3832) turns transmit checksum offload off on the Pods' interfaces, so no checksum is left to the NIC, and on antrea-gw0 too since antrea#6843${nicTunnel && ul ? `, and disableUdpTunnelOffload: true in the same file turns UDP tunnel offload off on ${ul.name}` : ''}`);
+    steps.push(`or, for ${vx} alone: ${udev}`);
+  } else if (cni === 'ovn-kubernetes') {
+    if (ul?.driver === 'vmxnet3') {
+      steps.push(`or as OpenShift does on vSphere, where its node configuration turns transmit checksum offload off on vmxnet3 NICs (openshift/machine-config-operator#2734, OpenShift bug 1987108): ethtool -K ${ul.name} tx-checksum-ip-generic off (with ${ul.name}'s on, that is not in effect on this node)`);
+    }
+    steps.push(`persistent: Open vSwitch creates ${vx} again when its port is added (ovs-vswitchd start, reboot), so ${udev} (on OpenShift, as a file of a MachineConfig)`);
+  } else if (cni === 'cilium') {
+    steps.push(`persistent: cilium-agent creates ${vx} when it starts, so ${udev}`);
   } else {
     const who = /^flannel\.\d+$/.test(vx) ? `flannel recreates ${vx} at every start, so` : 'for a device the CNI recreates,';
-    steps.push(`persistent: ${who} a udev rule, /etc/udev/rules.d/90-vxlan-csum.rules: ACTION=="add", SUBSYSTEM=="net", KERNEL=="${vx}", RUN+="/usr/sbin/ethtool -K ${vx} tx-checksum-ip-generic off"`);
+    steps.push(`persistent: ${who} ${udev}`);
   }
   steps.push(`or with systemd-networkd/udev: /etc/systemd/network/10-${vx}.link with [Match] OriginalName=${vx} and [Link] TransmitChecksumOffload=false`);
   if (ul) steps.push(`or with NetworkManager, on the NIC's connection: nmcli connection modify <connection of ${ul.name}> ethtool.feature-tx-checksum-ip-generic off${nic ? ' ethtool.feature-tx-udp_tnl-segmentation off ethtool.feature-tx-udp_tnl-csum-segmentation off' : ''}`);

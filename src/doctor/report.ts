@@ -19,7 +19,9 @@ export function toText(r: DoctorReport): string {
   const lines: string[] = [];
   const n = (s: Finding['severity']) => r.findings.filter((f) => f.severity === s).length;
   const vx = r.interfaces.filter((i) => i.role === 'vxlan').map((i) => i.name);
-  lines.push(`csumwatch doctor: ${n('critical')} critical, ${n('warning')} warning, ${n('info')} info; VXLAN devices: ${vx.length > 0 ? vx.join(', ') : 'none'}`);
+  const gv = r.interfaces.filter((i) => i.role === 'geneve').map((i) => i.name);
+  lines.push(`csumwatch doctor: ${n('critical')} critical, ${n('warning')} warning, ${n('info')} info; VXLAN devices: ${vx.length > 0 ? vx.join(', ') : 'none'}` +
+    (gv.length > 0 ? `; Geneve devices: ${gv.join(', ')}` : ''));
   lines.push('');
   if (r.findings.length === 0) lines.push('no findings: nothing csumwatch checks is wrong on this node', '');
   for (const f of r.findings) {
@@ -36,10 +38,13 @@ export function toText(r: DoctorReport): string {
     for (const i of r.interfaces) {
       const head = `  ${i.name.padEnd(w)}  ${i.kind.padEnd(8)} ${i.driver.padEnd(9)} mtu ${String(i.mtu).padEnd(5)} ${i.up ? 'up  ' : 'down'}`;
       const v = i.vxlan;
+      const g = i.geneve;
       const under = v && v.underlay !== v.link ? `, underlay ${v.underlay ?? 'not found'}` : '';
       lines.push(v
         ? `${head}  VNI ${v.vni} port ${v.port}${v.local ? ` local ${v.local}` : ''}${v.link ? ` dev ${v.link}` : ''}${under}`
-        : `${head}  underlay of ${i.underlayOf.join(', ')}`);
+        : g
+          ? `${head}  Geneve ${g.external ? 'external' : `VNI ${g.vni}`} port ${g.port}${g.remote ? ` remote ${g.remote}` : ''}, underlay ${g.underlay ?? 'not found'}`
+          : `${head}  underlay of ${i.underlayOf.join(', ')}`);
     }
     lines.push('');
     lines.push('offload (ethtool -k)');

@@ -1,21 +1,30 @@
 // One diagnosis of the node: gathers each check's inputs through DoctorInputs, runs the checks
-// (offload, binding, mtu, resolv, ipv6, nat) and returns their findings with the interfaces and
-// offload flags it saw. `csumwatch doctor` prints it; the agent calls runDoctor periodically for
+// (offload, binding, mtu, vxlan_port, resolv, ipv6, nat) and returns their findings with the
+// interfaces and offload flags it saw. `csumwatch doctor` prints it; the agent calls runDoctor periodically for
 // /diagnosis, csumwatch_finding, csumwatch_offload_enabled and csumwatch_interface_info.
 //
 // An input that cannot be read becomes a finding of the check that needed it (the other checks
 // still run); only an unreadable interface list, without which nothing can be checked, throws.
+//
+// The tunnel devices are VXLAN devices and Geneve devices. A VXLAN device's underlay is the device
+// it is bound to (or that holds its local address): the binding and MTU checks use that. For
+// offload and the VXLAN port the NIC counts, so a tunnel with no bound device (every Geneve
+// device, Cilium's) takes the device the route to its remote (or first peer) leaves by, else the
+// one holding --node-ip, else the one the default route leaves by (looked up as the route to
+// ROUTE_PROBE); and a bridge there (br-ex, the OVS bridge OpenShift puts the NIC in) stands for
+// its one NIC port.
 
 import { isIP } from 'net';
 
 import { ConntrackRead } from '../node/conntrack';
 import { DriverInfo, Features } from '../node/ethtool';
-import { NetInterface, NodeError, underlayOf, vxlanDevices } from '../node/interfaces';
+import { geneveDevices, NetInterface, nicPortsOf, NodeError, underlayOf, vxlanDevices } from '../node/interfaces';
 import { KUBELET_CONFIG_PATHS, parseKubeletConfig } from '../node/kubelet';
 import { DNSMASQ_CONF, DNSMASQ_DIR, isLoopback, parseDnsmasqServers, parseResolvConf, RESOLVED_STUBS, RESOLVED_UPSTREAM, ResolvConf } from '../node/resolv';
 import { isMulticast, RouteResult, vtepPeers } from '../node/routes';
 import { parseSnmp, parseSnmp6, snmpValue } from '../node/snmp';
 import { checkBinding, MAX_PEERS } from './binding';
+import { cniOf } from './cni';
 import { bySeverity, Finding } from './finding';
 import { DoctorInputs } from './inputs';
 import { checkIpv6, IPV6_PROBE, Nameserver } from './ipv6';
@@ -23,6 +32,10 @@ import { checkMtu } from './mtu';
 import { checkNat } from './nat';
 import { checkOffload, CsumErrors, DeviceOffload, OFFLOAD_FEATURES } from './offload';
 import { checkResolv, ResolvInput, Stub } from './resolv';
+import { checkVxlanPort } from './vxlan-port';
+
+/** Looked up to find the default route's device (RFC 5737 TEST-NET-1: no network routes it specifically). */
+export const ROUTE_PROBE = '192.0.2.1';
 
 /** Udp InCsumErrors (/proc/net/snmp) and Udp6 InCsumErrors (/proc/net/snmp6) at one moment. */
 export interface CsumCounters {
@@ -57,11 +70,13 @@ export interface InterfaceReport {
   driver: string;
   mtu: number;
   up: boolean;
-  /** 'vxlan', or 'underlay' of the VXLAN devices listed in underlayOf. */
-  role: 'vxlan' | 'underlay';
-  /** For a VXLAN device: its settings and underlay. */
+  /** 'vxlan', 'geneve', or 'underlay' of the tunnel devices listed in underlayOf. */
+  role: 'vxlan' | 'geneve' | 'underlay';
+  /** For a VXLAN device: its settings and underlay (the bound device, else the device holding its local address). */
   vxlan: { vni: number; port: number; local: string | null; link: string | null; underlay: string | null } | null;
-  /** For an underlay: the VXLAN devices on it. */
+  /** For a Geneve device: its settings and the NIC its packets leave by. vni null: external. */
+  geneve: { vni: number | null; port: number; remote: string | null; external: boolean; underlay: string | null } | null;
+  /** For an underlay: the tunnel devices on it. */
   underlayOf: string[];
 }
 
@@ -75,7 +90,7 @@ export interface OffloadFlag {
 export interface DoctorReport {
   /** Most severe first. */
   findings: Finding[];
-  /** The VXLAN devices and their underlays. */
+  /** The VXLAN and Geneve devices and their underlays. */
   interfaces: InterfaceReport[];
   /** OFFLOAD_FEATURES of those interfaces, as far as each device has them. */
   offload: OffloadFlag[];
@@ -105,10 +120,11 @@ export function runDoctor(inputs: DoctorInputs, opts: DoctorOptions = {}): Docto
   const findings: Finding[] = [];
   const ifs = inputs.interfaces();
   const vxs = vxlanDevices(ifs);
+  const gvs = geneveDevices(ifs);
 
-  // Devices: every VXLAN device and its underlay, each read once.
-  const devices = new Map<string, { iface: NetInterface; features: Features | null; error?: string; driver: string }>();
-  const device = (i: NetInterface) => {
+  // Devices: every tunnel device and its underlay, each read once.
+  const devices = new Map<string, DeviceRead>();
+  const device = (i: NetInterface): DeviceRead => {
     let d = devices.get(i.name);
     if (d) return d;
     let features: Features | null = null;
@@ -148,7 +164,7 @@ export function runDoctor(inputs: DoctorInputs, opts: DoctorOptions = {}): Docto
     rise: counters && prev ? Math.max(0, counters.udp + counters.udp6 - (prev.udp + prev.udp6)) : null,
     seconds: counters && prev ? (counters.atMs - prev.atMs) / 1000 : null,
   };
-  if (countersError !== null && vxs.length > 0) {
+  if (countersError !== null && vxs.length + gvs.length > 0) {
     findings.push({ check: 'offload', severity: 'info', evidence: `checksum error counters unreadable: ${countersError}`, remediation: 'run where /proc/net/snmp of the node\'s network namespace can be read' });
   }
 
@@ -177,6 +193,18 @@ export function runDoctor(inputs: DoctorInputs, opts: DoctorOptions = {}): Docto
   for (const p of peersOf.values()) for (const a of p.peers) lookups.add(a);
   for (const n of nameservers) if (!n.address.includes('%')) lookups.add(n.address);
   lookups.add(IPV6_PROBE);
+  // Where each tunnel without a bound underlay sends from.
+  const nodeIface = opts.nodeAddress ? ifs.find((i) => i.addresses.some((a) => a.address === opts.nodeAddress)) ?? null : null;
+  const routeTarget = new Map<string, string>();
+  for (const t of [...vxs, ...gvs]) {
+    if (t.vxlan && underlayOf(t, ifs)) continue;
+    const remote = t.vxlan?.remote ?? t.geneve?.remote ?? null;
+    const target = remote && isIP(remote) !== 0 && !isMulticast(remote) ? remote : peersOf.get(t.name)?.peers[0] ?? (nodeIface ? null : ROUTE_PROBE);
+    if (target !== null) {
+      routeTarget.set(t.name, target);
+      lookups.add(target);
+    }
+  }
   // A failed lookup is an answer ("no route"); a lookup that could not be made at all is not,
   // and must not read as one: the route-dependent parts are then skipped, and that is said.
   let routes: Map<string, RouteResult> | null = null;
@@ -191,11 +219,44 @@ export function runDoctor(inputs: DoctorInputs, opts: DoctorOptions = {}): Docto
     });
   }
 
+  // The NIC each tunnel's packets leave by, for the offload and VXLAN port checks.
+  const nicOf = new Map<string, TunnelNic>();
+  for (const t of [...vxs, ...gvs]) {
+    const bound = t.vxlan ? underlayOf(t, ifs) : null;
+    // dev: the device found; how: a clause on how, with {} for dev's name.
+    let dev: NetInterface | null = bound;
+    let how: string | undefined;
+    let missing: string | undefined;
+    if (!bound) {
+      const target = routeTarget.get(t.name);
+      const r = target !== undefined ? routes?.get(target) : undefined;
+      dev = r?.route ? ifs.find((i) => i.name === r.route!.dev) ?? null : null;
+      if (dev) how = `${target === ROUTE_PROBE ? 'the default route' : `the route to ${target}`} leaves by {}`;
+      else if (target === undefined && nodeIface) [dev, how] = [nodeIface, `{} holds the node's address ${opts.nodeAddress}`];
+      else missing = target === undefined ? 'no remote, no route looked up' : !routes ? 'route lookups failed' : `no route to ${target}: ${r?.error ?? r?.route?.type ?? 'not looked up'}`;
+    }
+    const ports = dev ? nicPortsOf(dev, ifs) : [];
+    let nic: TunnelNic;
+    if (dev && ports.length === 1) nic = { iface: ports[0], note: `port of ${dev.name}${how ? `, and ${how.replace('{}', dev.name)}` : ''}` };
+    else nic = { iface: dev, note: how?.replace('{}', 'it'), missing };
+    if (nic.iface) device(nic.iface);
+    nicOf.set(t.name, nic);
+  }
+  const asOffload = (x: DeviceRead): DeviceOffload => ({ name: x.iface.name, driver: x.driver, features: x.features, error: x.error });
+  const offloadOf = (t: NetInterface, encap: 'VXLAN' | 'Geneve', port: number) => {
+    const nic = nicOf.get(t.name)!;
+    const u = nic.iface ? devices.get(nic.iface.name)! : null;
+    const cni = cniOf(t, ifs);
+    return checkOffload({
+      vxlan: asOffload(device(t)), port, underlay: u ? asOffload(u) : null, errors, encap, cni,
+      underlayNote: nic.note, underlayMissing: nic.missing, mitigation: mitigationOf(u, cni, ifs, device),
+    });
+  };
+
   for (const { vx, ul } of pairs) {
-    const d = devices.get(vx.name)!;
-    const u = ul ? devices.get(ul.name)! : null;
-    const asOffload = (x: typeof d): DeviceOffload => ({ name: x.iface.name, driver: x.driver, features: x.features, error: x.error });
-    findings.push(...checkOffload({ vxlan: asOffload(d), port: vx.vxlan!.port, underlay: u ? asOffload(u) : null, errors }));
+    findings.push(...offloadOf(vx, 'VXLAN', vx.vxlan!.port));
+    const nic = nicOf.get(vx.name)!.iface;
+    findings.push(...checkVxlanPort({ vxlan: vx, underlay: nic ? { name: nic.name, driver: devices.get(nic.name)!.driver, mac: nic.mac } : null, cni: cniOf(vx, ifs) }));
     const p = peersOf.get(vx.name)!;
     if (p.error !== undefined) {
       findings.push({ check: 'binding', severity: 'warning', evidence: `${vx.name}: could not read its peer VTEPs: ${p.error}`, remediation: 'csumwatch reads them with `bridge -json fdb show dev DEV` (iproute2)' });
@@ -203,12 +264,13 @@ export function runDoctor(inputs: DoctorInputs, opts: DoctorOptions = {}): Docto
     findings.push(...checkBinding({ vxlan: vx, interfaces: ifs, peers: routes ? p.peers : [], peersTotal: p.total, routes: routes ?? new Map(), nodeAddress: opts.nodeAddress ?? null }));
     findings.push(...checkMtu({ vxlan: vx, underlay: ul }));
   }
-  if (vxs.length === 0) {
+  for (const gv of gvs) findings.push(...offloadOf(gv, 'Geneve', gv.geneve!.port));
+  if (vxs.length === 0 && gvs.length === 0) {
     findings.push({
       check: 'offload',
       severity: 'info',
-      evidence: 'no VXLAN device in this network namespace: the offload, binding, MTU and NAT checks had nothing to check',
-      remediation: 'run csumwatch doctor in the node\'s network namespace (hostNetwork in a pod); with a CNI that does not use VXLAN there is nothing to fix here',
+      evidence: 'no VXLAN or Geneve device in this network namespace: the offload, binding, MTU, VXLAN port and NAT checks had nothing to check',
+      remediation: 'run csumwatch doctor in the node\'s network namespace (hostNetwork in a pod); with a CNI that uses neither VXLAN nor Geneve there is nothing to fix here',
     });
   }
 
@@ -230,23 +292,66 @@ export function runDoctor(inputs: DoctorInputs, opts: DoctorOptions = {}): Docto
     findings.push(...checkNat({ devices: natDevices, conntrack: ct, error }));
   }
 
-  return { findings: bySeverity(findings), interfaces: interfaceReports(pairs, devices), offload: offloadFlags(devices), counters };
+  const tunnels = [...pairs, ...gvs.map((gv) => ({ vx: gv, ul: nicOf.get(gv.name)!.iface }))];
+  return { findings: bySeverity(findings), interfaces: interfaceReports(tunnels, devices), offload: offloadFlags(devices), counters };
+}
+
+interface DeviceRead {
+  iface: NetInterface;
+  features: Features | null;
+  error?: string;
+  driver: string;
+}
+
+/** The NIC a tunnel's packets leave by, how it was found (a clause), or why none was. */
+interface TunnelNic {
+  iface: NetInterface | null;
+  note: string | undefined;
+  missing?: string;
+}
+
+const CSUM_FEATURES = ['tx-checksum-ip-generic', 'tx-checksum-ipv4', 'tx-checksum-ipv6'];
+
+/**
+ * What completes a tunnel's inner checksums before the NIC, when its offload is on: the NIC's
+ * own transmit checksum offload off (OpenShift's vSphere fix), or Antrea's disableTXChecksumOffload
+ * (seen on antrea-gw0, which Antrea turns off with the Pods' interfaces since antrea#6843). null: nothing.
+ */
+function mitigationOf(nic: DeviceRead | null, cni: string | null, ifs: readonly NetInterface[], device: (i: NetInterface) => DeviceRead): string | null {
+  const f = nic?.features;
+  if (f && CSUM_FEATURES.some((n) => f[n]) && CSUM_FEATURES.every((n) => f[n]?.on !== true)) {
+    return `${nic!.iface.name} has transmit checksum offload off (${CSUM_FEATURES.filter((n) => f[n]).join(', ')}), so the kernel completes every checksum before it`;
+  }
+  const gw = cni === 'antrea' ? ifs.find((i) => i.name === 'antrea-gw0') : undefined;
+  const g = gw ? device(gw).features : null;
+  if (g && g['tx-checksum-ip-generic']?.on === false) {
+    return 'antrea-gw0 has tx-checksum-ip-generic off: Antrea\'s disableTXChecksumOffload is in effect, and the Pods\' interfaces compute their checksums themselves';
+  }
+  return null;
 }
 
 function interfaceReports(pairs: Array<{ vx: NetInterface; ul: NetInterface | null }>, devices: Map<string, { iface: NetInterface; driver: string }>): InterfaceReport[] {
   const out = new Map<string, InterfaceReport>();
   const base = (i: NetInterface, role: InterfaceReport['role']): InterfaceReport => ({
-    name: i.name, kind: i.kind, driver: devices.get(i.name)?.driver ?? i.driver, mtu: i.mtu, up: i.up, role, vxlan: null, underlayOf: [],
+    name: i.name, kind: i.kind, driver: devices.get(i.name)?.driver ?? i.driver, mtu: i.mtu, up: i.up, role, vxlan: null, geneve: null, underlayOf: [],
   });
   for (const { vx, ul } of pairs) {
-    const r = base(vx, 'vxlan');
-    const v = vx.vxlan!;
-    r.vxlan = { vni: v.vni, port: v.port, local: v.local, link: v.link, underlay: ul?.name ?? null };
-    out.set(vx.name, r);
+    if (vx.vxlan) {
+      const r = base(vx, 'vxlan');
+      const v = vx.vxlan;
+      r.vxlan = { vni: v.vni, port: v.port, local: v.local, link: v.link, underlay: ul?.name ?? null };
+      out.set(vx.name, r);
+    } else if (vx.geneve) {
+      const r = base(vx, 'geneve');
+      const g = vx.geneve;
+      r.geneve = { vni: g.vni, port: g.port, remote: g.remote, external: g.external, underlay: ul?.name ?? null };
+      out.set(vx.name, r);
+    }
   }
   for (const { vx, ul } of pairs) {
-    if (!ul || out.get(ul.name)?.role === 'vxlan') continue;
-    const r = out.get(ul.name) ?? base(ul, 'underlay');
+    const known = ul ? out.get(ul.name) : undefined;
+    if (!ul || (known && known.role !== 'underlay')) continue;
+    const r = known ?? base(ul, 'underlay');
     r.underlayOf.push(vx.name);
     out.set(ul.name, r);
   }

@@ -7,7 +7,7 @@ import { Finding, SEVERITIES } from '../doctor/finding';
 import { arrayGauge, CollectorHealth } from './family';
 
 /** Every check that can report: the agent's own, then the doctor's. Each gets its series at 0 or 1. */
-export const CHECKS = ['capture', 'capture_drops', 'bpf', 'doctor', 'offload', 'binding', 'mtu', 'resolv', 'ipv6', 'nat'] as const;
+export const CHECKS = ['capture', 'capture_drops', 'bpf', 'doctor', 'offload', 'binding', 'mtu', 'vxlan_port', 'resolv', 'ipv6', 'nat'] as const;
 
 /** What the doctor's collector reads: the findings standing now and the last run's offload flags. */
 export interface DoctorView {

@@ -1,7 +1,8 @@
 // The node's network interfaces as the kernel reports them (`ip -details -json link` and
-// `ip -json addr`, rtnetlink underneath): kind, MTU, driver, addresses, and for every VXLAN
-// device its VNI, UDP port, local address and the underlay device it is bound to. The agent
-// picks what to capture from this; doctor checks it.
+// `ip -json addr`, rtnetlink underneath): kind, MTU, driver, addresses, the device each is a port
+// of, for every VXLAN device its VNI, UDP port, local address and the underlay device it is bound
+// to, and for every Geneve device its VNI, port and remote. The agent picks what to capture from
+// this; doctor checks it.
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -25,6 +26,29 @@ export interface VxlanInfo {
   learning: boolean;
 }
 
+/**
+ * A Geneve device (RFC 8926), as `ip -d -j link` prints its linkinfo data: `id`, `remote` or
+ * `remote6`, `port`, and `external` for a collect-metadata device. The CNIs that use Geneve run
+ * external devices, one per node, whose peers come with each packet's metadata: Open vSwitch
+ * creates `genev_sys_PORT` for OVN-Kubernetes and Antrea, Cilium creates `cilium_geneve`. A
+ * Geneve device is bound to no device: its packets leave by the route to each peer.
+ */
+export interface GeneveInfo {
+  /** VNI; null for an external (collect-metadata) device, whose VNI comes per packet. */
+  vni: number | null;
+  /** UDP destination port. */
+  port: number;
+  /** The one remote of a point-to-point device, or null. */
+  remote: string | null;
+  /** A collect-metadata device (`external`). */
+  external: boolean;
+  /** Outer UDP checksum over IPv4 (udpcsum). */
+  udpCsum: boolean;
+}
+
+/** IANA's Geneve port (RFC 8926 §3.3) and the kernel's default for a geneve device. */
+export const GENEVE_PORT = 6081;
+
 export interface IfAddress {
   family: 'inet' | 'inet6';
   address: string;
@@ -44,7 +68,14 @@ export interface NetInterface {
   /** Driver (virtio_net, vmxnet3, ...) for a physical device, else its kind. */
   driver: string;
   addresses: IfAddress[];
+  /**
+   * The device this one is a port of (a bridge, a bond, `ovs-system` for Open vSwitch), or null.
+   * parseInterfaces always sets it and geneve; optional so that interfaces built by hand (tests,
+   * benchmarks) need not.
+   */
+  master?: string | null;
   vxlan: VxlanInfo | null;
+  geneve?: GeneveInfo | null;
 }
 
 interface IpLink {
@@ -56,6 +87,7 @@ interface IpLink {
   link_type?: string;
   parentbus?: string;
   operstate?: string;
+  master?: string;
   linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
 }
 
@@ -96,7 +128,9 @@ export function parseInterfaces(linkJson: string, addrJson: string, drivers: Rec
       mac: l.address ?? '',
       driver: drivers[l.ifname] ?? (kind === 'physical' ? 'unknown' : kind),
       addresses: byName.get(l.ifname) ?? [],
+      master: typeof l.master === 'string' ? l.master : null,
       vxlan: infoKind === 'vxlan' ? vxlanInfo(l.linkinfo?.info_data ?? {}) : null,
+      geneve: infoKind === 'geneve' ? geneveInfo(l.ifname, l.linkinfo?.info_data ?? {}) : null,
     });
   }
   return out;
@@ -113,6 +147,21 @@ function vxlanInfo(d: Record<string, unknown>): VxlanInfo {
     link: str('link'),
     udpCsum: d.udp_csum === true,
     learning: d.learning === true,
+  };
+}
+
+function geneveInfo(name: string, d: Record<string, unknown>): GeneveInfo {
+  const str = (k: string) => (typeof d[k] === 'string' ? (d[k] as string) : null);
+  const external = d.external === true;
+  // Older iproute2 printed nothing but `external` for a collect-metadata device; Open
+  // vSwitch names its device after the port (genev_sys_6081), and the kernel's default is 6081.
+  const named = /^genev_sys_(\d+)$/.exec(name);
+  return {
+    vni: external ? null : typeof d.id === 'number' ? d.id : 0,
+    port: typeof d.port === 'number' ? d.port : named ? Number(named[1]) : GENEVE_PORT,
+    remote: str('remote') ?? str('remote6'),
+    external,
+    udpCsum: d.udp_csum === true,
   };
 }
 
@@ -157,6 +206,21 @@ export function readDrivers(names: readonly string[], sysfs = '/sys/class/net'):
 /** The VXLAN devices among ifs. */
 export function vxlanDevices(ifs: readonly NetInterface[]): NetInterface[] {
   return ifs.filter((i) => i.vxlan !== null);
+}
+
+/** The Geneve devices among ifs. */
+export function geneveDevices(ifs: readonly NetInterface[]): NetInterface[] {
+  return ifs.filter((i) => Boolean(i.geneve));
+}
+
+/**
+ * The NICs (devices on a bus) that are ports of dev: of a Linux bridge, a bond or a team, those
+ * whose master it is; of an Open vSwitch device (br-ex on OpenShift), the ports of `ovs-system`,
+ * since `ip link` does not say which OVS bridge a port belongs to. [] when dev is none of these.
+ */
+export function nicPortsOf(dev: NetInterface, ifs: readonly NetInterface[]): NetInterface[] {
+  const master = dev.kind === 'openvswitch' ? 'ovs-system' : ['bridge', 'bond', 'team'].includes(dev.kind) ? dev.name : null;
+  return master === null ? [] : ifs.filter((i) => (i.master ?? null) === master && i.kind === 'physical');
 }
 
 /**

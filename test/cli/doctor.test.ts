@@ -8,7 +8,7 @@ import { cli as run, usageErrors } from '../support/cli';
 t.test('help', async (t) => {
   const r = run('doctor', '--help');
   t.equal(r.code, 0);
-  for (const word of ['--json', '--interval', '--cluster-dns', '--node-ip', '--host-root', 'offload', 'binding', 'mtu', 'resolv', 'ipv6', 'nat', 'exit status']) {
+  for (const word of ['--json', '--interval', '--cluster-dns', '--node-ip', '--host-root', 'offload', 'binding', 'mtu', 'vxlan_port', 'Geneve', 'resolv', 'ipv6', 'nat', 'exit status']) {
     t.match(r.out, word, `help mentions ${word}`);
   }
   t.match(run('doctor', '-h').out, /usage: csumwatch doctor/);

@@ -5,12 +5,14 @@
 import t from 'tap';
 
 import { checkBinding } from '../../src/doctor/binding';
+import { cniOf } from '../../src/doctor/cni';
 import { raise, rank } from '../../src/doctor/finding';
 import { checkIpv6 } from '../../src/doctor/ipv6';
 import { checkMtu, underlayFamily } from '../../src/doctor/mtu';
 import { checkNat } from '../../src/doctor/nat';
 import { checkOffload, DeviceOffload } from '../../src/doctor/offload';
 import { checkResolv, ResolvInput } from '../../src/doctor/resolv';
+import { checkVxlanPort, vmwareNic } from '../../src/doctor/vxlan-port';
 import { ConntrackEntry } from '../../src/node/conntrack';
 import { Features } from '../../src/node/ethtool';
 import { IfAddress, NetInterface } from '../../src/node/interfaces';
@@ -164,4 +166,64 @@ t.test('nat: offload off or unknown, nothing translated, conntrack unreadable, t
   const [u] = checkNat({ devices: [dev], conntrack: null, error: 'running conntrack: not installed' });
   t.equal(u.severity, 'info');
   t.match(u.remediation, /apt install conntrack/);
+});
+
+t.test('cni: told from the device names', async (t) => {
+  const names = (...n: string[]) => n.map((x) => iface(x));
+  const g = iface('genev_sys_6081', { kind: 'geneve' });
+  t.equal(cniOf(vxlan('vxlan.calico', null, null), []), 'calico');
+  t.equal(cniOf(vxlan('flannel.1', null, null), []), 'flannel');
+  t.equal(cniOf(vxlan('flannel.42', null, null), []), 'flannel');
+  t.equal(cniOf(vxlan('cilium_vxlan', null, null), []), 'cilium');
+  t.equal(cniOf(iface('cilium_geneve', { kind: 'geneve' }), []), 'cilium');
+  t.equal(cniOf(g, names('br-int', 'antrea-gw0')), 'antrea', 'antrea-gw0 decides, though its bridge is br-int too');
+  t.equal(cniOf(g, names('br-int', 'ovn-k8s-mp0', 'br-ex')), 'ovn-kubernetes');
+  t.equal(cniOf(g, names('br-int')), null, 'br-int alone: some OVS-based CNI, not named');
+  t.equal(cniOf(vxlan('vxlan0', null, null), names('antrea-gw0')), null, 'an unknown device name: no CNI, whatever is around it');
+  t.equal(cniOf(vxlan('flannel.x', null, null), []), null);
+});
+
+t.test('vxlan_port: 4789 over a VMware NIC, and nothing else', async (t) => {
+  const nic = { name: 'ens192', driver: 'vmxnet3', mac: '00:50:56:01:02:03' };
+  const at = (port: number) => vxlan('flannel.1', null, null, { vxlan: { vni: 1, port, local: null, remote: null, link: null, udpCsum: false, learning: false } });
+  const [f] = checkVxlanPort({ vxlan: at(4789), underlay: nic, cni: 'flannel' });
+  t.equal(f.check, 'vxlan_port');
+  t.equal(f.severity, 'warning', 'never critical: the hypervisor cannot be seen from the node');
+  t.match(f.evidence, /whether NSX is there cannot be seen from the node/);
+  t.same(checkVxlanPort({ vxlan: at(8472), underlay: nic, cni: 'flannel' }), [], '8472: not this finding');
+  t.same(checkVxlanPort({ vxlan: at(4789), underlay: null, cni: 'flannel' }), [], 'no underlay: nothing to judge');
+  t.same(checkVxlanPort({ vxlan: iface('ens192'), underlay: nic, cni: null }), [], 'not a VXLAN device');
+  t.same(checkVxlanPort({ vxlan: at(4789), underlay: { ...nic, driver: 'ena', mac: '0a:1b:2c:3d:4e:5f' }, cni: null }), [], 'not VMware');
+  t.equal(vmwareNic({ driver: 'vmxnet3', mac: '' }), 'vmxnet3, VMware\'s paravirtual NIC');
+  t.match(vmwareNic({ driver: 'e1000e', mac: '00:05:69:00:00:01' }) ?? '', /range 00:05:69 \(driver e1000e\)/);
+  t.equal(vmwareNic({ driver: 'virtio_net', mac: '00:50:57:00:00:01' }), null, 'next to VMware\'s range is not in it');
+  const [c] = checkVxlanPort({ vxlan: at(4789), underlay: nic, cni: 'calico' });
+  t.match(c.remediation, /"vxlanPort":4799/);
+  t.match(c.remediation, /firewalls and security groups between nodes must pass UDP 4799/);
+});
+
+t.test('offload: Geneve, each CNI\'s fix, and a mitigation', async (t) => {
+  const vmxnet3: DeviceOffload = { name: 'ens192', driver: 'vmxnet3', features: features({ 'tx-checksum-ip-generic': true, 'tx-udp_tnl-segmentation': true }) };
+  const gv = (name: string): DeviceOffload => ({ name, driver: 'geneve', features: features({ 'tx-checksum-ip-generic': true }) });
+  const none = { total: 0, rise: 0, seconds: 2 };
+  const [c] = checkOffload({ vxlan: gv('cilium_geneve'), port: 6081, underlay: vmxnet3, errors: none, encap: 'Geneve', cni: 'cilium', underlayNote: 'the default route leaves by it' });
+  t.equal(c.severity, 'warning', 'vmxnet3 below, no errors: warning, as for VXLAN');
+  t.match(c.evidence, /^cilium_geneve \(Geneve port 6081\): tx-checksum-ip-generic on; underlay ens192 \(vmxnet3, the default route leaves by it\): /);
+  t.match(c.remediation, /persistent: cilium-agent creates cilium_geneve when it starts, so a udev rule, \/etc\/udev\/rules\.d\/90-geneve-csum\.rules/);
+  t.notMatch(c.remediation, /Calico|Antrea|OpenShift/);
+  const [o] = checkOffload({ vxlan: gv('genev_sys_6081'), port: 6081, underlay: { ...vmxnet3, driver: 'virtio_net' }, errors: none, encap: 'Geneve', cni: 'ovn-kubernetes' });
+  t.notMatch(o.remediation, /machine-config-operator/, 'OpenShift\'s vmxnet3 fix named only over vmxnet3');
+  t.match(o.remediation, /Open vSwitch creates genev_sys_6081 again/);
+  const m = 'ens192 has transmit checksum offload off';
+  const [x] = checkOffload({ vxlan: gv('genev_sys_6081'), port: 6081, underlay: vmxnet3, errors: none, encap: 'Geneve', cni: null, mitigation: m });
+  t.equal(x.severity, 'info', 'mitigated: the driver raises nothing');
+  t.match(x.evidence, /ens192 has transmit checksum offload off; Udp InCsumErrors/);
+  const [y] = checkOffload({ vxlan: gv('genev_sys_6081'), port: 6081, underlay: vmxnet3, errors: { total: 9, rise: 4, seconds: 2 }, encap: 'Geneve', cni: null, mitigation: m });
+  t.equal(y.severity, 'critical', 'rising errors outweigh any mitigation');
+  const off = { ...gv('genev_sys_6081'), features: features({ 'tx-checksum-ip-generic': false }) };
+  const [z] = checkOffload({ vxlan: off, port: 6081, underlay: vmxnet3, errors: none, encap: 'Geneve', mitigation: m });
+  t.equal(z.severity, 'info', 'offload off: only the NIC\'s tunnel segmentation is left to say');
+  t.notMatch(z.evidence, /transmit checksum offload off/, 'a mitigation is only named where the device\'s offload is on');
+  const [u] = checkOffload({ vxlan: gv('genev0'), port: 6081, underlay: null, errors: none, encap: 'Geneve', underlayMissing: 'no route to 10.1.1.2: RTNETLINK answers: Network is unreachable' });
+  t.match(u.evidence, /underlay: not found \(no route to 10\.1\.1\.2: RTNETLINK answers: Network is unreachable\)/);
 });

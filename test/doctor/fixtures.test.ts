@@ -59,7 +59,7 @@ t.test('healthy: a lab node, offload off, resolved forwarding to a site resolver
 
 t.test('vmxnet3: offload on, Udp InCsumErrors rising: critical, with every way to fix it', async (t) => {
   const r = runDoctor(machine('vmxnet3-calico'), { now, previous: before('vmxnet3-calico', 2) });
-  t.same(summary(r), ['offload:critical']);
+  t.same(summary(r), ['offload:critical', 'vxlan_port:warning']);
   const f = r.findings[0];
   t.match(f.evidence, /vxlan\.calico \(VXLAN port 4789\): tx-checksum-ip-generic on/);
   t.match(f.evidence, /underlay ens192 \(vmxnet3\): .*tx-udp_tnl-segmentation on, tx-udp_tnl-csum-segmentation on/);
@@ -74,6 +74,13 @@ t.test('vmxnet3: offload on, Udp InCsumErrors rising: critical, with every way t
   t.ok(hasCritical(r));
   t.same(r.interfaces.map((i) => [i.name, i.kind, i.driver]), [['vxlan.calico', 'vxlan', 'vxlan'], ['ens192', 'physical', 'vmxnet3']]);
   t.same(r.offload.filter((o) => o.iface === 'ens192' && o.enabled).map((o) => o.feature), ['tx-checksum-ip-generic', 'tx-udp_tnl-segmentation', 'tx-udp_tnl-csum-segmentation']);
+  // And Calico's default port, 4789, over a VMware NIC: the NSX collision.
+  const p = only(r, 'vxlan_port')[0];
+  t.match(p.evidence, /^vxlan\.calico sends VXLAN on UDP 4789 over ens192 \(vmxnet3, VMware's paravirtual NIC\): on vSphere with NSX/);
+  t.match(p.evidence, /everything but ICMP/);
+  t.match(p.remediation, /^with Calico \(its default VXLAN port is 4789\): kubectl patch felixconfiguration default --type merge -p '\{"spec":\{"vxlanPort":4799\}\}'/);
+  t.match(p.remediation, /every node must move at once/);
+  t.match(p.remediation, /flannel#2388/);
 });
 
 t.test('vmxnet3: severity rises with the evidence', async (t) => {
@@ -202,7 +209,7 @@ t.test('no VXLAN device: said once, the resolver checks still run', async (t) =>
   const base = machine('resolv-loop');
   const r = runDoctor(over(base, { interfaces: () => base.interfaces().filter((i) => i.kind !== 'vxlan') }), { now });
   t.same(summary(r), ['resolv:critical', 'resolv:warning', 'offload:info']);
-  t.match(only(r, 'offload')[0].evidence, /no VXLAN device/);
+  t.match(only(r, 'offload')[0].evidence, /^no VXLAN or Geneve device/);
   t.same(r.interfaces, []);
 });
 
@@ -213,7 +220,7 @@ t.test('the report: JSON for scripts, text for people', async (t) => {
   t.same(Object.keys(j.findings[0]), ['check', 'severity', 'evidence', 'remediation']);
   t.same(j.offload[0], { iface: 'vxlan.calico', feature: 'tx-checksum-ip-generic', enabled: true, fixed: false });
   const text = toText(r);
-  t.match(text, /^csumwatch doctor: 1 critical, 0 warning, 0 info; VXLAN devices: vxlan\.calico\n/);
+  t.match(text, /^csumwatch doctor: 1 critical, 1 warning, 0 info; VXLAN devices: vxlan\.calico\n/);
   t.match(text, /\nCRITICAL offload\n/);
   t.match(text, /\n  fix: now: ethtool -K vxlan\.calico tx-checksum-ip-generic off/);
   t.match(text, /\ninterfaces \(name, kind, driver, MTU, state\)\n  vxlan\.calico  vxlan/);
@@ -221,5 +228,129 @@ t.test('the report: JSON for scripts, text for people', async (t) => {
   t.match(text, /Udp InCsumErrors 8467/);
   for (const line of text.split('\n')) t.ok(line.length <= 110, `no overlong line: ${line.slice(0, 40)}`);
   t.same(fs.readdirSync(FIX).filter((d) => fs.existsSync(join(FIX, d, 'ip-link.json'))).sort(),
-    ['healthy', 'ipv6-nameserver', 'mtu-mismatch', 'nat-offload', 'nat-receiver', 'resolv-loop', 'vmxnet3-calico', 'wrong-binding'], 'every machine is tested here');
+    ['antrea-vmxnet3', 'healthy', 'ipv6-nameserver', 'mtu-mismatch', 'nat-offload', 'nat-receiver', 'ovn-vmxnet3', 'resolv-loop', 'vmxnet3-calico', 'wrong-binding'], 'every machine is tested here');
+});
+
+/** base with the named devices' transmit checksum offload (tx-checksum-ip-generic) set. */
+function withOffload(base: DoctorInputs, set: Record<string, boolean>): DoctorInputs {
+  return over(base, {
+    features: (i) => {
+      const f = base.features(i);
+      return i in set ? { ...f, 'tx-checksum-ip-generic': { on: set[i], fixed: false, requested: null } } : f;
+    },
+  });
+}
+
+/** base with Udp InCsumErrors 0 in /proc/net/snmp. */
+function clean(base: DoctorInputs): DoctorInputs {
+  const zero = base.readFile('/proc/net/snmp')!.replace(/^Udp: (\d+) (\d+) \d+ (\d+) (\d+) (\d+) \d+/m, 'Udp: $1 $2 0 $3 $4 $5 0');
+  return over(base, { readFile: (p) => (p === '/proc/net/snmp' ? zero : base.readFile(p)) });
+}
+
+t.test('OVN-Kubernetes: Geneve over vmxnet3 in br-ex, errors rising: critical, with OpenShift\'s fix', async (t) => {
+  const r = runDoctor(machine('ovn-vmxnet3'), { now, previous: before('ovn-vmxnet3', 2) });
+  t.same(summary(r), ['offload:critical']);
+  const f = r.findings[0];
+  t.match(f.evidence, /^genev_sys_6081 \(Geneve port 6081\): tx-checksum-ip-generic on; underlay ens192 \(vmxnet3, port of br-ex, and the default route leaves by br-ex\): .*tx-udp_tnl-segmentation on/);
+  t.match(f.evidence, /VMware vmxnet3/);
+  t.match(f.evidence, /Udp InCsumErrors rose by 35 in 2\.0 s \(3141 since boot\)/);
+  for (const fix of [
+    'now: ethtool -K genev_sys_6081 tx-checksum-ip-generic off',
+    'ethtool -K ens192 tx-udp_tnl-segmentation off tx-udp_tnl-csum-segmentation off',
+    'openshift/machine-config-operator#2734', 'ethtool -K ens192 tx-checksum-ip-generic off (with ens192\'s on, that is not in effect on this node)',
+    'Open vSwitch creates genev_sys_6081 again', 'KERNEL=="genev_sys_6081"', 'as a file of a MachineConfig', 'OriginalName=genev_sys_6081',
+  ]) t.ok(f.remediation.includes(fix), `remediation names ${fix}`);
+  t.notMatch(f.remediation, /Calico|flannel|Antrea/, 'no other CNI\'s setting');
+  t.same(r.interfaces.map((i) => [i.name, i.role, i.kind, i.driver]), [['genev_sys_6081', 'geneve', 'geneve', 'geneve'], ['ens192', 'underlay', 'physical', 'vmxnet3']]);
+  t.same(r.interfaces[0].geneve, { vni: null, port: 6081, remote: null, external: true, underlay: 'ens192' });
+  t.equal(r.interfaces[0].vxlan, null);
+  t.same(r.interfaces[1].underlayOf, ['genev_sys_6081']);
+  t.same(r.offload.filter((o) => o.iface === 'genev_sys_6081').map((o) => [o.feature, o.enabled]), [
+    ['tx-checksum-ip-generic', true], ['tx-checksum-ipv4', false], ['tx-checksum-ipv6', false], ['tx-udp_tnl-segmentation', false], ['tx-udp_tnl-csum-segmentation', false],
+  ]);
+  const text = toText(r);
+  t.match(text, /^csumwatch doctor: 1 critical, 0 warning, 0 info; VXLAN devices: none; Geneve devices: genev_sys_6081\n/);
+  t.match(text, /\n  genev_sys_6081 +geneve +geneve +mtu 65000 up +Geneve external port 6081, underlay ens192\n/);
+  t.match(text, /\n  ens192 +physical vmxnet3 +mtu 1500 +up +underlay of genev_sys_6081\n/);
+  for (const line of text.split('\n')) t.ok(line.length <= 110, `no overlong line: ${line.slice(0, 40)}`);
+
+  // The node's address given: the device holding it, no route needed.
+  const known = runDoctor(machine('ovn-vmxnet3'), { now, nodeAddress: '10.10.30.11' });
+  t.match(known.findings[0].evidence, /underlay ens192 \(vmxnet3, port of br-ex, and br-ex holds the node's address 10\.10\.30\.11\)/);
+  // No route lookups: said, not guessed.
+  const noRoutes = runDoctor(over(machine('ovn-vmxnet3'), { routes: () => { throw new NodeError('running ip: not installed'); } }), { now });
+  t.match(only(noRoutes, 'offload')[0].evidence, /underlay: not found \(route lookups failed\)/);
+  t.same(noRoutes.interfaces.map((i) => i.name), ['genev_sys_6081']);
+});
+
+t.test('OVN-Kubernetes: OpenShift\'s fix in place, the NIC\'s checksum offload off', async (t) => {
+  const fixed = withOffload(clean(machine('ovn-vmxnet3')), { ens192: false });
+  const r = runDoctor(fixed, { now });
+  t.same(summary(r), ['offload:info'], 'the device\'s offload alone: info, vmxnet3 no longer blamed');
+  t.match(r.findings[0].evidence, /ens192 has transmit checksum offload off \(tx-checksum-ip-generic, tx-checksum-ipv4, tx-checksum-ipv6\), so the kernel completes every checksum before it/);
+  t.notMatch(r.findings[0].evidence, /VMware vmxnet3, the NIC of/);
+  // Errors rising all the same: critical, whatever the mitigation.
+  const rising = runDoctor(withOffload(machine('ovn-vmxnet3'), { ens192: false }), { now, previous: before('ovn-vmxnet3', 2) });
+  t.same(summary(rising), ['offload:critical']);
+  // The device's own offload off: nothing (the NIC's tunnel segmentation aside).
+  const off = runDoctor(withOffload(clean(machine('ovn-vmxnet3')), { genev_sys_6081: false }), { now });
+  t.same(summary(off), ['offload:info']);
+  t.match(off.findings[0].evidence, /genev_sys_6081 computes its checksums itself; ens192 still segments tunnel packets/);
+});
+
+t.test('Antrea: Geneve over vmxnet3, no errors: warning, with Antrea\'s switch', async (t) => {
+  const r = runDoctor(machine('antrea-vmxnet3'), { now });
+  t.same(summary(r), ['offload:warning']);
+  const f = r.findings[0];
+  t.match(f.evidence, /^genev_sys_6081 \(Geneve port 6081\): tx-checksum-ip-generic on; underlay ens192 \(vmxnet3, the default route leaves by it\)/);
+  t.match(f.remediation, /persistent with Antrea: disableTXChecksumOffload: true in antrea-agent\.conf \(ConfigMap antrea-config, or the Helm value disableTXChecksumOffload=true\)/);
+  t.match(f.remediation, /disableUdpTunnelOffload: true in the same file turns UDP tunnel offload off on ens192/);
+  t.match(f.remediation, /or, for genev_sys_6081 alone: a udev rule/);
+  t.notMatch(f.remediation, /OpenShift|machine-config/);
+  // Antrea's switch in effect: antrea-gw0's offload off with the Pods' interfaces.
+  const on = runDoctor(withOffload(machine('antrea-vmxnet3'), { 'antrea-gw0': false }), { now });
+  t.same(summary(on), ['offload:info']);
+  t.match(on.findings[0].evidence, /antrea-gw0 has tx-checksum-ip-generic off: Antrea's disableTXChecksumOffload is in effect/);
+  // Without antrea-gw0 the device names no CNI: the CNI-independent fixes only.
+  const base = machine('antrea-vmxnet3');
+  const anon = runDoctor(over(base, { interfaces: () => base.interfaces().filter((i) => i.name !== 'antrea-gw0') }), { now });
+  t.match(anon.findings[0].remediation, /persistent: for a device the CNI recreates, a udev rule, \/etc\/udev\/rules\.d\/90-geneve-csum\.rules/);
+  t.notMatch(anon.findings[0].remediation, /Antrea/);
+});
+
+/** vmxnet3-calico with vxlan.calico renamed name (and made external, no local address, when external). */
+function renamed(name: string, o: { port?: number; external?: boolean; driver?: string; mac?: string } = {}): DoctorInputs {
+  const base = machine('vmxnet3-calico');
+  const orig = (i: string) => (i === name ? 'vxlan.calico' : i);
+  return over(base, {
+    interfaces: () => base.interfaces().map((i) => {
+      if (i.name === 'ens192') return { ...i, mac: o.mac ?? i.mac };
+      if (i.name !== 'vxlan.calico') return i;
+      const v = i.vxlan!;
+      return { ...i, name, vxlan: { ...v, port: o.port ?? v.port, ...(o.external ? { local: null, link: null } : {}) } };
+    }),
+    features: (i) => base.features(orig(i)),
+    driverInfo: (i) => (i === 'ens192' && o.driver ? { ...base.driverInfo(i), driver: o.driver } : base.driverInfo(orig(i))),
+    fdb: (d) => base.fdb(orig(d)),
+  });
+}
+
+t.test('VXLAN on 4789 over a VMware NIC: each CNI\'s port setting', async (t) => {
+  const flannel = only(runDoctor(renamed('flannel.1'), { now }), 'vxlan_port');
+  t.same(flannel.map((f) => f.severity), ['warning']);
+  t.match(flannel[0].remediation, /^with flannel \(its default is 8472, so 4789 was set on purpose\): set "Port": 4799 in the Backend of net-conf\.json \(ConfigMap kube-flannel-cfg\)/);
+  // Cilium's device is external: its NIC is found by the route to its first peer VTEP.
+  const r = runDoctor(renamed('cilium_vxlan', { external: true }), { now });
+  const cilium = only(r, 'vxlan_port');
+  t.match(cilium[0].evidence, /^cilium_vxlan sends VXLAN on UDP 4789 over ens192/);
+  t.match(cilium[0].remediation, /^with Cilium: tunnel-port: "4799" in ConfigMap cilium-config \(Helm value tunnelPort=4799\)/);
+  t.match(only(r, 'offload')[0].evidence, /underlay ens192 \(vmxnet3, the route to 10\.10\.20\.13 leaves by it\)/);
+  t.match(only(r, 'offload')[0].remediation, /persistent: cilium-agent creates cilium_vxlan when it starts, so a udev rule/);
+  t.same(only(r, 'mtu'), [], 'no MTU judged against a routed underlay');
+  // Another port, or no VMware NIC: nothing. A VMware MAC with another driver: found.
+  t.same(only(runDoctor(renamed('flannel.1', { port: 8472 }), { now }), 'vxlan_port'), []);
+  t.same(only(runDoctor(renamed('flannel.1', { driver: 'virtio_net', mac: '52:54:00:12:34:56' }), { now }), 'vxlan_port'), []);
+  const e1000 = only(runDoctor(renamed('vxlan.x', { driver: 'e1000', mac: '00:0C:29:aa:bb:cc' }), { now }), 'vxlan_port');
+  t.match(e1000[0].evidence, /over ens192 \(a MAC address in VMware's range 00:0c:29 \(driver e1000\)\)/);
+  t.match(e1000[0].remediation, /^move the VXLAN port in the CNI's configuration \(Calico: FelixConfiguration vxlanPort; flannel/);
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { labDown, labUp } from '../../src/lab/lab';
-import { listInterfaces, parseInterfaces, readDrivers, underlayOf, vxlanDevices } from '../../src/node/interfaces';
+import { geneveDevices, listInterfaces, nicPortsOf, parseInterfaces, readDrivers, underlayOf, vxlanDevices } from '../../src/node/interfaces';
 
 const FIX = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'node');
 const read = (f: string) => fs.readFileSync(join(FIX, f), 'utf8');
@@ -47,6 +47,41 @@ t.test('a VM host: a physical NIC on a bus, with its driver', async (t) => {
   t.equal(ifs.find((i) => i.name === 'ifb0')!.kind, 'ifb');
   const noDriver = parseInterfaces(read('ip-link-host-virtio.json'), '[]');
   t.equal(noDriver.find((i) => i.name === 'eth0')!.driver, 'unknown', 'physical without a sysfs link: unknown');
+});
+
+t.test('Geneve: Open vSwitch\'s external genev_sys_6081, its NIC in br-ex (ovn-vmxnet3)', async (t) => {
+  const ifs = parseInterfaces(read('ovn-vmxnet3/ip-link.json'), read('ovn-vmxnet3/ip-addr.json'));
+  const gv = geneveDevices(ifs);
+  t.same(gv.map((i) => [i.name, i.kind, i.mtu, i.master]), [['genev_sys_6081', 'geneve', 65000, 'ovs-system']]);
+  t.same(gv[0].geneve, { vni: null, port: 6081, remote: null, external: true, udpCsum: false }, 'external: no VNI of its own');
+  t.equal(gv[0].vxlan, null);
+  t.same(vxlanDevices(ifs), [], 'a Geneve device is no VXLAN device');
+  const byName = (n: string) => ifs.find((i) => i.name === n)!;
+  t.same(['br-ex', 'br-int', 'ovs-system', 'ovn-k8s-mp0'].map((n) => byName(n).kind), ['openvswitch', 'openvswitch', 'openvswitch', 'openvswitch']);
+  t.equal(byName('ens192').master, 'ovs-system');
+  t.equal(byName('br-ex').master, null);
+  t.same(byName('br-ex').addresses, [{ family: 'inet', address: '10.10.30.11', prefix: 24 }]);
+  t.same(nicPortsOf(byName('br-ex'), ifs).map((i) => i.name), ['ens192'], 'an OVS bridge stands for the NICs in ovs-system');
+  t.same(nicPortsOf(byName('ens192'), ifs), [], 'a NIC has no ports');
+  t.same(nicPortsOf(gv[0], ifs), [], 'nor has a tunnel, though it is a port of ovs-system itself');
+});
+
+t.test('Geneve: linkinfo as each iproute2 prints it', async (t) => {
+  const link = (name: string, data: object) => JSON.stringify([{ ifindex: 7, ifname: name, mtu: 1450, linkinfo: { info_kind: 'geneve', info_data: data } }]);
+  const one = (name: string, data: object) => parseInterfaces(link(name, data), '[]')[0].geneve;
+  // ip link add genev0 type geneve id 5 remote 10.1.1.2 dstport 6081 (iproute2 6.1's fields)
+  t.same(one('genev0', { id: 5, remote: '10.1.1.2', ttl: 0, df: 'unset', port: 6081, udp_csum: false, udp_zero_csum6_tx: false, udp_zero_csum6_rx: false }),
+    { vni: 5, port: 6081, remote: '10.1.1.2', external: false, udpCsum: false });
+  t.same(one('genev6', { id: 9, remote6: 'fd00::2', ttl: 0, port: 7081, udp_csum: true }), { vni: 9, port: 7081, remote: 'fd00::2', external: false, udpCsum: true });
+  // Older iproute2 printed only "external" for a collect-metadata device: the port from OVS's name, else the kernel's default.
+  t.same(one('genev_sys_6090', { external: true }), { vni: null, port: 6090, remote: null, external: true, udpCsum: false });
+  t.same(one('cilium_geneve', { external: true }), { vni: null, port: 6081, remote: null, external: true, udpCsum: false });
+  const br = parseInterfaces(JSON.stringify([
+    { ifindex: 2, ifname: 'eth0', parentbus: 'pci', master: 'br0' },
+    { ifindex: 3, ifname: 'veth1', master: 'br0', linkinfo: { info_kind: 'veth' } },
+    { ifindex: 4, ifname: 'br0', linkinfo: { info_kind: 'bridge' } },
+  ]), '[]');
+  t.same(nicPortsOf(br[2], br).map((i) => i.name), ['eth0'], 'a Linux bridge: its NIC ports, not its veths');
 });
 
 t.test('bad input: a NodeError, never a crash', async (t) => {
