@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 
-import { rootTest } from '../helpers/root';
+import { rootTest } from '../support/root';
 
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'csumwatch');
 const NS = 'cswdg-live';
