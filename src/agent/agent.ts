@@ -144,7 +144,8 @@ export class Agent {
   /** Sources come from deps.openSource (tests, benchmarks): the libpcap path's shape, no kernel filter. */
   private readonly injected: boolean;
   private lastInternalLog = 0;
-  private lastScanError = '';
+  /** Why the last listing of the interfaces failed; '' when it worked. */
+  scanError = '';
   /** The pod directory, in a cluster. */
   readonly pods: PodNames | null;
 
@@ -273,7 +274,8 @@ export class Agent {
    */
   ready(): boolean {
     if (this.stopped) return false;
-    if (this.wanted.size === 0) return true;
+    // Nothing to capture is a node without VXLAN only when the interfaces could be listed.
+    if (this.wanted.size === 0) return this.scanError === '';
     for (const l of this.live.values()) if (l.info.running) return true;
     return false;
   }
@@ -358,11 +360,11 @@ export class Agent {
     let ifs: NetInterface[];
     try {
       ifs = this.list();
-      this.lastScanError = '';
+      this.scanError = '';
     } catch (err) {
       const msg = (err as Error).message;
-      if (msg !== this.lastScanError) this.log.error({ err: msg }, 'listing interfaces failed; keeping the captures as they are');
-      this.lastScanError = msg;
+      if (msg !== this.scanError) this.log.error({ err: msg }, 'listing interfaces failed; keeping the captures as they are');
+      this.scanError = msg;
       return;
     }
     this.vteps = vtepIdentities(ifs);

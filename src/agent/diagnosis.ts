@@ -8,7 +8,14 @@ import type { Agent } from './agent';
 export function agentFindings(agent: Agent): Finding[] {
   const out: Finding[] = [];
   const caps = agent.captures();
-  if (caps.length === 0) {
+  if (agent.scanError !== '') {
+    out.push({
+      check: 'capture',
+      severity: caps.length === 0 ? 'critical' : 'warning',
+      evidence: `the interfaces could not be listed (${agent.scanError}): ${caps.length === 0 ? 'nothing is captured' : 'the captures stay as they were'}, and a VXLAN device that appears is not seen`,
+      remediation: 'the agent lists them with `ip -details -json link` and `ip -json addr` in the node\'s network namespace (hostNetwork): check that iproute2 is in the image and the pod runs on the host network; it retries every --rescan-interval',
+    });
+  } else if (caps.length === 0) {
     // Not an error: a node of a mixed cluster, or a CNI without VXLAN. The agent stays ready.
     out.push({
       check: 'capture',

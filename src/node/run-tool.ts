@@ -1,5 +1,5 @@
-// Running a tool (ethtool, ip, bridge, conntrack for the readers in src/node; ip, tc, bpftool,
-// dnsmasq for the lab): synchronous, no shell, every call bounded in time and in output, and every
+// Running a tool (ethtool, ip, bridge, conntrack for the readers in src/node; ip, sysctl,
+// dnsmasq, dig for the lab): synchronous, no shell, every call bounded in time and in output, and every
 // failure one error ("running x: cause") with the tool's first line of complaint. The one runner
 // of the code base; the lab's run() is this with its own error classes.
 

@@ -14,7 +14,7 @@
 import bcrypt from 'bcryptjs';
 import { createHash } from 'node:crypto';
 
-/** A hash of a password nobody has, at the cost users' hashes usually have, for unknown users. */
+/** A hash of a password nobody has, at the cost users' hashes usually have (10), for unknown users. */
 const DUMMY = '$2b$10$C8EvLVfWw50npYTRrACAqOygLMgMD8bShiTHSoGLznV4hs2RxxoI6';
 
 export type AuthResult = 'ok' | 'denied' | 'busy';
@@ -27,10 +27,19 @@ export class BasicAuth {
   /** bcrypt checks done (cache misses), for tests and the docs' numbers. */
   checks = 0;
 
+  /** The hash unknown users are checked against: at the highest cost of the configured ones. */
+  private readonly dummy: string;
+
   constructor(
     private readonly users: ReadonlyMap<string, string>,
     private readonly opts: { cacheSize?: number; maxWaiting?: number } = {},
-  ) {}
+  ) {
+    // At the cost of the users' own hashes (htpasswd -B makes cost 5 unless told): an unknown
+    // name then takes as long as a known one.
+    let cost = 0;
+    for (const h of users.values()) cost = Math.max(cost, costOf(h));
+    this.dummy = cost === 0 || cost === costOf(DUMMY) ? DUMMY : bcrypt.hashSync('csumwatch: nobody has this password', cost);
+  }
 
   /** Whether any user is configured (no users: no authentication). */
   get enabled(): boolean {
@@ -42,7 +51,7 @@ export class BasicAuth {
     const cred = parseBasic(header);
     if (!cred) return 'denied';
     const stored = this.users.get(cred.user);
-    const hash = stored ?? DUMMY;
+    const hash = stored ?? this.dummy;
     const hex = createHash('sha256').update(cred.user).update('\0').update(cred.password).update('\0').update(hash).digest('hex');
     // The look-up is by a SHA-256 that includes the password: its timing says nothing usable.
     // bcrypt's own comparison of the hashes is constant-time (bcryptjs safeStringCompare).
@@ -76,4 +85,10 @@ export function parseBasic(header: string | undefined): { user: string; password
   const i = text.indexOf(':');
   if (i < 0) return null;
   return { user: text.slice(0, i), password: text.slice(i + 1) };
+}
+
+/** The cost of a bcrypt hash ($2b$10$...), 0 when it is not one. */
+function costOf(hash: string): number {
+  const m = /^\$2[abxy]?\$(\d\d)\$/.exec(hash);
+  return m ? Number(m[1]) : 0;
 }

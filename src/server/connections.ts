@@ -20,11 +20,16 @@ export interface ConnectionStats {
   evicted: number;
 }
 
-/** The key a connection from `addr` counts under: the address, or an IPv6 address's /64. */
+/**
+ * The key a connection from `addr` counts under: the address, or a global IPv6 address's /64.
+ * Loopback and link-local IPv6 addresses are keyed whole: their /64 is every local process, or
+ * every host on the segment.
+ */
 export function clientKey(addr: string | undefined): string {
   if (!addr) return '?';
   if (addr.startsWith('::ffff:') && isIPv4(addr.slice(7))) return addr.slice(7);
   if (!isIPv6(addr)) return addr;
+  if (addr === '::1' || /^fe[89ab]/i.test(addr)) return addr.toLowerCase();
   const [head, tail] = addr.split('::');
   const h = head ? head.split(':') : [];
   const tl = tail !== undefined ? (tail ? tail.split(':') : []) : [];
@@ -49,7 +54,9 @@ export function limitConnections(server: Server, limits: { perAddress: number; t
   };
   server.on('connection', (sock: Socket) => {
     const key = clientKey(sock.remoteAddress);
-    if ((byKey.get(key)?.size ?? 0) >= limits.perAddress) {
+    // The node's own loopback is no pod's: a local proxy in front of the agent (kube-rbac-proxy)
+    // and the probes it shares 127.0.0.1 with are not held to one client's share.
+    if (!isLoopback(key) && (byKey.get(key)?.size ?? 0) >= limits.perAddress) {
       stats.refused++;
       sock.destroy();
       return;
@@ -72,4 +79,9 @@ export function limitConnections(server: Server, limits: { perAddress: number; t
     sock.once('close', () => forget(sock));
   });
   return stats;
+}
+
+/** The node's loopback address, 127.0.0.1 or ::1 (no pod outside the host network has it). */
+export function isLoopback(key: string): boolean {
+  return key === '127.0.0.1' || key === '::1';
 }

@@ -304,7 +304,7 @@ t.test('components: each adds what it says and nothing else', async (t) => {
   }
   const { container: agent, spec } = agentPod(rp);
   const listen = loadConfig({ flags: parseAgentFlags(agent.args.slice(1)) }).listen;
-  t.same(listen, { host: '127.0.0.1', port: 9476 }, 'rbac-proxy: the agent listens on the loopback only');
+  t.same(listen, { host: '127.0.0.1', port: 9477 }, 'rbac-proxy: the agent listens on the loopback only');
   t.notOk(agent.ports, 'rbac-proxy: the agent exposes no port');
   for (const p of [agent.livenessProbe, agent.readinessProbe]) t.same([p.httpGet.host, p.httpGet.port], [listen.host, listen.port], `rbac-proxy: the kubelet probes ${p.httpGet.path} on the agent, on the node's loopback`);
   const proxy = (spec.containers as Obj[]).find((c) => c.name === 'kube-rbac-proxy');

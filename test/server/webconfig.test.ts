@@ -219,6 +219,22 @@ t.test('bcrypt once per credential, one at a time, bounded', async (t) => {
   t.equal(auth.checks, before + 2, 'costs a bcrypt too (its timing does not say the name is unknown)');
   const many = await Promise.all([1, 2, 3, 4].map((i) => auth.check(hdr('prometheus', `wrong${i}`))));
   t.same(many.sort(), ['busy', 'busy', 'denied', 'denied'], 'two wait at most; the rest are turned away');
+  // With users' hashes at cost 5 (htpasswd -B's default), an unknown user is checked at cost 5
+  // too: it takes as long as a known user's wrong password, not the fixed hash's cost 10.
+  const cheap = new BasicAuth(new Map([['u', bcrypt.hashSync(PASSWORD, 5)]]));
+  const timeOf = async (user: string): Promise<number> => {
+    const t0 = process.hrtime.bigint();
+    await cheap.check(hdr(user, 'wrong'));
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  const known: number[] = [];
+  const unknown: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    known.push(await timeOf('u'));
+    unknown.push(await timeOf('ghost'));
+  }
+  const med = (xs: number[]) => xs.sort((a, b) => a - b)[3];
+  t.ok(med(unknown) < med(known) * 4, `an unknown user costs what a known one does (medians ${med(unknown).toFixed(1)} and ${med(known).toFixed(1)} ms; cost 10 would be about 32 times cost 5)`);
   for (const h of [undefined, '', 'Bearer x', 'Basic', 'Basic !!!', 'Basic ' + Buffer.from('nocolon').toString('base64')]) t.equal(parseBasic(h), null, `malformed: ${h}`);
   t.same(parseBasic('basic ' + Buffer.from('a:b:c').toString('base64')), { user: 'a', password: 'b:c' }, 'the password may hold colons');
 });
