@@ -322,6 +322,25 @@ t.test('components: each adds what it says and nothing else', async (t) => {
   t.same(resource('ClusterRoleBinding', 'csumwatch-rbac-proxy', rp).subjects, [{ kind: 'ServiceAccount', name: 'csumwatch', namespace: 'csumwatch' }]);
   t.same(resource('ClusterRole', 'csumwatch', rp).rules, resource('ClusterRole', 'csumwatch', base).rules, 'rbac-proxy: the agent\'s own role unchanged');
 
+  // web-config, listed after kube-prometheus-stack: the agent's own TLS and basic auth.
+  const wc = renderWith(['kube-prometheus-stack', 'web-config']);
+  const wcPod = agentPod(wc);
+  const wcPath = loadConfig({ flags: parseAgentFlags(wcPod.container.args.slice(1)) }).webConfig;
+  t.equal(wcPath, '/etc/csumwatch/web/web-config.yml', 'web-config: the agent reads --web-config');
+  const wcMount = (wcPod.container.volumeMounts as Obj[]).find((m) => wcPath.startsWith(m.mountPath + '/'));
+  t.same([wcMount?.readOnly, (wcPod.spec.volumes as Obj[]).find((v) => v.name === wcMount?.name)?.secret?.secretName], [true, 'csumwatch-web-config'], 'web-config: from the Secret csumwatch-web-config, read-only');
+  for (const p of [wcPod.container.livenessProbe, wcPod.container.readinessProbe]) t.equal(p.httpGet.scheme, 'HTTPS', `web-config: the kubelet probes ${p.httpGet.path} over HTTPS`);
+  t.same(without(ds(wc), (d) => {
+    const c = d.spec.template.spec.containers[0];
+    c.args.pop();
+    c.volumeMounts.pop();
+    d.spec.template.spec.volumes.pop();
+    delete c.livenessProbe.httpGet.scheme;
+    delete c.readinessProbe.httpGet.scheme;
+  }), ds(base), 'web-config: and nothing else on the DaemonSet');
+  const wcEp = resource('ServiceMonitor', 'csumwatch', wc).spec.endpoints[0];
+  t.same([wcEp.scheme, wcEp.basicAuth?.username?.name, wcEp.basicAuth?.password?.key], ['https', 'csumwatch-scrape-auth', 'password'], 'web-config: Prometheus scrapes over TLS with the basic auth user');
+
   // The release label is overridable: docs/install.md's patch, in an overlay of the user's.
   const doc = fs.readFileSync(join(ROOT, 'docs', 'install.md'), 'utf8');
   const block = /^### kube-prometheus-stack\n[^]*?```yaml\n([^]*?)```/m.exec(doc)?.[1] ?? '';
