@@ -28,7 +28,7 @@ import { META_CSUM_KNOWN, META_CSUM_NOTREADY, META_CSUM_VALID, META_DIR_MASK, ME
 import { DnsCorrelator } from '../correlate/transactions';
 import { ServerStats } from '../correlate/servers';
 import { Decoder, DEFAULT_MTU } from '../decode/decoder';
-import { DIR_RX, DIR_TX, Frame } from '../decode/frame';
+import { DIR_RX, DIR_TX, ENCAP_NONE, Frame } from '../decode/frame';
 import { listInterfaces, NetInterface, underlayOf, VtepIdentity, vtepIdentities, vxlanDevices } from '../node/interfaces';
 import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
 import type { PodDirectoryStats } from '../kube/pods';
@@ -157,7 +157,7 @@ export class Agent {
     this.procNet = deps.procNet ?? '/proc/net';
     this.watchLinks = deps.watchLinks ?? true;
     this.pods = deps.pods ?? null;
-    this.decoder = new Decoder({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts });
+    this.decoder = new Decoder({ vxlanPorts: config.vxlanPorts, genevePorts: config.genevePorts, dnsPorts: config.dnsPorts });
     this.vtep = new VtepCounters(config.maxPeers);
     this.servers = new ServerStats(config.maxServers);
     this.dns = new DnsCorrelator({
@@ -179,7 +179,7 @@ export class Agent {
       deps.onFindings?.(findings);
       if (onPeers) onPeers(this.peerCounts());
     });
-    this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets === 'auto' ? 'all' : config.vtepPackets });
+    this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, genevePorts: config.genevePorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets === 'auto' ? 'all' : config.vtepPackets });
   }
 
   /**
@@ -315,7 +315,7 @@ export class Agent {
     const f = this.frame;
     this.decoder.decode(b, off, off + capLen, wireLen, linkType, dirIndex === DIR_INDEX_RX ? DIR_RX : DIR_TX, f, meta & (META_CSUM_NOTREADY | META_CSUM_VALID | META_CSUM_KNOWN), mtu);
     this.counters.add(slot, dirIndex, f, kernelCounted);
-    if (f.vxlan) this.vtep.add(b, dirIndex, f, kernelCounted);
+    if (f.encap !== ENCAP_NONE) this.vtep.add(b, dirIndex, f, kernelCounted);
     this.dns.observe(b, f, tsUs, slot);
   }
 
