@@ -204,7 +204,7 @@ export function toText(a: Analysis): string {
   const st = a.stats;
   const d = a.dns;
   const lines: string[] = [];
-  const names = a.files.map((f) => f.path).join(', ');
+  const names = a.files.map((f) => (f.path === '-' ? 'standard input' : f.path)).join(', ');
   const spanUs = a.lastTsUs - a.firstTsUs;
   const span = spanUs <= 0 ? '' : spanUs < 1e6 ? ` over ${(spanUs / 1e3).toFixed(1)} ms` : ` over ${(spanUs / 1e6).toFixed(1)} s`;
   const geneve = st.geneveFrames > 0 ? `, ${st.geneveFrames} Geneve` : '';
