@@ -22,9 +22,11 @@ t.test('help and usage errors', async (t) => {
   r = run('analyze', '--help');
   t.equal(r.code, 0);
   t.match(r.out, /--vxlan-port N/);
+  t.match(r.out, /--geneve-port N/);
+  t.match(r.out, /tcpdump -w - \| csumwatch analyze -/, 'says standard input is read');
   r = run();
   t.equal(r.code, 2, 'no command');
-  for (const args of [['nope'], ['analyze'], ['analyze', '--vxlan-port', '0', 'x.pcap'], ['analyze', '--vxlan-port', 'abc', 'x.pcap'],
+  for (const args of [['nope'], ['analyze'], ['analyze', '--vxlan-port', '0', 'x.pcap'], ['analyze', '--vxlan-port', 'abc', 'x.pcap'], ['analyze', '--geneve-port', '0', 'x.pcap'],
     ['analyze', '--dns-port', '70000', 'x.pcap'], ['analyze', '--bogus', 'x.pcap'], ['analyze', '--dns-timeout', '-1', 'x.pcap']]) {
     r = run(...args);
     t.equal(r.code, 2, `exit 2: ${args.join(' ')}`);
