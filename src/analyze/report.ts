@@ -189,6 +189,9 @@ function remediation(a: Analysis): string | null {
   if (top === Layer.VXLAN_UDP || top === Layer.VXLAN_TCP) {
     return 'fix: on the sending node turn off transmit checksum offload on the VXLAN device: ethtool -K <vxlan-dev> tx-checksum-ip-generic off (Calico: FelixConfiguration featureDetectOverride "ChecksumOffloadBroken=true"); make it persistent with a udev rule or the CNI\'s setting';
   }
+  if (top === Layer.UDP && a.stats.geneveFrames > a.stats.vxlanFrames) {
+    return 'fix: on the sending node turn off transmit checksum offload on the Geneve device (ethtool -K <geneve-dev> tx-checksum-ip-generic off), or stop NATing the Geneve port (6081)';
+  }
   if (top === Layer.UDP) {
     return 'fix: on the sending node turn off transmit checksum offload on the VXLAN device (ethtool -K <vxlan-dev> tx-checksum-ip-generic off), or stop NATing the VXLAN port (iptables --random-fully on 4789/8472)';
   }
