@@ -3,7 +3,8 @@
 //
 //   node dist/test/reliability/fuzz.js --frames 10000000 --seed 1 [--workers 2] [--chunk 100000] [--out DIR]
 //
-// Seeds: every frame of every capture in test/fixtures/*.pcap*, and frames built with
+// Seeds: every frame of every capture in test/fixtures/*.pcap* (its VXLAN frames also rewrapped
+// in Geneve), and frames built with
 // test/helpers/packets.ts for what the fixtures lack (IPv6 extension headers, DNS over TCP, VLAN
 // tags, cooked v1/v2, raw IP, BSD loopback, fragments, partial checksums, long names). Each seed's
 // IP datagram is re-wrapped in whatever link type a batch has. Mutations, one to five per frame:
@@ -303,7 +304,35 @@ export function builtSeeds(): Seed[] {
 }
 
 export function allSeeds(): Seed[] {
-  return [...fixtureSeeds(), ...builtSeeds()];
+  const fixtures = fixtureSeeds();
+  return [...fixtures, ...geneveTwins(fixtures), ...builtSeeds()];
+}
+
+/**
+ * Every VXLAN frame of the fixtures again as Geneve (RFC 8926): the 8-byte VXLAN header becomes
+ * a Geneve header with no options, protocol type 0x6558 and the same VNI, sent to 6081, so that
+ * Geneve gets the fixtures' variety (real inner traffic, offload states, directions). The outer UDP
+ * checksum is recomputed by the fix-ups that follow most mutations; where it is not, it is bad.
+ */
+export function geneveTwins(seeds: readonly Seed[]): Seed[] {
+  const dec = new Decoder();
+  const f = new Frame();
+  const out: Seed[] = [];
+  for (const s of seeds) {
+    dec.decode(s.bytes, 0, s.bytes.length, s.bytes.length, s.linkType, DIR_UNKNOWN, f);
+    if (!f.vxlan || f.outer.l4Offset < 0 || f.outer.l4Offset + 16 > s.bytes.length) continue;
+    const b = Buffer.from(s.bytes);
+    const u = f.outer.l4Offset;
+    b[u + 2] = 6081 >> 8;
+    b[u + 3] = 6081 & 0xff;
+    b[u + 8] = 0; // Ver 0, Opt Len 0
+    b[u + 9] = 0; // O and C clear
+    b[u + 10] = 0x65; // Ethernet
+    b[u + 11] = 0x58;
+    // bytes 12..14 keep the VNI, 15 is reserved in both
+    out.push(seedOf(b, s.linkType, f, `${s.origin} as geneve`));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1634,7 +1663,7 @@ export interface FuzzResult extends RunTotals {
   heapMiB: number;
   /** What the run reached (so a test can insist that the deep paths ran). */
   reached: {
-    vxlan: number; dnsQueries: number; dnsResponses: number; answered: number; unanswered: number; lostToChecksum: number;
+    vxlan: number; geneve: number; dnsQueries: number; dnsResponses: number; answered: number; unanswered: number; lostToChecksum: number;
     evicted: number; orphans: number; retransmissions: number; kernelDrops: number; malformed: number; truncated: number;
     statuses: number; partial: number; bad: number; analyzeFrames: number;
     /** Frames past 64 KiB whose TCP checksum was verified (BIG TCP). */
@@ -1725,7 +1754,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   let scrapes = 0;
   let analyzeFrames = 0;
   const started = process.hrtime.bigint();
-  const reached = { vxlan: 0, dnsQueries: 0, dnsResponses: 0, answered: 0, unanswered: 0, lostToChecksum: 0, evicted: 0, orphans: 0, retransmissions: 0, kernelDrops: 0, malformed: 0, truncated: 0, statuses: 0, partial: 0, bad: 0, analyzeFrames: 0, bigTcp: 0 };
+  const reached = { vxlan: 0, geneve: 0, dnsQueries: 0, dnsResponses: 0, answered: 0, unanswered: 0, lostToChecksum: 0, evicted: 0, orphans: 0, retransmissions: 0, kernelDrops: 0, malformed: 0, truncated: 0, statuses: 0, partial: 0, bad: 0, analyzeFrames: 0, bigTcp: 0 };
   const statusesSeen = new Set<number>();
   const drop = { b: oracle.bufA as Uint8Array, family: 4, srcOffset: 0, dstOffset: 0, sport: 0, dport: 0, dnsOffset: 0, dnsLength: 0, reason: 0 };
 
@@ -1896,6 +1925,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const d = agent.dns;
   reached.vxlan = tally.vxlanFrames;
+  reached.geneve = tally.geneveFrames;
   reached.dnsQueries = d.queries;
   reached.dnsResponses = d.responses;
   reached.answered = d.answered;
@@ -2051,7 +2081,7 @@ export function summary(r: ParallelResult): string {
   const lines = [`fuzz: ${r.frames} frames, seed ${r.seed}, ${r.workers.length} workers, ${r.seconds.toFixed(1)} s, ${Math.round(r.framesPerSec)} frames/s, RSS ${r.rssMiB.toFixed(0)} MiB`];
   for (const w of r.workers) {
     lines.push(`  worker ${w.worker} (stream seed ${w.seed}/${w.worker}): ${w.frames} frames, ${Math.round(w.framesPerSec)} frames/s, ${w.signatures} behaviours, corpus ${w.corpus}, ${w.chunks} chunks, heap ${w.heapMiB.toFixed(0)} MiB; ` +
-      `vxlan ${w.reached.vxlan}, dns q/r ${w.reached.dnsQueries}/${w.reached.dnsResponses}, answered ${w.reached.answered}, unanswered ${w.reached.unanswered} (checksum ${w.reached.lostToChecksum}, evicted ${w.reached.evicted}), ` +
+      `vxlan ${w.reached.vxlan}, geneve ${w.reached.geneve}, dns q/r ${w.reached.dnsQueries}/${w.reached.dnsResponses}, answered ${w.reached.answered}, unanswered ${w.reached.unanswered} (checksum ${w.reached.lostToChecksum}, evicted ${w.reached.evicted}), ` +
       `orphans ${w.reached.orphans}, retransmissions ${w.reached.retransmissions}, kernel drops ${w.reached.kernelDrops}, malformed ${w.reached.malformed}, truncated ${w.reached.truncated}, statuses ${w.reached.statuses}, bad ${w.reached.bad}, partial ${w.reached.partial}, big TCP ${w.reached.bigTcp}`);
   }
   const line = (f: Failure): string => `  [${f.oracle}] worker ${f.worker} frame ${f.frame}: ${f.message}${f.hex ? ` (linktype ${f.linkType} dir ${f.dir} wirelen ${f.wireLen} hex ${f.hex.slice(0, 200)})` : ''}${f.mutations ? ` mutations: ${f.mutations}` : ''}`;
