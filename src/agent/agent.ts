@@ -28,7 +28,7 @@ import { META_CSUM_KNOWN, META_CSUM_NOTREADY, META_CSUM_VALID, META_DIR_MASK, ME
 import { DnsCorrelator } from '../correlate/transactions';
 import { ServerStats } from '../correlate/servers';
 import { Decoder, DEFAULT_MTU } from '../decode/decoder';
-import { DIR_RX, DIR_TX, Frame } from '../decode/frame';
+import { DIR_RX, DIR_TX, ENCAP_NONE, Frame } from '../decode/frame';
 import { listInterfaces, NetInterface, underlayOf, VtepIdentity, vtepIdentities, vxlanDevices } from '../node/interfaces';
 import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
 import type { PodDirectoryStats } from '../kube/pods';
@@ -158,7 +158,7 @@ export class Agent {
     this.procNet = deps.procNet ?? '/proc/net';
     this.watchLinks = deps.watchLinks ?? true;
     this.pods = deps.pods ?? null;
-    this.decoder = new Decoder({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts });
+    this.decoder = new Decoder({ vxlanPorts: config.vxlanPorts, genevePorts: config.genevePorts, dnsPorts: config.dnsPorts });
     this.vtep = new VtepCounters(config.maxPeers);
     this.servers = new ServerStats(config.maxServers);
     this.dns = new DnsCorrelator({
@@ -180,7 +180,7 @@ export class Agent {
       deps.onFindings?.(findings);
       if (onPeers) onPeers(this.peerCounts());
     });
-    this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets === 'auto' ? 'all' : config.vtepPackets });
+    this.filter = captureFilter({ vxlanPorts: config.vxlanPorts, genevePorts: config.genevePorts, dnsPorts: config.dnsPorts, vtep: config.vtepPackets === 'auto' ? 'all' : config.vtepPackets });
   }
 
   /**
@@ -205,6 +205,11 @@ export class Agent {
       }, this.bpf());
       this.datapath = 'kernel';
       this.log.info({ datapath: 'kernel', copyVxlan }, 'datapath: VXLAN packets are counted in the kernel (eBPF socket filter); only DNS and suspect packets are copied to the agent');
+      if (this.config.genevePorts.length > 0) {
+        // The kernel filter (bpf/filter.bpf.c) does not look into Geneve yet: say so once rather
+        // than show a Geneve node as healthy and silent.
+        this.log.info({ datapath: 'kernel', genevePorts: this.config.genevePorts }, 'datapath: the eBPF capture filter does not pass Geneve yet: DNS inside Geneve and its checksums are decoded on the libpcap datapath only (--datapath pcap), or where the geneve device is captured (--interface)');
+      }
     } catch (err) {
       const msg = (err as Error).message;
       if (this.config.datapath === 'kernel') throw new Error(`--datapath kernel: loading the capture filter: ${msg}`);
@@ -317,7 +322,7 @@ export class Agent {
     const f = this.frame;
     this.decoder.decode(b, off, off + capLen, wireLen, linkType, dirIndex === DIR_INDEX_RX ? DIR_RX : DIR_TX, f, meta & (META_CSUM_NOTREADY | META_CSUM_VALID | META_CSUM_KNOWN), mtu);
     this.counters.add(slot, dirIndex, f, kernelCounted);
-    if (f.vxlan) this.vtep.add(b, dirIndex, f, kernelCounted);
+    if (f.encap !== ENCAP_NONE) this.vtep.add(b, dirIndex, f, kernelCounted);
     this.dns.observe(b, f, tsUs, slot);
   }
 

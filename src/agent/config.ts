@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import YAML from 'yaml';
 import { DEFAULT_EVENT_REASONS } from '../capture/ebpf';
 import { VtepPackets } from '../capture/filter';
-import { DEFAULT_DNS_PORTS, DEFAULT_VXLAN_PORTS } from '../decode/decoder';
+import { DEFAULT_DNS_PORTS, DEFAULT_GENEVE_PORTS, DEFAULT_VXLAN_PORTS } from '../decode/decoder';
 
 export interface AgentConfig {
   /** host:port the HTTP server listens on. */
@@ -19,6 +19,8 @@ export interface AgentConfig {
   /** Interfaces to capture; empty: discover (VXLAN devices and their underlays). */
   interfaces: string[];
   vxlanPorts: number[];
+  /** UDP destination ports decoded as Geneve (userland decoding and the libpcap filter). */
+  genevePorts: number[];
   dnsPorts: number[];
   /**
    * How packets reach the agent: 'kernel' (an eBPF socket filter counts VXLAN packets in the
@@ -85,6 +87,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = {
   webConfig: '',
   interfaces: [],
   vxlanPorts: [...DEFAULT_VXLAN_PORTS],
+  genevePorts: [...DEFAULT_GENEVE_PORTS],
   dnsPorts: [...DEFAULT_DNS_PORTS],
   datapath: 'auto',
   vtepPackets: 'auto',
@@ -152,6 +155,7 @@ export const FIELDS: readonly Field[] = [
   f('webConfig', 'web-config', 'webConfig', 'path', 'web config file (the Prometheus exporter-toolkit format): TLS, client certificates, basic auth (docs/security.md; default none: plain HTTP, no authentication)'),
   f('interfaces', 'interface', 'interfaces', 'names', 'capture on NAME (repeat; default: VXLAN devices and their underlays)'),
   f('vxlanPorts', 'vxlan-port', 'vxlanPorts', 'ports', 'UDP port carrying VXLAN (repeat; default 4789 and 8472)'),
+  f('genevePorts', 'geneve-port', 'genevePorts', 'ports', 'UDP port carrying Geneve (repeat; default 6081)'),
   f('dnsPorts', 'dns-port', 'dnsPorts', 'ports', 'UDP port carrying DNS (repeat; default 53)'),
   f('datapath', 'datapath', 'datapath', 'enum', "how packets reach the agent: 'kernel' (eBPF socket filter: VXLAN counted in the kernel, only DNS copied), 'pcap' (libpcap: VXLAN copied and checked in user space) or 'auto' (kernel, else pcap; default auto)", { values: ['auto', 'kernel', 'pcap'] }),
   f('vtepPackets', 'vtep-packets', 'vtepPackets', 'enum', "VXLAN packets copied to user space besides DNS: 'all', 'dns' or 'auto' (dns on the kernel datapath, all with pcap; default auto)", { values: ['auto', 'all', 'dns'] }),

@@ -5,24 +5,24 @@
 // these arrays at scrape time.
 
 import { AddrTable } from '../correlate/addrtable';
-import { Frame } from '../decode/frame';
+import { ENCAP_COUNT, ENCAP_NONE, ENCAP_VXLAN, Frame } from '../decode/frame';
 import { CSUM_TALLY, STATUS_TALLY, tallyFrame } from '../decode/tally';
 
 export const DIRECTIONS = ['rx', 'tx'] as const;
 export const DIR_INDEX_RX = 0;
 export const DIR_INDEX_TX = 1;
-export const ENCAPS = ['none', 'vxlan'] as const;
+export { ENCAP_NAMES as ENCAPS } from '../decode/frame';
 
 /** Interface slots kept at most: more interfaces than this are not captured (and logged). */
 export const MAX_IFACES = 64;
 
 export class IfaceCounters {
   readonly names: string[] = [];
-  /** [(slot * 2 + dir) * 2 + encap] */
-  readonly packets = new Float64Array(MAX_IFACES * 4);
+  /** [(slot * 2 + dir) * ENCAP_COUNT + encap] (ENCAP_NONE, ENCAP_VXLAN, ENCAP_GENEVE) */
+  readonly packets = new Float64Array(MAX_IFACES * 2 * ENCAP_COUNT);
   /** [(slot * 2 + dir) * CSUM_TALLY + layer * CSUM_COUNT + result] (src/decode/tally.ts) */
   readonly csum = new Float64Array(MAX_IFACES * 2 * CSUM_TALLY);
-  /** [slot * STATUS_TALLY + inner * STATUS_COUNT + status]: malformed and truncated frames. */
+  /** [slot * STATUS_TALLY + where * STATUS_COUNT + status]: malformed and truncated frames (tally.ts). */
   readonly decodeErrors = new Float64Array(MAX_IFACES * STATUS_TALLY);
   /** Packets the capture dropped (libpcap ps_drop + ps_ifdrop), summed over the slot's captures. */
   readonly captureDropped = new Float64Array(MAX_IFACES);
@@ -43,16 +43,20 @@ export class IfaceCounters {
     return this.names.length - 1;
   }
 
-  /** Counts one decoded frame; a VXLAN frame the kernel filter counted already is not counted again. */
+  /**
+   * Counts one decoded frame; a tunnelled frame the kernel filter counted already is not counted
+   * again (the kernel filter counts VXLAN; Geneve is counted here, as it only copies Geneve).
+   */
   add(slot: number, dir: number, f: Frame, kernelCounted = false): void {
     const sd = slot * 2 + dir;
-    if (!(kernelCounted && f.vxlan)) this.packets[sd * 2 + (f.vxlan ? 1 : 0)]++;
+    if (!(kernelCounted && f.encap === ENCAP_VXLAN)) this.packets[sd * ENCAP_COUNT + f.encap]++;
     tallyFrame(f, this.csum, sd * CSUM_TALLY, this.decodeErrors, slot * STATUS_TALLY);
   }
 }
 
 /**
- * Per remote VTEP: VXLAN packets received from it and sent to it, `ok` or `bad`. `capacity` peers
+ * Per remote VTEP (a VXLAN or Geneve tunnel endpoint: the outer address): tunnelled packets
+ * received from it and sent to it, `ok` or `bad`. `capacity` peers
  * are kept by address; the rest are counted under one overflow entry.
  *
  * On the libpcap datapath every VXLAN packet is copied and verified here: `bad` when a checksum in
@@ -80,10 +84,13 @@ export class VtepCounters {
   }
 
   /**
-   * Counts a VXLAN frame: the peer is the outer source (received) or destination (sent). When the
-   * kernel filter counted it (kernelCounted), only a failed checksum is noted.
+   * Counts a tunnelled frame (VXLAN or Geneve): the peer is the outer source (received) or
+   * destination (sent). When the kernel filter counted it (kernelCounted: VXLAN only), only a
+   * failed checksum is noted.
    */
   add(b: Uint8Array, dir: number, f: Frame, kernelCounted = false): void {
+    if (f.encap === ENCAP_NONE) return;
+    kernelCounted = kernelCounted && f.encap === ENCAP_VXLAN;
     const s = f.outer;
     const v4 = s.ipVersion === 4;
     const off = dir === DIR_INDEX_RX ? s.srcOffset : s.ipOffset + (v4 ? 16 : 24);

@@ -3,13 +3,14 @@
 
 import { readCaptureFile, FileRecord } from '../capture/replay';
 import { DnsCorrelator } from '../correlate/transactions';
-import { Decoder } from '../decode/decoder';
+import { DEFAULT_DNS_PORTS, DEFAULT_GENEVE_PORTS, DEFAULT_VXLAN_PORTS, Decoder } from '../decode/decoder';
 import { Frame } from '../decode/frame';
 import { Status } from '../decode/status';
 import { FrameStats } from './stats';
 
 export interface AnalyzeOptions {
   vxlanPorts?: readonly number[];
+  genevePorts?: readonly number[];
   dnsPorts?: readonly number[];
   /** A query unanswered this long (capture time) is lost. */
   dnsTimeoutUs?: number;
@@ -32,6 +33,7 @@ export class Analysis {
   readonly dns: DnsCorrelator;
   readonly files: FileSummary[] = [];
   readonly vxlanPorts: readonly number[];
+  readonly genevePorts: readonly number[];
   readonly dnsPorts: readonly number[];
   firstTsUs = 0;
   lastTsUs = 0;
@@ -40,8 +42,9 @@ export class Analysis {
 
   constructor(opts: AnalyzeOptions) {
     this.dns = new DnsCorrelator({ capacity: opts.dnsCapacity, timeoutUs: opts.dnsTimeoutUs, lostListSize: opts.lostListSize });
-    this.vxlanPorts = opts.vxlanPorts ?? [4789, 8472];
-    this.dnsPorts = opts.dnsPorts ?? [53];
+    this.vxlanPorts = opts.vxlanPorts ?? DEFAULT_VXLAN_PORTS;
+    this.genevePorts = opts.genevePorts ?? DEFAULT_GENEVE_PORTS;
+    this.dnsPorts = opts.dnsPorts ?? DEFAULT_DNS_PORTS;
   }
 }
 
@@ -54,7 +57,7 @@ const IF_STRIDE = 1 << 16;
  */
 export function analyzeFiles(paths: readonly string[], opts: AnalyzeOptions = {}): Analysis {
   const a = new Analysis(opts);
-  const decoder = new Decoder({ vxlanPorts: a.vxlanPorts, dnsPorts: a.dnsPorts });
+  const decoder = new Decoder({ vxlanPorts: a.vxlanPorts, genevePorts: a.genevePorts, dnsPorts: a.dnsPorts });
   const frame = new Frame();
   const stats = a.stats;
   const dns = a.dns;

@@ -3,8 +3,9 @@
 
 import { CSUM_NAMES, Csum } from '../decode/checksum';
 import { RCODE_SLOTS, rcodeName } from '../decode/dns';
-import { Layer, LAYER_COUNT, LAYER_NAMES } from '../decode/frame';
+import { ENCAP_COUNT, Layer, LAYER_COUNT, LAYER_NAMES } from '../decode/frame';
 import { Status, STATUS_COUNT, statusName } from '../decode/status';
+import { REASON_PREFIXES } from '../decode/tally';
 import { Analysis } from './analyze';
 import { isoTime } from '../correlate/transactions';
 
@@ -24,8 +25,14 @@ function ms(us: number): number {
   return Math.round(us) / 1000;
 }
 
-function reasonCounts(arr: Float64Array, prefix: string, out: Buckets): void {
-  for (let s = 0; s < STATUS_COUNT; s++) if (arr[s] > 0 && s !== Status.TRUNCATED) out[prefix + statusName(s)] = arr[s];
+/** Malformed reasons by name: outside a tunnel, then inside VXLAN ("vxlan.") and Geneve ("geneve."). */
+function reasonCounts(arr: Float64Array, out: Buckets): void {
+  for (let w = 0; w < ENCAP_COUNT; w++) {
+    for (let s = 0; s < STATUS_COUNT; s++) {
+      const n = arr[w * STATUS_COUNT + s];
+      if (n > 0 && s !== Status.TRUNCATED) out[REASON_PREFIXES[w] + statusName(s)] = n;
+    }
+  }
 }
 
 /** The analyze --json object: CONTRACT.md's keys first, in its order, then extensions. */
@@ -35,8 +42,7 @@ export function toJson(a: Analysis): Record<string, unknown> {
   const rcodes: Buckets = { NOERROR: d.rcodes[0] };
   for (let r = 1; r < RCODE_SLOTS; r++) if (d.rcodes[r] > 0) rcodes[rcodeName(r)] = d.rcodes[r];
   const malformedReasons: Buckets = {};
-  reasonCounts(st.decodeErrors.subarray(0, STATUS_COUNT), '', malformedReasons);
-  reasonCounts(st.decodeErrors.subarray(STATUS_COUNT), 'vxlan.', malformedReasons);
+  reasonCounts(st.decodeErrors, malformedReasons);
   const lostByLayer: Buckets = {};
   const pseudo: Buckets = {};
   for (let l = 0; l < LAYER_COUNT; l++) {
@@ -55,6 +61,12 @@ export function toJson(a: Analysis): Record<string, unknown> {
         ipv4: buckets(a, Layer.VXLAN_IPV4, IP_RESULTS),
         udp: buckets(a, Layer.VXLAN_UDP, UDP_RESULTS),
         tcp: buckets(a, Layer.VXLAN_TCP, TCP_RESULTS),
+      },
+      // Extension: the headers inside Geneve, as vxlan.* are inside VXLAN.
+      geneve: {
+        ipv4: buckets(a, Layer.GENEVE_IPV4, IP_RESULTS),
+        udp: buckets(a, Layer.GENEVE_UDP, UDP_RESULTS),
+        tcp: buckets(a, Layer.GENEVE_TCP, TCP_RESULTS),
       },
     },
     dns: {
@@ -82,13 +94,14 @@ export function toJson(a: Analysis): Record<string, unknown> {
         ts: isoTime(l.tsUs),
         client: l.client, client_port: l.clientPort, server: l.server, server_port: l.serverPort,
         id: l.id, name: l.name, qtype: l.qtype, cause: l.cause, layer: l.layer,
-        pseudo_header_only: l.pseudoOnly, queries: l.queries, vxlan: l.vxlan,
+        pseudo_header_only: l.pseudoOnly, queries: l.queries, vxlan: l.vxlan, geneve: l.geneve,
       })),
     },
     // Extensions.
     truncated: st.truncated,
     not_ip: st.notIp,
     vxlan_frames: st.vxlanFrames,
+    geneve_frames: st.geneveFrames,
     fragments: { first: st.fragmentsFirst, later: st.fragmentsLater },
     malformed_reasons: malformedReasons,
     bad_pseudo_header_only: pseudo,
@@ -104,7 +117,15 @@ const LAYER_PHRASE: Record<number, string> = {
   [Layer.VXLAN_IPV4]: 'bad inner IPv4 header checksums inside VXLAN',
   [Layer.VXLAN_UDP]: 'bad inner UDP checksums inside VXLAN',
   [Layer.VXLAN_TCP]: 'bad inner TCP checksums inside VXLAN',
+  [Layer.GENEVE_IPV4]: 'bad inner IPv4 header checksums inside Geneve',
+  [Layer.GENEVE_UDP]: 'bad inner UDP checksums inside Geneve',
+  [Layer.GENEVE_TCP]: 'bad inner TCP checksums inside Geneve',
 };
+
+/** The layer is a transport header inside a tunnel: the layers transmit offload fills. */
+function innerTransport(l: number): boolean {
+  return l === Layer.VXLAN_UDP || l === Layer.VXLAN_TCP || l === Layer.GENEVE_UDP || l === Layer.GENEVE_TCP;
+}
 
 function plural(n: number, one: string, many = one + 's'): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -135,13 +156,15 @@ export function verdict(a: Analysis): string {
     const top = topLostLayer(a);
     const pseudoOnly = d.lostPseudoOnly[top] * 2 > d.lostByLayer[top];
     let pattern: string;
-    if ((top === Layer.VXLAN_UDP || top === Layer.VXLAN_TCP) && pseudoOnly) {
+    if (innerTransport(top) && pseudoOnly) {
       pattern = 'the inner checksum holds only the pseudo-header sum: transmit checksum offload was never completed (the VMware vmxnet3 pattern)';
-    } else if (top === Layer.VXLAN_UDP || top === Layer.VXLAN_TCP) {
+    } else if (innerTransport(top)) {
       pattern = 'the pattern of broken transmit checksum offload';
     } else if (top === Layer.UDP && st.vxlanFrames > 0) {
       pattern = 'the outer header changed after its checksum was computed (VXLAN source NAT with offload on, or a device rewriting it)';
-    } else if (top === Layer.VXLAN_IPV4) {
+    } else if (top === Layer.UDP && st.geneveFrames > 0) {
+      pattern = 'the outer header changed after its checksum was computed (Geneve source NAT with offload on, or a device rewriting it)';
+    } else if (top === Layer.VXLAN_IPV4 || top === Layer.GENEVE_IPV4) {
       pattern = 'inner headers damaged after the sender built them';
     } else {
       pattern = 'packets damaged on the way';
@@ -160,8 +183,14 @@ function remediation(a: Analysis): string | null {
   const d = a.dns;
   if (d.lostToChecksum === 0) return null;
   const top = topLostLayer(a);
+  if (top === Layer.GENEVE_UDP || top === Layer.GENEVE_TCP) {
+    return 'fix: on the sending node turn off transmit checksum offload on the Geneve device: ethtool -K <geneve-dev> tx-checksum-ip-generic off (OVN-Kubernetes: genev_sys_6081; Antrea: antrea-tun0); make it persistent with a udev rule or the CNI\'s setting';
+  }
   if (top === Layer.VXLAN_UDP || top === Layer.VXLAN_TCP) {
     return 'fix: on the sending node turn off transmit checksum offload on the VXLAN device: ethtool -K <vxlan-dev> tx-checksum-ip-generic off (Calico: FelixConfiguration featureDetectOverride "ChecksumOffloadBroken=true"); make it persistent with a udev rule or the CNI\'s setting';
+  }
+  if (top === Layer.UDP && a.stats.geneveFrames > a.stats.vxlanFrames) {
+    return 'fix: on the sending node turn off transmit checksum offload on the Geneve device (ethtool -K <geneve-dev> tx-checksum-ip-generic off), or stop NATing the Geneve port (6081)';
   }
   if (top === Layer.UDP) {
     return 'fix: on the sending node turn off transmit checksum offload on the VXLAN device (ethtool -K <vxlan-dev> tx-checksum-ip-generic off), or stop NATing the VXLAN port (iptables --random-fully on 4789/8472)';
@@ -178,10 +207,11 @@ export function toText(a: Analysis): string {
   const st = a.stats;
   const d = a.dns;
   const lines: string[] = [];
-  const names = a.files.map((f) => f.path).join(', ');
+  const names = a.files.map((f) => (f.path === '-' ? 'standard input' : f.path)).join(', ');
   const spanUs = a.lastTsUs - a.firstTsUs;
   const span = spanUs <= 0 ? '' : spanUs < 1e6 ? ` over ${(spanUs / 1e3).toFixed(1)} ms` : ` over ${(spanUs / 1e6).toFixed(1)} s`;
-  lines.push(`${names}: ${plural(st.frames, 'frame')}${span}, ${st.vxlanFrames} VXLAN, ${st.malformed} malformed, ${st.truncated} truncated`);
+  const geneve = st.geneveFrames > 0 ? `, ${st.geneveFrames} Geneve` : '';
+  lines.push(`${names}: ${plural(st.frames, 'frame')}${span}, ${st.vxlanFrames} VXLAN${geneve}, ${st.malformed} malformed, ${st.truncated} truncated`);
   lines.push('');
   lines.push('checksums        ' + CSUM_NAMES.map((n) => pad(n, 14)).join(''));
   for (let l = 0; l < LAYER_COUNT; l++) {
@@ -224,8 +254,7 @@ export function toText(a: Analysis): string {
     }
   }
   const reasons: Buckets = {};
-  reasonCounts(st.decodeErrors.subarray(0, STATUS_COUNT), '', reasons);
-  reasonCounts(st.decodeErrors.subarray(STATUS_COUNT), 'vxlan.', reasons);
+  reasonCounts(st.decodeErrors, reasons);
   const rk = Object.keys(reasons);
   if (rk.length > 0) {
     lines.push('');

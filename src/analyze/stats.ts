@@ -2,7 +2,7 @@
 // direction (src/decode/tally.ts), once for the whole capture, plus what only a report needs.
 
 import { CSUM_COUNT } from '../decode/checksum';
-import { FRAG_FIRST, FRAG_LATER, Frame, LAYER_COUNT } from '../decode/frame';
+import { ENCAP_GENEVE, ENCAP_VXLAN, FRAG_FIRST, FRAG_LATER, Frame, LAYER_COUNT } from '../decode/frame';
 import { isMalformed, Status } from '../decode/status';
 import { CSUM_TALLY, STATUS_TALLY, tallyFrame } from '../decode/tally';
 
@@ -13,13 +13,14 @@ export class FrameStats {
   truncated = 0;
   notIp = 0;
   vxlanFrames = 0;
+  geneveFrames = 0;
   fragmentsFirst = 0;
   fragmentsLater = 0;
   /** [layer * CSUM_COUNT + result]. */
   readonly csum = new Float64Array(CSUM_TALLY);
   /** BAD results whose field held only the pseudo-header sum, per layer. */
   readonly pseudoOnlyBad = new Float64Array(LAYER_COUNT);
-  /** Malformed or truncated frames per status: [status] outside VXLAN, [STATUS_COUNT + status] inside. */
+  /** Malformed or truncated frames per status: [status] outside a tunnel, [encap * STATUS_COUNT + status] inside (tally.ts). */
   readonly decodeErrors = new Float64Array(STATUS_TALLY);
 
   add(f: Frame, wireLen: number): void {
@@ -29,7 +30,8 @@ export class FrameStats {
     if (st === Status.NOT_IP) this.notIp++;
     else if (st === Status.TRUNCATED) this.truncated++;
     else if (isMalformed(st)) this.malformed++;
-    if (f.vxlan) this.vxlanFrames++;
+    if (f.encap === ENCAP_VXLAN) this.vxlanFrames++;
+    else if (f.encap === ENCAP_GENEVE) this.geneveFrames++;
     const frag = f.outer.fragment;
     if (frag === FRAG_FIRST) this.fragmentsFirst++;
     else if (frag === FRAG_LATER) this.fragmentsLater++;

@@ -2,6 +2,7 @@
 // every packet on the interface), so that JavaScript sees only what csumwatch counts:
 //
 //   - plain DNS: UDP or TCP to or from a DNS port;
+//   - Geneve: UDP to a Geneve port, every packet (its options make the inner offsets variable);
 //   - VXLAN: UDP to a VXLAN port. With vtep 'all' every VXLAN packet passes, so the per-VTEP
 //     counters are exact. With vtep 'dns' only VXLAN packets whose inner payload is DNS pass: the
 //     filter walks the inner Ethernet, IPv4 (variable IHL) or IPv6 header to the inner UDP ports.
@@ -15,6 +16,11 @@ export type VtepPackets = 'all' | 'dns';
 
 export interface FilterOptions {
   vxlanPorts: readonly number[];
+  /**
+   * UDP destination ports carrying Geneve: every Geneve packet passes, whatever `vtep` says. Its
+   * options make the inner header's offset variable, which this filter does not walk.
+   */
+  genevePorts?: readonly number[];
   dnsPorts: readonly number[];
   vtep: VtepPackets;
 }
@@ -23,8 +29,9 @@ export interface FilterOptions {
 const INNER_IP = 8 + 8 + 14;
 
 export function captureFilter(o: FilterOptions): string {
-  if (o.vxlanPorts.length === 0 && o.dnsPorts.length === 0) throw new RangeError('no VXLAN or DNS port to capture');
-  for (const p of [...o.vxlanPorts, ...o.dnsPorts]) {
+  const geneve = o.genevePorts ?? [];
+  if (o.vxlanPorts.length === 0 && geneve.length === 0 && o.dnsPorts.length === 0) throw new RangeError('no VXLAN or DNS port to capture');
+  for (const p of [...o.vxlanPorts, ...geneve, ...o.dnsPorts]) {
     if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`not a port: ${p}`);
   }
   const parts: string[] = [];
@@ -40,6 +47,7 @@ export function captureFilter(o: FilterOptions): string {
       parts.push(`(${vx} and (${v4} or ${v6}))`);
     }
   }
+  if (geneve.length > 0) parts.push(`(${geneve.map((p) => `udp dst port ${p}`).join(' or ')})`);
   return parts.join(' or ');
 }
 

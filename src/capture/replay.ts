@@ -2,6 +2,10 @@
 // (draft-ietf-opsawg-pcapng). Synchronous, one fixed buffer, one reused FileRecord: memory stays
 // flat whatever the file size, and no length field read from the file can make it allocate more
 // than maxRecordBytes.
+//
+// Streams are read the same way, front to back, with no size and no seeking: standard input
+// (`-`, /dev/stdin: `tcpdump -w - | csumwatch analyze -`), pipes and FIFOs. A FIFO is read as
+// tcpdump -r reads one: opening it waits for a writer, and it ends when the last writer closes.
 
 import * as fs from 'fs';
 
@@ -141,6 +145,8 @@ class Window {
     private readonly maxBuf: number,
     readonly total: number,
     private readonly onProgress: ((done: number, total: number) => void) | undefined,
+    /** A pipe, FIFO or socket: read at its current position (a pipe cannot pread: ESPIPE). */
+    private readonly stream = false,
   ) {
     this.buf = Buffer.allocUnsafe(chunkSize);
   }
@@ -167,7 +173,7 @@ class Window {
       this.buf = grown;
     }
     while (this.end < n) {
-      const got = fs.readSync(this.fd, this.buf, this.end, this.buf.length - this.end, this.base + this.end);
+      const got = this.stream ? readStream(this.fd, this.buf, this.end, this.buf.length - this.end) : fs.readSync(this.fd, this.buf, this.end, this.buf.length - this.end, this.base + this.end);
       if (got === 0) {
         this.eof = true;
         break;
@@ -182,39 +188,80 @@ class Window {
   }
 }
 
+/** Paths that name this process's standard input: read from fd 0 itself, never reopened. */
+const STDIN_PATHS = new Set(['-', '/dev/stdin', '/dev/fd/0', '/proc/self/fd/0']);
+
+/** True when readCaptureFile reads path from standard input. */
+export function isStdin(path: string): boolean {
+  return STDIN_PATHS.has(path);
+}
+
+/** Waits this long before reading a stream again that had nothing yet (a non-blocking stdin). */
+const STREAM_RETRY_MS = 2;
+let sleeper: Int32Array | null = null;
+
+/**
+ * read(2) at the stream's position. A non-blocking descriptor (a standard input inherited so)
+ * with nothing to read yet is waited on, as a blocking one would be: EAGAIN is no end.
+ */
+function readStream(fd: number, buf: Buffer, off: number, len: number): number {
+  for (;;) {
+    try {
+      return fs.readSync(fd, buf, off, len, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      sleeper ??= new Int32Array(new SharedArrayBuffer(4));
+      Atomics.wait(sleeper, 0, 0, STREAM_RETRY_MS);
+    }
+  }
+}
+
 /**
  * Reads the whole file, calling onRecord for every packet in order. Throws CaptureFileError on a
  * damaged file, after every record before the damage has been delivered. Errors from open and
  * read (ENOENT, EACCES, EIO) and from onRecord pass through unchanged.
+ *
+ * `-` (and /dev/stdin) is standard input; it, a pipe or a FIFO is streamed (see the top). A FIFO
+ * with no writer waits for one, as tcpdump -r does; a terminal or another character device
+ * (/dev/zero) is refused.
  */
 export function readCaptureFile(path: string, onRecord: (r: FileRecord) => void, opts?: ReadOptions): ReadResult {
   const chunkSize = Math.max(16, Math.floor(opts?.chunkSize ?? DEFAULT_CHUNK));
   const maxRecord = Math.max(MIN_EPB, Math.floor(opts?.maxRecordBytes ?? DEFAULT_MAX_RECORD));
-  // Without O_NONBLOCK, opening a FIFO waits for a writer, forever if none comes.
-  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const stdin = isStdin(path);
+  const name = path === '-' ? 'standard input' : path;
+  // A named FIFO is opened blocking, as tcpdump -r opens one: that waits for a writer, and the
+  // stream then ends when the last writer closes. (Not standard input: a pipe whose writer has
+  // already written and gone would wait forever.) Anything else is opened without waiting
+  // (O_NONBLOCK), whatever it turns out to be: a path that becomes a FIFO after the stat is read
+  // without waiting, and ends at once if no writer is there.
+  const fifo = !stdin && fs.statSync(path, { throwIfNoEntry: false })?.isFIFO() === true;
+  const fd = stdin ? 0 : fs.openSync(path, fifo ? fs.constants.O_RDONLY : fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
     const st = fs.fstatSync(fd);
-    // Reads are positioned (pread) and a pipe may never end: regular files (and block devices)
-    // only. A directory fails at the first read with EISDIR, as it always did.
-    const kind = st.isFIFO() ? 'a pipe or FIFO' : st.isCharacterDevice() ? 'a character device' : st.isSocket() ? 'a socket' : null;
-    if (kind !== null) throw new CaptureFileError(path, 0, `not a regular file (${kind}): save the capture to a file first`);
-    const total = st.size;
-    const w = new Window(fd, chunkSize, maxRecord + PCAP_RECORD_HEADER, total, opts?.onProgress);
-    if (!w.fill(1)) throw new CaptureFileError(path, 0, 'empty file');
-    if (!w.fill(4)) throw new CaptureFileError(path, 0, 'truncated file header');
+    // A directory fails at the first read with EISDIR, as it always did.
+    if (st.isCharacterDevice()) {
+      const why = stdin ? 'standard input is a terminal or a device: pipe a capture in (tcpdump -w - | csumwatch analyze -)' : 'not a regular file (a character device): save the capture to a file first';
+      throw new CaptureFileError(name, 0, why);
+    }
+    const stream = st.isFIFO() || st.isSocket() || stdin;
+    const total = stream ? 0 : st.size;
+    const w = new Window(fd, chunkSize, maxRecord + PCAP_RECORD_HEADER, total, stream ? undefined : opts?.onProgress, stream);
+    if (!w.fill(1)) throw new CaptureFileError(name, 0, 'empty file');
+    if (!w.fill(4)) throw new CaptureFileError(name, 0, 'truncated file header');
     const magic = rd32(w.buf, 0, true);
     let result: ReadResult;
     if (magic === PCAP_US_LE || magic === PCAP_US_BE || magic === PCAP_NS_LE || magic === PCAP_NS_BE) {
-      result = readPcap(path, w, magic, maxRecord, onRecord);
+      result = readPcap(name, w, magic, maxRecord, onRecord);
     } else if (magic === BT_SHB) {
-      result = readPcapng(path, w, maxRecord, onRecord);
+      result = readPcapng(name, w, maxRecord, onRecord);
     } else {
-      throw new CaptureFileError(path, 0, `not a pcap or pcapng file (magic 0x${hex32(magic)})${magicHint(w.buf)}`);
+      throw new CaptureFileError(name, 0, `not a pcap or pcapng file (magic 0x${hex32(magic)})${magicHint(w.buf)}`);
     }
-    if (opts?.onProgress !== undefined) opts.onProgress(result.bytes, Math.max(total, result.bytes));
+    if (opts?.onProgress !== undefined && !stream) opts.onProgress(result.bytes, Math.max(total, result.bytes));
     return result;
   } finally {
-    fs.closeSync(fd);
+    if (!stdin) fs.closeSync(fd);
   }
 }
 

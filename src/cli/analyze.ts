@@ -1,4 +1,4 @@
-// csumwatch analyze FILE... [--vxlan-port N]... [--dns-port N]... [--json]
+// csumwatch analyze FILE... [--vxlan-port N]... [--geneve-port N]... [--dns-port N]... [--json]
 
 import { analyzeFiles } from '../analyze/analyze';
 import { toJson, toText } from '../analyze/report';
@@ -7,12 +7,14 @@ import { parseCommand, parsePort, UsageError } from './errors';
 export const HELP = `usage: csumwatch analyze FILE... [options]
 
 Reads pcap and pcapng captures (Ethernet, 802.1Q/802.1ad, Linux cooked v1/v2, raw IP), verifies
-every IPv4/IPv6/UDP/TCP checksum outside and inside VXLAN, matches DNS queries with their
-responses, and says which queries were lost to bad checksums.
+every IPv4/IPv6/UDP/TCP checksum outside and inside VXLAN and Geneve, matches DNS queries with
+their responses, and says which queries were lost to bad checksums. FILE - reads standard input
+(tcpdump -w - | csumwatch analyze -); a pipe or FIFO is read as it comes, waiting for its writer.
 
 options:
   --json               print one JSON object (the format in CONTRACT.md) instead of the report
   --vxlan-port N       decode UDP port N as VXLAN; repeat for more (default 4789 and 8472)
+  --geneve-port N      decode UDP port N as Geneve; repeat for more (default 6081)
   --dns-port N         decode UDP port N as DNS; repeat for more (default 53)
   --dns-timeout S      seconds after which an unanswered query is lost (default 5)
   --dns-capacity N     DNS transactions kept in flight at once (default 65536)
@@ -31,6 +33,7 @@ export function runAnalyze(argv: string[]): number {
       options: {
         json: { type: 'boolean' },
         'vxlan-port': { type: 'string', multiple: true },
+        'geneve-port': { type: 'string', multiple: true },
         'dns-port': { type: 'string', multiple: true },
         'dns-timeout': { type: 'string' },
         'dns-capacity': { type: 'string' },
@@ -46,6 +49,7 @@ export function runAnalyze(argv: string[]): number {
   const files = parsed.positionals;
   if (files.length === 0) throw new UsageError('analyze: no capture file given (see csumwatch analyze --help)');
   const vxlanPorts = v['vxlan-port']?.map((p) => parsePort('--vxlan-port', p));
+  const genevePorts = v['geneve-port']?.map((p) => parsePort('--geneve-port', p));
   const dnsPorts = v['dns-port']?.map((p) => parsePort('--dns-port', p));
   const timeout = v['dns-timeout'] === undefined ? 5 : Number(v['dns-timeout']);
   if (!(timeout > 0)) throw new UsageError(`--dns-timeout: not a positive number of seconds: ${v['dns-timeout']}`);
@@ -55,7 +59,7 @@ export function runAnalyze(argv: string[]): number {
 
   const progress = process.stderr.isTTY ? progressBar() : undefined;
   const a = analyzeFiles(files, {
-    vxlanPorts, dnsPorts, dnsTimeoutUs: timeout * 1e6, dnsCapacity: capacity, lostListSize: lost,
+    vxlanPorts, genevePorts, dnsPorts, dnsTimeoutUs: timeout * 1e6, dnsCapacity: capacity, lostListSize: lost,
     onProgress: progress?.update,
   });
   progress?.done();

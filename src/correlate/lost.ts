@@ -6,7 +6,7 @@
 // of MiB and keep it there.
 
 import { MAX_NAME_LEN, nameToString, qtypeName } from '../decode/dns';
-import { LAYER_NAMES } from '../decode/frame';
+import { ENCAP_GENEVE, ENCAP_VXLAN, LAYER_NAMES } from '../decode/frame';
 import { addrString } from './addrtable';
 
 export type LostCause = 'checksum' | 'kernel_drop' | 'timeout' | 'end_of_capture' | 'evicted';
@@ -35,7 +35,10 @@ export interface LostTransaction {
   /** The kernel's drop reason (e.g. "udp_csum") when the kernel drop tracer saw a packet of it dropped. */
   reason: string | null;
   queries: number;
+  /** Seen inside VXLAN. */
   vxlan: boolean;
+  /** Seen inside Geneve. */
+  geneve: boolean;
 }
 
 /** One lost transaction as the correlator hands it over: numbers, and its name's wire bytes. */
@@ -57,7 +60,8 @@ export interface LostRecord {
   /** Kernel drop reason, or -1. */
   reason: number;
   queries: number;
-  vxlan: boolean;
+  /** The tunnel it was seen inside (ENCAP_*). */
+  encap: number;
   /** The question name in wire form (lower case, uncompressed) at name[nameAt..nameAt+nameLen), or null when no longer kept. */
   name: Uint8Array | null;
   nameAt: number;
@@ -74,7 +78,7 @@ export class LostRing {
   private next = 0;
   private ts = new Float64Array(0);
   private addrs = new Int32Array(0);
-  private nums = new Int32Array(0); // per entry: family, clientPort, serverPort, id, qtype, cause, layer, pseudoOnly, reason, queries, vxlan, nameLen (-1: gone)
+  private nums = new Int32Array(0); // per entry: family, clientPort, serverPort, id, qtype, cause, layer, pseudoOnly, reason, queries, encap, nameLen (-1: gone)
   private names = new Uint8Array(0); // MAX_NAME_LEN + 1 per entry
 
   constructor(readonly size: number, private readonly reasonName: (reason: number) => string) {}
@@ -97,7 +101,7 @@ export class LostRing {
     n[o + 7] = r.pseudoOnly ? 1 : 0;
     n[o + 8] = r.reason;
     n[o + 9] = r.queries;
-    n[o + 10] = r.vxlan ? 1 : 0;
+    n[o + 10] = r.encap;
     const len = r.name === null ? -1 : Math.min(r.nameLen, MAX_NAME_LEN + 1);
     n[o + 11] = len;
     if (r.name !== null) this.names.set(r.name.subarray(r.nameAt, r.nameAt + len), i * (MAX_NAME_LEN + 1));
@@ -131,7 +135,8 @@ export class LostRing {
       pseudoOnly: n[o + 7] === 1,
       reason: n[o + 8] >= 0 ? this.reasonName(n[o + 8]) : null,
       queries: n[o + 9],
-      vxlan: n[o + 10] === 1,
+      vxlan: n[o + 10] === ENCAP_VXLAN,
+      geneve: n[o + 10] === ENCAP_GENEVE,
     };
   }
 

@@ -1,16 +1,17 @@
 // How a DNS transaction that ended unanswered is judged: which checksum layer is blamed, which
 // cause is counted, and when the agent cannot tell. Pure functions of what the table recorded.
 
-import { Layer } from '../decode/frame';
+import { ENCAP_LAYER_BASE, Layer } from '../decode/frame';
 import type { LostCause } from './lost';
 
 /**
- * The bad layers of a transaction, one mask: those seen inside VXLAN (bad), and those seen
- * without it (plain: on the vxlan device, after decapsulation). When the transaction was also seen
- * encapsulated, its plain layers are that sighting's inner layers, blamed as vxlan.*.
+ * The bad layers of a transaction, one mask: those seen inside a tunnel (bad), and those seen
+ * without it (plain: on the vxlan or geneve device, after decapsulation). When the transaction was
+ * also seen encapsulated (encap: the ENCAP_* it was seen in, ENCAP_NONE if never), its plain layers
+ * are that sighting's inner layers, blamed as vxlan.* or geneve.*.
  */
-export function mergePlain(bad: number, plain: number, vxlan: boolean): number {
-  return bad | (plain << (vxlan ? Layer.VXLAN_IPV4 - Layer.IPV4 : 0));
+export function mergePlain(bad: number, plain: number, encap: number): number {
+  return bad | (plain << (ENCAP_LAYER_BASE[encap] - Layer.IPV4));
 }
 
 /**

@@ -24,7 +24,7 @@
 // its own, for the timeout (held-drops.ts).
 
 import { decodeDns, nextTcpMessage, RCODE_SLOTS, rcodeSlot } from '../decode/dns';
-import { DnsView, Frame, LAYER_COUNT } from '../decode/frame';
+import { DnsView, ENCAP_NONE, Frame, LAYER_COUNT } from '../decode/frame';
 import { Status } from '../decode/status';
 import { HeldDrops } from './held-drops';
 import { LatencyHistogram } from './histogram';
@@ -157,12 +157,14 @@ export class DnsCorrelator implements StreamSink {
   private readonly nameLen: Uint16Array;
   private readonly nameAt: Float64Array;
   private readonly state: Uint8Array;
-  private readonly badMask: Uint8Array;
-  private readonly pseudoMask: Uint8Array;
-  private readonly plainBad: Uint8Array;
+  // Bit per Layer: LAYER_COUNT (9) needs 16 bits.
+  private readonly badMask: Uint16Array;
+  private readonly pseudoMask: Uint16Array;
+  private readonly plainBad: Uint16Array;
   private readonly rcodeOf: Uint8Array;
-  private readonly plainPseudo: Uint8Array;
-  private readonly vxlan: Uint8Array;
+  private readonly plainPseudo: Uint16Array;
+  /** The tunnel (ENCAP_*) the transaction was seen inside, ENCAP_NONE if only plain. */
+  private readonly encap: Uint8Array;
   private readonly queryCount: Uint16Array;
   private readonly firstTs: Float64Array;
   private readonly lastQueryTs: Float64Array;
@@ -238,12 +240,12 @@ export class DnsCorrelator implements StreamSink {
     this.nameLen = new Uint16Array(cap);
     this.nameAt = new Float64Array(cap);
     this.state = new Uint8Array(cap);
-    this.badMask = new Uint8Array(cap);
-    this.pseudoMask = new Uint8Array(cap);
-    this.plainBad = new Uint8Array(cap);
+    this.badMask = new Uint16Array(cap);
+    this.pseudoMask = new Uint16Array(cap);
+    this.plainBad = new Uint16Array(cap);
     this.rcodeOf = new Uint8Array(cap);
-    this.plainPseudo = new Uint8Array(cap);
-    this.vxlan = new Uint8Array(cap);
+    this.plainPseudo = new Uint16Array(cap);
+    this.encap = new Uint8Array(cap);
     this.queryCount = new Uint16Array(cap);
     this.firstTs = new Float64Array(cap);
     this.lastQueryTs = new Float64Array(cap);
@@ -265,7 +267,7 @@ export class DnsCorrelator implements StreamSink {
     this.names = new NameArena(Math.max(65536, Math.min(cap, 1 << 20) * 64));
     this.lostRec = {
       tsUs: 0, family: 4, addrs: this.addrs, addrsAt: 0, clientPort: 0, serverPort: 0, id: 0, qtype: 0, cause: 'timeout',
-      layer: -1, pseudoOnly: false, reason: -1, queries: 0, vxlan: false, name: null, nameAt: 0, nameLen: 0,
+      layer: -1, pseudoOnly: false, reason: -1, queries: 0, encap: ENCAP_NONE, name: null, nameAt: 0, nameLen: 0,
     };
   }
 
@@ -367,8 +369,8 @@ export class DnsCorrelator implements StreamSink {
       }
       this.lastQueryTs[slot] = tsUs;
       this.lastIf[slot] = ifIndex;
-      if (f.vxlan) this.vxlan[slot] = 1;
-      if (bad !== 0) this.noteBad(slot, bad, f.pseudoOnlyBad, f.vxlan);
+      if (f.encap !== ENCAP_NONE) this.encap[slot] = f.encap;
+      if (bad !== 0) this.noteBad(slot, bad, f.pseudoOnlyBad, f.encap);
       return;
     }
     if (slot < 0) {
@@ -383,14 +385,14 @@ export class DnsCorrelator implements StreamSink {
       this.answeredTs[slot] = tsUs;
       this.rcodeOf[slot] = rcodeSlot(d.rcode);
       this.queryCount[slot] = 0;
-      if (f.vxlan) this.vxlan[slot] = 1;
+      if (f.encap !== ENCAP_NONE) this.encap[slot] = f.encap;
       this.appendList(slot, LIST_ANSWERED);
       return;
     }
-    if (f.vxlan) this.vxlan[slot] = 1;
+    if (f.encap !== ENCAP_NONE) this.encap[slot] = f.encap;
     if (bad !== 0) {
       // A response that fails a checksum never reaches the client: not an answer.
-      this.noteBad(slot, bad, f.pseudoOnlyBad, f.vxlan);
+      this.noteBad(slot, bad, f.pseudoOnlyBad, f.encap);
       return;
     }
     if (this.state[slot] === STATE_ANSWERED || this.state[slot] === STATE_ORPHAN) {
@@ -550,7 +552,7 @@ export class DnsCorrelator implements StreamSink {
     this.pseudoMask[slot] = 0;
     this.plainBad[slot] = 0;
     this.plainPseudo[slot] = 0;
-    this.vxlan[slot] = f.vxlan ? 1 : 0;
+    this.encap[slot] = f.encap;
     this.dropReason[slot] = 0;
     this.queryCount[slot] = 1;
     this.firstTs[slot] = tsUs;
@@ -572,12 +574,13 @@ export class DnsCorrelator implements StreamSink {
   }
 
   /**
-   * Records a packet's bad layers. A packet seen without VXLAN (on the vxlan device, after
-   * decapsulation) is kept apart: if the transaction is also seen encapsulated (on the underlay),
-   * its plain layers are the inner layers of that sighting, and are blamed as vxlan.* at the end.
+   * Records a packet's bad layers. A packet seen without a tunnel (on the vxlan or geneve device,
+   * after decapsulation) is kept apart: if the transaction is also seen encapsulated (on the
+   * underlay), its plain layers are the inner layers of that sighting, and are blamed as vxlan.* or
+   * geneve.* at the end.
    */
-  private noteBad(slot: number, bad: number, pseudo: number, vxlan: boolean): void {
-    if (!vxlan) {
+  private noteBad(slot: number, bad: number, pseudo: number, encap: number): void {
+    if (encap === ENCAP_NONE) {
       this.plainBad[slot] |= bad;
       this.plainPseudo[slot] |= pseudo & bad;
       return;
@@ -601,9 +604,9 @@ export class DnsCorrelator implements StreamSink {
     } else {
       this.unanswered++;
       if (why === 'evicted') this.evicted++;
-      const vx = this.vxlan[slot] === 1;
-      const bad = mergePlain(this.badMask[slot], this.plainBad[slot], vx);
-      const pseudo = mergePlain(this.pseudoMask[slot], this.plainPseudo[slot], vx);
+      const encap = this.encap[slot];
+      const bad = mergePlain(this.badMask[slot], this.plainBad[slot], encap);
+      const pseudo = mergePlain(this.pseudoMask[slot], this.plainPseudo[slot], encap);
       this.badMask[slot] = bad;
       this.pseudoMask[slot] = pseudo;
       const layer = blamedLayer(bad, pseudo);
@@ -644,7 +647,7 @@ export class DnsCorrelator implements StreamSink {
     r.pseudoOnly = layer >= 0 && (this.pseudoMask[slot] & (1 << layer)) !== 0;
     r.reason = this.dropReason[slot] - 1;
     r.queries = this.queryCount[slot];
-    r.vxlan = this.vxlan[slot] === 1;
+    r.encap = this.encap[slot];
     r.name = kept ? this.names.bytes : null;
     r.nameAt = o;
     r.nameLen = this.nameLen[slot];

@@ -1,14 +1,15 @@
 // Decodes one captured frame, every layer down to DNS, into a reused Frame view (the shape of
 // gopacket's DecodingLayerParser: fixed layers, preallocated, no allocation per packet).
 //
-// Order matters for one check: the outer UDP checksum of a VXLAN frame is verified after the inner
+// Order matters for one check: the outer UDP checksum of a tunnel (VXLAN, Geneve) is verified after the inner
 // transport checksum, because when the inner one is partial the sender computed the outer one as
 // if the inner were complete (local checksum offload, Linux Documentation/networking/checksum-offloads.rst).
 
 import { BAD_PSEUDO_ONLY, completedField, Csum, fold, verifyTransport } from './checksum';
 import { decodeDns } from './dns';
 import { decodeEthernet, decodeNull, decodeRaw, decodeSll, decodeSll2, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LinkView } from './ethernet';
-import { DIR_RX, FRAG_FIRST, FRAG_LATER, Frame, Layer, LAYER_COUNT, Stack } from './frame';
+import { DIR_RX, ENCAP_LAYER_BASE, ENCAP_NONE, FRAG_FIRST, FRAG_LATER, Frame, Layer, LAYER_COUNT, Stack } from './frame';
+import { decodeGeneve, GENEVE_PROTO_ETHERNET, GeneveView } from './geneve';
 import { decodeIPv4 } from './ipv4';
 import { decodeIPv6 } from './ipv6';
 import { Status } from './status';
@@ -31,11 +32,18 @@ const PROTO_TCP = 6;
 const PROTO_UDP = 17;
 
 export const DEFAULT_VXLAN_PORTS: readonly number[] = [4789, 8472];
+export const DEFAULT_GENEVE_PORTS: readonly number[] = [6081];
 export const DEFAULT_DNS_PORTS: readonly number[] = [53];
+
+/** Which tunnel a UDP destination port carries (decodeTunnelPayload's kind). */
+const TUNNEL_VXLAN = 1;
+const TUNNEL_GENEVE = 2;
 
 export interface DecoderOptions {
   /** UDP destination ports decoded as VXLAN; default 4789 (IANA, Calico, Cilium) and 8472 (flannel, Linux default). */
   vxlanPorts?: readonly number[];
+  /** UDP destination ports decoded as Geneve (RFC 8926); default 6081 (IANA: OVN-Kubernetes, Antrea, Cilium). */
+  genevePorts?: readonly number[];
   /** UDP ports decoded as DNS (either end); default 53. */
   dnsPorts?: readonly number[];
   /**
@@ -46,7 +54,10 @@ export interface DecoderOptions {
   mtu?: number;
 }
 
-/** VXLAN headers followed, the outer one included: DNS is found up to three tunnels deep. */
+/**
+ * Tunnel headers (VXLAN or Geneve, in any mix) followed, the outer one included: DNS is found up
+ * to three tunnels deep.
+ */
 const MAX_VXLAN_DEPTH = 3;
 
 /** The MTU assumed for the GRO rule where the capturing interface's is unknown. */
@@ -69,6 +80,8 @@ function portSet(ports: readonly number[]): Uint8Array {
 
 export class Decoder {
   private readonly vxlanPorts: Uint8Array;
+  private readonly genevePorts: Uint8Array;
+  private readonly geneve = new GeneveView();
   private readonly dnsPorts: Uint8Array;
   private readonly link = new LinkView();
   private readonly mtu: number;
@@ -83,6 +96,7 @@ export class Decoder {
   constructor(opts: DecoderOptions = {}) {
     this.mtu = opts.mtu ?? DEFAULT_MTU;
     this.vxlanPorts = portSet(opts.vxlanPorts ?? DEFAULT_VXLAN_PORTS);
+    this.genevePorts = portSet(opts.genevePorts ?? DEFAULT_GENEVE_PORTS);
     this.dnsPorts = portSet(opts.dnsPorts ?? DEFAULT_DNS_PORTS);
   }
 
@@ -122,16 +136,30 @@ export class Decoder {
     return f.status;
   }
 
+  /** The tunnel a UDP datagram from srcPort to dstPort carries, or 0. */
+  private tunnelOf(srcPort: number, dstPort: number): number {
+    // To a tunnel port, but from a DNS port: a DNS answer to a client whose ephemeral port is
+    // 4789, 6081 or 8472 (a widened ip_local_port_range). A tunnel's source port is a flow hash
+    // in the ephemeral range (RFC 7348 §5, RFC 8926 §3.3), never 53.
+    if (this.dnsPorts[srcPort] === 1) return 0;
+    if (this.vxlanPorts[dstPort] === 1) return TUNNEL_VXLAN;
+    if (this.genevePorts[dstPort] === 1) return TUNNEL_GENEVE;
+    return 0;
+  }
+
   /**
-   * Decodes IP, transport, and VXLAN or DNS above it. inner: this stack is inside VXLAN. depth:
-   * how many VXLAN headers enclose it (0 outer, 1 the vxlan.* layers). Deeper stacks (VXLAN in
-   * VXLAN, up to MAX_VXLAN_DEPTH) are decoded into f.inner to find DNS at any depth, as the
-   * contract says; their checksums have no layer of their own and are not recorded.
+   * Decodes IP, transport, and a tunnel (VXLAN, Geneve) or DNS above it. inner: this stack is
+   * inside a tunnel. depth: how many tunnel headers enclose it (0 outer, 1 the vxlan.* or geneve.*
+   * layers, as f.encap says). Deeper stacks (a tunnel in the tunnel, up to MAX_VXLAN_DEPTH) are
+   * decoded into f.inner to find DNS at any depth, as the contract says; their checksums have no
+   * layer of their own and are not recorded.
    */
   private decodeStack(b: Uint8Array, o: number, ethertype: number, end: number, wireEnd: number, s: Stack, inner: boolean, f: Frame, depth = inner ? 1 : 0): Status {
     let st: Status;
     const csum = depth > 1 ? this.nestedCsum : f.csum;
-    if (ethertype === ETHERTYPE_IPV4) st = decodeIPv4(b, o, end, wireEnd, s, csum, inner ? Layer.VXLAN_IPV4 : Layer.IPV4, this.tsoMtu);
+    // The layers of this stack: the plain ones, or the tunnel's (vxlan.*, geneve.*) inside it.
+    const base = inner ? ENCAP_LAYER_BASE[f.encap] : Layer.IPV4;
+    if (ethertype === ETHERTYPE_IPV4) st = decodeIPv4(b, o, end, wireEnd, s, csum, base, this.tsoMtu);
     else if (ethertype === ETHERTYPE_IPV6) st = decodeIPv6(b, o, end, wireEnd, s);
     else return Status.NOT_IP;
     if (st !== Status.OK || s.fragment === FRAG_LATER) return st;
@@ -146,20 +174,18 @@ export class Decoder {
       // fragment's end, which the payload decoders must see as a short capture, not a lie.
       const payEnd = s.l4End < capEnd ? s.l4End : capEnd;
       const payWireEnd = s.l4End;
-      // To a VXLAN port, but from a DNS port: a DNS answer to a client whose ephemeral port is
-      // 4789 or 8472 (a widened ip_local_port_range). A tunnel's source port is a flow hash in
-      // the ephemeral range (RFC 7348 §5), never 53.
-      if (!inner && this.vxlanPorts[s.dstPort] === 1 && this.dnsPorts[s.srcPort] === 0) {
-        st = this.decodeVxlanPayload(b, s.l4Offset + 8, payEnd, payWireEnd, f);
+      const tunnel = depth < MAX_VXLAN_DEPTH ? this.tunnelOf(s.srcPort, s.dstPort) : 0;
+      if (!inner && tunnel !== 0) {
+        st = this.decodeTunnelPayload(b, s.l4Offset + 8, payEnd, payWireEnd, f, 1, tunnel);
         this.verifyOuterUdp(b, capEnd, s, f, allowPartial);
         return st;
       }
       // A zero UDP checksum: legal over IPv4; over IPv6 only on a tunnel's outer header, RFC 6935.
       const zero = s.ipVersion === 4 ? Csum.NONE : Csum.BAD;
-      if (depth <= 1) this.record(f, inner ? Layer.VXLAN_UDP : Layer.UDP, verifyTransport(b, s, capEnd, zero, allowPartial));
-      if (inner && depth < MAX_VXLAN_DEPTH && this.vxlanPorts[s.dstPort] === 1 && this.dnsPorts[s.srcPort] === 0) {
-        // VXLAN inside VXLAN (a nested overlay, or a tunnel carried through another).
-        return this.decodeVxlanPayload(b, s.l4Offset + 8, payEnd, payWireEnd, f, depth + 1);
+      if (depth <= 1) this.record(f, base + (Layer.UDP - Layer.IPV4), verifyTransport(b, s, capEnd, zero, allowPartial));
+      if (tunnel !== 0) {
+        // A tunnel inside the tunnel (a nested overlay, or a tunnel carried through another).
+        return this.decodeTunnelPayload(b, s.l4Offset + 8, payEnd, payWireEnd, f, depth + 1, tunnel);
       }
       if (this.dnsPorts[s.dstPort] === 1 || this.dnsPorts[s.srcPort] === 1) {
         st = decodeDns(b, s.l4Offset + 8, payEnd, payWireEnd, f.dns);
@@ -172,7 +198,7 @@ export class Decoder {
     if (s.proto === PROTO_TCP) {
       st = decodeTcp(b, capEnd, dEnd, s);
       if (st !== Status.OK) return st;
-      if (depth <= 1) this.record(f, inner ? Layer.VXLAN_TCP : Layer.TCP, verifyTransport(b, s, capEnd, -1, allowPartial));
+      if (depth <= 1) this.record(f, base + (Layer.TCP - Layer.IPV4), verifyTransport(b, s, capEnd, -1, allowPartial));
       if (this.dnsPorts[s.dstPort] === 1 || this.dnsPorts[s.srcPort] === 1) {
         // DNS over TCP: a stream of messages, each a 2-byte length and the message (RFC 7766
         // §8). A segment alone is no unit of DNS: it may start mid-message, or end in one that a
@@ -214,16 +240,33 @@ export class Decoder {
   }
 
   /**
-   * The VXLAN header at o and the frame it carries. depth: how many VXLAN headers enclose the
-   * stack decoded here (1: the first tunnel, whose stack is f.inner and its layers vxlan.*).
-   * Deeper stacks go into the decoder's own; the one DNS is found in replaces f.inner at the end
-   * of decode(), so that DNS is keyed by its own addresses.
+   * The tunnel header at o (kind: TUNNEL_VXLAN or TUNNEL_GENEVE) and the frame it carries. depth:
+   * how many tunnel headers enclose the stack decoded here (1: the first tunnel, whose stack is
+   * f.inner and its layers vxlan.* or geneve.*). Deeper stacks go into the decoder's own; the one
+   * DNS is found in replaces f.inner at the end of decode(), so that DNS is keyed by its own
+   * addresses.
    */
-  private decodeVxlanPayload(b: Uint8Array, o: number, capEnd: number, dEnd: number, f: Frame, depth = 1): Status {
-    let st = decodeVxlan(b, o, capEnd, dEnd, depth === 1 ? f : null);
-    if (st !== Status.OK) return st;
+  private decodeTunnelPayload(b: Uint8Array, o: number, capEnd: number, dEnd: number, f: Frame, depth: number, kind: number): Status {
+    const top = depth === 1 ? f : null;
     const v = this.link;
-    st = decodeEthernet(b, o + VXLAN_HEADER_LEN, capEnd, dEnd, v);
+    let st: Status;
+    if (kind === TUNNEL_VXLAN) {
+      st = decodeVxlan(b, o, capEnd, dEnd, top);
+      if (st !== Status.OK) return st;
+      st = decodeEthernet(b, o + VXLAN_HEADER_LEN, capEnd, dEnd, v);
+    } else {
+      const g = this.geneve;
+      st = decodeGeneve(b, o, capEnd, dEnd, g, top);
+      if (st !== Status.OK) return st;
+      if (g.protocol === GENEVE_PROTO_ETHERNET) st = decodeEthernet(b, g.payloadOffset, capEnd, dEnd, v);
+      else {
+        // An IP packet with no Ethernet header (protocol type 0x0800 or 0x86DD); any other
+        // payload is not IP, which decodeStack says.
+        v.l3Offset = g.payloadOffset;
+        v.ethertype = g.protocol;
+        v.tags = 0;
+      }
+    }
     if (st === Status.OK) {
       const s = depth === 1 ? f.inner : this.nested[depth];
       if (depth === 1) f.innerVlanTags = v.tags;
@@ -241,9 +284,11 @@ export class Decoder {
    */
   private verifyOuterUdp(b: Uint8Array, capEnd: number, s: Stack, f: Frame, allowPartial: boolean): void {
     let r = verifyTransport(b, s, capEnd, Csum.NONE, allowPartial);
-    if (r === Csum.BAD || r === BAD_PSEUDO_ONLY) {
+    if ((r === Csum.BAD || r === BAD_PSEUDO_ONLY) && f.encap !== ENCAP_NONE) {
       const inner = f.inner;
-      const innerLayer = f.csum[Layer.VXLAN_UDP] === Csum.PARTIAL ? Layer.VXLAN_UDP : f.csum[Layer.VXLAN_TCP] === Csum.PARTIAL ? Layer.VXLAN_TCP : -1;
+      const udp = ENCAP_LAYER_BASE[f.encap] + (Layer.UDP - Layer.IPV4);
+      const tcp = ENCAP_LAYER_BASE[f.encap] + (Layer.TCP - Layer.IPV4);
+      const innerLayer = f.csum[udp] === Csum.PARTIAL ? udp : f.csum[tcp] === Csum.PARTIAL ? tcp : -1;
       if (innerLayer >= 0) {
         let was = inner.l4Field;
         let should = completedField(inner);
@@ -258,7 +303,7 @@ export class Decoder {
     this.record(f, Layer.UDP, r);
   }
 
-  private record(f: Frame, layer: Layer, r: number): void {
+  private record(f: Frame, layer: number, r: number): void {
     if (r === BAD_PSEUDO_ONLY) {
       f.pseudoOnlyBad |= 1 << layer;
       r = Csum.BAD;

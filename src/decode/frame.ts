@@ -16,16 +16,28 @@ export enum Layer {
   VXLAN_IPV4 = 3,
   VXLAN_UDP = 4,
   VXLAN_TCP = 5,
+  GENEVE_IPV4 = 6,
+  GENEVE_UDP = 7,
+  GENEVE_TCP = 8,
 }
-export const LAYER_COUNT = 6;
-export const LAYER_NAMES: readonly string[] = ['ipv4', 'udp', 'tcp', 'vxlan.ipv4', 'vxlan.udp', 'vxlan.tcp'];
+export const LAYER_COUNT = 9;
+export const LAYER_NAMES: readonly string[] = ['ipv4', 'udp', 'tcp', 'vxlan.ipv4', 'vxlan.udp', 'vxlan.tcp', 'geneve.ipv4', 'geneve.udp', 'geneve.tcp'];
+
+/** The tunnel a frame arrived in (its outermost), and the metrics' `encap` label values. */
+export const ENCAP_NONE = 0;
+export const ENCAP_VXLAN = 1;
+export const ENCAP_GENEVE = 2;
+export const ENCAP_COUNT = 3;
+export const ENCAP_NAMES: readonly string[] = ['none', 'vxlan', 'geneve'];
+/** The Layer of a tunnel's inner IPv4 header; its UDP and TCP follow (the plain layers shifted). */
+export const ENCAP_LAYER_BASE: readonly number[] = [Layer.IPV4, Layer.VXLAN_IPV4, Layer.GENEVE_IPV4];
 
 /** Fragment position of an IP datagram. */
 export const FRAG_NONE = 0;
 export const FRAG_FIRST = 1;
 export const FRAG_LATER = 2;
 
-/** One IP stack with its transport header: the frame's own, or the one inside VXLAN. */
+/** One IP stack with its transport header: the frame's own, or the one inside the tunnel. */
 export class Stack {
   /** 0 when no IP header was decoded, else 4 or 6. */
   ipVersion = 0;
@@ -100,7 +112,7 @@ export class DnsView {
   present = false;
   /** The question was decoded too, so the message can be keyed into a transaction. */
   keyed = false;
-  /** The DNS message was found inside VXLAN. */
+  /** The DNS message was found inside a tunnel (VXLAN or Geneve). */
   inner = false;
   msgOffset = 0;
   id = 0;
@@ -170,14 +182,21 @@ export class DnsView {
 export class Frame {
   /** The first problem met, or OK. Checksums decoded before it stay recorded. */
   status = Status.OK;
-  /** The status arose inside the VXLAN payload. */
+  /** The status arose inside the tunnel's payload (VXLAN or Geneve: see encap). */
   statusInner = false;
   dir = DIR_UNKNOWN;
   vlanTags = 0;
   outer = new Stack();
-  /** True when the frame is VXLAN: inner holds the encapsulated stack. */
+  /** The outermost tunnel (ENCAP_*): inner holds the stack it carries. */
+  encap = ENCAP_NONE;
+  /** True when the frame is VXLAN (encap === ENCAP_VXLAN). */
   vxlan = false;
+  /** The VNI of the outermost tunnel (VXLAN or Geneve: both 24 bits). */
   vni = 0;
+  /** Geneve: the O and C bits as on the wire (GENEVE_FLAG_O, GENEVE_FLAG_C), else 0. */
+  geneveFlags = 0;
+  /** Geneve: the options' length in bytes (Opt Len × 4), else 0. */
+  geneveOptLen = 0;
   innerVlanTags = 0;
   inner = new Stack();
   /** Checksum result per Layer (a Csum value), -1 where the layer is absent or not verified. */
@@ -203,11 +222,14 @@ export class Frame {
     this.dir = dir;
     this.vlanTags = 0;
     this.outer.reset();
+    this.encap = ENCAP_NONE;
     this.vxlan = false;
     this.vni = 0;
+    this.geneveFlags = 0;
+    this.geneveOptLen = 0;
     this.innerVlanTags = 0;
     this.inner.reset();
-    // One store per Layer, not fill(): the builtin call costs more than the six stores.
+    // One store per Layer, not fill(): the builtin call costs more than the nine stores.
     const c = this.csum;
     c[0] = -1;
     c[1] = -1;
@@ -215,6 +237,9 @@ export class Frame {
     c[3] = -1;
     c[4] = -1;
     c[5] = -1;
+    c[6] = -1;
+    c[7] = -1;
+    c[8] = -1;
     this.pseudoOnlyBad = 0;
     this.offloadPending = false;
     this.dns.reset();

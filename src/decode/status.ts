@@ -45,10 +45,19 @@ export enum Status {
   DNS_POINTER_FORWARD,
   DNS_POINTER_HOPS_EXCEEDED,
   DNS_QUESTION_OVERRUN,
+
+  // Added after the DNS reasons so that earlier values keep their numbers.
+  GENEVE_HEADER_OVERRUN,
+  /** Ver is not 0, the only version RFC 8926 §3.4 defines: the rest cannot be read. */
+  GENEVE_VERSION_UNKNOWN,
+  /** Opt Len points past the UDP datagram. */
+  GENEVE_OPTIONS_OVERRUN,
+  /** An option's Length runs past the options Opt Len declares. */
+  GENEVE_OPTION_OVERRUN,
 }
 
 /** Number of Status values, for sizing per-status counter arrays. */
-export const STATUS_COUNT = Status.DNS_QUESTION_OVERRUN + 1;
+export const STATUS_COUNT = Status.GENEVE_OPTION_OVERRUN + 1;
 
 /** True for statuses that mean the packet lies (not a short capture, not merely unsupported). */
 export function isMalformed(s: Status): boolean {

@@ -6,7 +6,7 @@
 //
 // Followed by the inner Ethernet frame (without FCS).
 
-import { Frame } from './frame';
+import { ENCAP_VXLAN, Frame } from './frame';
 import { Status } from './status';
 
 export const VXLAN_HEADER_LEN = 8;
@@ -23,6 +23,7 @@ export function decodeVxlan(b: Uint8Array, o: number, capEnd: number, dEnd: numb
   if ((b[o] & FLAG_I) === 0) return Status.VXLAN_I_FLAG_CLEAR;
   if (f === null) return Status.OK;
   f.vxlan = true;
+  f.encap = ENCAP_VXLAN;
   f.vni = (b[o + 4] << 16) | (b[o + 5] << 8) | b[o + 6];
   return Status.OK;
 }

@@ -4,21 +4,22 @@
 import { Registry } from 'prom-client';
 import { IfaceCounters, DIRECTIONS, ENCAPS } from '../agent/counters';
 import { CSUM_COUNT, CSUM_NAMES } from '../decode/checksum';
-import { LAYER_COUNT, LAYER_NAMES } from '../decode/frame';
+import { ENCAP_COUNT, ENCAP_VXLAN, LAYER_COUNT, LAYER_NAMES } from '../decode/frame';
+import { REASON_PREFIXES } from '../decode/tally';
 import { Status, STATUS_COUNT, statusName } from '../decode/status';
 import { arrayCounter, arrayGauge, CollectorHealth } from './family';
 
 /** refresh: reads the capture drop counters; kernel: reads the kernel filter's counts (kernel datapath). */
 export function registerCaptureMetrics(reg: Registry, health: CollectorHealth, c: IfaceCounters, refresh: () => void, running: () => Map<string, boolean>, kernel: () => void = () => {}): void {
-  arrayCounter(reg, health, 'capture', 'csumwatch_packets_total', 'Packets seen, by interface, direction and encapsulation: DNS captured and decoded; VXLAN counted in the kernel (kernel datapath) or captured and decoded (pcap datapath).', ['iface', 'direction', 'encap'], (emit) => {
+  arrayCounter(reg, health, 'capture', 'csumwatch_packets_total', 'Packets seen, by interface, direction and encapsulation: DNS captured and decoded; VXLAN counted in the kernel (kernel datapath) or captured and decoded (pcap datapath); Geneve captured and decoded.', ['iface', 'direction', 'encap'], (emit) => {
     kernel();
     c.names.forEach((iface, slot) => {
       for (let d = 0; d < 2; d++) {
-        for (let e = 0; e < 2; e++) emit({ iface, direction: DIRECTIONS[d], encap: ENCAPS[e] }, c.packets[(slot * 2 + d) * 2 + e] + (e === 1 ? c.kernelVxlan[slot * 2 + d] : 0));
+        for (let e = 0; e < ENCAP_COUNT; e++) emit({ iface, direction: DIRECTIONS[d], encap: ENCAPS[e] }, c.packets[(slot * 2 + d) * ENCAP_COUNT + e] + (e === ENCAP_VXLAN ? c.kernelVxlan[slot * 2 + d] : 0));
       }
     });
   });
-  arrayCounter(reg, health, 'capture', 'csumwatch_checksums_total', 'Checksums verified, by interface, direction, layer (vxlan.* inside VXLAN) and result.', ['iface', 'direction', 'layer', 'result'], (emit) => {
+  arrayCounter(reg, health, 'capture', 'csumwatch_checksums_total', 'Checksums verified, by interface, direction, layer (vxlan.* inside VXLAN, geneve.* inside Geneve) and result.', ['iface', 'direction', 'layer', 'result'], (emit) => {
     c.names.forEach((iface, slot) => {
       for (let d = 0; d < 2; d++) {
         for (let l = 0; l < LAYER_COUNT; l++) {
@@ -29,14 +30,14 @@ export function registerCaptureMetrics(reg: Registry, health: CollectorHealth, c
       }
     });
   });
-  arrayCounter(reg, health, 'capture', 'csumwatch_decode_errors_total', 'Frames that could not be decoded to the end: malformed (the packet lies) or truncated (the capture cut it); vxlan.* reasons arose inside VXLAN.', ['iface', 'reason'], (emit) => {
+  arrayCounter(reg, health, 'capture', 'csumwatch_decode_errors_total', 'Frames that could not be decoded to the end: malformed (the packet lies) or truncated (the capture cut it); vxlan.* reasons arose inside VXLAN, geneve.* inside Geneve.', ['iface', 'reason'], (emit) => {
     c.names.forEach((iface, slot) => {
-      for (let inner = 0; inner < 2; inner++) {
+      for (let where = 0; where < ENCAP_COUNT; where++) {
         for (let s = 0; s < STATUS_COUNT; s++) {
           if (s === Status.OK || s === Status.NOT_IP) continue;
-          const v = c.decodeErrors[(slot * 2 + inner) * STATUS_COUNT + s];
-          // Only reasons that happened: 60-odd zero series per interface would say nothing.
-          if (v > 0) emit({ iface, reason: (inner ? 'vxlan.' : '') + statusName(s) }, v);
+          const v = c.decodeErrors[(slot * ENCAP_COUNT + where) * STATUS_COUNT + s];
+          // Only reasons that happened: 100-odd zero series per interface would say nothing.
+          if (v > 0) emit({ iface, reason: REASON_PREFIXES[where] + statusName(s) }, v);
         }
       }
     });

@@ -1,4 +1,4 @@
-// Per remote VTEP: VXLAN packets sent to and received from each peer, by checksum result, so loss
+// Per remote VTEP: VXLAN and Geneve packets sent to and received from each peer, by checksum result, so loss
 // between two nodes shows even where the receiver's own counters stay flat (a vSwitch drops).
 //
 // Series: by default only for peers a bad packet came from or went to (`--vtep-series bad`).
@@ -15,7 +15,7 @@ import { arrayCounter, arrayGauge, CollectorHealth } from './family';
 /** refresh: reads the kernel filter's per-VTEP counts into v (kernel datapath). */
 export function registerVtepMetrics(reg: Registry, health: CollectorHealth, v: VtepCounters, series: 'bad' | 'all', refresh: () => void = () => {}): void {
   const all = series === 'all';
-  arrayCounter(reg, health, 'vtep', 'csumwatch_vtep_packets_total', 'VXLAN packets by remote VTEP, direction and result (bad: the kernel dropped it for a checksum, or a checksum verified by the agent failed); with --vtep-series bad (default) only peers that sent or received a bad packet.', ['peer', 'direction', 'result'], (emit) => {
+  arrayCounter(reg, health, 'vtep', 'csumwatch_vtep_packets_total', 'VXLAN and Geneve packets by remote VTEP (the tunnel\'s outer address), direction and result (bad: the kernel dropped it for a checksum, or a checksum verified by the agent failed); with --vtep-series bad (default) only peers that sent or received a bad packet.', ['peer', 'direction', 'result'], (emit) => {
     refresh();
     const n = v.peers.count();
     for (let p = 0; p < n; p++) {
@@ -27,7 +27,7 @@ export function registerVtepMetrics(reg: Registry, health: CollectorHealth, v: V
       }
     }
   });
-  arrayGauge(reg, health, 'vtep', 'csumwatch_vtep_peers', 'Remote VTEPs this agent has seen VXLAN packets from or to (up to --max-peers, then one more for the rest).', [], (emit) => {
+  arrayGauge(reg, health, 'vtep', 'csumwatch_vtep_peers', 'Remote VTEPs this agent has seen VXLAN or Geneve packets from or to (up to --max-peers, then one more for the rest).', [], (emit) => {
     refresh();
     emit({}, v.peers.count());
   });

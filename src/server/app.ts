@@ -255,5 +255,6 @@ function lostJson(l: LostTransaction, podOf: (ip: string) => string | null) {
     reason: l.reason,
     queries: l.queries,
     vxlan: l.vxlan,
+    geneve: l.geneve,
   };
 }

@@ -32,6 +32,14 @@ t.test('defaults', async (t) => {
   t.not(c.vxlanPorts, DEFAULT_AGENT_CONFIG.vxlanPorts, 'a copy: changing it leaves the defaults alone');
 });
 
+t.test('--geneve-port: 6081 by default, repeatable, replaces the set, from each source', async (t) => {
+  t.same(loadConfig({}).genevePorts, [6081]);
+  t.same(loadConfig({ flags: { 'geneve-port': ['6081', '7081'] } }).genevePorts, [6081, 7081]);
+  t.same(loadConfig({ env: { CSUMWATCH_GENEVE_PORT: '7081' } }).genevePorts, [7081]);
+  t.same(loadConfig({ file: yaml('g.yaml', 'genevePorts: [6082]\n') }).genevePorts, [6082]);
+  t.throws(() => loadConfig({ flags: { 'geneve-port': ['0'] } }), /geneve-port/);
+});
+
 t.test('file < environment < flags', async (t) => {
   const file = yaml('a.yaml', 'listen: "127.0.0.1:9000"\ninterfaces: [eth0, flannel.1]\nvxlanPorts: [8472]\ndnsTimeout: 2\nvtepPackets: dns\n');
   const c = loadConfig({

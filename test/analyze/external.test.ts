@@ -77,3 +77,77 @@ t.test('Suricata dns-tcp-multirequest-buffer: 20 pipelined queries in one TCP se
   t.equal(j.dns.orphan_responses, 0, 'no orphan');
   t.equal(j.dns.rcodes.NXDOMAIN, 20);
 });
+
+interface GeneveReport {
+  frames: number;
+  malformed: number;
+  truncated: number;
+  not_ip: number;
+  geneve_frames: number;
+  vxlan_frames: number;
+  malformed_reasons: Record<string, number>;
+  checksums: {
+    ipv4: Record<string, number>; udp: Record<string, number>; tcp: Record<string, number>;
+    geneve: { ipv4: Record<string, number>; udp: Record<string, number>; tcp: Record<string, number> };
+    vxlan: { ipv4: Record<string, number>; udp: Record<string, number>; tcp: Record<string, number> };
+  };
+  dns: { queries: number; responses: number; answered: number; unanswered: number; lost_to_checksum: number };
+}
+
+/** The counts that are not zero, as "layer.result": n. */
+function nonZero(c: GeneveReport['checksums']): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (o: Record<string, unknown>, p: string): void => {
+    for (const [k, v] of Object.entries(o)) {
+      if (typeof v === 'number') { if (v !== 0) out[p + k] = v; } else walk(v as Record<string, unknown>, `${p}${k}.`);
+    }
+  };
+  walk(c as unknown as Record<string, unknown>, '');
+  return out;
+}
+
+// The four Geneve captures, each judged as tshark 4 judges it (checksum status per header, with
+// ip/udp/tcp checksum checking on): every header tshark calls good is ok here, a zero outer UDP
+// checksum is none ("not present"), and what the snap length cut is unverifiable.
+t.test('tcpdump geneve (OVS, 6081, options, the C bit): every inner header verified, none malformed', { skip }, async (t) => {
+  // 39 frames: inner ICMP and SSH over TCP; 19 carry an 8-byte critical option (class 0, type
+  // 0x80) with the C bit set. tshark: 39 × 2 IPv4 headers good, 33 inner TCP good, outer UDP 0.
+  const j = analyze('tcpdump-geneve.pcap') as unknown as GeneveReport;
+  t.equal(j.frames, 39);
+  t.equal(j.geneve_frames, 39, 'every frame decoded as Geneve');
+  t.equal(j.malformed, 0);
+  t.same(nonZero(j.checksums), { 'ipv4.ok': 39, 'udp.none': 39, 'geneve.ipv4.ok': 39, 'geneve.tcp.ok': 33 });
+});
+
+t.test('tcpdump geneve-gcp: protocol type 0x0800, an IPv4 packet with no Ethernet header, three options', { skip }, async (t) => {
+  // Google Cloud's Geneve: options of 8, 20 and 12 bytes, the inner TCP checksum correct (tcpdump, tshark).
+  const j = analyze('tcpdump-geneve-gcp.pcap') as unknown as GeneveReport;
+  t.equal(j.frames, 1);
+  t.equal(j.malformed, 0);
+  t.same(nonZero(j.checksums), { 'ipv4.ok': 1, 'udp.none': 1, 'geneve.ipv4.ok': 1, 'geneve.tcp.ok': 1 });
+});
+
+t.test('Suricata geneve-decoder: inner ARP is not IP, inner ICMP verified', { skip }, async (t) => {
+  const j = analyze('sv-geneve-decoder.pcap') as unknown as GeneveReport;
+  t.equal(j.frames, 10);
+  t.equal(j.malformed, 0);
+  t.equal(j.not_ip, 2, 'the two ARP frames inside the tunnel');
+  t.same(nonZero(j.checksums), { 'ipv4.ok': 10, 'udp.none': 10, 'geneve.ipv4.ok': 8 });
+});
+
+t.test('Zeek geneve-vxlan-dns-truncated: DNS inside VXLAN inside Geneve is found and correlated', { skip }, async (t) => {
+  // A query to 1.1.1.1 for corelight.com and its answer, each inside VXLAN (4789) inside Geneve
+  // (IPv4 directly, 6081), cut by the snap length inside the DNS message: the header and question
+  // are there. tshark: every IPv4 header good, every UDP checksum unverified (cut).
+  const j = analyze('zeek-geneve-vxlan-dns-truncated.pcap') as unknown as GeneveReport;
+  t.equal(j.frames, 2);
+  t.equal(j.malformed, 0);
+  t.equal(j.geneve_frames, 2, 'the outermost tunnel is Geneve');
+  t.same(nonZero(j.checksums), { 'ipv4.ok': 2, 'udp.unverifiable': 2, 'geneve.ipv4.ok': 2, 'geneve.udp.unverifiable': 2 });
+  t.same([j.dns.queries, j.dns.responses, j.dns.answered, j.dns.unanswered], [1, 1, 1, 0], 'the query answered');
+  // Without the Geneve port the tunnel, and the DNS in it, are not looked into.
+  const r = cli('analyze', '--json', '--geneve-port', '7000', join(EXTERNAL, 'zeek-geneve-vxlan-dns-truncated.pcap'));
+  const off = JSON.parse(r.out) as GeneveReport;
+  t.equal(off.geneve_frames, 0);
+  t.equal(off.dns.queries, 0);
+});

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 
 import { captureFilter } from '../../src/capture/filter';
-import { build, plainDns, plainTcpSpec, vxlanDns, vxlanSpec } from '../support/packets';
+import { build, geneveDns, plainDns, plainTcpSpec, vxlanDns, vxlanSpec } from '../support/packets';
 import { writePcap } from '../support/pcap-writer';
 
 interface Case {
@@ -76,4 +76,23 @@ t.test('a second DNS port and one VXLAN port', async (t) => {
 t.test('bad options are refused', async (t) => {
   t.throws(() => captureFilter({ vxlanPorts: [], dnsPorts: [], vtep: 'all' }), /no VXLAN or DNS port/);
   t.throws(() => captureFilter({ vxlanPorts: [70000], dnsPorts: [53], vtep: 'all' }), /not a port/);
+});
+
+t.test('Geneve ports: every Geneve packet passes, in either mode; none without them', async (t) => {
+  const gv = [
+    { name: 'Geneve 6081, inner DNS, an option', frame: geneveDns({ options: [{ cls: 0x0102, type: 0x80, data: [0, 0, 0, 1] }] }) },
+    { name: 'Geneve 6081, inner UDP not DNS', frame: geneveDns({ inner: udpNonDns }) },
+    { name: 'Geneve 6081 over IPv6, IP payload', frame: geneveDns({ outerV: 6, inner: { link: { kind: 'raw' } } }) },
+  ];
+  const other = { name: 'UDP from port 6081, not to it', frame: plainDns({ sport: 6081, dport: 5000 }) };
+  const gfile = join(dir, 'geneve.pcap');
+  writePcap(gfile, 1, [...gv, other].map((c, i) => ({ data: c.frame, tsUs: BASE_S * 1e6 + i + 1 })));
+  for (const vtep of ['all', 'dns'] as const) {
+    const got = new Set(passing(gfile, captureFilter({ vxlanPorts: [4789], genevePorts: [6081], dnsPorts: [53], vtep })));
+    gv.forEach((c, i) => t.ok(got.has(i + 1), `${vtep}: ${c.name}`));
+    t.notOk(got.has(gv.length + 1), `${vtep}: ${other.name}`);
+  }
+  const none = new Set(passing(gfile, captureFilter({ vxlanPorts: [4789], dnsPorts: [53], vtep: 'dns' })));
+  t.notOk(none.has(2), 'no Geneve port: a Geneve packet without DNS does not pass');
+  t.ok(captureFilter({ vxlanPorts: [], genevePorts: [6081], dnsPorts: [], vtep: 'all' }).includes('udp dst port 6081'), 'Geneve alone is something to capture');
 });

@@ -8,7 +8,7 @@
 // test/capture/replay.test.ts holds the reader's own damage cases; this file does not repeat them.
 
 import t, { Test } from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,9 +106,12 @@ interface Report {
   files: Array<{ path: string; frames: number; error: string | null }>;
 }
 
-/** analyze --json PATH as a user runs it, held to the contract, the time bound and the memory bound. */
-function analyze(t: Test, what: string, path: string, want: Want): Report | null {
-  const r = runMeasured(BIN, ['analyze', '--json', path], TIMEOUT_MS);
+/**
+ * analyze --json PATH as a user runs it, held to the contract, the time bound and the memory bound.
+ * input: bytes piped into its standard input (PATH `-`).
+ */
+function analyze(t: Test, what: string, path: string, want: Want, input?: Uint8Array): Report | null {
+  const r = runMeasured(BIN, ['analyze', '--json', path], TIMEOUT_MS, input);
   t.equal(r.signal, null, `${what}: finishes (not killed after ${TIMEOUT_MS / 1000} s)`);
   t.equal(r.code, want.code, `${what}: exit ${want.code}`);
   t.ok(r.peakKiB > 0 && r.peakKiB <= PEAK_KIB, `${what}: peak RSS ${r.peakKiB} KiB <= ${PEAK_KIB} KiB`);
@@ -120,7 +123,7 @@ function analyze(t: Test, what: string, path: string, want: Want): Report | null
     t.equal(lines.length, 1, `${what}: one stderr line`);
     const shape = want.line !== undefined
       ? new RegExp(`^csumwatch: ${reEscape(want.line)}$`)
-      : new RegExp(`^csumwatch: reading ${reEscape(path)}: at offset ${want.offset}: (${want.cause?.source})$`);
+      : new RegExp(`^csumwatch: reading ${reEscape(path === '-' ? 'standard input' : path)}: at offset ${want.offset}: (${want.cause?.source})$`);
     t.match(lines[0] ?? '', shape, `${what}: ${lines[0]}`);
   }
   let j: Report;
@@ -171,10 +174,41 @@ t.test('files that are not captures', async (t) => {
   fs.mkdirSync(dir);
   analyze(t, 'a directory', dir, { code: 1, frames: 0, line: `reading ${dir}: is a directory` });
   analyze(t, '/dev/zero', '/dev/zero', { code: 1, frames: 0, offset: 0, cause: /not a regular file \(a character device\): save the capture to a file first/ });
-  // A FIFO nobody writes to: opening it for reading would wait for a writer forever.
+  // A FIFO is read as tcpdump -r reads one: it waits for a writer (test/cli/analyze-stream.test.ts
+  // shows it waiting), and ends when the writer closes. One that closes having written nothing:
   const fifo = join(tmp, 'fifo');
   execFileSync('mkfifo', [fifo]);
-  analyze(t, 'a FIFO nobody writes', fifo, { code: 1, frames: 0, offset: 0, cause: /not a regular file \(a pipe or FIFO\): save the capture to a file first/ });
+  const child = spawn(process.execPath, [BIN, 'analyze', '--json', fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  // Opening for writing waits for the reader's open; closing at once leaves it nothing.
+  fs.closeSync(fs.openSync(fifo, 'w'));
+  const code = await new Promise<number | null>((res) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    child.on('close', (c) => { clearTimeout(kill); res(c); });
+  });
+  t.equal(code, 1, 'a FIFO whose writer closes without writing: exit 1');
+  t.equal(err, `csumwatch: reading ${fifo}: at offset 0: empty file\n`, 'one line: empty');
+  // Standard input that is a device (here /dev/null, as a terminal would be): refused, not waited on.
+  const dn = spawnSync(process.execPath, [BIN, 'analyze', '--json', '-'], { stdio: [fs.openSync('/dev/null', 'r'), 'pipe', 'pipe'], encoding: 'utf8', timeout: TIMEOUT_MS });
+  t.equal(dn.status, 1);
+  t.equal(dn.stderr, 'csumwatch: reading standard input: at offset 0: standard input is a terminal or a device: pipe a capture in (tcpdump -w - | csumwatch analyze -)\n');
+});
+
+t.test('streams: damage and size through a pipe, as in a file', async (t) => {
+  // What a file says of its damage, standard input says too, at the same offsets.
+  analyze(t, 'empty stdin', '-', { code: 1, frames: 0, offset: 0, cause: /empty file/ }, Buffer.alloc(0));
+  analyze(t, 'gzip on stdin', '-', { code: 1, frames: 0, offset: 0, cause: /not a pcap or pcapng file \(magic 0x[0-9a-f]{8}\): gzip-compressed, decompress it first/ }, gzipSync(PCAP));
+  analyze(t, 'stdin cut mid record', '-', { code: 1, frames: 10, offset: REC[10], cause: /truncated record: 7 of 16 bytes present/ }, PCAP.subarray(0, REC[10] + 7));
+  analyze(t, 'incl_len 0xffffffff on stdin', '-', { code: 1, frames: 5, offset: REC[5], cause: /record length 4294967295 exceeds the maximum 16777216/ }, edited(PCAP, (b) => b.writeUInt32LE(0xffffffff, REC[5] + 8)));
+  analyze(t, 'pcapng block that lies on stdin', '-', { code: 1, frames: 0, offset: EPB0, cause: /trailing block length \d+ does not match \d+/ }, edited(PCAPNG, (b) => b.writeUInt32LE(b.readUInt32LE(EPB0 + 4) + 4, EPB0 + 4)));
+  // 128 MiB streamed: memory stays within the bound, as for a file (no size known, nothing kept).
+  // A reader that held the stream would need node's 60 MiB and the 128: past the bound.
+  const body = PCAP.subarray(24);
+  const copies = Math.ceil((128 << 20) / body.length);
+  const big = Buffer.concat([PCAP.subarray(0, 24), ...new Array<Buffer>(copies).fill(body)]);
+  const j = analyze(t, '128 MiB through a pipe', '-', { code: 0, frames: 40 * copies }, big);
+  t.equal(j?.checksums.vxlan.udp.ok, 40 * copies, 'every frame decoded');
 });
 
 t.test('pcap: truncated, byte-swapped, absurd lengths', async (t) => {

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { cli as run } from '../support/cli';
+import { build, defaultQuery, defaultResponse, geneveDnsSpec } from '../support/packets';
+import { pcapngBytes } from '../support/pcap-writer';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
@@ -22,9 +24,11 @@ t.test('help and usage errors', async (t) => {
   r = run('analyze', '--help');
   t.equal(r.code, 0);
   t.match(r.out, /--vxlan-port N/);
+  t.match(r.out, /--geneve-port N/);
+  t.match(r.out, /tcpdump -w - \| csumwatch analyze -/, 'says standard input is read');
   r = run();
   t.equal(r.code, 2, 'no command');
-  for (const args of [['nope'], ['analyze'], ['analyze', '--vxlan-port', '0', 'x.pcap'], ['analyze', '--vxlan-port', 'abc', 'x.pcap'],
+  for (const args of [['nope'], ['analyze'], ['analyze', '--vxlan-port', '0', 'x.pcap'], ['analyze', '--vxlan-port', 'abc', 'x.pcap'], ['analyze', '--geneve-port', '0', 'x.pcap'],
     ['analyze', '--dns-port', '70000', 'x.pcap'], ['analyze', '--bogus', 'x.pcap'], ['analyze', '--dns-timeout', '-1', 'x.pcap']]) {
     r = run(...args);
     t.equal(r.code, 2, `exit 2: ${args.join(' ')}`);
@@ -169,4 +173,29 @@ t.test('several files add up', async (t) => {
   const j = JSON.parse(run('analyze', '--json', f, f).out);
   t.equal(j.frames, 80);
   t.equal(j.files.length, 2);
+});
+
+t.test('Geneve: a DNS query lost to a bad inner checksum is blamed on Geneve, and the fix names the Geneve device', async (t) => {
+  // Three queries inside Geneve (an OVN option), two answered; the third's inner UDP checksum is
+  // bad and it goes unanswered. Received on the underlay (pcapng epb_flags inbound).
+  const opts = { options: [{ cls: 0x0102, type: 0x80, data: [0, 0, 0, 1] }] };
+  const T = 1_700_000_000_000_000;
+  const recs: Array<{ data: Buffer; tsUs: number; dir: number }> = [];
+  for (let i = 1; i <= 3; i++) {
+    recs.push({ data: build(geneveDnsSpec({ ...opts, inner: { dns: defaultQuery('svc.cluster.local', i), udpCsum: i === 3 ? 'flip' : 'correct' } })).bytes, tsUs: T + i * 1000, dir: 1 });
+    if (i < 3) recs.push({ data: build(geneveDnsSpec({ ...opts, inner: { dns: defaultResponse('svc.cluster.local', i) } })).bytes, tsUs: T + i * 1000 + 300, dir: 1 });
+  }
+  const file = join(tmp, 'geneve-lost.pcapng');
+  writeFileSync(file, pcapngBytes([{ linkType: 1 }], recs.map((r) => ({ ...r, ifIndex: 0 }))));
+  const r = run('analyze', file);
+  t.equal(r.code, 0);
+  t.match(r.out, /5 frames .*0 VXLAN, 5 Geneve/);
+  t.match(r.out, /^geneve\.udp\s+4\s+1\s/m, 'the geneve.udp row: 4 ok, 1 bad');
+  t.match(r.out, /verdict: 1 of 3 DNS queries lost to bad inner UDP checksums inside Geneve: the pattern of broken transmit checksum offload/);
+  t.match(r.out, /fix: on the sending node turn off transmit checksum offload on the Geneve device/);
+  const j = JSON.parse(run('analyze', '--json', file).out);
+  t.same(j.checksums.geneve.udp, { ok: 4, bad: 1, none: 0, partial: 0, unverifiable: 0 });
+  t.same(j.dns.lost_by_layer, { 'geneve.udp': 1 });
+  t.equal(j.dns.lost[0].geneve, true);
+  t.equal(j.geneve_frames, 5);
 });

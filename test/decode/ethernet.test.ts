@@ -78,7 +78,7 @@ t.test('not IP', (t) => {
   const arp = ethernet(hex('0001 0800 06 04 0001  02 00 00 00 00 0a  0a 00 00 01  00 00 00 00 00 00  0a 00 00 35'), 0x0806, { pad: { to: 60, byte: 0 } });
   let s = decodeVector(t, arp);
   t.equal(s.status, st(Status.NOT_IP));
-  t.same(s.csum, [-1, -1, -1, -1, -1, -1]);
+  t.same(s.csum, [-1, -1, -1, -1, -1, -1, -1, -1, -1]);
   // An 802.3 length field (0x0026) instead of an EtherType: LLC frame.
   s = decodeVector(t, ethernet(Buffer.alloc(38, 0x42), 0x0026));
   t.equal(s.status, st(Status.NOT_IP));

@@ -111,7 +111,7 @@ t.test('1. random bytes: no throw, no read outside, results in range', (t) => {
 // ---------------------------------------------------------------------------------------------
 // Random valid frames.
 
-const PORTS = fc.integer({ min: 1024, max: 60000 }).filter((p) => p !== 4789 && p !== 8472 && p !== 5353);
+const PORTS = fc.integer({ min: 1024, max: 60000 }).filter((p) => p !== 4789 && p !== 8472 && p !== 5353 && p !== 6081);
 const label = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-'.split('')), minLength: 1, maxLength: 15 });
 const dnsName = fc.array(label, { minLength: 1, maxLength: 4 }).map((l) => l.join('.'));
 const V4 = ['10.0.0.1', '10.0.0.53', '192.168.7.9', '172.16.255.254', '1.2.3.4'];
@@ -219,7 +219,33 @@ const vxlanCase: fc.Arbitrary<Case> = fc.record({
   dir: c.dir,
 }));
 
-const anyCase = fc.oneof(plainCase, vxlanCase);
+const geneveOption = fc.record({
+  cls: fc.integer({ min: 0, max: 0xffff }),
+  type: fc.integer({ min: 0, max: 255 }),
+  data: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 12 }),
+});
+
+/** Geneve (RFC 8926): random options, O and C bits, an Ethernet (0x6558) or a bare IP payload. */
+const geneveCase: fc.Arbitrary<Case> = fc.record({
+  link: outerLink,
+  ip: fc.oneof(ip4, ip6),
+  sport: PORTS,
+  csum: fc.constantFrom<CsumMode>('correct', 'lco', 'lco', 'zero', 'pseudo', 'flip'),
+  vni: fc.integer({ min: 0, max: 0xffffff }),
+  flags: fc.constantFrom(0, 0x80, 0x40, 0xc0, 0x3f),
+  options: fc.array(geneveOption, { maxLength: 3 }),
+  innerLink: fc.oneof(fc.record({ kind: fc.constant('eth' as const), vlans: vlans(1) }), fc.constant({ kind: 'raw' as const })),
+  inner: stack,
+  dir: fc.integer({ min: 0, max: 2 }),
+}).map((c) => ({
+  spec: {
+    link: c.link, ip: c.ip,
+    l4: { kind: 'udp', sport: c.sport, dport: 6081, csum: c.csum, geneve: { vni: c.vni, flags: c.flags, options: c.options, inner: { link: c.innerLink, ip: c.inner.ip, l4: c.inner.l4 } } },
+  },
+  dir: c.dir,
+}));
+
+const anyCase = fc.oneof(plainCase, vxlanCase, geneveCase);
 
 function modeOf(l: L4Spec): CsumMode {
   return l.csum ?? 'correct';
@@ -270,7 +296,7 @@ function expected(c: Case, b: Built): Expect | null {
   const ip = c.spec.ip;
   const l = c.spec.l4;
   if (ip.v === 4) csum[Layer.IPV4] = ip.csum === 'flip' ? Csum.BAD : Csum.OK;
-  const vx = l.kind === 'udp' ? l.vxlan : undefined;
+  const vx = l.kind === 'udp' ? l.vxlan ?? l.geneve : undefined;
   if (!vx) {
     const layer = l.kind === 'udp' ? Layer.UDP : Layer.TCP;
     const r = expectL4(modeOf(l), l, ip.v, b.marks, dir, false);
@@ -281,9 +307,11 @@ function expected(c: Case, b: Built): Expect | null {
   }
   const inner = vx.inner;
   const im = b.marks.inner!;
-  if (inner.ip.v === 4) csum[Layer.VXLAN_IPV4] = inner.ip.csum === 'flip' ? Csum.BAD : Csum.OK;
+  // The tunnel's layers: vxlan.* or geneve.*.
+  const base = l.kind === 'udp' && l.geneve ? Layer.GENEVE_IPV4 : Layer.VXLAN_IPV4;
+  if (inner.ip.v === 4) csum[base] = inner.ip.csum === 'flip' ? Csum.BAD : Csum.OK;
   const il = inner.l4;
-  const ilayer = il.kind === 'udp' ? Layer.VXLAN_UDP : Layer.VXLAN_TCP;
+  const ilayer = base + (il.kind === 'udp' ? Layer.UDP : Layer.TCP) - Layer.IPV4;
   const ir = expectL4(modeOf(il), il, inner.ip.v, im, dir, false);
   if (ir === null) return null;
   csum[ilayer] = ir;

@@ -3,7 +3,8 @@
 //
 //   node dist/test/reliability/fuzz.js --frames 10000000 --seed 1 [--workers 2] [--chunk 100000] [--out DIR]
 //
-// Seeds: every frame of every capture in test/fixtures/*.pcap*, and frames built with
+// Seeds: every frame of every capture in test/fixtures/*.pcap* (its VXLAN frames also rewrapped
+// in Geneve), and frames built with
 // test/support/packets.ts for what the fixtures lack (IPv6 extension headers, DNS over TCP, VLAN
 // tags, cooked v1/v2, raw IP, BSD loopback, fragments, partial checksums, long names). Each seed's
 // IP datagram is re-wrapped in whatever link type a batch has. Mutations, one to five per frame:
@@ -11,7 +12,7 @@
 // lengths that point at the end +-1), header-length and length-field edits found through the
 // decoder's own view of the frame, truncations (a snaplen: the wire length stays), extensions,
 // splices of two seeds, inserted and deleted runs, DNS name, label-length and compression-pointer
-// edits, VXLAN flag/VNI/port edits, protocol and next-header edits, DNS ID and client-port
+// edits, VXLAN flag/VNI/port edits, Geneve version/Opt Len/flags/option-length/protocol-type edits, protocol and next-header edits, DNS ID and client-port
 // rewrites into a small space (so queries and responses of different frames meet in the
 // correlator), checksums fixed up after mutation (so mutations reach the deep layers) and then
 // sometimes damaged on purpose (flipped, zero, pseudo-header sum only), random wire lengths,
@@ -109,7 +110,7 @@ import { DnsCorrelator } from '../../src/correlate/transactions';
 import { CSUM_COUNT, fold, pseudo4, pseudo6, sum16 } from '../../src/decode/checksum';
 import { nextTcpMessage, RCODE_SLOTS, rcodeSlot } from '../../src/decode/dns';
 import { Decoder, DecoderOptions, DEFAULT_MTU } from '../../src/decode/decoder';
-import { DIR_RX, DIR_TX, DIR_UNKNOWN, DnsView, FRAG_FIRST, FRAG_LATER, Frame, LAYER_COUNT, LAYER_NAMES, Stack } from '../../src/decode/frame';
+import { DIR_RX, DIR_TX, DIR_UNKNOWN, DnsView, ENCAP_COUNT, ENCAP_GENEVE, ENCAP_LAYER_BASE, ENCAP_NONE, FRAG_FIRST, FRAG_LATER, Frame, Layer, LAYER_COUNT, LAYER_NAMES, Stack } from '../../src/decode/frame';
 import { isMalformed, Status, STATUS_COUNT, statusName } from '../../src/decode/status';
 import { createRegistry } from '../../src/agent/registry';
 import { build } from '../../src/server/app';
@@ -273,6 +274,14 @@ export function builtSeeds(): Seed[] {
   specs.push(['vxlan 8472 v6 overlay', P.vxlanDnsSpec({ vxlanPort: 8472, inner: { v: 6, dns: r } })]);
   specs.push(['vxlan inner vlan', P.vxlanSpec(P.plainDnsSpec({ link: { kind: 'eth', vlans: [{ tpid: 0x8100, vid: 7 }] } }))]);
   specs.push(['vxlan I flag clear', P.vxlanDnsSpec({ vxlanFlags: 0 })]);
+  const ovn = [{ cls: 0x0102, type: 0x80, data: [0, 1, 0, 2] }];
+  specs.push(['geneve dns', P.geneveDnsSpec({ options: ovn })]);
+  specs.push(['geneve no options response', P.geneveDnsSpec({ inner: { dns: r } })]);
+  specs.push(['geneve ip inner v6 underlay', P.geneveDnsSpec({ outerV: 6, outerUdpCsum: 'zero', inner: { link: { kind: 'raw' } } })]);
+  specs.push(['geneve lco', P.geneveDnsSpec({ outerUdpCsum: 'lco', options: ovn, inner: { udpCsum: 'pseudo' } })]);
+  specs.push(['geneve oam', P.geneveDnsSpec({ flags: 0x80, options: [{ cls: 0xffff, type: 1, data: new Array(20).fill(7) }, { cls: 1, type: 2 }] })]);
+  specs.push(['tcp dns inside geneve', P.geneveSpec(P.plainTcpSpec({ dport: 53, payload: tcpDns(q) }))]);
+  specs.push(['vxlan inside geneve', P.geneveSpec(P.vxlanDnsSpec(), { options: ovn })]);
   const v4: P.Ip4Spec = { v: 4, src: P.V4_CLIENT, dst: P.V4_SERVER };
   specs.push(['ipv4 first fragment', { ip: { ...v4, mf: true }, l4: { kind: 'udp', sport: 40000, dport: 53, dns: q }, l4Slice: [0, 24] }]);
   specs.push(['ipv4 later fragment', { ip: { ...v4, fragOffset: 3 }, l4: { kind: 'udp', sport: 40000, dport: 53, dns: q }, l4Slice: [24, 40] }]);
@@ -295,14 +304,42 @@ export function builtSeeds(): Seed[] {
 }
 
 export function allSeeds(): Seed[] {
-  return [...fixtureSeeds(), ...builtSeeds()];
+  const fixtures = fixtureSeeds();
+  return [...fixtures, ...geneveTwins(fixtures), ...builtSeeds()];
+}
+
+/**
+ * Every VXLAN frame of the fixtures again as Geneve (RFC 8926): the 8-byte VXLAN header becomes
+ * a Geneve header with no options, protocol type 0x6558 and the same VNI, sent to 6081, so that
+ * Geneve gets the fixtures' variety (real inner traffic, offload states, directions). The outer UDP
+ * checksum is recomputed by the fix-ups that follow most mutations; where it is not, it is bad.
+ */
+export function geneveTwins(seeds: readonly Seed[]): Seed[] {
+  const dec = new Decoder();
+  const f = new Frame();
+  const out: Seed[] = [];
+  for (const s of seeds) {
+    dec.decode(s.bytes, 0, s.bytes.length, s.bytes.length, s.linkType, DIR_UNKNOWN, f);
+    if (!f.vxlan || f.outer.l4Offset < 0 || f.outer.l4Offset + 16 > s.bytes.length) continue;
+    const b = Buffer.from(s.bytes);
+    const u = f.outer.l4Offset;
+    b[u + 2] = 6081 >> 8;
+    b[u + 3] = 6081 & 0xff;
+    b[u + 8] = 0; // Ver 0, Opt Len 0
+    b[u + 9] = 0; // O and C clear
+    b[u + 10] = 0x65; // Ethernet
+    b[u + 11] = 0x58;
+    // bytes 12..14 keep the VNI, 15 is reserved in both
+    out.push(seedOf(b, s.linkType, f, `${s.origin} as geneve`));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
 // The generator: one frame at a time into buf[0, len), for a given link type.
 
 const INTERESTING8 = [0, 0xff, 0x80, 0x7f, 1, 0x40, 0xc0, 0x3f, 0x20, 0x08, 0x0f, 0x10];
-const INTERESTING16 = [0, 0xffff, 0x8000, 0x7fff, 1, 0x0800, 0x86dd, 0x8100, 0x88a8, 53, 4789, 8472, 0xc00c, 0x00ff];
+const INTERESTING16 = [0, 0xffff, 0x8000, 0x7fff, 1, 0x0800, 0x86dd, 0x8100, 0x88a8, 53, 4789, 8472, 6081, 0x6558, 0xc00c, 0x00ff];
 const NEXT_HEADERS = [0, 43, 44, 51, 59, 60, 6, 17, 58, 255];
 
 /** Frames kept in the corpus for the behaviours they showed first (a ring once full). */
@@ -385,7 +422,7 @@ export class Generator {
   /** The frame just made decoded to f (the oracle's decode): keeps it when it shows a new behaviour. */
   feedback(f: Frame, linkType: number): void {
     let h = Math.imul(f.status + 1, 0x9e3779b1) ^ linkType;
-    h = Math.imul(h ^ ((f.statusInner ? 1 : 0) | (f.vxlan ? 2 : 0) | (f.dns.present ? 4 : 0) | (f.dns.keyed ? 8 : 0) | (f.dns.qr << 4) | (f.dns.inner ? 32 : 0)), 0x85ebca6b);
+    h = Math.imul(h ^ ((f.statusInner ? 1 : 0) | (f.vxlan ? 2 : 0) | (f.dns.present ? 4 : 0) | (f.dns.keyed ? 8 : 0) | (f.dns.qr << 4) | (f.dns.inner ? 32 : 0) | (f.encap << 6) | (f.geneveFlags << 8)), 0x85ebca6b);
     for (let l = 0; l < LAYER_COUNT; l++) h = Math.imul(h ^ (f.csum[l] + 2), 0xcc9e2d51);
     h = Math.imul(h ^ (f.outer.ipVersion | (f.inner.ipVersion << 4) | (f.outer.fragment << 8) | (f.inner.fragment << 10)), 0x1b873593);
     h = Math.imul(h ^ ((f.outer.proto & 0xff) | ((f.inner.proto & 0xff) << 8) | (f.pseudoOnlyBad << 16)), 0xe6546b64);
@@ -742,11 +779,23 @@ export class Generator {
       return;
     }
     const u = s.l4Offset;
+    if (f.encap === ENCAP_GENEVE && g.chance(0.6)) {
+      // Geneve (RFC 8926 §3.4, §3.5): version and Opt Len, O and C, the protocol type, an option's Length.
+      switch (g.int(4)) {
+        case 0: this.buf[u + 8] = g.pick([0x00, 0x01, 0x3f, 0x40, 0x80, 0xc0]) | g.int(4); this.applied.push('geneve.ver_optlen'); break;
+        case 1: this.buf[u + 9] = g.pick([0, 0x80, 0x40, 0xc0, 0x3f, 0xff]); this.applied.push('geneve.flags'); break;
+        case 2: this.put16(u + 10, g.pick([0x6558, 0x0800, 0x86dd, 0x0806, 0, 0x8847])); this.applied.push('geneve.protocol'); break;
+        default:
+          if (u + 20 <= this.len) this.buf[u + 19] = g.pick([0, 1, 2, 0x1f, 0xe0]) | g.int(4);
+          this.applied.push('geneve.option_length');
+      }
+      return;
+    }
     switch (g.int(4)) {
       case 0: this.buf[u + 8] = g.pick([0, 0x08, 0x0c, 0xff, 0x88, 0x80]); this.applied.push('vxlan.flags'); break;
       case 1: this.put16(u + 12, g.int(0x10000)); this.applied.push('vxlan.vni'); break;
-      case 2: this.put16(u + 2, g.pick([4789, 8472, 53, 4790, 0])); this.applied.push('udp.dport'); break;
-      default: this.put16(u, g.pick([4789, 8472, 53, 12345])); this.applied.push('udp.sport');
+      case 2: this.put16(u + 2, g.pick([4789, 8472, 6081, 53, 4790, 0])); this.applied.push('udp.dport'); break;
+      default: this.put16(u, g.pick([4789, 8472, 6081, 53, 12345])); this.applied.push('udp.sport');
     }
   }
 
@@ -797,7 +846,7 @@ export class Generator {
       }
       if (s.l4Offset >= 0 && s.l4End <= end && s.l4End > s.l4Offset && s.dstOffset >= 0 && s.fragment === 0 && s.l4FieldOffset + 2 <= end && s.l4FieldOffset >= s.l4Offset) {
         // Keep a zero outer UDP checksum (no checksum) as the sender chose.
-        if (s === f.outer && f.vxlan && s.l4Field === 0) continue;
+        if (s === f.outer && f.encap !== ENCAP_NONE && s.l4Field === 0) continue;
         const at = s.l4FieldOffset;
         b[at] = 0; b[at + 1] = 0;
         const len = s.l4End - s.l4Offset;
@@ -881,7 +930,12 @@ export function frameRanges(f: Frame): string | null {
   if (!(f.status >= 0 && f.status < STATUS_COUNT)) return `status ${f.status}`;
   if ((f.pseudoOnlyBad & ~f.badMask()) !== 0) return `pseudo-only bits ${f.pseudoOnlyBad} without bad ${f.badMask()}`;
   if (f.dns.keyed && !f.dns.present) return 'dns keyed but not present';
-  if (f.vxlan && f.outer.proto !== 17) return 'vxlan over a non-UDP stack';
+  if (f.encap !== ENCAP_NONE && f.outer.proto !== 17) return 'tunnel over a non-UDP stack';
+  if (f.vxlan !== (f.encap === 1)) return `vxlan ${f.vxlan} with encap ${f.encap}`;
+  if (f.encap !== ENCAP_GENEVE && (f.geneveFlags !== 0 || f.geneveOptLen !== 0)) return 'geneve fields on a frame that is not Geneve';
+  for (let l = LAYER_COUNT - 1; l >= Layer.VXLAN_IPV4; l--) {
+    if (f.csum[l] >= 0 && (f.encap === ENCAP_NONE || l < ENCAP_LAYER_BASE[f.encap] || l > ENCAP_LAYER_BASE[f.encap] + 2)) return `${LAYER_NAMES[l]} result on a frame of encap ${f.encap}`;
+  }
   return null;
 }
 
@@ -906,7 +960,10 @@ export function checksumsAgree(b: Uint8Array, f: Frame, end: number): string | n
   for (let k = 0; k < 2; k++) {
     const s = k === 0 ? f.outer : f.inner;
     if (s.ipVersion === 0) continue;
-    const base = k === 0 ? 0 : 3;
+    // DNS found in a tunnel inside the tunnel: f.inner is that deeper stack (its addresses key the
+    // transaction), not the one the vxlan.* or geneve.* results were verified on.
+    if (k === 1 && s.ipOffset !== firstInnerIp(b, f)) continue;
+    const base = k === 0 ? 0 : ENCAP_LAYER_BASE[f.encap];
     const ipR = f.csum[base];
     if (s.ipVersion === 4 && (ipR === 0 || ipR === 1)) {
       const e = s.ipOffset + ((b[s.ipOffset] & 15) << 2);
@@ -918,7 +975,7 @@ export function checksumsAgree(b: Uint8Array, f: Frame, end: number): string | n
     const r = f.csum[layer];
     if (r !== 0 && r !== 1) continue;
     if (r === 1 && s.l4Field === 0 && s.ipVersion === 6) continue;
-    if (k === 0 && f.vxlan && (f.csum[4] === 3 || f.csum[5] === 3)) continue;
+    if (k === 0 && f.encap !== ENCAP_NONE && (f.csum[ENCAP_LAYER_BASE[f.encap] + 1] === 3 || f.csum[ENCAP_LAYER_BASE[f.encap] + 2] === 3)) continue;
     if (s.l4End > end || s.dstOffset < 0) return `${LAYER_NAMES[layer]} result ${r} on a segment not all captured`;
     const len = s.l4End - s.l4Offset;
     const alen = s.ipVersion === 4 ? 4 : 16;
@@ -927,6 +984,18 @@ export function checksumsAgree(b: Uint8Array, f: Frame, end: number): string | n
     if ((plainSum(b, s.l4Offset, s.l4End, ps) === 0xffff) !== (r === 0)) return `${LAYER_NAMES[layer]} result ${r} disagrees with the plain sum`;
   }
   return null;
+}
+
+/**
+ * Where the first tunnel's inner IP header starts, worked out from the bytes: after the outer UDP
+ * header and VXLAN's 8 bytes (RFC 7348) or Geneve's 8 and its options (RFC 8926), then an
+ * Ethernet header with its tags unless Geneve carries IP directly.
+ */
+function firstInnerIp(b: Uint8Array, f: Frame): number {
+  const t = f.outer.l4Offset + 16;
+  if (f.encap !== ENCAP_GENEVE) return t + 14 + 4 * f.innerVlanTags;
+  const proto = (b[f.outer.l4Offset + 10] << 8) | b[f.outer.l4Offset + 11];
+  return proto === 0x6558 ? t + ((b[f.outer.l4Offset + 8] & 0x3f) << 2) + 14 + 4 * f.innerVlanTags : t + ((b[f.outer.l4Offset + 8] & 0x3f) << 2);
 }
 
 /** Which oracle a problem from OutsideOracle.check belongs to. */
@@ -1006,20 +1075,21 @@ export class Tally {
   truncated = 0;
   malformed = 0;
   vxlanFrames = 0;
+  geneveFrames = 0;
   fragFirst = 0;
   fragLater = 0;
   dnsQueries = 0;
   dnsResponses = 0;
   dnsUnkeyed = 0;
   readonly rcodes = new Float64Array(RCODE_SLOTS);
-  /** [(slot*2+dir)*2+encap] */
-  readonly packets = new Float64Array(SLOT_DIRS * 2);
+  /** [(slot*2+dir)*ENCAP_COUNT+encap] */
+  readonly packets = new Float64Array(SLOT_DIRS * ENCAP_COUNT);
   /** [((slot*2+dir)*LAYER_COUNT+layer)*CSUM_COUNT+result] */
   readonly csum = new Float64Array(SLOT_DIRS * LAYER_COUNT * CSUM_COUNT);
-  /** [(slot*2+inner)*STATUS_COUNT+status], status not OK, not NOT_IP. */
-  readonly errors = new Float64Array(SLOT_DIRS * STATUS_COUNT);
+  /** [(slot*ENCAP_COUNT+where)*STATUS_COUNT+status], where: 0 outside, else the tunnel it arose in; status not OK, not NOT_IP. */
+  readonly errors = new Float64Array(MAX_IFACES * ENCAP_COUNT * STATUS_COUNT);
   readonly pseudoOnly = new Float64Array(LAYER_COUNT);
-  /** VXLAN frames [dir*2+bad]. */
+  /** Tunnelled frames (VXLAN, Geneve) [dir*2+bad]. */
   readonly vtep = new Float64Array(4);
   private readonly tcpMsg = new DnsView();
   /** DNS over TCP is read as the correlator reads it: as streams, through the same reader. */
@@ -1035,7 +1105,8 @@ export class Tally {
   add(slot: number, dir: number, f: Frame, b: Uint8Array, tsUs: number): void {
     this.frames++;
     const sd = slot * 2 + dir;
-    this.packets[sd * 2 + (f.vxlan ? 1 : 0)]++;
+    const encap = f.vxlan ? 1 : f.encap === ENCAP_GENEVE ? 2 : 0;
+    this.packets[sd * ENCAP_COUNT + encap]++;
     let bad = false;
     for (let l = 0; l < LAYER_COUNT; l++) {
       const r = f.csum[l];
@@ -1048,9 +1119,10 @@ export class Tally {
     if (st === Status.NOT_IP) this.notIp++;
     else if (st === Status.TRUNCATED) this.truncated++;
     else if (st !== Status.OK) this.malformed++;
-    if (st !== Status.OK && st !== Status.NOT_IP) this.errors[(slot * 2 + (f.statusInner ? 1 : 0)) * STATUS_COUNT + st]++;
-    if (f.vxlan) {
-      this.vxlanFrames++;
+    if (st !== Status.OK && st !== Status.NOT_IP) this.errors[(slot * ENCAP_COUNT + (f.statusInner ? encap : 0)) * STATUS_COUNT + st]++;
+    if (encap !== 0) {
+      if (encap === 1) this.vxlanFrames++;
+      else this.geneveFrames++;
       this.vtep[dir * 2 + (bad ? 1 : 0)]++;
     }
     if (f.outer.fragment === FRAG_FIRST) this.fragFirst++;
@@ -1096,10 +1168,10 @@ export class Tally {
     return s;
   }
 
-  /** Errors of a status, inner or not, over every slot. */
-  errorTotal(inner: number, st: number): number {
+  /** Errors of a status, outside (0) or inside a tunnel (its ENCAP_*), over every slot. */
+  errorTotal(where: number, st: number): number {
     let s = 0;
-    for (let slot = 0; slot < MAX_IFACES; slot++) s += this.errors[(slot * 2 + inner) * STATUS_COUNT + st];
+    for (let slot = 0; slot < MAX_IFACES; slot++) s += this.errors[(slot * ENCAP_COUNT + where) * STATUS_COUNT + st];
     return s;
   }
 }
@@ -1208,7 +1280,7 @@ export function dnsInvariants(d: DnsCorrelator, capacity: number, settled: boole
 export function agentInvariants(agent: Agent, t: Tally): string[] {
   const out: string[] = [];
   const c = agent.counters;
-  for (let i = 0; i < t.packets.length; i++) if (c.packets[i] !== t.packets[i]) { out.push(`packets[${i}] (slot ${i >> 2} dir ${(i >> 1) & 1} encap ${i & 1}): ${c.packets[i]}, expected ${t.packets[i]}`); break; }
+  for (let i = 0; i < t.packets.length; i++) if (c.packets[i] !== t.packets[i]) { out.push(`packets[${i}] (slot ${Math.floor(i / ENCAP_COUNT / 2)} dir ${Math.floor(i / ENCAP_COUNT) & 1} encap ${i % ENCAP_COUNT}): ${c.packets[i]}, expected ${t.packets[i]}`); break; }
   eq(out, 'packets counted == frames fed', sumOf(c.packets), t.frames);
   for (let i = 0; i < t.csum.length; i++) {
     if (c.csum[i] !== t.csum[i]) {
@@ -1259,6 +1331,7 @@ export function analysisInvariants(a: Analysis, t: Tally, capacity: number): str
   eq(out, 'truncated', st.truncated, t.truncated);
   eq(out, 'notIp', st.notIp, t.notIp);
   eq(out, 'vxlanFrames', st.vxlanFrames, t.vxlanFrames);
+  eq(out, 'geneveFrames', st.geneveFrames, t.geneveFrames);
   eq(out, 'fragmentsFirst', st.fragmentsFirst, t.fragFirst);
   eq(out, 'fragmentsLater', st.fragmentsLater, t.fragLater);
   for (let l = 0; l < LAYER_COUNT; l++) {
@@ -1268,8 +1341,9 @@ export function analysisInvariants(a: Analysis, t: Tally, capacity: number): str
   let reasons = 0;
   for (let s = 0; s < STATUS_COUNT; s++) {
     eq(out, `reasons ${statusName(s)}`, st.decodeErrors[s], s === Status.OK || s === Status.NOT_IP ? 0 : t.errorTotal(0, s));
-    eq(out, `innerReasons ${statusName(s)}`, st.decodeErrors[STATUS_COUNT + s], s === Status.OK || s === Status.NOT_IP ? 0 : t.errorTotal(1, s));
-    if (isMalformed(s)) reasons += st.decodeErrors[s] + st.decodeErrors[STATUS_COUNT + s];
+    eq(out, `vxlanReasons ${statusName(s)}`, st.decodeErrors[STATUS_COUNT + s], s === Status.OK || s === Status.NOT_IP ? 0 : t.errorTotal(1, s));
+    eq(out, `geneveReasons ${statusName(s)}`, st.decodeErrors[2 * STATUS_COUNT + s], s === Status.OK || s === Status.NOT_IP ? 0 : t.errorTotal(2, s));
+    if (isMalformed(s)) reasons += st.decodeErrors[s] + st.decodeErrors[STATUS_COUNT + s] + st.decodeErrors[2 * STATUS_COUNT + s];
   }
   eq(out, 'malformed reasons sum to malformed', reasons, st.malformed);
   const d = a.dns;
@@ -1289,6 +1363,7 @@ export function analysisInvariants(a: Analysis, t: Tally, capacity: number): str
   const buckets: Array<[string[], string[]]> = [
     [['ipv4'], ['ok', 'bad']], [['udp'], ['ok', 'bad', 'none', 'partial', 'unverifiable']], [['tcp'], ['ok', 'bad', 'partial', 'unverifiable']],
     [['vxlan', 'ipv4'], ['ok', 'bad']], [['vxlan', 'udp'], ['ok', 'bad', 'none', 'partial', 'unverifiable']], [['vxlan', 'tcp'], ['ok', 'bad', 'partial', 'unverifiable']],
+    [['geneve', 'ipv4'], ['ok', 'bad']], [['geneve', 'udp'], ['ok', 'bad', 'none', 'partial', 'unverifiable']], [['geneve', 'tcp'], ['ok', 'bad', 'partial', 'unverifiable']],
   ];
   for (const [path, names] of buckets) {
     let o: unknown = j.checksums;
@@ -1588,7 +1663,7 @@ export interface FuzzResult extends RunTotals {
   heapMiB: number;
   /** What the run reached (so a test can insist that the deep paths ran). */
   reached: {
-    vxlan: number; dnsQueries: number; dnsResponses: number; answered: number; unanswered: number; lostToChecksum: number;
+    vxlan: number; geneve: number; dnsQueries: number; dnsResponses: number; answered: number; unanswered: number; lostToChecksum: number;
     evicted: number; orphans: number; retransmissions: number; kernelDrops: number; malformed: number; truncated: number;
     statuses: number; partial: number; bad: number; analyzeFrames: number;
     /** Frames past 64 KiB whose TCP checksum was verified (BIG TCP). */
@@ -1597,7 +1672,7 @@ export interface FuzzResult extends RunTotals {
 }
 
 export function decoderOptionsFor(worker: number): DecoderOptions {
-  return worker % 2 === 0 ? {} : { vxlanPorts: [4789], dnsPorts: [53, 5353] };
+  return worker % 2 === 0 ? {} : { vxlanPorts: [4789], genevePorts: [6081, 8472], dnsPorts: [53, 5353] };
 }
 
 export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
@@ -1618,7 +1693,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const config: AgentConfig = {
     ...DEFAULT_AGENT_CONFIG, ...FUZZ_CONFIG, ...opts.config, bpf: 'off', doctorInterval: 0, rescanInterval: 3600,
     interfaces: FUZZ_LINK_TYPES.map((lt) => `fz${lt}`),
-    vxlanPorts: [...(decOpts.vxlanPorts ?? [4789, 8472])], dnsPorts: [...(decOpts.dnsPorts ?? [53])],
+    vxlanPorts: [...(decOpts.vxlanPorts ?? [4789, 8472])], genevePorts: [...(decOpts.genevePorts ?? [6081])], dnsPorts: [...(decOpts.dnsPorts ?? [53])],
   };
   const sources = new Map<string, MemorySource>();
   // The MTU the reference decoder and analyze assume (DEFAULT_MTU): received frames longer than
@@ -1679,7 +1754,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   let scrapes = 0;
   let analyzeFrames = 0;
   const started = process.hrtime.bigint();
-  const reached = { vxlan: 0, dnsQueries: 0, dnsResponses: 0, answered: 0, unanswered: 0, lostToChecksum: 0, evicted: 0, orphans: 0, retransmissions: 0, kernelDrops: 0, malformed: 0, truncated: 0, statuses: 0, partial: 0, bad: 0, analyzeFrames: 0, bigTcp: 0 };
+  const reached = { vxlan: 0, geneve: 0, dnsQueries: 0, dnsResponses: 0, answered: 0, unanswered: 0, lostToChecksum: 0, evicted: 0, orphans: 0, retransmissions: 0, kernelDrops: 0, malformed: 0, truncated: 0, statuses: 0, partial: 0, bad: 0, analyzeFrames: 0, bigTcp: 0 };
   const statusesSeen = new Set<number>();
   const drop = { b: oracle.bufA as Uint8Array, family: 4, srcOffset: 0, dstOffset: 0, sport: 0, dport: 0, dnsOffset: 0, dnsLength: 0, reason: 0 };
 
@@ -1713,7 +1788,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
       png.write(chunkPath);
       let a: Analysis | null = null;
       try {
-        a = analyzeFiles([chunkPath], { vxlanPorts: config.vxlanPorts, dnsPorts: config.dnsPorts, dnsTimeoutUs: config.dnsTimeout * 1e6, dnsCapacity: config.dnsCapacity, lostListSize: analyzeLost });
+        a = analyzeFiles([chunkPath], { vxlanPorts: config.vxlanPorts, genevePorts: config.genevePorts, dnsPorts: config.dnsPorts, dnsTimeoutUs: config.dnsTimeout * 1e6, dnsCapacity: config.dnsCapacity, lostListSize: analyzeLost });
         hooks.afterChunk?.(a);
         refDns.finish();
         analyzeFrames += a.stats.frames;
@@ -1850,6 +1925,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const d = agent.dns;
   reached.vxlan = tally.vxlanFrames;
+  reached.geneve = tally.geneveFrames;
   reached.dnsQueries = d.queries;
   reached.dnsResponses = d.responses;
   reached.answered = d.answered;
@@ -2005,7 +2081,7 @@ export function summary(r: ParallelResult): string {
   const lines = [`fuzz: ${r.frames} frames, seed ${r.seed}, ${r.workers.length} workers, ${r.seconds.toFixed(1)} s, ${Math.round(r.framesPerSec)} frames/s, RSS ${r.rssMiB.toFixed(0)} MiB`];
   for (const w of r.workers) {
     lines.push(`  worker ${w.worker} (stream seed ${w.seed}/${w.worker}): ${w.frames} frames, ${Math.round(w.framesPerSec)} frames/s, ${w.signatures} behaviours, corpus ${w.corpus}, ${w.chunks} chunks, heap ${w.heapMiB.toFixed(0)} MiB; ` +
-      `vxlan ${w.reached.vxlan}, dns q/r ${w.reached.dnsQueries}/${w.reached.dnsResponses}, answered ${w.reached.answered}, unanswered ${w.reached.unanswered} (checksum ${w.reached.lostToChecksum}, evicted ${w.reached.evicted}), ` +
+      `vxlan ${w.reached.vxlan}, geneve ${w.reached.geneve}, dns q/r ${w.reached.dnsQueries}/${w.reached.dnsResponses}, answered ${w.reached.answered}, unanswered ${w.reached.unanswered} (checksum ${w.reached.lostToChecksum}, evicted ${w.reached.evicted}), ` +
       `orphans ${w.reached.orphans}, retransmissions ${w.reached.retransmissions}, kernel drops ${w.reached.kernelDrops}, malformed ${w.reached.malformed}, truncated ${w.reached.truncated}, statuses ${w.reached.statuses}, bad ${w.reached.bad}, partial ${w.reached.partial}, big TCP ${w.reached.bigTcp}`);
   }
   const line = (f: Failure): string => `  [${f.oracle}] worker ${f.worker} frame ${f.frame}: ${f.message}${f.hex ? ` (linktype ${f.linkType} dir ${f.dir} wirelen ${f.wireLen} hex ${f.hex.slice(0, 200)})` : ''}${f.mutations ? ` mutations: ${f.mutations}` : ''}`;

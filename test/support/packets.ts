@@ -122,6 +122,33 @@ export interface VxlanSpec {
   inner: FrameSpec;
 }
 
+/** One Geneve option, RFC 8926 §3.5: data padded here to a multiple of 4. */
+export interface GeneveOption {
+  cls: number;
+  /** Type; its high bit is the critical bit. */
+  type: number;
+  data?: number[];
+  /** Override the 5-bit Length (4-byte words of data). */
+  length?: number;
+}
+
+export interface GeneveSpec {
+  vni: number;
+  /** Byte 1: O (0x80) and C (0x40) bits and reserved; default 0, or 0x40 when an option is critical. */
+  flags?: number;
+  /** Ver (2 bits); default 0. */
+  version?: number;
+  options?: GeneveOption[];
+  /** Override Opt Len (6 bits, 4-byte words). */
+  optLen?: number;
+  /** Protocol type; default 0x6558 (Ethernet) or, for a raw inner frame, its IP ethertype. */
+  protocol?: number;
+  /** The frame carried: link 'eth' (protocol 0x6558) or 'raw' (an IP packet). */
+  inner: FrameSpec;
+  /** Bytes carried instead of inner (a non-IP payload). */
+  payload?: Uint8Array;
+}
+
 export interface UdpSpec {
   kind: 'udp';
   sport: number;
@@ -132,6 +159,7 @@ export interface UdpSpec {
   payload?: Uint8Array;
   dns?: dnsPacket.Packet;
   vxlan?: VxlanSpec;
+  geneve?: GeneveSpec;
 }
 
 export interface TcpSpec {
@@ -188,6 +216,9 @@ export interface Marks {
   correct: number;
   pseudo: number;
   vxlan: number;
+  /** Offset of the Geneve header, and its length with options. */
+  geneve: number;
+  geneveLen: number;
   dns: number;
   inner: Marks | null;
 }
@@ -441,6 +472,32 @@ export function vxlanHeader(vni: number, flags = 0x08): Buffer {
   return h;
 }
 
+/** The Geneve header and options, RFC 8926 §3.4, for a payload of the given protocol type. */
+export function geneveHeader(g: GeneveSpec, protocol: number): Buffer {
+  const opts = (g.options ?? []).map((o) => {
+    const data = Buffer.alloc(Math.ceil((o.data?.length ?? 0) / 4) * 4);
+    Buffer.from(o.data ?? []).copy(data);
+    const h = Buffer.from([o.cls >> 8, o.cls & 0xff, o.type, (o.length ?? data.length / 4) & 0x1f]);
+    return Buffer.concat([h, data]);
+  });
+  const ob = Buffer.concat(opts);
+  const h = Buffer.alloc(8);
+  h[0] = ((g.version ?? 0) << 6) | ((g.optLen ?? ob.length / 4) & 0x3f);
+  h[1] = g.flags ?? ((g.options ?? []).some((o) => (o.type & 0x80) !== 0) ? 0x40 : 0);
+  h[2] = protocol >> 8;
+  h[3] = protocol & 0xff;
+  h[4] = (g.vni >>> 16) & 0xff;
+  h[5] = (g.vni >>> 8) & 0xff;
+  h[6] = g.vni & 0xff;
+  return Buffer.concat([h, ob]);
+}
+
+function geneveProtocol(g: GeneveSpec): number {
+  if (g.protocol !== undefined) return g.protocol;
+  if (g.inner.link?.kind === 'raw') return g.inner.ip.v === 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6;
+  return 0x6558;
+}
+
 export function dnsMessage(p: dnsPacket.Packet): Buffer {
   return dnsPacket.encode(p);
 }
@@ -453,16 +510,17 @@ function completed(spec: FrameSpec): FrameSpec {
   const l4 = { ...spec.l4 } as L4Spec;
   if (l4.csum === 'pseudo') l4.csum = 'correct';
   if (l4.kind === 'udp' && l4.vxlan) l4.vxlan = { ...l4.vxlan, inner: completed(l4.vxlan.inner) };
+  if (l4.kind === 'udp' && l4.geneve) l4.geneve = { ...l4.geneve, inner: completed(l4.geneve.inner) };
   return { ...spec, l4 };
 }
 
 function noMarks(): Marks {
-  return { ip: -1, ipHeaderLen: 0, l4: -1, l4Field: -1, field: 0, correct: 0, pseudo: 0, vxlan: -1, dns: -1, inner: null };
+  return { ip: -1, ipHeaderLen: 0, l4: -1, l4Field: -1, field: 0, correct: 0, pseudo: 0, vxlan: -1, geneve: -1, geneveLen: 0, dns: -1, inner: null };
 }
 
 function shift(m: Marks, by: number): Marks {
   const s = (x: number): number => (x < 0 ? x : x + by);
-  return { ...m, ip: s(m.ip), l4: s(m.l4), l4Field: s(m.l4Field), vxlan: s(m.vxlan), dns: s(m.dns), inner: m.inner ? shift(m.inner, by) : null };
+  return { ...m, ip: s(m.ip), l4: s(m.l4), l4Field: s(m.l4Field), vxlan: s(m.vxlan), geneve: s(m.geneve), dns: s(m.dns), inner: m.inner ? shift(m.inner, by) : null };
 }
 
 /** Builds the IP datagram of a frame spec; marks are relative to its start. */
@@ -480,6 +538,13 @@ function datagram(spec: FrameSpec): Built {
       inner = build(l4.vxlan.inner);
       payload = Buffer.concat([vxlanHeader(l4.vxlan.vni, l4.vxlan.flags), inner.bytes]);
       if (l4.csum === 'lco') lco = Buffer.concat([vxlanHeader(l4.vxlan.vni, l4.vxlan.flags), build(completed(l4.vxlan.inner)).bytes]);
+    } else if (l4.geneve) {
+      const g = l4.geneve;
+      const gh = geneveHeader(g, geneveProtocol(g));
+      inner = g.payload ? null : build(g.inner);
+      payload = Buffer.concat([gh, g.payload ?? inner!.bytes]);
+      if (l4.csum === 'lco') lco = Buffer.concat([gh, g.payload ?? build(completed(g.inner)).bytes]);
+      marks.geneveLen = gh.length;
     } else if (l4.dns) {
       payload = dnsMessage(l4.dns);
     }
@@ -507,6 +572,9 @@ function datagram(spec: FrameSpec): Built {
   if (l4.kind === 'udp' && l4.vxlan && inner) {
     marks.vxlan = hl + payloadOff;
     marks.inner = shift(inner.marks, hl + payloadOff + 8);
+  } else if (l4.kind === 'udp' && l4.geneve) {
+    marks.geneve = hl + payloadOff;
+    marks.inner = inner ? shift(inner.marks, hl + payloadOff + marks.geneveLen) : null;
   } else if (l4.kind === 'udp' && l4.dns) {
     marks.dns = hl + payloadOff;
   }
@@ -637,6 +705,41 @@ export function vxlanSpec(inner: FrameSpec, o: VxlanDnsOpts = {}): FrameSpec {
     ip,
     l4: { kind: 'udp', sport: o.vxlanSport ?? 51234, dport: o.vxlanPort ?? 4789, csum: o.outerUdpCsum ?? 'correct', vxlan: vx },
   };
+}
+
+export interface GeneveDnsOpts extends Omit<VxlanDnsOpts, 'vxlanPort' | 'vxlanSport' | 'vxlanFlags'> {
+  genevePort?: number;
+  geneveSport?: number;
+  flags?: number;
+  options?: GeneveOption[];
+  optLen?: number;
+  version?: number;
+  protocol?: number;
+  payload?: Uint8Array;
+}
+
+/** inner, inside Geneve over UDP over IP over Ethernet (OVN-Kubernetes' tunnel). */
+export function geneveSpec(inner: FrameSpec, o: GeneveDnsOpts = {}): FrameSpec {
+  const v = o.outerV ?? 4;
+  const ip: IpSpec = v === 4
+    ? { v: 4, src: VTEP4_A, dst: VTEP4_B, df: true, csum: o.outerIpCsum ?? 'correct' }
+    : { v: 6, src: VTEP6_A, dst: VTEP6_B, ...(o.outerExt ? { ext: o.outerExt } : {}) };
+  const g: GeneveSpec = { vni: o.vni ?? 42, inner };
+  for (const k of ['flags', 'options', 'optLen', 'version', 'protocol', 'payload'] as const) if (o[k] !== undefined) (g as unknown as Record<string, unknown>)[k] = o[k];
+  return {
+    link: o.outerLink ?? { kind: 'eth' },
+    ip,
+    l4: { kind: 'udp', sport: o.geneveSport ?? 51234, dport: o.genevePort ?? 6081, csum: o.outerUdpCsum ?? 'correct', geneve: g },
+  };
+}
+
+export function geneveDnsSpec(o: GeneveDnsOpts = {}): FrameSpec {
+  return geneveSpec(plainDnsSpec({ ...(o.inner ?? {}), link: o.inner?.link ?? { kind: 'eth' } }), o);
+}
+
+/** A DNS message over UDP over IP (over Ethernet unless inner.link is raw), inside Geneve. */
+export function geneveDns(o: GeneveDnsOpts = {}): Buffer {
+  return build(geneveDnsSpec(o)).bytes;
 }
 
 export function vxlanDnsSpec(o: VxlanDnsOpts = {}): FrameSpec {

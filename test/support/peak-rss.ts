@@ -18,10 +18,14 @@ export interface Measured {
   peakKiB: number;
 }
 
-/** Runs `node script args...` with its peak RSS measured; killed (SIGKILL) after timeoutMs. */
-export function runMeasured(script: string, args: string[], timeoutMs: number): Measured {
+/**
+ * Runs `node script args...` with its peak RSS measured; killed (SIGKILL) after timeoutMs.
+ * input: bytes written to its standard input, a pipe (default: none, stdin ignored).
+ */
+export function runMeasured(script: string, args: string[], timeoutMs: number, input?: Uint8Array): Measured {
   const r = spawnSync(process.execPath, [__filename, script, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe'],
+    ...(input === undefined ? {} : { input }),
     encoding: 'utf8',
     timeout: timeoutMs,
     killSignal: 'SIGKILL',
