@@ -1,5 +1,6 @@
 // The capture filter (bpf/filter.bpf.c) from user space: loading it once for every capture,
-// configuring it, and reading what it counted in the kernel, per remote VTEP, at scrape time.
+// configuring it, and reading what it counted in the kernel, per remote VTEP (VXLAN or Geneve),
+// at scrape time.
 //
 // The filter is an eBPF socket filter: each of the agent's packet sockets (src/capture/ring.ts)
 // attaches the same loaded program by its fd, and all of them count into the same maps. It
@@ -23,9 +24,13 @@ export const VTEP_KEY_LAYOUT = G.csw_vtep_key;
 export const VTEP_VALUE_LAYOUT = G.csw_vtep_value;
 export const FILTER_CONSTANTS = {
   ports: G.csw_filter_limits.CSW_FILTER_PORTS, statsCount: G.csw_filter_stat.CSW_FILTER_STATS, copyVxlan: G.csw_filter_flag.CSW_FILTER_COPY_VXLAN,
+  encaps: G.csw_encap.CSW_ENCAPS,
 } as const;
+/** enum csw_encap: csw_vtep_key.encap. */
+export const KERNEL_ENCAP_VXLAN = G.csw_encap.CSW_ENCAP_VXLAN;
+export const KERNEL_ENCAP_GENEVE = G.csw_encap.CSW_ENCAP_GENEVE;
 /** enum csw_filter_stat, in order: the `what` label of csumwatch_filter_packets_total. */
-export const FILTER_STATS = ['seen', 'dns', 'tunnel_dns', 'suspect', 'vxlan_copied', 'vxlan', 'overflow', 'not_copied'] as const;
+export const FILTER_STATS = ['seen', 'dns', 'tunnel_dns', 'suspect', 'vxlan_copied', 'vxlan', 'overflow', 'not_copied', 'geneve', 'geneve_copied'] as const;
 
 export const FILTER_PROGRAM = G.programs.csw_capture_filter;
 
@@ -33,17 +38,22 @@ export interface KernelFilterOptions {
   /** The kernel object (default: the build's bpf/filter.bpf.o). */
   object?: string;
   vxlanPorts: readonly number[];
+  /** Geneve's UDP ports (RFC 8926; 6081 by default): counted per peer like VXLAN, DNS inside copied. */
+  genevePorts: readonly number[];
   dnsPorts: readonly number[];
   /** Bytes copied of a packet the filter passes. */
   snaplen: number;
-  /** Copy every VXLAN packet too (--vtep-packets all): user space verifies each one. */
+  /** Copy every VXLAN and Geneve packet too (--vtep-packets all): user space verifies each one. */
   copyVxlan: boolean;
   /** Entries of the per-VTEP table (interface × direction × peer); past it, one overflow count per direction. */
   tableSize: number;
 }
 
-/** Called per table entry with the counts summed over the CPUs; addr is valid only during the call. */
-export type VtepEntry = (ifindex: number, family: number, dir: number, addr: Buffer, addrOff: number, packets: number, bytes: number) => void;
+/**
+ * Called per table entry with the counts summed over the CPUs; encap is KERNEL_ENCAP_VXLAN or
+ * KERNEL_ENCAP_GENEVE; addr is valid only during the call.
+ */
+export type VtepEntry = (ifindex: number, family: number, dir: number, encap: number, addr: Buffer, addrOff: number, packets: number, bytes: number) => void;
 
 /** Bytes of a frame run() hands the kernel. */
 const RUN_MAX = 2048;
@@ -109,17 +119,17 @@ export class KernelFilter {
         packets += readU64(v, vo + VTEP_VALUE_LAYOUT.packets);
         bytes += readU64(v, vo + VTEP_VALUE_LAYOUT.bytes);
       }
-      f(k.readUInt32LE(ko + VTEP_KEY_LAYOUT.ifindex), k[ko + VTEP_KEY_LAYOUT.family], k[ko + VTEP_KEY_LAYOUT.dir], k, ko + VTEP_KEY_LAYOUT.addr, packets, bytes);
+      f(k.readUInt32LE(ko + VTEP_KEY_LAYOUT.ifindex), k[ko + VTEP_KEY_LAYOUT.family], k[ko + VTEP_KEY_LAYOUT.dir], k[ko + VTEP_KEY_LAYOUT.encap], k, ko + VTEP_KEY_LAYOUT.addr, packets, bytes);
     }
     return n;
   }
 
-  /** VXLAN packets the table had no room for: [received, sent]. */
-  overflow(): [number, number] {
+  /** Packets of one encapsulation (KERNEL_ENCAP_*) the table had no room for: [received, sent]. */
+  overflow(encap: number = KERNEL_ENCAP_VXLAN): [number, number] {
     const out: [number, number] = [0, 0];
     if (!this.obj) return out;
     for (let d = 0; d < 2; d++) {
-      this.key.writeUInt32LE(d, 0);
+      this.key.writeUInt32LE(encap * 2 + d, 0);
       this.overflowMap.lookup(this.overflowBuf, this.key);
       for (let c = 0; c < this.cpus; c++) out[d] += readU64(this.overflowBuf, c * this.overflowMap.slotSize);
     }
@@ -173,6 +183,7 @@ export function encodeFilterConfig(o: KernelFilterOptions): Buffer {
     list.forEach((p, i) => b.writeUInt16LE(p, at + i * 2));
   };
   ports(o.vxlanPorts, FILTER_CFG_LAYOUT.vxlan_port, 'VXLAN');
+  ports(o.genevePorts, FILTER_CFG_LAYOUT.geneve_port, 'Geneve');
   ports(o.dnsPorts, FILTER_CFG_LAYOUT.dns_port, 'DNS');
   b.writeUInt32LE(o.snaplen >>> 0, FILTER_CFG_LAYOUT.snaplen);
   b.writeUInt32LE(o.copyVxlan ? FILTER_CONSTANTS.copyVxlan : 0, FILTER_CFG_LAYOUT.flags);

@@ -125,11 +125,13 @@ t.test('filter constants and counters', (t) => {
   const e = (name: string) => new Map((filterBtf.named('ENUM', name)?.values ?? []).map((v) => [v.name, Number(v.val)]));
   t.same({
     ports: e('csw_filter_limits').get('CSW_FILTER_PORTS'), statsCount: e('csw_filter_stat').get('CSW_FILTER_STATS'),
-    copyVxlan: e('csw_filter_flag').get('CSW_FILTER_COPY_VXLAN'),
+    copyVxlan: e('csw_filter_flag').get('CSW_FILTER_COPY_VXLAN'), encaps: e('csw_encap').get('CSW_ENCAPS'),
   }, FILTER_CONSTANTS, 'the object\'s BTF holds the constants TS uses');
   t.same([...e('csw_vtep_dir')], [['CSW_DIR_RX', 0], ['CSW_DIR_TX', 1]], 'directions: received 0, sent 1');
   t.equal(filterBtf.named('STRUCT', 'csw_filter_stats')?.size, FILTER_CONSTANTS.statsCount * 8, 'one u64 per filter counter');
   t.equal(FILTER_STATS.length, FILTER_CONSTANTS.statsCount, 'a label per counter');
-  t.equal(FILTER_CFG_LAYOUT.dns_port - FILTER_CFG_LAYOUT.vxlan_port, FILTER_CONSTANTS.ports * 2, 'eight u16 ports');
+  t.same([...e('csw_encap')], [['CSW_ENCAP_VXLAN', 0], ['CSW_ENCAP_GENEVE', 1], ['CSW_ENCAPS', 2]], 'encapsulations: VXLAN 0 (a zeroed key), Geneve 1');
+  t.equal(FILTER_CFG_LAYOUT.geneve_port - FILTER_CFG_LAYOUT.vxlan_port, FILTER_CONSTANTS.ports * 2, 'eight u16 VXLAN ports');
+  t.equal(FILTER_CFG_LAYOUT.dns_port - FILTER_CFG_LAYOUT.geneve_port, FILTER_CONSTANTS.ports * 2, 'eight u16 Geneve ports');
   t.end();
 });
