@@ -2,13 +2,16 @@
 //
 // The datapath: where the eBPF capture filter loads (src/capture/kfilter.ts), each interface has
 // one packet socket of the agent's own with a TPACKET_V3 ring (src/capture/ring.ts); the filter
-// counts every VXLAN packet per remote VTEP in the kernel and copies only DNS and suspect packets,
+// counts every VXLAN and Geneve packet per remote VTEP in the kernel and copies only DNS and
+// suspect packets,
 // each with the kernel's direction and checksum status. Where it cannot load, each interface has
 // two libpcap captures (one per direction) with a classic filter, and VXLAN packets are copied
 // and counted here, as before the kernel path existed.
 //
-// Which interfaces: the ones named in the configuration, or else every VXLAN device and the
-// underlay each one uses (src/node/interfaces.ts reads them from the kernel). The set is kept
+// Which interfaces: the ones named in the configuration, or else every VXLAN and Geneve device
+// and the underlay each one uses (src/node/interfaces.ts reads them from the kernel; a Geneve
+// device is bound to none, so its underlay is the device the route to its remote, else the
+// default route, leaves by). The set is kept
 // current: `ip monitor link` (rtnetlink) triggers a rescan on any link change, and a periodic
 // rescan backs it up. A capture whose interface disappears is closed (after reading what its
 // ring still holds), logged, and opened again when the interface is back (a CNI recreating its
@@ -20,7 +23,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { captureFilter } from '../capture/filter';
 import { BpfBinding, bpfBinding } from '../capture/ebpf';
-import { KernelFilter } from '../capture/kfilter';
+import { KERNEL_ENCAP_GENEVE, KERNEL_ENCAP_VXLAN, KernelFilter } from '../capture/kfilter';
 import type { DatapathMode } from '../metrics/datapath';
 import { PcapOptions, PcapSource } from '../capture/pcap';
 import { RingSource } from '../capture/ring';
@@ -28,8 +31,10 @@ import { META_CSUM_KNOWN, META_CSUM_NOTREADY, META_CSUM_VALID, META_DIR_MASK, ME
 import { DnsCorrelator } from '../correlate/transactions';
 import { ServerStats } from '../correlate/servers';
 import { Decoder, DEFAULT_MTU } from '../decode/decoder';
-import { DIR_RX, DIR_TX, ENCAP_NONE, Frame } from '../decode/frame';
-import { listInterfaces, NetInterface, underlayOf, VtepIdentity, vtepIdentities, vxlanDevices } from '../node/interfaces';
+import { DIR_RX, DIR_TX, ENCAP_COUNT, ENCAP_GENEVE, ENCAP_NONE, ENCAP_VXLAN, Frame } from '../decode/frame';
+import { geneveDevices, geneveIdentities, GeneveUnderlay, geneveUnderlays, listInterfaces, NetInterface, underlayOf, VtepIdentity, vtepIdentities, vxlanDevices } from '../node/interfaces';
+import { routeGet, RouteResult } from '../node/routes';
+import { ROUTE_PROBE } from '../doctor/run';
 import { parseSnmp, parseSnmp6, Snmp } from '../node/snmp';
 import type { PodDirectoryStats } from '../kube/pods';
 import type { Finding } from '../doctor/finding';
@@ -46,6 +51,8 @@ export interface AgentDeps {
   log: Logger;
   /** The node's interfaces (default: `ip -d -j link` and `ip -j addr`). */
   listInterfaces?: () => NetInterface[];
+  /** Route lookups, for the underlay of a Geneve device (default: doctorInputs' when given, else `ip route get`). */
+  routes?: (addrs: readonly string[]) => Map<string, RouteResult>;
   /** Opens one capture (default: libpcap through the native binding). */
   openSource?: (opts: PcapOptions) => PacketSource;
   /** Watch rtnetlink for link changes (default true). */
@@ -80,7 +87,7 @@ export interface CaptureInfo {
   kind: string;
   driver: string;
   mtu: number;
-  /** Why it is captured: 'configured', 'vxlan' or 'underlay of NAME'. */
+  /** Why it is captured: 'configured', 'vxlan', 'geneve' or 'underlay of NAME'. */
   role: string;
   running: boolean;
   /** The last capture error on it, if any. */
@@ -134,6 +141,11 @@ export class Agent {
   private readonly filter: string;
   private readonly log: Logger;
   private readonly list: () => NetInterface[];
+  private readonly routes: (addrs: readonly string[]) => Map<string, RouteResult>;
+  /** Each Geneve device's underlay, from the last interface scan. */
+  private geneveUnder = new Map<string, GeneveUnderlay>();
+  /** Geneve devices whose underlay was not found, said once each until found. */
+  private readonly noUnderlaySaid = new Set<string>();
   private readonly open: (opts: PcapOptions) => PacketSource;
   private readonly procNet: string;
   private readonly watchLinks: boolean;
@@ -152,6 +164,8 @@ export class Agent {
   constructor(readonly config: AgentConfig, deps: AgentDeps) {
     this.log = deps.log;
     this.list = deps.listInterfaces ?? (() => listInterfaces());
+    const di = deps.doctorInputs;
+    this.routes = deps.routes ?? (di ? (a) => di.routes(a) : routeGet);
     this.open = deps.openSource ?? ((o) => new PcapSource(o));
     this.injected = deps.openSource !== undefined;
     this.bpf = deps.bpfBinding ?? bpfBinding;
@@ -197,6 +211,7 @@ export class Agent {
     try {
       this.kfilter = new KernelFilter({
         vxlanPorts: this.config.vxlanPorts,
+        genevePorts: this.config.genevePorts,
         dnsPorts: this.config.dnsPorts,
         snaplen: this.config.snaplen,
         copyVxlan,
@@ -204,12 +219,7 @@ export class Agent {
         tableSize: this.config.maxPeers * 4,
       }, this.bpf());
       this.datapath = 'kernel';
-      this.log.info({ datapath: 'kernel', copyVxlan }, 'datapath: VXLAN packets are counted in the kernel (eBPF socket filter); only DNS and suspect packets are copied to the agent');
-      if (this.config.genevePorts.length > 0) {
-        // The kernel filter (bpf/filter.bpf.c) does not look into Geneve yet: say so once rather
-        // than show a Geneve node as healthy and silent.
-        this.log.info({ datapath: 'kernel', genevePorts: this.config.genevePorts }, 'datapath: the eBPF capture filter does not pass Geneve yet: DNS inside Geneve and its checksums are decoded on the libpcap datapath only (--datapath pcap), or where the geneve device is captured (--interface)');
-      }
+      this.log.info({ datapath: 'kernel', copyVxlan }, 'datapath: VXLAN and Geneve packets are counted in the kernel (eBPF socket filter); only DNS and suspect packets are copied to the agent');
     } catch (err) {
       const msg = (err as Error).message;
       if (this.config.datapath === 'kernel') throw new Error(`--datapath kernel: loading the capture filter: ${msg}`);
@@ -340,18 +350,21 @@ export class Agent {
     const v = this.vtep;
     const c = this.counters;
     v.beginKernelRead();
-    c.kernelVxlan.fill(0);
-    k.readVteps((ifindex, family, dir, addr, addrOff, packets) => {
+    c.kernelTunnel.fill(0);
+    k.readVteps((ifindex, family, dir, encap, addr, addrOff, packets) => {
+      const e = encap === KERNEL_ENCAP_VXLAN ? ENCAP_VXLAN : encap === KERNEL_ENCAP_GENEVE ? ENCAP_GENEVE : -1;
+      if (e < 0 || (dir !== 0 && dir !== 1)) return;
       v.addKernel(addr, addrOff, family, dir, packets);
       const slot = this.slotByIfindex.get(ifindex);
-      if (slot !== undefined) c.kernelVxlan[slot * 2 + dir] += packets;
+      if (slot !== undefined) c.kernelTunnel[(slot * 2 + dir) * ENCAP_COUNT + e] += packets;
     });
-    const [rx, tx] = k.overflow();
-    v.addKernelOverflow(rx, tx);
+    const [rx, tx] = k.overflow(KERNEL_ENCAP_VXLAN);
+    const [grx, gtx] = k.overflow(KERNEL_ENCAP_GENEVE);
+    v.addKernelOverflow(rx + grx, tx + gtx);
     v.endKernelRead();
   }
 
-  /** The VXLAN packets received from each peer so far, ok and bad (the overflow entry left out). */
+  /** The VXLAN and Geneve packets received from each peer so far, ok and bad (the overflow entry left out). */
   peerCounts(): Array<{ address: string; rxOk: number; rxBad: number }> {
     this.collectKernelCounts();
     const v = this.vtep;
@@ -372,7 +385,16 @@ export class Agent {
       this.scanError = msg;
       return;
     }
-    this.vteps = vtepIdentities(ifs);
+    // Route lookups (one `ip` run) only where there is a Geneve device.
+    this.geneveUnder = geneveUnderlays(ifs, this.routes, ROUTE_PROBE);
+    for (const [name, u] of this.geneveUnder) {
+      if (u.device) this.noUnderlaySaid.delete(name);
+      else if (!this.noUnderlaySaid.has(name)) {
+        this.noUnderlaySaid.add(name);
+        this.log.warn({ iface: name, reason: u.how }, 'Geneve device: underlay not found; capturing the device alone');
+      }
+    }
+    this.vteps = [...vtepIdentities(ifs), ...geneveIdentities(ifs, this.geneveUnder)];
     const want = this.select(ifs);
     // A configured interface that is not there is said once (a typo, or not created yet), and
     // again when it appears.
@@ -434,6 +456,11 @@ export class Agent {
       if (under && !out.has(under.name)) out.set(under.name, info(under, under.name, `underlay of ${vx.name}`));
       out.set(vx.name, info(vx, vx.name, 'vxlan'));
     }
+    for (const gv of geneveDevices(ifs)) {
+      const under = this.geneveUnder.get(gv.name)?.device ?? null;
+      if (under && !out.has(under.name)) out.set(under.name, info(under, under.name, `underlay of ${gv.name}`));
+      out.set(gv.name, info(gv, gv.name, 'geneve'));
+    }
     return [...out.values()];
   }
 
@@ -446,7 +473,7 @@ export class Agent {
     const info: CaptureInfo = { ...w, running: false, error: null };
     const l: Live = { info, slot, sources: [], seen: [], failed: false, down: false };
     if (w.ifindex > 0) this.slotByIfindex.set(w.ifindex, slot);
-    // Each source delivers into the slot's counters; kernelCounted: the filter counted its VXLAN.
+    // Each source delivers into the slot's counters; kernelCounted: the filter counted its VXLAN and Geneve.
     const attach = (src: PacketSource, dirIndex: number, kernelCounted: boolean) => {
       l.sources.push(src);
       l.seen.push({ received: 0, dropped: 0, ifDropped: 0, clipped: 0 });

@@ -5,7 +5,7 @@
 // these arrays at scrape time.
 
 import { AddrTable } from '../correlate/addrtable';
-import { ENCAP_COUNT, ENCAP_NONE, ENCAP_VXLAN, Frame } from '../decode/frame';
+import { ENCAP_COUNT, ENCAP_NONE, Frame } from '../decode/frame';
 import { CSUM_TALLY, STATUS_TALLY, tallyFrame } from '../decode/tally';
 
 export const DIRECTIONS = ['rx', 'tx'] as const;
@@ -29,10 +29,10 @@ export class IfaceCounters {
   /** Packets cut short because they exceeded the batch buffer. */
   readonly clipped = new Float64Array(MAX_IFACES);
   /**
-   * [slot * 2 + dir]: VXLAN packets the kernel filter counted on the interface (kernel datapath),
-   * as last read; csumwatch_packets_total{encap="vxlan"} adds them to packets[].
+   * Indexed as packets[]: VXLAN and Geneve packets the kernel filter counted on the interface
+   * (kernel datapath), as last read; csumwatch_packets_total adds them to packets[].
    */
-  readonly kernelVxlan = new Float64Array(MAX_IFACES * 2);
+  readonly kernelTunnel = new Float64Array(MAX_IFACES * 2 * ENCAP_COUNT);
 
   /** The slot for an interface name, assigned on first use; -1 when every slot is taken. */
   slot(name: string): number {
@@ -44,12 +44,12 @@ export class IfaceCounters {
   }
 
   /**
-   * Counts one decoded frame; a tunnelled frame the kernel filter counted already is not counted
-   * again (the kernel filter counts VXLAN; Geneve is counted here, as it only copies Geneve).
+   * Counts one decoded frame; a tunnelled frame (VXLAN or Geneve) the kernel filter counted
+   * already is not counted again.
    */
   add(slot: number, dir: number, f: Frame, kernelCounted = false): void {
     const sd = slot * 2 + dir;
-    if (!(kernelCounted && f.encap === ENCAP_VXLAN)) this.packets[sd * ENCAP_COUNT + f.encap]++;
+    if (!(kernelCounted && f.encap !== ENCAP_NONE)) this.packets[sd * ENCAP_COUNT + f.encap]++;
     tallyFrame(f, this.csum, sd * CSUM_TALLY, this.decodeErrors, slot * STATUS_TALLY);
   }
 }
@@ -85,12 +85,11 @@ export class VtepCounters {
 
   /**
    * Counts a tunnelled frame (VXLAN or Geneve): the peer is the outer source (received) or
-   * destination (sent). When the kernel filter counted it (kernelCounted: VXLAN only), only a
-   * failed checksum is noted.
+   * destination (sent). When the kernel filter counted it (kernelCounted), only a failed checksum
+   * is noted.
    */
   add(b: Uint8Array, dir: number, f: Frame, kernelCounted = false): void {
     if (f.encap === ENCAP_NONE) return;
-    kernelCounted = kernelCounted && f.encap === ENCAP_VXLAN;
     const s = f.outer;
     const v4 = s.ipVersion === 4;
     const off = dir === DIR_INDEX_RX ? s.srcOffset : s.ipOffset + (v4 ? 16 : 24);

@@ -34,7 +34,7 @@ export function createRegistry(agent: Agent, version: string): Registry {
   arrayGauge(reg, health, 'interfaces', 'csumwatch_interface_info', 'Always 1 per interface the agent captures or waits for, with its driver, kind and MTU.', ['iface', 'driver', 'kind', 'mtu'], (emit) => {
     for (const c of agent.captures()) emit({ iface: c.name, driver: c.driver, kind: c.kind, mtu: String(c.mtu) }, 1);
   });
-  arrayGauge(reg, health, 'interfaces', 'csumwatch_vtep_info', "Always 1 per VTEP of this node as its peers see it: the address they send VXLAN to (the peer label of their csumwatch_vtep_packets_total), its VXLAN device, UDP port and underlay.", ['address', 'iface', 'port', 'underlay'], (emit) => {
+  arrayGauge(reg, health, 'interfaces', 'csumwatch_vtep_info', "Always 1 per VTEP of this node as its peers see it: the address they send VXLAN or Geneve to (the peer label of their csumwatch_vtep_packets_total), its VXLAN or Geneve device, UDP port and underlay.", ['address', 'iface', 'port', 'underlay'], (emit) => {
     for (const v of agent.vteps) emit({ address: v.address, iface: v.iface, port: String(v.port), underlay: v.underlay }, 1);
   });
   const kernel = () => agent.collectKernelCounts();

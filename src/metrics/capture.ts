@@ -4,7 +4,7 @@
 import { Registry } from 'prom-client';
 import { IfaceCounters, DIRECTIONS, ENCAPS } from '../agent/counters';
 import { CSUM_COUNT, CSUM_NAMES } from '../decode/checksum';
-import { ENCAP_COUNT, ENCAP_VXLAN, LAYER_COUNT, LAYER_NAMES } from '../decode/frame';
+import { ENCAP_COUNT, LAYER_COUNT, LAYER_NAMES } from '../decode/frame';
 import { REASON_PREFIXES } from '../decode/tally';
 import { Status, STATUS_COUNT, statusName } from '../decode/status';
 import { arrayCounter, arrayGauge, CollectorHealth } from './family';
@@ -15,7 +15,7 @@ export function registerCaptureMetrics(reg: Registry, health: CollectorHealth, c
     kernel();
     c.names.forEach((iface, slot) => {
       for (let d = 0; d < 2; d++) {
-        for (let e = 0; e < ENCAP_COUNT; e++) emit({ iface, direction: DIRECTIONS[d], encap: ENCAPS[e] }, c.packets[(slot * 2 + d) * ENCAP_COUNT + e] + (e === ENCAP_VXLAN ? c.kernelVxlan[slot * 2 + d] : 0));
+        for (let e = 0; e < ENCAP_COUNT; e++) emit({ iface, direction: DIRECTIONS[d], encap: ENCAPS[e] }, c.packets[(slot * 2 + d) * ENCAP_COUNT + e] + c.kernelTunnel[(slot * 2 + d) * ENCAP_COUNT + e]);
       }
     });
   });

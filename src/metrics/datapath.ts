@@ -16,11 +16,11 @@ export interface DatapathView {
 }
 
 export function registerDatapathMetrics(reg: Registry, health: CollectorHealth, v: DatapathView): void {
-  arrayGauge(reg, health, 'datapath', 'csumwatch_datapath', 'How packets reach the agent: 1 for the datapath that runs. kernel: an eBPF socket filter counts VXLAN in the kernel and copies only DNS and suspect packets; pcap: libpcap copies every VXLAN packet (the fallback where BPF cannot load).', ['mode'], (emit) => {
+  arrayGauge(reg, health, 'datapath', 'csumwatch_datapath', 'How packets reach the agent: 1 for the datapath that runs. kernel: an eBPF socket filter counts VXLAN and Geneve in the kernel and copies only DNS and suspect packets; pcap: libpcap copies every tunnel packet (the fallback where BPF cannot load).', ['mode'], (emit) => {
     const m = v.mode();
     for (const mode of DATAPATH_MODES) emit({ mode }, mode === m ? 1 : 0);
   });
-  arrayCounter(reg, health, 'datapath', 'csumwatch_filter_packets_total', 'What the kernel capture filter did with the packets it ran on (kernel datapath only): seen, copied as dns, tunnel_dns, suspect or vxlan_copied, counted as vxlan (and overflow: past the peer table), not_copied.', ['what'], (emit) => {
+  arrayCounter(reg, health, 'datapath', 'csumwatch_filter_packets_total', 'What the kernel capture filter did with the packets it ran on (kernel datapath only): seen, copied as dns, tunnel_dns, suspect, vxlan_copied or geneve_copied, counted as vxlan or geneve (and overflow: past the peer table), not_copied.', ['what'], (emit) => {
     const s = v.filterStats();
     if (!s) return;
     FILTER_STATS.forEach((what, i) => emit({ what }, s[i]));

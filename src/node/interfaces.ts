@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+import type { RouteResult } from './routes';
 import { NodeError, runTool } from './run-tool';
 
 export { NodeError };
@@ -235,7 +236,7 @@ export function underlayOf(vx: NetInterface, ifs: readonly NetInterface[]): NetI
   return local ? ifs.find((i) => i.addresses.some((a) => a.address === local)) ?? null : null;
 }
 
-/** A VTEP of this node as its peers see it: the address they send to, on a VXLAN device and port. */
+/** A VTEP of this node as its peers see it: the address they send to, on a VXLAN or Geneve device and port. */
 export interface VtepIdentity {
   iface: string;
   address: string;
@@ -257,6 +258,67 @@ export function vtepIdentities(ifs: readonly NetInterface[]): VtepIdentity[] {
       ? [vx.vxlan!.local]
       : (under?.addresses ?? []).filter((a) => !(a.family === 'inet6' && /^fe80:/i.test(a.address))).map((a) => a.address);
     for (const address of addresses) out.push({ iface: vx.name, address, port: vx.vxlan!.port, underlay: under?.name ?? '' });
+  }
+  return out;
+}
+
+/**
+ * Where a Geneve device's packets leave: the underlay device, and the source address its peers
+ * see (the route's preferred source), as the route lookup found them.
+ */
+export interface GeneveUnderlay {
+  device: NetInterface | null;
+  source: string | null;
+  /** Which route said so: `the route to ADDR`, or why none was found. */
+  how: string;
+}
+
+/**
+ * The underlay of each Geneve device. A Geneve device is bound to no device: its packets leave by
+ * the route to each peer. So, as the doctor finds the NIC under it: the device the route to its
+ * remote leaves by, else (an external device, whose peers come with each packet, as every CNI's
+ * is) the one the default route leaves by, looked up as the route to `probe`. One batch of
+ * lookups for every device; a lookup that cannot be made leaves them all without an underlay.
+ */
+export function geneveUnderlays(ifs: readonly NetInterface[], routes: (addrs: readonly string[]) => Map<string, RouteResult>, probe: string): Map<string, GeneveUnderlay> {
+  const out = new Map<string, GeneveUnderlay>();
+  const gvs = geneveDevices(ifs);
+  if (gvs.length === 0) return out;
+  const target = (gv: NetInterface) => gv.geneve!.remote ?? probe;
+  let found: Map<string, RouteResult> | null = null;
+  let error = '';
+  try {
+    found = routes([...new Set(gvs.map(target))]);
+  } catch (err) {
+    error = (err as Error).message;
+  }
+  for (const gv of gvs) {
+    const to = target(gv);
+    const r = found?.get(to);
+    const how = to === probe ? 'the default route' : `the route to ${to}`;
+    const device = r?.route?.dev ? ifs.find((i) => i.name === r.route!.dev) ?? null : null;
+    out.set(gv.name, {
+      device,
+      source: r?.route?.prefsrc ?? null,
+      how: device ? how : `no underlay: ${found ? `${how}: ${r?.error ?? (r?.route?.dev ? `device ${r.route.dev} not listed` : 'no device')}` : `route lookups failed: ${error}`}`,
+    });
+  }
+  return out;
+}
+
+/**
+ * This node's Geneve VTEPs: per Geneve device, the source address of the route its packets leave
+ * by, or where the route names none the global addresses of its underlay.
+ */
+export function geneveIdentities(ifs: readonly NetInterface[], underlays: ReadonlyMap<string, GeneveUnderlay>): VtepIdentity[] {
+  const out: VtepIdentity[] = [];
+  for (const gv of geneveDevices(ifs)) {
+    const u = underlays.get(gv.name);
+    const under = u?.device ?? null;
+    const addresses = u?.source
+      ? [u.source]
+      : (under?.addresses ?? []).filter((a) => !(a.family === 'inet6' && /^fe80:/i.test(a.address))).map((a) => a.address);
+    for (const address of addresses) out.push({ iface: gv.name, address, port: gv.geneve!.port, underlay: under?.name ?? '' });
   }
   return out;
 }
