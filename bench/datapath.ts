@@ -295,7 +295,8 @@ async function cost(lab: Lab, seconds: number, dir: string, procs: ChildProcess[
 
 const EXTERNAL = process.env.CSW_EXTERNAL_CAPTURES ?? join(__dirname, '..', '..', '..', 'shared', 'external-captures');
 const MICRO_REPEAT = 20_000;
-const MICRO_FILES = ['sv-vxlan-decoder-03.pcap', 'sv-vxlan-non-zero-reserved-fields.pcap', 'tcpdump-gso-ipv4-vxlan-ipv4.pcap', 'tcpdump-gso-ipv6-vxlan-ipv6.pcap', 'gopacket-test_dns.pcap', 'sv-dns-bug-1158.pcap'];
+const MICRO_FILES = ['sv-vxlan-decoder-03.pcap', 'sv-vxlan-non-zero-reserved-fields.pcap', 'tcpdump-gso-ipv4-vxlan-ipv4.pcap', 'tcpdump-gso-ipv6-vxlan-ipv6.pcap', 'gopacket-test_dns.pcap', 'sv-dns-bug-1158.pcap',
+  'tcpdump-geneve.pcap', 'tcpdump-geneve-gcp.pcap', 'sv-geneve-decoder.pcap'];
 
 interface Micro {
   what: string;
@@ -323,6 +324,8 @@ function microCost(): Micro[] {
     const out: Micro[] = [
       measure('built: VXLAN, inner TCP 1398 bytes (bulk)', [outer({ kind: 'tcp', sport: 5201, dport: 40000, payload: Buffer.alloc(1398) })]),
       measure('built: VXLAN, inner DNS query', [P.vxlanDns()]),
+      measure('built: Geneve, inner TCP 1398 bytes (bulk; the general path)', [P.build(P.geneveSpec({ ...inner, l4: { kind: 'tcp', sport: 5201, dport: 40000, payload: Buffer.alloc(1398) } })).bytes]),
+      measure('built: Geneve with an 8-byte option (OVN), inner DNS query', [P.geneveDns({ options: [{ cls: 0x0102, type: 0x80, data: [0, 0, 0, 1] }] })]),
       measure('built: plain DNS query', [P.plainDns()]),
       measure('built: plain UDP, not DNS', [P.build({ link: { kind: 'eth' }, ip: { v: 4, src: '10.200.0.1', dst: '10.200.0.2' }, l4: { kind: 'udp', sport: 40000, dport: 9999, payload: Buffer.alloc(64) } }).bytes]),
     ];
