@@ -92,9 +92,8 @@ function generate(file) {
   }
   maps.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   out.push('/** The maps, by name: enum bpf_map_type, max_entries, key and value sizes (0: none declared). */');
-  out.push('export const maps = {');
-  for (const [n, m] of maps) out.push(`  ${n}: { name: '${n}', type: ${m.type}, maxEntries: ${m.maxEntries}, keySize: ${m.keySize}, valueSize: ${m.valueSize} },`);
-  out.push('} as const;', '');
+  // Tables on one line each: generated data, read by name, not by eye.
+  out.push(`export const maps = { ${maps.map(([n, m]) => `${n}: { name: '${n}', type: ${m.type}, maxEntries: ${m.maxEntries}, keySize: ${m.keySize}, valueSize: ${m.valueSize} }`).join(', ')} } as const;`, '');
 
   const named = (kind) => all.filter((t) => t.kind === kind && /^csw_/.test(t.name || '')).sort((a, b) => (a.name < b.name ? -1 : 1));
   const seen = new Set();
@@ -115,17 +114,13 @@ function generate(file) {
     out.push(`/** struct ${s.name}: its size and each member's offset. */`);
     out.push(`export const ${s.name} = { ${[`size: ${s.size}`, ...members.map((m) => `${m.name}: ${m.offset}`)].join(', ')} } as const;`);
     out.push(`/** struct ${s.name}: each member's offset, size in bytes and element count (1 unless an array). */`);
-    out.push(`export const ${s.name}_members = {`);
-    for (const m of members) out.push(`  ${m.name}: { offset: ${m.offset}, size: ${m.size}, count: ${m.count} },`);
-    out.push('} as const;', '');
+    out.push(`export const ${s.name}_members = { ${members.map((m) => `${m.name}: { offset: ${m.offset}, size: ${m.size}, count: ${m.count} }`).join(', ')} } as const;`, '');
   }
   for (const e of [...named('ENUM'), ...named('ENUM64')]) {
     if (seen.has(`enum ${e.name}`)) continue;
     seen.add(`enum ${e.name}`);
     out.push(`/** enum ${e.name} */`);
-    out.push(`export const ${e.name} = {`);
-    for (const v of e.values) out.push(`  ${v.name}: ${Number(v.val)},`);
-    out.push('} as const;', '');
+    out.push(`export const ${e.name} = { ${e.values.map((v) => `${v.name}: ${Number(v.val)}`).join(', ')} } as const;`, '');
   }
   return out.join('\n');
 }

@@ -13,8 +13,9 @@ import { join } from 'node:path';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { inNs, sleepMs } from '../../src/lab/tools';
-import { Lab, labUp } from '../../src/lab/lab';
+import { Lab } from '../../src/lab/lab';
 import { cli } from '../support/cli';
+import { labWithDir } from '../support/lab';
 import { rootTest } from '../support/root';
 import { get, metric, startAgent, stopAgent, waitReady } from '../support/agent';
 import { tsharkChecksums } from '../support/tshark';
@@ -45,9 +46,7 @@ function page(base: string): string {
 }
 
 t.test('kernel counts equal the interface counters; DNS exact; then GRO-merged frames are not bad', async (t) => {
-  const lab: Lab = labUp({ ...DEFAULT_CONFIG, name: LAB });
-  const dir = join(lab.dir, 'datapath-test');
-  fs.mkdirSync(dir, { recursive: true });
+  const { lab, dir } = labWithDir(LAB, 'datapath-test');
   const peer = lab.node(1).underlay;
 
   const logK = join(dir, 'kernel.log');

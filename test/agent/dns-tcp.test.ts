@@ -4,12 +4,10 @@
 // lose exactly what dnsperf lost. Bounded: dnsperf by count and time.
 
 import t from 'tap';
-import * as fs from 'node:fs';
 import { join } from 'node:path';
 
-import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { sleepMs } from '../../src/lab/tools';
-import { Lab, labUp } from '../../src/lab/lab';
+import { labWithDir } from '../support/lab';
 import { rootTest } from '../support/root';
 import { get, metric, startAgent, stopAgent, waitReady } from '../support/agent';
 
@@ -20,9 +18,7 @@ const QUERIES = 3000;
 const procs = rootTest('the DNS-over-TCP test', [LAB]);
 
 t.test('dnsperf over TCP: every pipelined query counted once, answered, none made up lost', async (t) => {
-  const lab: Lab = labUp({ ...DEFAULT_CONFIG, name: LAB });
-  const dir = join(lab.dir, 'tcp-test');
-  fs.mkdirSync(dir, { recursive: true });
+  const { lab, dir } = labWithDir(LAB, 'tcp-test');
   const kinds = [
     { name: 'kernel datapath', url: 'http://127.0.0.1:9479', args: ['--listen', '127.0.0.1:9479'] },
     { name: 'libpcap datapath', url: 'http://127.0.0.1:9480', args: ['--listen', '127.0.0.1:9480', '--datapath', 'pcap', '--bpf', 'off'] },

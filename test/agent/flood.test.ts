@@ -12,9 +12,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 
-import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { inNs, sleepMs } from '../../src/lab/tools';
-import { Lab, labUp } from '../../src/lab/lab';
+import { labWithDir } from '../support/lab';
 import { rootTest } from '../support/root';
 import { get, metric, startAgent, stopAgent, waitReady } from '../support/agent';
 
@@ -31,9 +30,7 @@ const SECONDS = 20;
 const procs = rootTest('the flood test', [LAB]);
 
 t.test('a flood of unanswered queries does not make answered ones look lost', async (t) => {
-  const lab: Lab = labUp({ ...DEFAULT_CONFIG, name: LAB });
-  const dir = join(lab.dir, 'flood-test');
-  fs.mkdirSync(dir, { recursive: true });
+  const { lab, dir } = labWithDir(LAB, 'flood-test');
   inNs(NS, 'ip', ['addr', 'add', `${SILENT}/32`, 'dev', 'vxlan0']);
   inNs(lab.node(1).ns, 'ip', ['neigh', 'replace', SILENT, 'lladdr', lab.node(2).macVxlan, 'dev', 'vxlan0', 'nud', 'permanent']);
   inNs(lab.node(1).ns, 'ip', ['route', 'replace', `${SILENT}/32`, 'dev', 'vxlan0']);

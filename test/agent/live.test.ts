@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 
 import { DEFAULT_CONFIG } from '../../src/lab/config';
-import { Lab, labUp } from '../../src/lab/lab';
+import { labWithDir } from '../support/lab';
 import { rootTest } from '../support/root';
 import { get as getIn, metric, startAgent, stopAgent, waitFor, waitReady } from '../support/agent';
 const LAB = 'cswag';
@@ -43,9 +43,7 @@ function promQuery(q: string): number | undefined {
 }
 
 t.test('the agent on the receiving node, a real Prometheus, then an interface flap', async (t) => {
-  const lab: Lab = labUp({ ...DEFAULT_CONFIG, name: LAB });
-  const dir = join(lab.dir, 'agent-test');
-  fs.mkdirSync(dir, { recursive: true });
+  const { lab, dir } = labWithDir(LAB, 'agent-test');
   const logFile = join(dir, 'agent.log');
   const agent = startAgent(NS, logFile, ['--listen', '127.0.0.1:9475', '--debug-listen', '127.0.0.1:9485', '--dns-timeout', String(DNS_TIMEOUT_S), '--lost', '1000', '--rescan-interval', '2'], procs);
   const ready = waitReady(NS, 'http://127.0.0.1:9475');

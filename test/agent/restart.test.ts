@@ -10,10 +10,9 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 
-import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { parseDnsperf } from '../../src/lab/dns';
 import { sleepMs } from '../../src/lab/tools';
-import { Lab, labUp } from '../../src/lab/lab';
+import { labWithDir } from '../support/lab';
 import { rootTest } from '../support/root';
 import { get, metric, startAgent, stopAgent, waitReady } from '../support/agent';
 
@@ -25,9 +24,7 @@ const SECONDS = 12;
 const procs = rootTest('the restart test', [LAB]);
 
 t.test('agents started and restarted under load lose nothing dnsperf did not', async (t) => {
-  const lab: Lab = labUp({ ...DEFAULT_CONFIG, name: LAB });
-  const dir = join(lab.dir, 'restart-test');
-  fs.mkdirSync(dir, { recursive: true });
+  const { lab, dir } = labWithDir(LAB, 'restart-test');
   const names = join(dir, 'names.txt');
   let text = '';
   for (let i = 0; i < QPS * SECONDS; i++) text += `rs${String(i).padStart(6, '0')}.lab.test A\n`;

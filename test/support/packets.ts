@@ -693,18 +693,18 @@ export interface VxlanDnsOpts {
   outerExt?: Ext6[];
 }
 
-export function vxlanSpec(inner: FrameSpec, o: VxlanDnsOpts = {}): FrameSpec {
-  const v = o.outerV ?? 4;
-  const ip: IpSpec = v === 4
+/** The outer Ethernet and IP of a tunnel between VTEP A and VTEP B. */
+function outerOf(o: VxlanDnsOpts): Pick<FrameSpec, 'link' | 'ip'> {
+  const ip: IpSpec = (o.outerV ?? 4) === 4
     ? { v: 4, src: VTEP4_A, dst: VTEP4_B, df: true, csum: o.outerIpCsum ?? 'correct' }
     : { v: 6, src: VTEP6_A, dst: VTEP6_B, ...(o.outerExt ? { ext: o.outerExt } : {}) };
+  return { link: o.outerLink ?? { kind: 'eth' }, ip };
+}
+
+export function vxlanSpec(inner: FrameSpec, o: VxlanDnsOpts = {}): FrameSpec {
   const vx: VxlanSpec = { vni: o.vni ?? 42, inner };
   if (o.vxlanFlags !== undefined) vx.flags = o.vxlanFlags;
-  return {
-    link: o.outerLink ?? { kind: 'eth' },
-    ip,
-    l4: { kind: 'udp', sport: o.vxlanSport ?? 51234, dport: o.vxlanPort ?? 4789, csum: o.outerUdpCsum ?? 'correct', vxlan: vx },
-  };
+  return { ...outerOf(o), l4: { kind: 'udp', sport: o.vxlanSport ?? 51234, dport: o.vxlanPort ?? 4789, csum: o.outerUdpCsum ?? 'correct', vxlan: vx } };
 }
 
 export interface GeneveDnsOpts extends Omit<VxlanDnsOpts, 'vxlanPort' | 'vxlanSport' | 'vxlanFlags'> {
@@ -720,21 +720,18 @@ export interface GeneveDnsOpts extends Omit<VxlanDnsOpts, 'vxlanPort' | 'vxlanSp
 
 /** inner, inside Geneve over UDP over IP over Ethernet (OVN-Kubernetes' tunnel). */
 export function geneveSpec(inner: FrameSpec, o: GeneveDnsOpts = {}): FrameSpec {
-  const v = o.outerV ?? 4;
-  const ip: IpSpec = v === 4
-    ? { v: 4, src: VTEP4_A, dst: VTEP4_B, df: true, csum: o.outerIpCsum ?? 'correct' }
-    : { v: 6, src: VTEP6_A, dst: VTEP6_B, ...(o.outerExt ? { ext: o.outerExt } : {}) };
   const g: GeneveSpec = { vni: o.vni ?? 42, inner };
   for (const k of ['flags', 'options', 'optLen', 'version', 'protocol', 'payload'] as const) if (o[k] !== undefined) (g as unknown as Record<string, unknown>)[k] = o[k];
-  return {
-    link: o.outerLink ?? { kind: 'eth' },
-    ip,
-    l4: { kind: 'udp', sport: o.geneveSport ?? 51234, dport: o.genevePort ?? 6081, csum: o.outerUdpCsum ?? 'correct', geneve: g },
-  };
+  return { ...outerOf(o), l4: { kind: 'udp', sport: o.geneveSport ?? 51234, dport: o.genevePort ?? 6081, csum: o.outerUdpCsum ?? 'correct', geneve: g } };
+}
+
+/** The tunnel's inner frame: a DNS message over UDP over IP, over Ethernet unless inner.link says. */
+function innerDns(o: VxlanDnsOpts): FrameSpec {
+  return plainDnsSpec({ ...(o.inner ?? {}), link: o.inner?.link ?? { kind: 'eth' } });
 }
 
 export function geneveDnsSpec(o: GeneveDnsOpts = {}): FrameSpec {
-  return geneveSpec(plainDnsSpec({ ...(o.inner ?? {}), link: o.inner?.link ?? { kind: 'eth' } }), o);
+  return geneveSpec(innerDns(o), o);
 }
 
 /** A DNS message over UDP over IP (over Ethernet unless inner.link is raw), inside Geneve. */
@@ -743,7 +740,7 @@ export function geneveDns(o: GeneveDnsOpts = {}): Buffer {
 }
 
 export function vxlanDnsSpec(o: VxlanDnsOpts = {}): FrameSpec {
-  return vxlanSpec(plainDnsSpec({ ...(o.inner ?? {}), link: o.inner?.link ?? { kind: 'eth' } }), o);
+  return vxlanSpec(innerDns(o), o);
 }
 
 /** A DNS message over UDP over IP over Ethernet, inside VXLAN over UDP over IP over Ethernet. */

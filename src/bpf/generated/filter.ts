@@ -5,85 +5,39 @@
 export const programs = { csw_capture_filter: 'csw_capture_filter' } as const;
 
 /** The maps, by name: enum bpf_map_type, max_entries, key and value sizes (0: none declared). */
-export const maps = {
-  csw_filter_cfg: { name: 'csw_filter_cfg', type: 2, maxEntries: 1, keySize: 4, valueSize: 56 },
-  csw_filter_stats: { name: 'csw_filter_stats', type: 6, maxEntries: 1, keySize: 4, valueSize: 80 },
-  csw_vtep_overflow: { name: 'csw_vtep_overflow', type: 6, maxEntries: 4, keySize: 4, valueSize: 16 },
-  csw_vteps: { name: 'csw_vteps', type: 5, maxEntries: 8192, keySize: 24, valueSize: 16 },
-} as const;
+export const maps = { csw_filter_cfg: { name: 'csw_filter_cfg', type: 2, maxEntries: 1, keySize: 4, valueSize: 56 }, csw_filter_stats: { name: 'csw_filter_stats', type: 6, maxEntries: 1, keySize: 4, valueSize: 80 }, csw_vtep_overflow: { name: 'csw_vtep_overflow', type: 6, maxEntries: 4, keySize: 4, valueSize: 16 }, csw_vteps: { name: 'csw_vteps', type: 5, maxEntries: 8192, keySize: 24, valueSize: 16 } } as const;
 
 /** struct csw_filter_cfg: its size and each member's offset. */
 export const csw_filter_cfg = { size: 56, vxlan_port: 0, geneve_port: 16, dns_port: 32, snaplen: 48, flags: 52 } as const;
 /** struct csw_filter_cfg: each member's offset, size in bytes and element count (1 unless an array). */
-export const csw_filter_cfg_members = {
-  vxlan_port: { offset: 0, size: 16, count: 8 },
-  geneve_port: { offset: 16, size: 16, count: 8 },
-  dns_port: { offset: 32, size: 16, count: 8 },
-  snaplen: { offset: 48, size: 4, count: 1 },
-  flags: { offset: 52, size: 4, count: 1 },
-} as const;
+export const csw_filter_cfg_members = { vxlan_port: { offset: 0, size: 16, count: 8 }, geneve_port: { offset: 16, size: 16, count: 8 }, dns_port: { offset: 32, size: 16, count: 8 }, snaplen: { offset: 48, size: 4, count: 1 }, flags: { offset: 52, size: 4, count: 1 } } as const;
 
 /** struct csw_filter_stats: its size and each member's offset. */
 export const csw_filter_stats = { size: 80, n: 0 } as const;
 /** struct csw_filter_stats: each member's offset, size in bytes and element count (1 unless an array). */
-export const csw_filter_stats_members = {
-  n: { offset: 0, size: 80, count: 10 },
-} as const;
+export const csw_filter_stats_members = { n: { offset: 0, size: 80, count: 10 } } as const;
 
 /** struct csw_vtep_key: its size and each member's offset. */
 export const csw_vtep_key = { size: 24, ifindex: 0, family: 4, dir: 5, encap: 6, pad0: 7, addr: 8 } as const;
 /** struct csw_vtep_key: each member's offset, size in bytes and element count (1 unless an array). */
-export const csw_vtep_key_members = {
-  ifindex: { offset: 0, size: 4, count: 1 },
-  family: { offset: 4, size: 1, count: 1 },
-  dir: { offset: 5, size: 1, count: 1 },
-  encap: { offset: 6, size: 1, count: 1 },
-  pad0: { offset: 7, size: 1, count: 1 },
-  addr: { offset: 8, size: 16, count: 16 },
-} as const;
+export const csw_vtep_key_members = { ifindex: { offset: 0, size: 4, count: 1 }, family: { offset: 4, size: 1, count: 1 }, dir: { offset: 5, size: 1, count: 1 }, encap: { offset: 6, size: 1, count: 1 }, pad0: { offset: 7, size: 1, count: 1 }, addr: { offset: 8, size: 16, count: 16 } } as const;
 
 /** struct csw_vtep_value: its size and each member's offset. */
 export const csw_vtep_value = { size: 16, packets: 0, bytes: 8 } as const;
 /** struct csw_vtep_value: each member's offset, size in bytes and element count (1 unless an array). */
-export const csw_vtep_value_members = {
-  packets: { offset: 0, size: 8, count: 1 },
-  bytes: { offset: 8, size: 8, count: 1 },
-} as const;
+export const csw_vtep_value_members = { packets: { offset: 0, size: 8, count: 1 }, bytes: { offset: 8, size: 8, count: 1 } } as const;
 
 /** enum csw_encap */
-export const csw_encap = {
-  CSW_ENCAP_VXLAN: 0,
-  CSW_ENCAP_GENEVE: 1,
-  CSW_ENCAPS: 2,
-} as const;
+export const csw_encap = { CSW_ENCAP_VXLAN: 0, CSW_ENCAP_GENEVE: 1, CSW_ENCAPS: 2 } as const;
 
 /** enum csw_filter_flag */
-export const csw_filter_flag = {
-  CSW_FILTER_COPY_VXLAN: 1,
-} as const;
+export const csw_filter_flag = { CSW_FILTER_COPY_VXLAN: 1 } as const;
 
 /** enum csw_filter_limits */
-export const csw_filter_limits = {
-  CSW_FILTER_PORTS: 8,
-} as const;
+export const csw_filter_limits = { CSW_FILTER_PORTS: 8 } as const;
 
 /** enum csw_filter_stat */
-export const csw_filter_stat = {
-  CSW_FS_SEEN: 0,
-  CSW_FS_DNS: 1,
-  CSW_FS_TUNNEL_DNS: 2,
-  CSW_FS_SUSPECT: 3,
-  CSW_FS_VXLAN_COPY: 4,
-  CSW_FS_VXLAN: 5,
-  CSW_FS_OVERFLOW: 6,
-  CSW_FS_DROPPED: 7,
-  CSW_FS_GENEVE: 8,
-  CSW_FS_GENEVE_COPY: 9,
-  CSW_FILTER_STATS: 10,
-} as const;
+export const csw_filter_stat = { CSW_FS_SEEN: 0, CSW_FS_DNS: 1, CSW_FS_TUNNEL_DNS: 2, CSW_FS_SUSPECT: 3, CSW_FS_VXLAN_COPY: 4, CSW_FS_VXLAN: 5, CSW_FS_OVERFLOW: 6, CSW_FS_DROPPED: 7, CSW_FS_GENEVE: 8, CSW_FS_GENEVE_COPY: 9, CSW_FILTER_STATS: 10 } as const;
 
 /** enum csw_vtep_dir */
-export const csw_vtep_dir = {
-  CSW_DIR_RX: 0,
-  CSW_DIR_TX: 1,
-} as const;
+export const csw_vtep_dir = { CSW_DIR_RX: 0, CSW_DIR_TX: 1 } as const;

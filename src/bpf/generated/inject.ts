@@ -5,54 +5,23 @@
 export const programs = { csw_inject: 'csw_inject' } as const;
 
 /** The maps, by name: enum bpf_map_type, max_entries, key and value sizes (0: none declared). */
-export const maps = {
-  csw_inject_cfg: { name: 'csw_inject_cfg', type: 2, maxEntries: 1, keySize: 4, valueSize: 16 },
-  csw_inject_stats: { name: 'csw_inject_stats', type: 2, maxEntries: 1, keySize: 4, valueSize: 88 },
-} as const;
+export const maps = { csw_inject_cfg: { name: 'csw_inject_cfg', type: 2, maxEntries: 1, keySize: 4, valueSize: 16 }, csw_inject_stats: { name: 'csw_inject_stats', type: 2, maxEntries: 1, keySize: 4, valueSize: 88 } } as const;
 
 /** struct csw_inject_cfg: its size and each member's offset. */
 export const csw_inject_cfg = { size: 16, mode: 0, ppm: 4, vxlan_port: 8, inner_port: 12, direction: 14, pad0: 15 } as const;
 /** struct csw_inject_cfg: each member's offset, size in bytes and element count (1 unless an array). */
-export const csw_inject_cfg_members = {
-  mode: { offset: 0, size: 4, count: 1 },
-  ppm: { offset: 4, size: 4, count: 1 },
-  vxlan_port: { offset: 8, size: 4, count: 2 },
-  inner_port: { offset: 12, size: 2, count: 1 },
-  direction: { offset: 14, size: 1, count: 1 },
-  pad0: { offset: 15, size: 1, count: 1 },
-} as const;
+export const csw_inject_cfg_members = { mode: { offset: 0, size: 4, count: 1 }, ppm: { offset: 4, size: 4, count: 1 }, vxlan_port: { offset: 8, size: 4, count: 2 }, inner_port: { offset: 12, size: 2, count: 1 }, direction: { offset: 14, size: 1, count: 1 }, pad0: { offset: 15, size: 1, count: 1 } } as const;
 
 /** struct csw_inject_stats: its size and each member's offset. */
 export const csw_inject_stats = { size: 88, seen: 0, vxlan: 8, matched: 16, damaged: 24, skipped_partial: 64, skipped_inapplicable: 72, errors: 80 } as const;
 /** struct csw_inject_stats: each member's offset, size in bytes and element count (1 unless an array). */
-export const csw_inject_stats_members = {
-  seen: { offset: 0, size: 8, count: 1 },
-  vxlan: { offset: 8, size: 8, count: 1 },
-  matched: { offset: 16, size: 8, count: 1 },
-  damaged: { offset: 24, size: 40, count: 5 },
-  skipped_partial: { offset: 64, size: 8, count: 1 },
-  skipped_inapplicable: { offset: 72, size: 8, count: 1 },
-  errors: { offset: 80, size: 8, count: 1 },
-} as const;
+export const csw_inject_stats_members = { seen: { offset: 0, size: 8, count: 1 }, vxlan: { offset: 8, size: 8, count: 1 }, matched: { offset: 16, size: 8, count: 1 }, damaged: { offset: 24, size: 40, count: 5 }, skipped_partial: { offset: 64, size: 8, count: 1 }, skipped_inapplicable: { offset: 72, size: 8, count: 1 }, errors: { offset: 80, size: 8, count: 1 } } as const;
 
 /** enum csw_inject_direction */
-export const csw_inject_direction = {
-  CSW_INJECT_DIR_BOTH: 0,
-  CSW_INJECT_DIR_TO: 1,
-  CSW_INJECT_DIR_FROM: 2,
-} as const;
+export const csw_inject_direction = { CSW_INJECT_DIR_BOTH: 0, CSW_INJECT_DIR_TO: 1, CSW_INJECT_DIR_FROM: 2 } as const;
 
 /** enum csw_inject_limits */
-export const csw_inject_limits = {
-  CSW_INJECT_PPM_ALL: 1000000,
-} as const;
+export const csw_inject_limits = { CSW_INJECT_PPM_ALL: 1000000 } as const;
 
 /** enum csw_inject_mode */
-export const csw_inject_mode = {
-  CSW_INJECT_OFF: 0,
-  CSW_INJECT_INNER_UDP: 1,
-  CSW_INJECT_INNER_IPV4: 2,
-  CSW_INJECT_OUTER_UDP: 3,
-  CSW_INJECT_PSEUDO_ONLY: 4,
-  CSW_INJECT_MODES: 5,
-} as const;
+export const csw_inject_mode = { CSW_INJECT_OFF: 0, CSW_INJECT_INNER_UDP: 1, CSW_INJECT_INNER_IPV4: 2, CSW_INJECT_OUTER_UDP: 3, CSW_INJECT_PSEUDO_ONLY: 4, CSW_INJECT_MODES: 5 } as const;

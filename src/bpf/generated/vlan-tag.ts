@@ -5,5 +5,4 @@
 export const programs = { csw_vlan_tag: 'csw_vlan_tag' } as const;
 
 /** The maps, by name: enum bpf_map_type, max_entries, key and value sizes (0: none declared). */
-export const maps = {
-} as const;
+export const maps = {  } as const;
