@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 # clang, libbpf-dev, bpftool and make build bpf/*.bpf.c; the rest runs the lab and the tests
 # (binutils: readelf checks the BPF object's map symbols; prometheus: promtool lints the metrics and
 # the alert rules, and a real Prometheus scrapes the agent in the tests; prometheus-alertmanager:
-# a real Alertmanager delivers the rules' alerts to the tests' webhook).
+# a real Alertmanager delivers the rules' alerts to the tests' webhook; debootstrap, buildah, podman
+# and runc build the image and run it as a container: scripts/build-image-local.sh, docs/image.md).
 apt_packages=(libpcap-dev tcpdump tshark dnsmasq-base dnsutils dnsperf iproute2 ethtool iptables conntrack curl prometheus
-  prometheus-alertmanager clang libbpf-dev bpftool make binutils iperf3)
+  prometheus-alertmanager clang libbpf-dev bpftool make binutils iperf3 debootstrap buildah podman runc)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
