@@ -39,6 +39,7 @@ t.teardown(() => {
   for (const n of names) podman('rm', '-f', '-t', '0', n);
   podman('image', 'prune', '-f'); // the previous run's image, untagged by this one's
 });
+const forwarding = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
 
 interface Finding { check: string; severity: string; evidence: string }
 type Rule = { names: string[]; action: string; includes?: { caps?: string[] }; excludes?: { caps?: string[] } };
@@ -90,7 +91,9 @@ t.test('the image built by buildah runs under podman as the DaemonSet runs it', 
   const cfg = JSON.parse(podman('image', 'inspect', '--format', '{{json .Config}}', IMAGE).stdout);
   t.same(cfg.Entrypoint, ['/opt/csumwatch/bin/csumwatch'], 'the Dockerfile\'s entry point');
   t.ok((cfg.Env as string[]).includes('NODE_ENV=production'), 'and its ENV');
-  const nodeIn = podman('run', '--rm', '--runtime', 'runc', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--entrypoint', 'node', IMAGE, '--version');
+  // --network none: podman's default network is a CNI bridge that sets the host's
+  // net.ipv4.ip_forward to 1, which every namespace made afterwards inherits (the labs' too).
+  const nodeIn = podman('run', '--rm', '--network', 'none', '--runtime', 'runc', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--entrypoint', 'node', IMAGE, '--version');
   t.equal(nodeIn.stdout.trim(), process.version, `the image's node is the one the tests run (${process.version})`);
 
   const profile = JSON.parse(fs.readFileSync(PROFILE, 'utf8')) as { syscalls: Rule[] };
@@ -154,4 +157,7 @@ t.test('the image built by buildah runs under podman as the DaemonSet runs it', 
     t.notMatch(log, /EROFS|read-only file system/i, 'it never tried to write to the read-only root filesystem');
     t.notMatch(log, /"level":(50|60)/, 'no error logged');
   });
+
+  t.equal(fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(), forwarding, 'the host\'s net.ipv4.ip_forward is as it was');
+  t.notOk(fs.existsSync('/sys/class/net/cni-podman0'), 'no podman bridge on the host');
 });
