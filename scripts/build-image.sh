@@ -9,7 +9,7 @@
 # then stages into DEST what the runtime stage copies, and nothing else:
 #   DEST/bin/csumwatch  DEST/package.json  DEST/node_modules (production dependencies only)
 #   DEST/dist/src  DEST/dist/native/*.node  DEST/dist/bpf/*.bpf.o
-# Needs node >= 20.19 with its headers, npm, make, a C compiler, clang, bpftool, libbpf-dev and
+# Needs node >= 24.11 (package.json engines) with its headers, npm, make, a C compiler, clang, bpftool, libbpf-dev and
 # libpcap-dev (the Dockerfile's build stage installs them; scripts/setup.sh does on a Debian host).
 #
 # usage: scripts/build-image.sh DEST

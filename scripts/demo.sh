@@ -6,4 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# setup.sh links the pinned Node LTS as /usr/local/bin/node; put it first whatever PATH says.
+export PATH="/usr/local/bin:$PATH"
 exec bin/csumwatch lab demo "$@"

@@ -523,3 +523,16 @@ t.test('Dockerfile: the build stage runs scripts/build-image.sh; the runtime sta
   }
   for (const tool of ['ethtool', 'iproute2', 'conntrack']) t.ok(runtimePkgs.has(tool), `the doctor's ${tool} is installed`);
 });
+
+t.test('Dockerfile, scripts/setup.sh and engines name one Node LTS', async (t) => {
+  const major = /^ARG NODE_MAJOR=(\d+)$/m.exec(fs.readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  const pinned = /^node_version=(\d+)\.(\d+)\.(\d+)$/m.exec(fs.readFileSync(join(ROOT, 'scripts', 'setup.sh'), 'utf8'));
+  const engines = JSON.parse(fs.readFileSync(join(ROOT, 'package.json'), 'utf8')).engines.node as string;
+  t.ok(major && Number(major) % 2 === 0, `the image's Node ${major} is an LTS line (even major)`);
+  t.equal(pinned?.[1], major, 'setup.sh pins a Node of the image\'s major');
+  const min = /^>=(\d+)\.(\d+)$/.exec(engines);
+  t.ok(min, `engines.node is a floor (${engines})`);
+  t.equal(min?.[1], major, 'engines names the image\'s major');
+  t.ok(Number(pinned?.[2]) >= Number(min?.[2]), `setup.sh's ${pinned?.[0]} meets engines ${engines}`);
+  t.equal(process.versions.node, `${pinned?.[1]}.${pinned?.[2]}.${pinned?.[3]}`, 'the tests run on the Node setup.sh pins');
+});

@@ -166,3 +166,47 @@ export function startContained(ns: string, stage: string, scratch: string, logFi
   procs.push(proc);
   return proc;
 }
+
+/**
+ * `podman run` arguments that run the agent's container as deploy/daemonset.yaml describes it, in
+ * namespace ns for its host network: its user, no new privileges, its capabilities (all dropped
+ * but those added), a read-only root filesystem with nothing writable added (podman would mount
+ * tmpfs on /run and /tmp; the kubelet does not), its memory limit, its hostPath volumes, its env
+ * (NODE_NAME = ns) and its args. seccomp: RuntimeDefault is podman's own default profile unless
+ * `seccomp` names another. Two settings are this machine's, not the manifest's: runc (crun 1.8,
+ * Debian 12's, refuses this kernel's hybrid cgroup hierarchy: "cgroups in hybrid mode not
+ * supported, drop all controllers from cgroupv2"), and rlimits no higher than podman's own (it
+ * asks for 1048576 open files; without CAP_SYS_RESOURCE, which this sandbox's bounding set lacks,
+ * runc cannot raise past the hard limit it inherits: "error setting rlimit type 7: operation not
+ * permitted").
+ */
+export function podmanRunArgs(ns: string, image: string, name: string, seccomp?: string): string[] {
+  const { container, volumes, spec } = agentPod();
+  const sc = container.securityContext as Obj;
+  const args = ['run', '-d', '--name', name, '--runtime', 'runc', '--network', `ns:/run/netns/${ns}`];
+  if (!spec.hostNetwork) throw new Error('deploy/daemonset.yaml: the agent must run on the host network');
+  args.push('--user', `${sc.runAsUser}:${sc.runAsGroup}`);
+  if (sc.privileged) throw new Error('deploy/daemonset.yaml: privileged');
+  if (sc.allowPrivilegeEscalation === false) args.push('--security-opt', 'no-new-privileges');
+  if (sc.readOnlyRootFilesystem) args.push('--read-only', '--read-only-tmpfs=false');
+  args.push(...(sc.capabilities.drop as string[]).map((c) => `--cap-drop=${c.toLowerCase()}`));
+  args.push(...(sc.capabilities.add as string[]).map((c) => `--cap-add=${c.toLowerCase()}`));
+  if (sc.seccompProfile?.type !== 'RuntimeDefault') throw new Error('deploy/daemonset.yaml: seccomp is not RuntimeDefault');
+  if (seccomp) args.push('--security-opt', `seccomp=${seccomp}`);
+  const mem = /^(\d+)Mi$/.exec(container.resources?.limits?.memory ?? '');
+  if (mem) args.push('--memory', `${mem[1]}m`);
+  const limits = fs.readFileSync('/proc/self/limits', 'utf8');
+  const hard = (what: string) => Number(new RegExp(`^${what}\\s+\\S+\\s+(\\d+)`, 'm').exec(limits)?.[1] ?? 1024);
+  // conmon runs with RLIMIT_NPROC 32768 (podman 4.3), the most runc can then set.
+  const nproc = Math.min(hard('Max processes'), 32768);
+  args.push('--ulimit', `nofile=${hard('Max open files')}:${hard('Max open files')}`, '--ulimit', `nproc=${nproc}:${nproc}`);
+  for (const m of container.volumeMounts as Obj[]) {
+    const v = volumes.find((x) => x.name === m.name);
+    if (!v?.hostPath) throw new Error(`volume ${m.name}: only hostPath volumes are run`);
+    if (v.hostPath.type === 'DirectoryOrCreate') fs.mkdirSync(v.hostPath.path, { recursive: true });
+    args.push('-v', `${v.hostPath.path}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
+  }
+  for (const e of (container.env ?? []) as Obj[]) args.push('-e', `${e.name}=${e.value ?? (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName' ? ns : '')}`);
+  args.push(image, ...(container.args as string[]));
+  return args;
+}

@@ -5,6 +5,7 @@
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import Module from 'node:module';
 import { resolve } from 'node:path';
 
 export interface Measured {
@@ -44,5 +45,10 @@ if (require.main === module) {
     const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
     fs.writeSync(3, `${m ? m[1] : -1}\n`);
   });
-  require(path);
+  // Run it as `node script` does, as the main module, not with require(): under tap, whose
+  // @tapjs/processinfo follows children through NODE_OPTIONS, Node >= 24.13.1 has tap register its
+  // hooks with module.registerHooks, and their synchronous load hook gives require() no source for
+  // an extensionless file (bin/csumwatch): ERR_INVALID_RETURN_PROPERTY_VALUE. As the main module,
+  // the file goes through the loader that `node bin/csumwatch` uses.
+  Module.runMain(path);
 }
