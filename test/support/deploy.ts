@@ -203,8 +203,15 @@ export function podmanRunArgs(ns: string, image: string, name: string, seccomp?:
   for (const m of container.volumeMounts as Obj[]) {
     const v = volumes.find((x) => x.name === m.name);
     if (!v?.hostPath) throw new Error(`volume ${m.name}: only hostPath volumes are run`);
-    if (v.hostPath.type === 'DirectoryOrCreate') fs.mkdirSync(v.hostPath.path, { recursive: true });
-    args.push('-v', `${v.hostPath.path}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
+    let source = v.hostPath.path as string;
+    if (v.hostPath.type === 'DirectoryOrCreate') fs.mkdirSync(source, { recursive: true });
+    if (v.hostPath.type === 'FileOrCreate' && !fs.existsSync(source)) {
+      // The kubelet creates it empty; an empty scratch file stands for it, so that the test
+      // writes nothing to this machine's /var/lib.
+      source = join(fs.mkdtempSync(join(os.tmpdir(), 'csw-podman-')), v.name);
+      fs.writeFileSync(source, '');
+    }
+    args.push('-v', `${source}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
   }
   for (const e of (container.env ?? []) as Obj[]) args.push('-e', `${e.name}=${e.value ?? (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName' ? ns : '')}`);
   args.push(image, ...(container.args as string[]));
