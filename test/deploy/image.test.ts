@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { Lab, labUp } from '../../src/lab/lab';
 import { get as getIn, metric, stopAgent, waitFor } from '../support/agent';
-import { addedCapabilities, buildImage, renderWith, startContained } from '../support/deploy';
+import { addedCapabilities, checkInjectedFault, buildImage, renderWith, startContained } from '../support/deploy';
 import { rootTest } from '../support/root';
 
 const LAB = 'cswimg';
@@ -73,19 +73,7 @@ t.test('the staged image runs as the DaemonSet runs it, with only the capabiliti
     // list it could not read would say so).
     t.notOk(s.findings.some((f) => f.check === 'resolv' && /could not be read/.test(f.evidence)), `the resolv check read its files: ${JSON.stringify(s.findings.filter((f) => f.check === 'resolv'))}`);
 
-    const inj = lab.injector(1);
-    const before = inj.stats().damagedTotal;
-    inj.configure({ mode: 'inner-udp', probability: 0.3, vxlanPorts: [DEFAULT_CONFIG.port], innerPort: 53, direction: 'to' });
-    const perf = lab.dnsperf({ queries: 200, qps: 2000, prefix: 'img' });
-    inj.configure({ mode: 'off', probability: 1, vxlanPorts: [DEFAULT_CONFIG.port], innerPort: 53, direction: 'to' });
-    const damaged = inj.stats().damagedTotal - before;
-    t.ok(damaged > 0 && perf.lost === damaged, `the injector damaged ${damaged} queries and dnsperf lost them`);
-    const m = waitFor('the damaged queries in the metrics', () => {
-      const body = get('/metrics').body;
-      return metric(body, 'csumwatch_kernel_drops_total', { reason: 'udp_csum' }) >= damaged ? body : undefined;
-    });
-    t.equal(metric(m, 'csumwatch_checksums_total', { iface: 'eth0', layer: 'vxlan.udp', result: 'bad' }), damaged, 'bad inner UDP checksums on eth0 = injector');
-    t.equal(metric(m, 'csumwatch_kernel_drops_total', { reason: 'udp_csum', proto: 'udp' }), damaged, 'kernel udp_csum drops = injector');
+    checkInjectedFault(t, lab, get, 'img');
 
     t.equal(await stopAgent(agent), 0, 'SIGTERM: exit 0');
     const log = fs.readFileSync(join(scratch, 'agent-all.log'), 'utf8');

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG } from '../../src/lab/config';
 import { Lab, labUp } from '../../src/lab/lab';
 import { get as getIn, metric, waitFor } from '../support/agent';
-import { addedCapabilities, podmanRunArgs, ROOT } from '../support/deploy';
+import { addedCapabilities, checkInjectedFault, podmanRunArgs, ROOT } from '../support/deploy';
 import { rootTest } from '../support/root';
 
 const LAB = 'cswpm';
@@ -139,19 +139,7 @@ t.test('the image built by buildah runs under podman as the DaemonSet runs it', 
     t.match(status, /^Seccomp:\s+2$/m, 'a seccomp filter');
     t.match(podman('exec', 'csw-podman-bpf', 'touch', '/opt/csumwatch/x').stderr, /Read-only file system/, 'the root filesystem is read-only');
 
-    const inj = lab.injector(1);
-    const before = inj.stats().damagedTotal;
-    inj.configure({ mode: 'inner-udp', probability: 0.3, vxlanPorts: [DEFAULT_CONFIG.port], innerPort: 53, direction: 'to' });
-    const perf = lab.dnsperf({ queries: 200, qps: 2000, prefix: 'pm' });
-    inj.configure({ mode: 'off', probability: 1, vxlanPorts: [DEFAULT_CONFIG.port], innerPort: 53, direction: 'to' });
-    const damaged = inj.stats().damagedTotal - before;
-    t.ok(damaged > 0 && perf.lost === damaged, `the injector damaged ${damaged} queries and dnsperf lost them`);
-    const m = waitFor('the damaged queries in the metrics', () => {
-      const body = get('/metrics').body;
-      return metric(body, 'csumwatch_kernel_drops_total', { reason: 'udp_csum' }) >= damaged ? body : undefined;
-    });
-    t.equal(metric(m, 'csumwatch_checksums_total', { iface: 'eth0', layer: 'vxlan.udp', result: 'bad' }), damaged, 'bad inner UDP checksums on eth0 = injector');
-    t.equal(metric(m, 'csumwatch_kernel_drops_total', { reason: 'udp_csum', proto: 'udp' }), damaged, 'kernel udp_csum drops = injector');
+    checkInjectedFault(t, lab, get, 'pm');
 
     const log = stop(t, 'csw-podman-bpf');
     t.notMatch(log, /EROFS|read-only file system/i, 'it never tried to write to the read-only root filesystem');

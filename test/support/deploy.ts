@@ -8,6 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import YAML from 'yaml';
+import type { Test } from 'tap';
+import { DEFAULT_CONFIG } from '../../src/lab/config';
+import type { Lab } from '../../src/lab/lab';
+import { metric, waitFor } from './agent';
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const DEPLOY = join(ROOT, 'deploy');
@@ -216,4 +220,25 @@ export function podmanRunArgs(ns: string, image: string, name: string, seccomp?:
   for (const e of (container.env ?? []) as Obj[]) args.push('-e', `${e.name}=${e.value ?? (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName' ? ns : '')}`);
   args.push(image, ...(container.args as string[]));
   return args;
+}
+
+/**
+ * The agent on the lab's node2, read through get(path), against the ground truth: the injector
+ * damages the inner UDP checksum of about 30% of 200 queries to node2's DNS; dnsperf must lose
+ * exactly those, and the agent count exactly those bad on eth0 and as the kernel's udp_csum drops.
+ */
+export function checkInjectedFault(t: Test, lab: Lab, get: (path: string) => { status: number; body: string }, prefix: string): void {
+  const inj = lab.injector(1);
+  const before = inj.stats().damagedTotal;
+  inj.configure({ mode: 'inner-udp', probability: 0.3, vxlanPorts: [DEFAULT_CONFIG.port], innerPort: 53, direction: 'to' });
+  const perf = lab.dnsperf({ queries: 200, qps: 2000, prefix });
+  inj.configure({ mode: 'off', probability: 1, vxlanPorts: [DEFAULT_CONFIG.port], innerPort: 53, direction: 'to' });
+  const damaged = inj.stats().damagedTotal - before;
+  t.ok(damaged > 0 && perf.lost === damaged, `the injector damaged ${damaged} queries and dnsperf lost them`);
+  const m = waitFor('the damaged queries in the metrics', () => {
+    const body = get('/metrics').body;
+    return metric(body, 'csumwatch_kernel_drops_total', { reason: 'udp_csum' }) >= damaged ? body : undefined;
+  });
+  t.equal(metric(m, 'csumwatch_checksums_total', { iface: 'eth0', layer: 'vxlan.udp', result: 'bad' }), damaged, 'bad inner UDP checksums on eth0 = injector');
+  t.equal(metric(m, 'csumwatch_kernel_drops_total', { reason: 'udp_csum', proto: 'udp' }), damaged, 'kernel udp_csum drops = injector');
 }
