@@ -22,7 +22,7 @@ import { Worker } from 'node:worker_threads';
 import { DEFAULT_CONFIG } from '../src/lab/config';
 import { run } from '../src/lab/tools';
 import { Lab, labDown, labUp } from '../src/lab/lab';
-import { cpuSeconds } from '../test/support/proc';
+import { cpuSeconds, programOf } from '../test/support/proc';
 
 const ROOT = join(__dirname, '..', '..');
 const LAB = 'cswbench';
@@ -71,9 +71,9 @@ function startInNode2(cmd: string, args: string[], file: string): ChildProcess {
 
 /** Checks that pid is a `name` process in node2's network namespace (`ip netns exec` execs, so it should be). */
 function checkPid(pid: number, name: string): void {
-  const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  const prog = programOf(pid);
   const inNs = statSync(`/proc/${pid}/ns/net`).ino === statSync(`/run/netns/${NS}`).ino;
-  if (comm !== name || !inNs) throw new Error(`checking pid ${pid}: want ${name} in ${NS}, got ${comm}${inNs ? '' : ' outside it'}`);
+  if (prog !== name || !inNs) throw new Error(`checking pid ${pid}: want ${name} in ${NS}, got ${prog}${inNs ? '' : ' outside it'}`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ import { inNs, run, sleepMs } from '../src/lab/tools';
 import { Lab, labDown, labUp } from '../src/lab/lab';
 import { get, metric, startAgent, stopAgent, waitFor } from '../test/support/agent';
 import * as P from '../test/support/packets';
-import { cpuSeconds } from '../test/support/proc';
+import { cpuSeconds, programOf } from '../test/support/proc';
 
 const LAB = 'cswdp';
 const LISTEN = '127.0.0.1:9476';
@@ -87,8 +87,8 @@ interface Agent {
 
 function agentPid(ns: string, p: ChildProcess): number {
   // `ip netns exec` execs, so the spawned pid is the agent's node process.
-  const comm = readFileSync(`/proc/${p.pid}/comm`, 'utf8').trim();
-  if (comm !== 'node') throw new Error(`starting the agent in ${ns}: pid ${p.pid} is ${comm}, not node`);
+  const exe = programOf(p.pid!);
+  if (exe !== 'node') throw new Error(`starting the agent in ${ns}: pid ${p.pid} runs ${exe}, not node`);
   return p.pid!;
 }
 

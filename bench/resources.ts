@@ -24,7 +24,7 @@ import { Lab, labDown, labUp } from '../src/lab/lab';
 import { inNs, sleepMs } from '../src/lab/tools';
 import { get, metric, stopAgent, waitFor } from '../test/support/agent';
 import { buildImage, startContained } from '../test/support/deploy';
-import { cpuSeconds, memKiB } from '../test/support/proc';
+import { cpuSeconds, memKiB, programOf } from '../test/support/proc';
 
 const LAB = 'cswres';
 const NS = `${LAB}-node2`;
@@ -74,7 +74,7 @@ async function main(): Promise<number> {
     } catch (err) {
       throw new Error(`${(err as Error).message}; its log:\n${fs.readFileSync(join(scratch, 'agent.log'), 'utf8')}`);
     }
-    if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'node') throw new Error(`pid ${pid} is not the agent`);
+    if (programOf(pid) !== 'node') throw new Error(`pid ${pid} is not the agent`);
 
     const inj = lab.injector(1);
     const fault = (p: number) => inj.configure({ mode: p > 0 ? 'inner-udp' : 'off', probability: p > 0 ? p : 1, vxlanPorts: [DEFAULT_CONFIG.port], innerPort: 53, direction: 'to' });

@@ -1,6 +1,7 @@
 // What the benchmarks read from /proc: a process's CPU time and memory, the machine's busy CPU.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import { run } from '../../src/lab/tools';
 
 const HZ = Number(run('getconf', ['CLK_TCK'], { allowFail: true }).stdout.trim()) || 100;
@@ -23,4 +24,12 @@ export function cpuBusy(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
   return (total - f[3] - f[4]) / HZ;
+}
+
+/**
+ * The program pid runs, from its executable (/proc/PID/exe), not its comm: Node 24 names its main
+ * thread "MainThread", and comm is the thread's name.
+ */
+export function programOf(pid: number): string {
+  return basename(readlinkSync(`/proc/${pid}/exe`));
 }
