@@ -17,11 +17,11 @@
  *
  * Headers are read from the skb's linear data with bpf_probe_read_kernel at the offsets the
  * stack recorded (network_header, mac_header), never past skb->tail. A drop can happen while
- * the packet is still VXLAN-encapsulated (outer UDP checksum: the flow is then the inner one
- * and the outer one is the tunnel) or after vxlan_rcv decapsulated it (inner UDP or IPv4
- * checksum, in the node's or a pod's namespace): then the outer headers usually still sit in
- * the headroom just before the inner Ethernet header, and are read from there when they look
- * like IP/UDP/VXLAN to a configured port (CSW_EV_DECAPPED).
+ * the packet is still encapsulated in VXLAN or Geneve (outer UDP checksum: the flow is then the
+ * inner one and the outer one is the tunnel) or after vxlan_rcv or geneve_rx decapsulated it
+ * (inner UDP or IPv4 checksum, in the node's or a pod's namespace): then the outer headers
+ * usually still sit in the headroom just before the inner Ethernet header, and are read from
+ * there when they look like IP/UDP/VXLAN or IP/UDP/Geneve to a configured port (CSW_EV_DECAPPED).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -49,6 +49,9 @@ CSW_BTF_TYPE(struct csw_drop_event, drop_event);
 #define IPPROTO_ICMPV6 58
 #define UDP_HLEN 8
 #define VXLAN_HLEN 8
+#define GENEVE_HLEN 8
+#define GENEVE_MAX_OPT_WORDS 63 /* the 6-bit Opt Len, in 4-byte words (RFC 8926 §3.4) */
+#define ETH_P_TEB 0x6558        /* Transparent Ethernet Bridging: an Ethernet frame follows */
 #define IPV4_HLEN 20
 #define IPV6_HLEN 40
 #define NO_HEADER 0xffff /* an unset skb header offset ((typeof(skb->mac_header))~0U) */
@@ -83,6 +86,25 @@ struct {
 	__type(key, __u32);
 	__type(value, struct csw_drop_stats);
 } csw_drop_stats SEC(".maps");
+
+/*
+ * The headroom before a decapsulated packet's Ethernet header, searched for a Geneve header of
+ * any options length: the longest Geneve header, UDP and an IPv6 header. Indexes into it are
+ * masked with HEADROOM_MASK (the verifier's bound), and the buffer has room for a header past
+ * the mask.
+ */
+#define GENEVE_WINDOW (GENEVE_HLEN + GENEVE_MAX_OPT_WORDS * 4 + UDP_HLEN + IPV6_HLEN)
+#define HEADROOM_MASK 511
+struct headroom {
+	__u8 b[HEADROOM_MASK + 1 + GENEVE_HLEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct headroom);
+} csw_drop_headroom SEC(".maps");
 
 /* The event being built (too large for the 512-byte stack). */
 struct {
@@ -206,73 +228,190 @@ static __always_inline int vxlan_vni(const __u8 *v, __u32 *vni)
 	return 0;
 }
 
+/* Tunnel kinds: which header follows the outer UDP header. */
+enum tunnel_kind {
+	TUNNEL_NONE = 0,
+	TUNNEL_VXLAN = 1,
+	TUNNEL_GENEVE = 2,
+};
+
 /*
- * The packet at l4 is UDP to a VXLAN port: make its flow the tunnel and parse the encapsulated
- * packet into ev->flow. Returns the encapsulated packet's transport offset (as parse_ip).
+ * RFC 8926 §3.4: version 0 in the top two bits of the first byte, the options length in 4-byte
+ * words in its low six, the protocol type in bytes 2 and 3, the VNI in bytes 4 to 6. Returns the
+ * header's length with its options, or -1 for another version.
  */
-static __always_inline int enter_tunnel(const struct pkt *p, struct csw_drop_event *ev, __u32 l4, __u32 *ip_end)
+static __always_inline int geneve_hlen(const __u8 *g)
 {
-	/* VXLAN header, then the inner Ethernet header: 8 + 14 bytes. */
-	__u8 v[VXLAN_HLEN + ETH_HLEN];
+	if ((g[0] >> 6) != 0)
+		return -1;
+	return GENEVE_HLEN + (g[0] & 0x3f) * 4;
+}
+
+/*
+ * The packet at l4 is UDP to a VXLAN or Geneve port: make its flow the tunnel and parse the
+ * encapsulated packet into ev->flow. Returns the encapsulated packet's transport offset (as
+ * parse_ip). A global function, verified once (see csw_geneve_before).
+ */
+__noinline int csw_enter_tunnel(const struct pkt *p, struct csw_drop_event *ev, __u32 l4, __u32 *ip_end, int kind)
+{
+	if (!p || !ev || !ip_end)
+		return -1;
+	__u8 v[VXLAN_HLEN];
+	__u32 inner;	     /* where the encapsulated packet starts */
+	__u16 inner_type;    /* its ethertype */
+	__u8 eth_type[2];
+
+	/* VXLAN and Geneve headers are both 8 bytes before any Geneve options. */
 	if (rd(v, sizeof(v), p, l4 + UDP_HLEN))
 		return -1;
-	if (vxlan_vni(v, &ev->vni))
-		return -1;
+	if (kind == TUNNEL_GENEVE) {
+		int hlen = geneve_hlen(v);
+		if (hlen < 0)
+			return -1;
+		ev->vni = ((__u32)v[4] << 16) | ((__u32)v[5] << 8) | v[6];
+		inner = l4 + UDP_HLEN + hlen;
+		inner_type = ((__u16)v[2] << 8) | v[3];
+	} else {
+		if (vxlan_vni(v, &ev->vni))
+			return -1;
+		inner = l4 + UDP_HLEN + VXLAN_HLEN;
+		inner_type = ETH_P_TEB;
+	}
 	ev->tunnel = ev->flow;
 	__builtin_memset(&ev->flow, 0, sizeof(ev->flow));
 	/* From here the flags describe the inner packet. */
-	ev->flags = CSW_EV_TUNNEL | CSW_EV_VNI;
-	__u16 inner_type = ((__u16)v[VXLAN_HLEN + 12] << 8) | v[VXLAN_HLEN + 13];
-	int r = parse_ip(p, l4 + UDP_HLEN + VXLAN_HLEN + ETH_HLEN, inner_type, &ev->flow, &ev->flags, ip_end);
+	ev->flags = CSW_EV_TUNNEL | CSW_EV_VNI | (kind == TUNNEL_GENEVE ? CSW_EV_GENEVE : 0);
+	/* An Ethernet frame (VXLAN always; Geneve by its protocol type), else a bare IP packet. */
+	if (inner_type == ETH_P_TEB) {
+		if (rd(eth_type, sizeof(eth_type), p, inner + 12))
+			return -1;
+		inner_type = ((__u16)eth_type[0] << 8) | eth_type[1];
+		inner += ETH_HLEN;
+	}
+	int r = parse_ip(p, inner, inner_type, &ev->flow, &ev->flags, ip_end);
 	if (r >= 0 && ev->flow.family != 0)
 		ev->flags |= CSW_EV_FLOW;
 	return r;
 }
 
 /*
- * After decapsulation the inner Ethernet header is at mac_header; look for UDP + VXLAN right
- * before it and an IPv4 (20-byte) or IPv6 header before that, and read them into ev->tunnel.
- * The VNI is trusted only while the packet is still on the vxlan device that decapsulated it:
- * a node forwarding it on (into a pod) writes the new Ethernet header from its aligned header
- * cache (neigh_hh_output copies 16 bytes for 14), over the VXLAN header's last two bytes.
+ * The outer IPv4 or IPv6 header that ends at udp (the outer UDP header's offset), into t.
+ * Returns 0, or -1 when neither is there.
  */
-static __always_inline void recover_tunnel(const struct pkt *p, struct csw_drop_event *ev,
-					   const struct csw_drop_cfg *cfg, __u32 mac, int on_vxlan)
+static __always_inline int outer_ip_before(const struct pkt *p, __u32 udp, struct csw_flow *t)
 {
-	__u8 uv[UDP_HLEN + VXLAN_HLEN];
-	struct csw_flow t = {};
 	__u16 fl = 0;
 	__u32 outer_end = 0;
 
-	if (mac < UDP_HLEN + VXLAN_HLEN + IPV4_HLEN || rd(uv, sizeof(uv), p, mac - sizeof(uv)))
+	if (udp >= IPV4_HLEN && parse_ip(p, udp - IPV4_HLEN, ETH_P_IP, t, &fl, &outer_end) == (int)udp &&
+	    t->l4 == IPPROTO_UDP)
+		return 0;
+	__builtin_memset(t, 0, sizeof(*t));
+	fl = 0;
+	if (udp >= IPV6_HLEN && parse_ip(p, udp - IPV6_HLEN, ETH_P_IPV6, t, &fl, &outer_end) == (int)udp &&
+	    t->l4 == IPPROTO_UDP)
+		return 0;
+	return -1;
+}
+
+/*
+ * After geneve_rx the inner Ethernet header is at mac, and the Geneve header, its options, UDP
+ * and the outer IP header lie before it. The options' length is unknown from here: each length
+ * from 0 to 63 words is tried, shortest first, on one copy of the headroom; the first whose
+ * header's own Opt Len says that length and whose protocol type is Ethernet is the candidate, taken
+ * when a UDP header to one of the Geneve ports (four u16 in ports) long enough for it precedes it.
+ * Sets ev->vni and returns the UDP header's offset, or 0.
+ *
+ * A global function: the verifier checks it once, not once per path that reaches it (inlined,
+ * its 64 rounds times handle()'s paths exceed the verifier's limit).
+ */
+__noinline int csw_geneve_before(__u64 head, __u32 mac, __u64 ports, struct csw_drop_event *ev)
+{
+	__u32 zero = 0;
+	struct headroom *w = bpf_map_lookup_elem(&csw_drop_headroom, &zero);
+	if (!w || !ev || head == 0)
+		return 0;
+	/* The window ends at mac; near the head of the buffer it is shorter. */
+	__u64 n = mac < GENEVE_WINDOW ? mac : GENEVE_WINDOW;
+	barrier_var(n); /* keeps the bound below, which the compiler knows and the verifier does not */
+	if (n < GENEVE_HLEN + UDP_HLEN + IPV4_HLEN || n > GENEVE_WINDOW ||
+	    bpf_probe_read_kernel(w->b, n, (const void *)(head + mac - n)))
+		return 0;
+	/* The shortest length whose header says so: one test per length keeps the verifier's work small. */
+	__u32 words = 0;
+	for (; words <= GENEVE_MAX_OPT_WORDS; words++) {
+		if (n < UDP_HLEN + IPV4_HLEN + GENEVE_HLEN + words * 4)
+			return 0;
+		const __u8 *g = &w->b[(n - GENEVE_HLEN - words * 4) & HEADROOM_MASK];
+		if ((((__u32)g[0] << 16) | ((__u32)g[2] << 8) | g[3]) == ((words << 16) | ETH_P_TEB))
+			break;
+	}
+	if (words > GENEVE_MAX_OPT_WORDS)
+		return 0;
+	/* Then its UDP header: to a Geneve port, and long enough to cover the inner Ethernet header. */
+	const __u8 *g = &w->b[(n - GENEVE_HLEN - words * 4) & HEADROOM_MASK];
+	const __u8 *u = &w->b[(n - GENEVE_HLEN - UDP_HLEN - words * 4) & HEADROOM_MASK];
+	__u16 dport = ((__u16)u[2] << 8) | u[3];
+	__u16 ulen = ((__u16)u[4] << 8) | u[5];
+	if (dport == 0 || ulen < UDP_HLEN + GENEVE_HLEN + words * 4 + ETH_HLEN)
+		return 0;
+	if (dport != (__u16)ports && dport != (__u16)(ports >> 16) && dport != (__u16)(ports >> 32) &&
+	    dport != (__u16)(ports >> 48))
+		return 0;
+	ev->vni = ((__u32)g[4] << 16) | ((__u32)g[5] << 8) | g[6];
+	return mac - GENEVE_HLEN - UDP_HLEN - words * 4;
+}
+
+/*
+ * After decapsulation the inner Ethernet header is at mac_header; look for UDP + VXLAN right
+ * before it, else UDP + Geneve with its options (csw_geneve_before), and an IPv4 (20-byte) or IPv6
+ * header before that, and read them into ev->tunnel. The VNI is trusted only while the packet
+ * is still on the tunnel device that decapsulated it: a node forwarding it on (into a pod)
+ * writes the new Ethernet header from its aligned header cache (neigh_hh_output copies 16 bytes
+ * for 14), over the two bytes before it (VXLAN's last two, the VNI's low byte among them).
+ */
+static __always_inline void recover_tunnel(const struct pkt *p, struct csw_drop_event *ev,
+					   const struct csw_drop_cfg *cfg, __u32 mac, int dev_kind)
+{
+	__u8 uv[UDP_HLEN + VXLAN_HLEN];
+	struct csw_flow t = {};
+	__u32 udp = 0;
+	__u16 geneve = 0;
+
+	if (mac >= UDP_HLEN + VXLAN_HLEN + IPV4_HLEN && !rd(uv, sizeof(uv), p, mac - sizeof(uv)) &&
+	    port_in(cfg->vxlan_port, ((__u16)uv[2] << 8) | uv[3]) && !vxlan_vni(&uv[UDP_HLEN], &ev->vni))
+		udp = mac - sizeof(uv);
+	if (udp == 0 && cfg->geneve_port[0] != 0) {
+		const __u16 *gp = cfg->geneve_port;
+		__u64 ports = (__u64)gp[0] | ((__u64)gp[1] << 16) | ((__u64)gp[2] << 32) | ((__u64)gp[3] << 48);
+		udp = csw_geneve_before((__u64)p->head, mac, ports, ev);
+		geneve = CSW_EV_GENEVE;
+	}
+	if (udp == 0 || outer_ip_before(p, udp, &t)) {
+		ev->vni = 0;
 		return;
-	__u16 dport = ((__u16)uv[2] << 8) | uv[3];
-	if (!port_in(cfg->vxlan_port, dport) || vxlan_vni(&uv[UDP_HLEN], &ev->vni))
-		return;
-	__u32 udp = mac - sizeof(uv);
-	if (parse_ip(p, udp - IPV4_HLEN, ETH_P_IP, &t, &fl, &outer_end) != (int)udp || t.l4 != IPPROTO_UDP) {
-		__builtin_memset(&t, 0, sizeof(t));
-		fl = 0;
-		if (udp < IPV6_HLEN || parse_ip(p, udp - IPV6_HLEN, ETH_P_IPV6, &t, &fl, &outer_end) != (int)udp ||
-		    t.l4 != IPPROTO_UDP)
-			return;
 	}
 	ev->tunnel = t;
-	ev->flags |= CSW_EV_TUNNEL | CSW_EV_DECAPPED;
-	if (on_vxlan)
+	ev->flags |= CSW_EV_TUNNEL | CSW_EV_DECAPPED | geneve;
+	if (dev_kind == (geneve ? TUNNEL_GENEVE : TUNNEL_VXLAN))
 		ev->flags |= CSW_EV_VNI;
 	else
 		ev->vni = 0;
 }
 
-/* True when dev is a vxlan device (its rtnl_link_ops kind is "vxlan"). */
-static __always_inline int is_vxlan(struct net_device *dev)
+/* The tunnel kind of dev by its rtnl_link_ops kind ("vxlan", "geneve"), else TUNNEL_NONE. */
+static __always_inline int dev_tunnel_kind(struct net_device *dev)
 {
 	char kind[8] = {};
 	const char *k = BPF_CORE_READ(dev, rtnl_link_ops, kind);
 	if (!k || bpf_probe_read_kernel_str(kind, sizeof(kind), k) < 0)
-		return 0;
-	return kind[0] == 'v' && kind[1] == 'x' && kind[2] == 'l' && kind[3] == 'a' && kind[4] == 'n' && kind[5] == 0;
+		return TUNNEL_NONE;
+	if (kind[0] == 'v' && kind[1] == 'x' && kind[2] == 'l' && kind[3] == 'a' && kind[4] == 'n' && kind[5] == 0)
+		return TUNNEL_VXLAN;
+	if (kind[0] == 'g' && kind[1] == 'e' && kind[2] == 'n' && kind[3] == 'e' && kind[4] == 'v' && kind[5] == 'e' &&
+	    kind[6] == 0)
+		return TUNNEL_GENEVE;
+	return TUNNEL_NONE;
 }
 
 /*
@@ -319,8 +458,14 @@ static __always_inline void count(__u32 slot, __u8 proto)
 {
 	__u32 zero = 0;
 	struct csw_drop_counts *c = bpf_map_lookup_elem(&csw_drop_counts, &zero);
-	if (c)
-		__sync_fetch_and_add(&c->n[slot & (CSW_DROP_REASON_SLOTS - 1)][proto & (CSW_DROP_PROTOS - 1)], 1);
+	/*
+	 * One bound on the flat index, kept from the compiler (which knows slot and proto are in
+	 * range and would drop it) for the verifier (which does not).
+	 */
+	__u32 i = slot * CSW_DROP_PROTOS + proto;
+	barrier_var(i);
+	if (c && i < CSW_DROP_REASON_SLOTS * CSW_DROP_PROTOS)
+		__sync_fetch_and_add(&c->n[0][0] + i, 1);
 }
 
 static __always_inline int handle(struct sk_buff *skb, __u32 reason)
@@ -357,17 +502,22 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 		l4 = parse_ip(&p, nh, ethertype, &ev->flow, &ev->flags, &ip_end);
 	if (l4 >= 0 && ev->flow.family != 0) {
 		ev->flags |= CSW_EV_FLOW;
-		if (l4 > 0 && ev->flow.l4 == IPPROTO_UDP && port_in(cfg->vxlan_port, ev->flow.dport)) {
-			ev->proto = CSW_PROTO_VXLAN;
-			l4 = enter_tunnel(&p, ev, l4, &ip_end);
+		int kind = TUNNEL_NONE;
+		if (l4 > 0 && ev->flow.l4 == IPPROTO_UDP)
+			kind = port_in(cfg->vxlan_port, ev->flow.dport)    ? TUNNEL_VXLAN
+			       : port_in(cfg->geneve_port, ev->flow.dport) ? TUNNEL_GENEVE
+									   : TUNNEL_NONE;
+		if (kind != TUNNEL_NONE) {
+			ev->proto = kind == TUNNEL_GENEVE ? CSW_PROTO_GENEVE : CSW_PROTO_VXLAN;
+			l4 = csw_enter_tunnel(&p, ev, l4, &ip_end, kind);
 		} else if (mac != NO_HEADER && nh == mac + ETH_HLEN) {
 			struct net_device *d = BPF_CORE_READ(skb, dev);
-			recover_tunnel(&p, ev, cfg, mac, d && is_vxlan(d));
+			recover_tunnel(&p, ev, cfg, mac, d ? dev_tunnel_kind(d) : TUNNEL_NONE);
 		}
 	} else if (nh != NO_HEADER && (ethertype == ETH_P_IP || ethertype == ETH_P_IPV6)) {
 		__sync_fetch_and_add(&st->unparsed, 1);
 	}
-	if (ev->proto != CSW_PROTO_VXLAN)
+	if (ev->proto != CSW_PROTO_VXLAN && ev->proto != CSW_PROTO_GENEVE)
 		ev->proto = proto_of(ethertype, &ev->flow, ev->flags);
 	count(slot, ev->proto);
 

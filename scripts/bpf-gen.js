@@ -42,6 +42,44 @@ function readBtf(file) {
   return types;
 }
 
+/**
+ * The names of the function symbols in the .text section of an ELF64 little-endian object (the
+ * BPF target's): its section headers, then the symbol table (ELF gABI, "Sections" and "Symbol
+ * Table").
+ */
+function textFunctions(file) {
+  const b = fs.readFileSync(file);
+  if (b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) throw new Error(`${file}: not an ELF64 little-endian object`);
+  const shoff = Number(b.readBigUInt64LE(0x28));
+  const shentsize = b.readUInt16LE(0x3a);
+  const shnum = b.readUInt16LE(0x3c);
+  const shstrndx = b.readUInt16LE(0x3e);
+  const sec = (i) => {
+    const o = shoff + i * shentsize;
+    return { name: b.readUInt32LE(o), type: b.readUInt32LE(o + 4), offset: Number(b.readBigUInt64LE(o + 0x18)), size: Number(b.readBigUInt64LE(o + 0x20)), link: b.readUInt32LE(o + 0x28), entsize: Number(b.readBigUInt64LE(o + 0x38)) };
+  };
+  const str = (table, at) => {
+    const start = table.offset + at;
+    return b.toString('latin1', start, b.indexOf(0, start));
+  };
+  const names = sec(shstrndx);
+  let text = -1;
+  let symtab = null;
+  for (let i = 0; i < shnum; i++) {
+    const s = sec(i);
+    if (str(names, s.name) === '.text') text = i;
+    if (s.type === 2) symtab = s; // SHT_SYMTAB
+  }
+  const out = new Set();
+  if (!symtab || text < 0) return out;
+  const strtab = sec(symtab.link);
+  for (let o = symtab.offset; o + 24 <= symtab.offset + symtab.size; o += symtab.entsize || 24) {
+    // Elf64_Sym: st_name(4) st_info(1) st_other(1) st_shndx(2) st_value(8) st_size(8); STT_FUNC is 2.
+    if ((b[o + 4] & 0xf) === 2 && b.readUInt16LE(o + 6) === text) out.add(str(strtab, b.readUInt32LE(o)));
+  }
+  return out;
+}
+
 function generate(file) {
   const types = readBtf(file);
   const type = (id) => {
@@ -69,7 +107,10 @@ function generate(file) {
     '',
   ];
 
-  const progs = all.filter((t) => t.kind === 'FUNC' && t.linkage === 'global').map((t) => t.name).sort();
+  // Programs are the global functions outside .text: global functions in .text are subprograms
+  // (verified once each, called by the programs), which user space never loads by name.
+  const inText = textFunctions(file);
+  const progs = all.filter((t) => t.kind === 'FUNC' && t.linkage === 'global' && !inText.has(t.name)).map((t) => t.name).sort();
   out.push('/** The programs, by name. */');
   out.push(`export const programs = { ${progs.map((p) => `${p}: '${p}'`).join(', ')} } as const;`, '');
 

@@ -21,7 +21,7 @@
 enum csw_drop_limits {
 	CSW_DROP_REASON_SLOTS = 256,
 	CSW_DROP_REASON_OTHER = CSW_DROP_REASON_SLOTS - 1,
-	CSW_DROP_PORTS = 4,  /* VXLAN and DNS ports each in struct csw_drop_cfg */
+	CSW_DROP_PORTS = 4,  /* VXLAN, Geneve and DNS ports each in struct csw_drop_cfg */
 	CSW_DNS_BYTES = 128, /* a power of 2; up to CSW_DNS_BYTES - 1 bytes are copied */
 };
 
@@ -35,7 +35,8 @@ enum csw_drop_proto {
 	CSW_PROTO_ICMP = 5,
 	CSW_PROTO_ICMPV6 = 6,
 	CSW_PROTO_VXLAN = 7,  /* still encapsulated: UDP to a configured VXLAN port */
-	CSW_DROP_PROTOS = 8,
+	CSW_PROTO_GENEVE = 8, /* still encapsulated: UDP to a configured Geneve port */
+	CSW_DROP_PROTOS = 9,
 };
 
 /* Per-CPU drop counts (one entry, key 0): n[reason slot][enum csw_drop_proto]. */
@@ -54,7 +55,7 @@ struct csw_drop_stats {
 
 /* Which events to send (event_scope). */
 enum csw_drop_scope {
-	CSW_SCOPE_DNS_OR_VXLAN = 0, /* only packets carrying DNS, or VXLAN on a configured port */
+	CSW_SCOPE_DNS_OR_VXLAN = 0, /* only packets carrying DNS, or in a tunnel (VXLAN, Geneve) */
 	CSW_SCOPE_ALL = 1,          /* every packet dropped for a selected reason */
 };
 
@@ -63,6 +64,7 @@ struct csw_drop_cfg {
 	__u32 event_reasons[CSW_DROP_REASON_SLOTS / 32]; /* bitmap over reason slots */
 	__u16 vxlan_port[CSW_DROP_PORTS];                 /* host order; 0 = unused */
 	__u16 dns_port[CSW_DROP_PORTS];                   /* host order; 0 = unused */
+	__u16 geneve_port[CSW_DROP_PORTS];                /* host order; 0 = unused */
 	__u8 event_scope;                                 /* enum csw_drop_scope */
 	__u8 pad0[3];
 	/*
@@ -86,17 +88,18 @@ struct csw_flow {
 /* Event flags (csw_drop_event.flags). */
 enum csw_drop_event_flag {
 	CSW_EV_FLOW = 0x01,      /* flow is valid */
-	CSW_EV_TUNNEL = 0x02,    /* tunnel is valid: the packet was or had been VXLAN */
+	CSW_EV_TUNNEL = 0x02,    /* tunnel is valid: the packet was or had been VXLAN or Geneve */
 	CSW_EV_DECAPPED = 0x04,  /* dropped after decapsulation; tunnel read from the headroom */
 	CSW_EV_DNS = 0x08,       /* dns holds the first dns_len bytes of a DNS message */
 	CSW_EV_FRAGMENT = 0x10,  /* a non-first IP fragment: no ports */
 	CSW_EV_PORTS = 0x20,     /* flow.sport and flow.dport are valid */
 	CSW_EV_VNI = 0x40,       /* vni is valid (after forwarding, an L2 rewrite may overwrite it) */
+	CSW_EV_GENEVE = 0x80,    /* the tunnel is Geneve (RFC 8926), not VXLAN */
 };
 
 /*
- * One dropped packet. flow is the packet the drop is about: the encapsulated one for VXLAN
- * (before or after decapsulation), else the packet itself; tunnel is the VXLAN outer flow.
+ * One dropped packet. flow is the packet the drop is about: the encapsulated one for VXLAN or
+ * Geneve (before or after decapsulation), else the packet itself; tunnel is the outer flow.
  */
 struct csw_drop_event {
 	__u64 ts_ns;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
@@ -104,7 +107,7 @@ struct csw_drop_event {
 	__u32 netns;      /* inode number of the network namespace (of the device, else socket) */
 	__u32 ifindex;    /* device index in that namespace; 0 if none */
 	__u32 len;        /* skb->len */
-	__u32 vni;        /* VXLAN network identifier when CSW_EV_VNI */
+	__u32 vni;        /* VXLAN or Geneve network identifier when CSW_EV_VNI */
 	__u16 flags;      /* CSW_EV_* */
 	__u8 proto;       /* enum csw_drop_proto */
 	__u8 dns_len;     /* bytes valid in dns */

@@ -176,7 +176,7 @@ export const FIELDS: readonly Field[] = [
   f('bpfBtf', 'bpf-btf', 'bpfBtf', 'path', 'kernel BTF file for the tracer (default: the running kernel, /sys/kernel/btf/vmlinux)'),
   f('bpfRingKiB', 'bpf-ring', 'bpfRingKiB', 'int', 'tracer ring buffer, KiB, a power of 2, at least 64 (default 1024)', { min: 64, max: 1 << 20, pow2: true }),
   f('bpfEventReasons', 'bpf-event-reason', 'bpfEventReasons', 'words', 'kernel drop reason that sends per-packet events, e.g. udp_csum (repeat; default: checksum, header, tunnel, socket and filter reasons)'),
-  f('bpfEventScope', 'bpf-event-scope', 'bpfEventScope', 'enum', "dropped packets that send events: 'dns-vxlan' or 'all' (default dns-vxlan)", { values: ['dns-vxlan', 'all'] }),
+  f('bpfEventScope', 'bpf-event-scope', 'bpfEventScope', 'enum', "dropped packets that send events: 'dns-vxlan' (DNS, or in a VXLAN or Geneve tunnel) or 'all' (default dns-vxlan)", { values: ['dns-vxlan', 'all'] }),
   f('dropListSize', 'drops', 'dropListSize', 'int', 'recent kernel drop events kept for /debug/drops (default 100)', { min: 0, max: 100000 }),
   f('doctorInterval', 'doctor-interval', 'doctorInterval', 'number', 'seconds between runs of the doctor\'s checks, 0 never (default 60)', { min: 0, max: 86400 }),
   f('hostRoot', 'host-root', 'hostRoot', 'path', 'where the node\'s / is mounted, for the doctor\'s files (default /)'),

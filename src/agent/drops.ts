@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import {
   BpfBinding, bpfBinding, BpfError, DEFAULT_EVENT_REASONS, BpfUnavailableError, DropEvent, dropReasonNames, DropTracer, DROP_CONSTANTS, DROP_PROTOS,
-  EVENT_LAYOUT, EV_DECAPPED, EV_DNS, EV_FLOW, EV_PORTS, EV_TUNNEL, EV_VNI, FLOW_LAYOUT, NO_STATS, PROGRAMS, REASON_SLOTS, TracerStats,
+  EVENT_LAYOUT, EV_DECAPPED, EV_DNS, EV_FLOW, EV_GENEVE, EV_PORTS, EV_TUNNEL, EV_VNI, FLOW_LAYOUT, NO_STATS, PROGRAMS, REASON_SLOTS, TracerStats,
 } from '../capture/ebpf';
 import { addrString } from '../correlate/addrtable';
 import { DnsCorrelator, KernelDrop } from '../correlate/transactions';
@@ -26,10 +26,10 @@ export interface DropReport {
   len: number;
   flow: FlowReport | null;
   /**
-   * The VXLAN tunnel the packet came through (decapsulated: read back from the headroom); vni is
-   * null where it cannot be trusted (decapsulated and forwarded on).
+   * The VXLAN or Geneve tunnel the packet came through (decapsulated: read back from the
+   * headroom); vni is null where it cannot be trusted (decapsulated and forwarded on).
    */
-  tunnel: (FlowReport & { vni: number | null; decapsulated: boolean }) | null;
+  tunnel: (FlowReport & { encap: 'vxlan' | 'geneve'; vni: number | null; decapsulated: boolean }) | null;
   /** The query by DNS ID and type; never its name, which leaves the agent only through /debug/lost (CONTRACT.md). */
   dns: { id: number; qr: number; qtype: string | null } | null;
 }
@@ -52,8 +52,9 @@ export interface DropDeps {
   /** The addon (tests pass one that fails). */
   binding?: () => BpfBinding;
   /**
-   * A VXLAN packet the kernel dropped for a checksum (udp_csum, tcp_csum, ip_csum, ...), by the
-   * tunnel's source: the peer that sent it (address words in network order, IPv4 in the first).
+   * A VXLAN or Geneve packet the kernel dropped for a checksum (udp_csum, tcp_csum, ip_csum, ...),
+   * by the tunnel's source: the peer that sent it (address words in network order, IPv4 in the
+   * first).
    */
   onTunnelChecksumDrop?: (words: Int32Array, family: number) => void;
 }
@@ -135,13 +136,14 @@ export class KernelDrops {
       throw new ConfigError(`--bpf-event-reason: not a drop reason of this kernel: ${unknown.join(', ')} (its reasons, in lower case: ${names.filter((n) => n !== '').slice(0, 12).join(', ')}, ... ; bpftool btf dump file /sys/kernel/btf/vmlinux | grep SKB_DROP_REASON lists them all)`);
     }
     const ports = DROP_CONSTANTS.ports;
-    if (c.vxlanPorts.length > ports || c.dnsPorts.length > ports) this.log.warn(`the kernel drop tracer follows the first ${ports} VXLAN and DNS ports only`);
+    if (c.vxlanPorts.length > ports || c.genevePorts.length > ports || c.dnsPorts.length > ports) this.log.warn(`the kernel drop tracer follows the first ${ports} VXLAN, Geneve and DNS ports only`);
     try {
       this.tracer = DropTracer.open({
         btfPath: btf,
         attach: c.bpfAttach,
         ringBytes: c.bpfRingKiB * 1024,
         vxlanPorts: c.vxlanPorts.slice(0, ports),
+        genevePorts: c.genevePorts.slice(0, ports),
         dnsPorts: c.dnsPorts.slice(0, ports),
         eventSlots: slots,
         eventScope: c.bpfEventScope,
@@ -244,7 +246,7 @@ export class KernelDrops {
     const reason = slot === REASON_SLOTS - 1 ? `${this.reasons[slot] ?? 'other'}(${ev.reason})` : this.reasons[slot] ?? `reason_${slot}`;
     const flow = (flags & EV_FLOW) !== 0 ? flowReport(b, ev.flowAt('flow'), (flags & EV_PORTS) !== 0) : null;
     const tunnel = (flags & EV_TUNNEL) !== 0
-      ? { ...flowReport(b, ev.flowAt('tunnel'), true), vni: (flags & EV_VNI) !== 0 ? ev.vni : null, decapsulated: (flags & EV_DECAPPED) !== 0 }
+      ? { ...flowReport(b, ev.flowAt('tunnel'), true), encap: (flags & EV_GENEVE) !== 0 ? 'geneve' as const : 'vxlan' as const, vni: (flags & EV_VNI) !== 0 ? ev.vni : null, decapsulated: (flags & EV_DECAPPED) !== 0 }
       : null;
     return {
       tsUs: ev.tsUs + monoToEpochUs(),

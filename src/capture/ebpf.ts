@@ -35,16 +35,16 @@ export const DROP_CONSTANTS = {
   countsSize: G.csw_drop_counts.size, reasonSlots: L.CSW_DROP_REASON_SLOTS, protos: G.csw_drop_proto.CSW_DROP_PROTOS,
   ports: L.CSW_DROP_PORTS, dnsBytes: L.CSW_DNS_BYTES,
   evFlow: F.CSW_EV_FLOW, evTunnel: F.CSW_EV_TUNNEL, evDecapped: F.CSW_EV_DECAPPED, evDns: F.CSW_EV_DNS,
-  evFragment: F.CSW_EV_FRAGMENT, evPorts: F.CSW_EV_PORTS, evVni: F.CSW_EV_VNI,
+  evFragment: F.CSW_EV_FRAGMENT, evPorts: F.CSW_EV_PORTS, evVni: F.CSW_EV_VNI, evGeneve: F.CSW_EV_GENEVE,
   scopeDnsOrVxlan: G.csw_drop_scope.CSW_SCOPE_DNS_OR_VXLAN, scopeAll: G.csw_drop_scope.CSW_SCOPE_ALL,
-  protoVxlan: G.csw_drop_proto.CSW_PROTO_VXLAN, protoUdp: G.csw_drop_proto.CSW_PROTO_UDP,
+  protoVxlan: G.csw_drop_proto.CSW_PROTO_VXLAN, protoGeneve: G.csw_drop_proto.CSW_PROTO_GENEVE, protoUdp: G.csw_drop_proto.CSW_PROTO_UDP,
 } as const;
 
 export const REASON_SLOTS = DROP_CONSTANTS.reasonSlots;
 /** The slot of reason values past the others (and subsystem reasons). */
 export const REASON_OTHER = L.CSW_DROP_REASON_OTHER;
 /** enum csw_drop_proto, in order: the `proto` label. */
-export const DROP_PROTOS = ['other', 'arp', 'ip', 'udp', 'tcp', 'icmp', 'icmpv6', 'vxlan'] as const;
+export const DROP_PROTOS = ['other', 'arp', 'ip', 'udp', 'tcp', 'icmp', 'icmpv6', 'vxlan', 'geneve'] as const;
 export const EV_FLOW = DROP_CONSTANTS.evFlow;
 export const EV_TUNNEL = DROP_CONSTANTS.evTunnel;
 export const EV_DECAPPED = DROP_CONSTANTS.evDecapped;
@@ -52,6 +52,7 @@ export const EV_DNS = DROP_CONSTANTS.evDns;
 export const EV_FRAGMENT = DROP_CONSTANTS.evFragment;
 export const EV_PORTS = DROP_CONSTANTS.evPorts;
 export const EV_VNI = DROP_CONSTANTS.evVni;
+export const EV_GENEVE = DROP_CONSTANTS.evGeneve;
 
 /** The two programs in drops.bpf.o, by attach type; the metric's `program` label is the section. */
 export const PROGRAMS = {
@@ -108,10 +109,12 @@ export interface TracerOptions {
   /** Ring buffer size: a power of 2, a multiple of the page size. */
   ringBytes?: number;
   vxlanPorts: number[];
+  /** UDP ports carrying Geneve (none: Geneve packets are plain UDP to the tracer). */
+  genevePorts?: number[];
   dnsPorts: number[];
   /** Reason slots that get events. */
   eventSlots: number[];
-  /** 'dns-vxlan': events only for packets carrying DNS or VXLAN; 'all': every packet. */
+  /** 'dns-vxlan': events only for packets carrying DNS or in a tunnel (VXLAN, Geneve); 'all': every packet. */
   eventScope?: 'dns-vxlan' | 'all';
   /**
    * Wake the reader once this many bytes wait in the ring (0: at every event). Default a
@@ -300,6 +303,7 @@ export function encodeTracerConfig(o: TracerOptions): Buffer {
     list.forEach((p, i) => b.writeUInt16LE(p, at + i * 2));
   };
   ports(o.vxlanPorts, CFG_LAYOUT.vxlan_port, 'VXLAN');
+  ports(o.genevePorts ?? [], CFG_LAYOUT.geneve_port, 'Geneve');
   ports(o.dnsPorts, CFG_LAYOUT.dns_port, 'DNS');
   b[CFG_LAYOUT.event_scope] = o.eventScope === 'all' ? DROP_CONSTANTS.scopeAll : DROP_CONSTANTS.scopeDnsOrVxlan;
   b.writeUInt32LE(o.wakeupBytes ?? Math.floor((o.ringBytes ?? DEFAULT_RING_BYTES) / 4), CFG_LAYOUT.wakeup_bytes);

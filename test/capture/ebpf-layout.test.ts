@@ -46,9 +46,9 @@ t.test('constants and the protocol enum', (t) => {
     countsSize: btf.named('STRUCT', 'csw_drop_counts')?.size, reasonSlots: limits.get('CSW_DROP_REASON_SLOTS'), protos: proto.get('CSW_DROP_PROTOS'),
     ports: limits.get('CSW_DROP_PORTS'), dnsBytes: limits.get('CSW_DNS_BYTES'),
     evFlow: flags.get('CSW_EV_FLOW'), evTunnel: flags.get('CSW_EV_TUNNEL'), evDecapped: flags.get('CSW_EV_DECAPPED'), evDns: flags.get('CSW_EV_DNS'),
-    evFragment: flags.get('CSW_EV_FRAGMENT'), evPorts: flags.get('CSW_EV_PORTS'), evVni: flags.get('CSW_EV_VNI'),
+    evFragment: flags.get('CSW_EV_FRAGMENT'), evPorts: flags.get('CSW_EV_PORTS'), evVni: flags.get('CSW_EV_VNI'), evGeneve: flags.get('CSW_EV_GENEVE'),
     scopeDnsOrVxlan: scope.get('CSW_SCOPE_DNS_OR_VXLAN'), scopeAll: scope.get('CSW_SCOPE_ALL'),
-    protoVxlan: proto.get('CSW_PROTO_VXLAN'), protoUdp: proto.get('CSW_PROTO_UDP'),
+    protoVxlan: proto.get('CSW_PROTO_VXLAN'), protoGeneve: proto.get('CSW_PROTO_GENEVE'), protoUdp: proto.get('CSW_PROTO_UDP'),
   }, DROP_CONSTANTS, 'the object\'s BTF holds the constants TS uses');
   t.equal(CFG_LAYOUT.vxlan_port + DROP_CONSTANTS.ports * 2, CFG_LAYOUT.dns_port, 'CSW_DROP_PORTS u16 VXLAN ports');
   t.equal(EVENT_LAYOUT.size - EVENT_LAYOUT.dns, DROP_CONSTANTS.dnsBytes, 'CSW_DNS_BYTES of DNS message at the end of an event');
@@ -57,6 +57,7 @@ t.test('constants and the protocol enum', (t) => {
   t.equal(DROP_CONSTANTS.countsSize, DROP_CONSTANTS.reasonSlots * DROP_CONSTANTS.protos * 8, 'one u64 per reason slot and protocol');
   t.equal(DROP_PROTOS.length, DROP_CONSTANTS.protos, 'a label per protocol slot');
   t.equal(DROP_PROTOS.indexOf('vxlan'), DROP_CONSTANTS.protoVxlan);
+  t.equal(DROP_PROTOS.indexOf('geneve'), DROP_CONSTANTS.protoGeneve);
   t.equal(DROP_PROTOS.indexOf('udp'), DROP_CONSTANTS.protoUdp);
   t.end();
 });
@@ -78,7 +79,7 @@ t.test('maps: csw_ names, types, value sizes', (t) => {
     };
     maps.set(varTy.name as string, { type: field('type'), value: field('value') });
   }
-  t.same([...maps.keys()].sort(), ['csw_drop_cfg', 'csw_drop_counts', 'csw_drop_events', 'csw_drop_scratch', 'csw_drop_stats']);
+  t.same([...maps.keys()].sort(), ['csw_drop_cfg', 'csw_drop_counts', 'csw_drop_events', 'csw_drop_headroom', 'csw_drop_scratch', 'csw_drop_stats']);
   // enum bpf_map_type: ARRAY 2, PERCPU_ARRAY 6, RINGBUF 27.
   t.same(maps.get('csw_drop_cfg'), { type: 2, value: CFG_LAYOUT.size });
   t.same(maps.get('csw_drop_counts'), { type: 6, value: DROP_CONSTANTS.countsSize });
@@ -89,18 +90,20 @@ t.test('maps: csw_ names, types, value sizes', (t) => {
 });
 
 t.test('encodeTracerConfig writes the bitmap, ports and scope at the struct offsets', (t) => {
-  const b = encodeTracerConfig({ vxlanPorts: [4789, 8472], dnsPorts: [53], eventSlots: [3, 11, 40, 255], eventScope: 'all' });
+  const b = encodeTracerConfig({ vxlanPorts: [4789, 8472], genevePorts: [6081], dnsPorts: [53], eventSlots: [3, 11, 40, 255], eventScope: 'all' });
   t.equal(b.length, CFG_LAYOUT.size);
   t.equal(b.readUInt32LE(CFG_LAYOUT.event_reasons), (1 << 3) | (1 << 11), 'slots 3 and 11 in word 0');
   t.equal(b.readUInt32LE(CFG_LAYOUT.event_reasons + 4), 1 << 8, 'slot 40 in word 1');
   t.equal(b.readUInt32LE(CFG_LAYOUT.event_reasons + 28), 0x80000000, 'slot 255 in the last word');
   t.same([0, 1, 2, 3].map((i) => b.readUInt16LE(CFG_LAYOUT.vxlan_port + i * 2)), [4789, 8472, 0, 0]);
   t.same([0, 1, 2, 3].map((i) => b.readUInt16LE(CFG_LAYOUT.dns_port + i * 2)), [53, 0, 0, 0]);
+  t.same([0, 1, 2, 3].map((i) => b.readUInt16LE(CFG_LAYOUT.geneve_port + i * 2)), [6081, 0, 0, 0]);
+  t.same([0, 1, 2, 3].map((i) => encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [] }).readUInt16LE(CFG_LAYOUT.geneve_port + i * 2)), [0, 0, 0, 0], 'no Geneve ports given: none');
   t.equal(b[CFG_LAYOUT.event_scope], DROP_CONSTANTS.scopeAll);
   t.equal(b.readUInt32LE(CFG_LAYOUT.wakeup_bytes), (1 << 20) / 4, 'the reader is woken when a quarter of the default ring waits');
   t.equal(encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [], ringBytes: 65536 }).readUInt32LE(CFG_LAYOUT.wakeup_bytes), 16384, 'a quarter of the ring given');
   t.equal(encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [], wakeupBytes: 0 }).readUInt32LE(CFG_LAYOUT.wakeup_bytes), 0, 'or at every event');
-  t.equal(encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [] })[CFG_LAYOUT.event_scope], DROP_CONSTANTS.scopeDnsOrVxlan, 'DNS or VXLAN by default');
+  t.equal(encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [] })[CFG_LAYOUT.event_scope], DROP_CONSTANTS.scopeDnsOrVxlan, 'DNS or tunnels by default');
   t.throws(() => encodeTracerConfig({ vxlanPorts: [1, 2, 3, 4, 5], dnsPorts: [], eventSlots: [] }), RangeError, 'five ports do not fit');
   t.throws(() => encodeTracerConfig({ vxlanPorts: [], dnsPorts: [], eventSlots: [256] }), RangeError, 'no slot 256');
   t.end();

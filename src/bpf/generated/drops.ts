@@ -5,17 +5,17 @@
 export const programs = { csw_kfree_skb_btf: 'csw_kfree_skb_btf', csw_kfree_skb_raw: 'csw_kfree_skb_raw' } as const;
 
 /** The maps, by name: enum bpf_map_type, max_entries, key and value sizes (0: none declared). */
-export const maps = { csw_drop_cfg: { name: 'csw_drop_cfg', type: 2, maxEntries: 1, keySize: 4, valueSize: 56 }, csw_drop_counts: { name: 'csw_drop_counts', type: 6, maxEntries: 1, keySize: 4, valueSize: 16384 }, csw_drop_events: { name: 'csw_drop_events', type: 27, maxEntries: 1048576, keySize: 0, valueSize: 0 }, csw_drop_scratch: { name: 'csw_drop_scratch', type: 6, maxEntries: 1, keySize: 4, valueSize: 256 }, csw_drop_stats: { name: 'csw_drop_stats', type: 6, maxEntries: 1, keySize: 4, valueSize: 40 } } as const;
+export const maps = { csw_drop_cfg: { name: 'csw_drop_cfg', type: 2, maxEntries: 1, keySize: 4, valueSize: 64 }, csw_drop_counts: { name: 'csw_drop_counts', type: 6, maxEntries: 1, keySize: 4, valueSize: 18432 }, csw_drop_events: { name: 'csw_drop_events', type: 27, maxEntries: 1048576, keySize: 0, valueSize: 0 }, csw_drop_headroom: { name: 'csw_drop_headroom', type: 6, maxEntries: 1, keySize: 4, valueSize: 520 }, csw_drop_scratch: { name: 'csw_drop_scratch', type: 6, maxEntries: 1, keySize: 4, valueSize: 256 }, csw_drop_stats: { name: 'csw_drop_stats', type: 6, maxEntries: 1, keySize: 4, valueSize: 40 } } as const;
 
 /** struct csw_drop_cfg: its size and each member's offset. */
-export const csw_drop_cfg = { size: 56, event_reasons: 0, vxlan_port: 32, dns_port: 40, event_scope: 48, pad0: 49, wakeup_bytes: 52 } as const;
+export const csw_drop_cfg = { size: 64, event_reasons: 0, vxlan_port: 32, dns_port: 40, geneve_port: 48, event_scope: 56, pad0: 57, wakeup_bytes: 60 } as const;
 /** struct csw_drop_cfg: each member's offset, size in bytes and element count (1 unless an array). */
-export const csw_drop_cfg_members = { event_reasons: { offset: 0, size: 32, count: 8 }, vxlan_port: { offset: 32, size: 8, count: 4 }, dns_port: { offset: 40, size: 8, count: 4 }, event_scope: { offset: 48, size: 1, count: 1 }, pad0: { offset: 49, size: 3, count: 3 }, wakeup_bytes: { offset: 52, size: 4, count: 1 } } as const;
+export const csw_drop_cfg_members = { event_reasons: { offset: 0, size: 32, count: 8 }, vxlan_port: { offset: 32, size: 8, count: 4 }, dns_port: { offset: 40, size: 8, count: 4 }, geneve_port: { offset: 48, size: 8, count: 4 }, event_scope: { offset: 56, size: 1, count: 1 }, pad0: { offset: 57, size: 3, count: 3 }, wakeup_bytes: { offset: 60, size: 4, count: 1 } } as const;
 
 /** struct csw_drop_counts: its size and each member's offset. */
-export const csw_drop_counts = { size: 16384, n: 0 } as const;
+export const csw_drop_counts = { size: 18432, n: 0 } as const;
 /** struct csw_drop_counts: each member's offset, size in bytes and element count (1 unless an array). */
-export const csw_drop_counts_members = { n: { offset: 0, size: 16384, count: 256 } } as const;
+export const csw_drop_counts_members = { n: { offset: 0, size: 18432, count: 256 } } as const;
 
 /** struct csw_drop_event: its size and each member's offset. */
 export const csw_drop_event = { size: 256, ts_ns: 0, reason: 8, netns: 12, ifindex: 16, len: 20, vni: 24, flags: 28, proto: 30, dns_len: 31, ifname: 32, flow: 48, tunnel: 88, dns: 128 } as const;
@@ -33,13 +33,13 @@ export const csw_flow = { size: 40, family: 0, l4: 1, sport: 2, dport: 4, pad0: 
 export const csw_flow_members = { family: { offset: 0, size: 1, count: 1 }, l4: { offset: 1, size: 1, count: 1 }, sport: { offset: 2, size: 2, count: 1 }, dport: { offset: 4, size: 2, count: 1 }, pad0: { offset: 6, size: 2, count: 1 }, saddr: { offset: 8, size: 16, count: 16 }, daddr: { offset: 24, size: 16, count: 16 } } as const;
 
 /** enum csw_drop_event_flag */
-export const csw_drop_event_flag = { CSW_EV_FLOW: 1, CSW_EV_TUNNEL: 2, CSW_EV_DECAPPED: 4, CSW_EV_DNS: 8, CSW_EV_FRAGMENT: 16, CSW_EV_PORTS: 32, CSW_EV_VNI: 64 } as const;
+export const csw_drop_event_flag = { CSW_EV_FLOW: 1, CSW_EV_TUNNEL: 2, CSW_EV_DECAPPED: 4, CSW_EV_DNS: 8, CSW_EV_FRAGMENT: 16, CSW_EV_PORTS: 32, CSW_EV_VNI: 64, CSW_EV_GENEVE: 128 } as const;
 
 /** enum csw_drop_limits */
 export const csw_drop_limits = { CSW_DROP_REASON_SLOTS: 256, CSW_DROP_REASON_OTHER: 255, CSW_DROP_PORTS: 4, CSW_DNS_BYTES: 128 } as const;
 
 /** enum csw_drop_proto */
-export const csw_drop_proto = { CSW_PROTO_OTHER: 0, CSW_PROTO_ARP: 1, CSW_PROTO_IP: 2, CSW_PROTO_UDP: 3, CSW_PROTO_TCP: 4, CSW_PROTO_ICMP: 5, CSW_PROTO_ICMPV6: 6, CSW_PROTO_VXLAN: 7, CSW_DROP_PROTOS: 8 } as const;
+export const csw_drop_proto = { CSW_PROTO_OTHER: 0, CSW_PROTO_ARP: 1, CSW_PROTO_IP: 2, CSW_PROTO_UDP: 3, CSW_PROTO_TCP: 4, CSW_PROTO_ICMP: 5, CSW_PROTO_ICMPV6: 6, CSW_PROTO_VXLAN: 7, CSW_PROTO_GENEVE: 8, CSW_DROP_PROTOS: 9 } as const;
 
 /** enum csw_drop_scope */
 export const csw_drop_scope = { CSW_SCOPE_DNS_OR_VXLAN: 0, CSW_SCOPE_ALL: 1 } as const;

@@ -1,0 +1,259 @@
+// The kernel drop tracer and Geneve, for real (root). Two namespaces joined by a veth pair; the
+// sender's transmit checksum offload is off, so the receiver verifies every checksum itself.
+//
+// Decapsulated: this kernel has no geneve driver, so bpf/geneve-decap.bpf.c (tc ingress on the
+// receiver) decapsulates UDP 6081 as geneve_rx would leave the packet: the inner packet goes up
+// the stack with the outer IP, UDP and Geneve headers (options included) in the headroom before
+// its Ethernet header. A DNS query inside with a bad UDP checksum is dropped by the receiver's
+// UDP (udp_csum); the tracer must tie the drop to the query and read the tunnel back for every
+// options length, from none to the longest (63 words), without a VNI (the device is not a
+// Geneve device, so nothing says the VNI survived).
+//
+// Still encapsulated: UDP 6082, a Geneve port for the tracer that nothing decapsulates, so the
+// receiver drops it (no_socket) with the Geneve header on: proto geneve, the tunnel, the VNI and
+// the inner flow and query, for an Ethernet and a bare IP payload; a Geneve version the tracer
+// does not read is still counted as Geneve, with the outer flow only.
+//
+// In the agent: the drops of a Geneve peer's packets for a checksum are that peer's, and
+// /debug/drops says the tunnel was Geneve.
+
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import * as dnsPacket from 'dns-packet';
+
+import pino from 'pino';
+
+import { DEFAULT_AGENT_CONFIG } from '../../src/agent/config';
+import { KernelDrops } from '../../src/agent/drops';
+import { BpfObject, objectPath } from '../../src/bpf/object';
+import * as Decap from '../../src/bpf/generated/geneve-decap';
+import {
+  DropEvent, dropReasonNames, DropTracer, DROP_PROTOS, EV_DECAPPED, EV_DNS, EV_FLOW, EV_GENEVE, EV_PORTS, EV_TUNNEL, EV_VNI,
+  FLOW_LAYOUT, REASON_SLOTS,
+} from '../../src/capture/ebpf';
+import { DnsCorrelator } from '../../src/correlate/transactions';
+import { decodeDns } from '../../src/decode/dns';
+import { DnsView } from '../../src/decode/frame';
+import { rootTest } from '../support/root';
+import * as P from '../support/packets';
+
+rootTest('the eBPF Geneve tests');
+
+const A = 'cswgnv-a';
+const B = 'cswgnv-b';
+const ADDR_A = '10.231.0.1';
+const ADDR_B = '10.231.0.2';
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.error?.message ?? r.stderr.trim()}`);
+  return r.stdout;
+}
+
+for (const ns of [A, B]) spawnSync('ip', ['netns', 'del', ns]);
+t.teardown(() => {
+  for (const ns of [A, B]) spawnSync('ip', ['netns', 'del', ns]);
+});
+sh('ip', ['netns', 'add', A]);
+sh('ip', ['netns', 'add', B]);
+sh('ip', ['link', 'add', 'gnv0', 'netns', A, 'type', 'veth', 'peer', 'name', 'gnv0', 'netns', B]);
+for (const [ns, addr] of [[A, ADDR_A], [B, ADDR_B]]) {
+  sh('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'gnv0']);
+  sh('ip', ['-n', ns, 'link', 'set', 'gnv0', 'up']);
+  sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+}
+// Checksums computed by the sender's stack, so the receiver verifies them (a veth otherwise
+// hands over a pending checksum, which the receiver trusts).
+sh('ip', ['netns', 'exec', A, 'ethtool', '-K', 'gnv0', 'tx', 'off']);
+const NETNS_B = statSync(`/run/netns/${B}`).ino;
+
+const decap = BpfObject.load(objectPath('geneve-decap'));
+try {
+  decap.tcAttach(Decap.programs.csw_geneve_decap, { netns: B, dev: 'gnv0', direction: 'ingress', priority: 1, handle: 1 });
+} finally {
+  decap.close();
+}
+
+const { names: REASONS } = dropReasonNames(null);
+const UDP_CSUM = REASONS.indexOf('udp_csum');
+const NO_SOCKET = REASONS.indexOf('no_socket');
+
+/** A DNS query from A to B (ID id), over UDP with its checksum right or flipped, IPv4, Ethernet. */
+function innerQuery(id: number, badUdp: boolean): FrameOpts {
+  return {
+    link: { kind: 'eth' },
+    src: ADDR_A, dst: ADDR_B, sport: 40000 + id, dport: 53,
+    udpCsum: badUdp ? 'flip' : 'correct',
+    dns: { type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: `q${id}.geneve.test` }] },
+  };
+}
+type FrameOpts = P.DnsFrameOpts;
+
+/** Geneve options filling exactly `words` 4-byte words (each option at most 32 words). */
+function optionsOf(words: number): P.GeneveOption[] {
+  const out: P.GeneveOption[] = [];
+  for (let left = words; left > 0;) {
+    const w = Math.min(left, 32);
+    out.push({ cls: 0x0102, type: out.length, data: Array.from({ length: (w - 1) * 4 }, (_, i) => (i * 7 + w) & 0xff) });
+    left -= w;
+  }
+  return out;
+}
+
+/** The UDP payload of a Geneve packet: header, options, then the inner frame. */
+function genevePayload(vni: number, words: number, inner: FrameOpts, o: { version?: number; raw?: boolean } = {}): Buffer {
+  const spec = P.plainDnsSpec(o.raw ? { ...inner, link: { kind: 'raw' } } : inner);
+  const frame = P.build(spec).bytes;
+  const protocol = o.raw ? 0x0800 : 0x6558;
+  const g: P.GeneveSpec = { vni, options: optionsOf(words), inner: spec };
+  if (o.version !== undefined) g.version = o.version;
+  return Buffer.concat([P.geneveHeader(g, protocol), frame]);
+}
+
+/** Sends each payload from A to B's UDP port, in order; returns when all are sent. */
+function send(datagrams: Array<[Buffer, number]>): void {
+  const script = `
+    const s = require('dgram').createSocket('udp4');
+    const all = ${JSON.stringify(datagrams.map(([b, port]) => [b.toString('hex'), port]))};
+    let n = 0;
+    const next = () => {
+      if (n === all.length) return s.close();
+      const [h, port] = all[n++];
+      s.send(Buffer.from(h, 'hex'), port, ${JSON.stringify(ADDR_B)}, next);
+    };
+    next();`;
+  const r = spawnSync('ip', ['netns', 'exec', A, process.execPath, '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`sending in ${A}: ${r.stderr.trim()}`);
+}
+
+interface Seen {
+  slot: number;
+  proto: string;
+  flags: number;
+  vni: number;
+  flow: { src: string; dst: string; dport: number };
+  tunnel: { src: string; dst: string; dport: number };
+  dnsId: number | null;
+}
+
+function flowAt(ev: DropEvent, which: 'flow' | 'tunnel'): Seen['flow'] {
+  const f = ev.flowAt(which);
+  const ip = (o: number) => [...ev.b.subarray(f + o, f + o + 4)].join('.');
+  return { src: ip(FLOW_LAYOUT.saddr), dst: ip(FLOW_LAYOUT.daddr), dport: ev.b.readUInt16LE(f + FLOW_LAYOUT.dport) };
+}
+
+function record(ev: DropEvent): Seen {
+  let dnsId: number | null = null;
+  if (ev.dnsLen > 0) {
+    const d = new DnsView();
+    decodeDns(ev.b, ev.dnsOffset, ev.dnsOffset + ev.dnsLen, ev.dnsOffset + 0xffff, d);
+    dnsId = d.keyed ? d.id : -1;
+  }
+  return { slot: ev.slot, proto: DROP_PROTOS[ev.proto], flags: ev.flags, vni: ev.vni, flow: flowAt(ev, 'flow'), tunnel: flowAt(ev, 'tunnel'), dnsId };
+}
+
+/** Traces the drops in B while sending; returns B's events and the count deltas by [slot][proto]. */
+function traced(datagrams: Array<[Buffer, number]>): { events: Seen[]; delta: (reason: number, proto: string) => number } {
+  const tr = DropTracer.open({ vxlanPorts: [4789], genevePorts: [6081, 6082], dnsPorts: [53], eventSlots: [UDP_CSUM, NO_SOCKET], eventScope: 'all' });
+  const events: Seen[] = [];
+  const before = new Float64Array(REASON_SLOTS * DROP_PROTOS.length);
+  const after = new Float64Array(REASON_SLOTS * DROP_PROTOS.length);
+  try {
+    tr.readCounts(before);
+    tr.start((ev) => {
+      if (ev.netns === NETNS_B) events.push(record(ev));
+    }, (msg) => { throw new Error(msg); });
+    send(datagrams);
+    tr.poll();
+    tr.readCounts(after);
+  } finally {
+    tr.close();
+  }
+  const delta = (reason: number, proto: string) => {
+    const i = reason * DROP_PROTOS.length + DROP_PROTOS.indexOf(proto as (typeof DROP_PROTOS)[number]);
+    return after[i] - before[i];
+  };
+  return { events, delta };
+}
+
+t.test('decapsulated (as geneve_rx leaves it): the tunnel read back for every options length, the query tied', (t) => {
+  const LENGTHS = [0, 1, 2, 5, 31, 32, 62, 63];
+  const { events, delta } = traced(LENGTHS.map((words, i) => [genevePayload(0x1234, words, innerQuery(100 + i, true)), 6081]));
+  t.equal(events.length, LENGTHS.length, 'one drop per query, all in the receiver\'s namespace');
+  t.ok(delta(UDP_CSUM, 'udp') >= LENGTHS.length, 'counted as UDP checksum drops of UDP: the packet was no longer in a tunnel');
+  LENGTHS.forEach((words, i) => {
+    const e = events.find((x) => x.dnsId === 100 + i);
+    t.ok(e, `${words} option words: the query's drop`);
+    if (!e) return;
+    t.equal(REASONS[e.slot], 'udp_csum', `${words} words: udp_csum`);
+    t.equal(e.proto, 'udp');
+    const want = EV_FLOW | EV_PORTS | EV_DNS | EV_TUNNEL | EV_DECAPPED | EV_GENEVE;
+    t.equal(e.flags & ~EV_VNI, want, `${words} words: flow, ports, DNS, a decapsulated Geneve tunnel`);
+    t.equal(e.flags & EV_VNI, 0, 'no VNI: the device is not the Geneve device');
+    t.same(e.flow, { src: ADDR_A, dst: ADDR_B, dport: 53 }, 'the flow is the inner query');
+    t.same(e.tunnel, { src: ADDR_A, dst: ADDR_B, dport: 6081 }, 'the tunnel is the outer UDP');
+  });
+  t.end();
+});
+
+t.test('a good inner checksum after decapsulation: dropped for no socket, the tunnel still read back', (t) => {
+  const { events } = traced([[genevePayload(7, 2, innerQuery(200, false)), 6081]]);
+  t.equal(events.length, 1);
+  t.equal(REASONS[events[0]?.slot ?? -1], 'no_socket', 'nothing listens on port 53 in the receiver');
+  t.equal((events[0]?.flags ?? 0) & (EV_TUNNEL | EV_DECAPPED | EV_GENEVE), EV_TUNNEL | EV_DECAPPED | EV_GENEVE);
+  t.end();
+});
+
+t.test('still encapsulated: proto geneve, the tunnel with its VNI, the inner flow and query', (t) => {
+  const { events, delta } = traced([
+    [genevePayload(0xabcdef, 0, innerQuery(300, false)), 6082],
+    [genevePayload(0x000101, 3, innerQuery(301, false)), 6082],
+    [genevePayload(0x000202, 63, innerQuery(302, false)), 6082],
+    [genevePayload(0x000303, 2, innerQuery(303, false), { raw: true }), 6082],
+    [genevePayload(0x000404, 0, innerQuery(304, false), { version: 1 }), 6082],
+  ]);
+  t.equal(events.length, 5, 'five drops in the receiver');
+  t.ok(delta(NO_SOCKET, 'geneve') >= 5, 'counted as no_socket drops of Geneve');
+  const vnis: Record<number, number> = { 300: 0xabcdef, 301: 0x000101, 302: 0x000202, 303: 0x000303 };
+  for (const id of [300, 301, 302, 303]) {
+    const e = events.find((x) => x.dnsId === id);
+    t.ok(e, `query ${id}: its drop`);
+    if (!e) continue;
+    t.equal(REASONS[e.slot], 'no_socket');
+    t.equal(e.proto, 'geneve');
+    t.equal(e.flags, EV_FLOW | EV_PORTS | EV_DNS | EV_TUNNEL | EV_VNI | EV_GENEVE, `query ${id}: flow, ports, DNS, a Geneve tunnel with its VNI`);
+    t.equal(e.vni, vnis[id]);
+    t.same(e.flow, { src: ADDR_A, dst: ADDR_B, dport: 53 }, 'the flow is the inner query');
+    t.same(e.tunnel, { src: ADDR_A, dst: ADDR_B, dport: 6082 });
+  }
+  const v1 = events.find((x) => x.dnsId === null);
+  t.ok(v1, 'Geneve version 1: dropped too');
+  t.equal(v1?.proto, 'geneve', 'still counted as Geneve (by its port)');
+  t.equal((v1?.flags ?? 0) & (EV_TUNNEL | EV_DNS), 0, 'but not entered: a version the tracer does not read');
+  t.same(v1?.flow, { src: ADDR_A, dst: ADDR_B, dport: 6082 }, 'its flow is the outer one');
+  t.end();
+});
+
+t.test('in the agent: checksum drops charged to the Geneve peer, /debug/drops names the tunnel', async (t) => {
+  const peers: string[] = [];
+  const drops = new KernelDrops({ ...DEFAULT_AGENT_CONFIG, genevePorts: [6081, 6082], bpfEventScope: 'dns-vxlan' }, {
+    log: pino({ level: 'silent' }),
+    dns: new DnsCorrelator(),
+    onTunnelChecksumDrop: (w, family) => peers.push(family === 4 ? [w[0] >>> 24, (w[0] >>> 16) & 0xff, (w[0] >>> 8) & 0xff, w[0] & 0xff].join('.') : 'v6'),
+  });
+  drops.start();
+  t.teardown(() => drops.stop());
+  t.equal(drops.unavailable, null, 'the tracer runs');
+  send([[genevePayload(9, 2, innerQuery(400, true)), 6081], [genevePayload(9, 0, innerQuery(401, true)), 6081], [genevePayload(9, 0, innerQuery(402, false)), 6082]]);
+  // The ring is drained every 100 ms.
+  const deadline = Date.now() + 5000;
+  const mine = () => drops.recentDrops().filter((d) => d.netns === NETNS_B);
+  while (mine().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const seen = mine();
+  t.equal(seen.length, 3, 'three drops in the receiver');
+  t.same(peers.filter((p) => p === ADDR_A), [ADDR_A, ADDR_A], 'the two checksum drops charged to the peer that sent them');
+  const byId = (id: number) => seen.find((d) => d.dns?.id === id);
+  t.match(byId(400), { reason: 'udp_csum', proto: 'udp', tunnel: { src: ADDR_A, dst: ADDR_B, dport: 6081, encap: 'geneve', vni: null, decapsulated: true } });
+  t.match(byId(402), { reason: 'no_socket', proto: 'geneve', tunnel: { dport: 6082, encap: 'geneve', vni: 9, decapsulated: false }, flow: { dst: ADDR_B, dport: 53 } });
+});
