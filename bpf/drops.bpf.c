@@ -497,6 +497,7 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 	__u16 ethertype = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 	int l4 = -1;
 	__u32 ip_end = 0;
+	int decapped = 0; /* an Ethernet header right before the IP one: maybe out of a tunnel */
 
 	if (nh != NO_HEADER && p.head)
 		l4 = parse_ip(&p, nh, ethertype, &ev->flow, &ev->flags, &ip_end);
@@ -511,8 +512,7 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 			ev->proto = kind == TUNNEL_GENEVE ? CSW_PROTO_GENEVE : CSW_PROTO_VXLAN;
 			l4 = csw_enter_tunnel(&p, ev, l4, &ip_end, kind);
 		} else if (mac != NO_HEADER && nh == mac + ETH_HLEN) {
-			struct net_device *d = BPF_CORE_READ(skb, dev);
-			recover_tunnel(&p, ev, cfg, mac, d ? dev_tunnel_kind(d) : TUNNEL_NONE);
+			decapped = 1;
 		}
 	} else if (nh != NO_HEADER && (ethertype == ETH_P_IP || ethertype == ETH_P_IPV6)) {
 		__sync_fetch_and_add(&st->unparsed, 1);
@@ -523,6 +523,11 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 
 	if ((cfg->event_reasons[(slot >> 5) & 7] & (1u << (slot & 31))) == 0)
 		return 0;
+	/* Only an event needs the tunnel a packet came out of: a count does not pay for the search. */
+	if (decapped) {
+		struct net_device *d = BPF_CORE_READ(skb, dev);
+		recover_tunnel(&p, ev, cfg, mac, d ? dev_tunnel_kind(d) : TUNNEL_NONE);
+	}
 	if (l4 > 0 && (ev->flags & CSW_EV_PORTS) &&
 	    (port_in(cfg->dns_port, ev->flow.sport) || port_in(cfg->dns_port, ev->flow.dport)) &&
 	    read_dns(&p, ev, l4, ip_end) < 0)
