@@ -19,8 +19,9 @@
  *     protocol type): Transparent Ethernet Bridging (0x6558, inner Ethernet with up to two VLAN
  *     tags, as VXLAN's) or bare IPv4 or IPv6 (0x0800, 0x86DD), to the inner transport. Passed
  *     when it carries DNS, or when its header is wrong on its face (Ver not 0, options past the
- *     UDP datagram, cut short), or when user space asked for every tunnel packet. Geneve takes
- *     the general path only: the fast path below stays VXLAN's alone.
+ *     UDP datagram, cut short), or when user space asked for every tunnel packet. Over untagged
+ *     IPv4 the fast path below reads its outer headers, as VXLAN's, and without options (Antrea,
+ *     Cilium) the inner ones too; with options the rest is read as on the general path.
  *   - UDP or TCP to or from a DNS port is passed.
  *   - Anything else is not.
  * Healthy bulk traffic is counted here and never copied; whether it was damaged on the way is the
@@ -236,11 +237,12 @@ static __always_inline void count_vtep(struct __sk_buff *skb, struct csw_filter_
 }
 
 /* count_vtep for an IPv4 peer address already read. */
-static __always_inline void count_vtep4(struct __sk_buff *skb, struct csw_filter_stats *s, const __u8 *addr, __u8 dir)
+static __always_inline void count_vtep4(struct __sk_buff *skb, struct csw_filter_stats *s, const __u8 *addr, __u8 dir, __u8 encap)
 {
 	struct csw_vtep_key k = {};
 	k.ifindex = skb->ifindex;
 	k.dir = dir;
+	k.encap = encap;
 	k.family = 4;
 	k.addr[0] = addr[0];
 	k.addr[1] = addr[1];
@@ -261,6 +263,36 @@ static __always_inline int is_dns(struct __sk_buff *skb, const struct l4 *t, con
 }
 
 /*
+ * Whether the inner Ethernet frame read into inner (its header and 24 bytes after it) carries DNS,
+ * where its layout allows reading it at fixed offsets (untagged, IPv4 without options): 1 or 0,
+ * or -1 for another layout, which the caller walks instead.
+ */
+static __always_inline int inner_dns_fixed(const struct csw_filter_cfg *cfg, const __u8 *inner)
+{
+	if (inner[12] != 0x08 || inner[13] != 0x00 || inner[14] != 0x45)
+		return -1;
+	__u8 proto = inner[23];
+	if ((((__u16)(inner[20] & 0x1f) << 8) | inner[21]) != 0 || (proto != IPPROTO_UDP && proto != IPPROTO_TCP))
+		return 0;
+	return is_port(cfg->dns_port, ((__u16)inner[34] << 8) | inner[35]) || is_port(cfg->dns_port, ((__u16)inner[36] << 8) | inner[37]);
+}
+
+/* A tunnel packet judged: DNS inside is copied; the rest too when user space asked (copy_stat). */
+static __always_inline int tunnel_verdict(const struct csw_filter_cfg *cfg, struct csw_filter_stats *s, __u32 snap, int dns, int copy_stat)
+{
+	if (dns) {
+		stat(s, CSW_FS_TUNNEL_DNS);
+		return snap;
+	}
+	if (cfg->flags & CSW_FILTER_COPY_VXLAN) {
+		stat(s, copy_stat);
+		return snap;
+	}
+	stat(s, CSW_FS_DROPPED);
+	return 0;
+}
+
+/*
  * What to do with a VXLAN packet once counted: its VXLAN header starts at vx. inner, when not
  * NULL, holds the inner Ethernet header and 24 bytes after it, already read (the fast path).
  */
@@ -270,28 +302,14 @@ static __always_inline int vxlan_verdict(struct __sk_buff *skb, const struct csw
 		stat(s, CSW_FS_SUSPECT);
 		return snap;
 	}
-	int dns = 0;
-	if (inner && inner[12] == 0x08 && inner[13] == 0x00 && inner[14] == 0x45) {
-		/* Inner IPv4 without options: the transport's ports at fixed offsets. */
-		__u8 proto = inner[23];
-		if ((((__u16)(inner[20] & 0x1f) << 8) | inner[21]) == 0 && (proto == IPPROTO_UDP || proto == IPPROTO_TCP))
-			dns = is_port(cfg->dns_port, ((__u16)inner[34] << 8) | inner[35]) || is_port(cfg->dns_port, ((__u16)inner[36] << 8) | inner[37]);
-	} else {
+	int dns = inner ? inner_dns_fixed(cfg, inner) : -1;
+	if (dns < 0) {
 		__u16 iet;
 		__u32 il3;
 		struct l4 it = {};
 		dns = ether_of(skb, vx + VXLAN_HLEN, &iet, &il3) == 0 && l4_of(skb, il3, iet, &it) == 0 && is_dns(skb, &it, cfg);
 	}
-	if (dns) {
-		stat(s, CSW_FS_TUNNEL_DNS);
-		return snap;
-	}
-	if (cfg->flags & CSW_FILTER_COPY_VXLAN) {
-		stat(s, CSW_FS_VXLAN_COPY);
-		return snap;
-	}
-	stat(s, CSW_FS_DROPPED);
-	return 0;
+	return tunnel_verdict(cfg, s, snap, dns, CSW_FS_VXLAN_COPY);
 }
 
 /*
@@ -307,10 +325,14 @@ static __always_inline int vxlan_verdict(struct __sk_buff *skb, const struct csw
  *   |                    Variable-Length Options                    |
  *
  * Opt Len is 6 bits of 4-byte words, so the options end at most 252 bytes past the header: one
- * offset, no loop, nothing for the verifier to bound but the mask.
+ * offset, no loop, nothing for the verifier to bound but the mask. A global function: the
+ * verifier checks it once, where inlined into both the fast and the general path it made the
+ * program too large.
  */
-static __always_inline int geneve_verdict(struct __sk_buff *skb, const struct csw_filter_cfg *cfg, struct csw_filter_stats *s, __u32 snap, __u32 udp)
+__noinline int csw_geneve_verdict(struct __sk_buff *skb, const struct csw_filter_cfg *cfg, struct csw_filter_stats *s, __u32 snap, __u32 udp)
 {
+	if (!skb || !cfg)
+		return snap;
 	__u8 h[8 + GENEVE_HLEN]; /* the UDP header, then Geneve's */
 	if (bpf_skb_load_bytes(skb, udp, h, sizeof(h)) < 0)
 		goto suspect; /* cut short */
@@ -331,16 +353,7 @@ static __always_inline int geneve_verdict(struct __sk_buff *skb, const struct cs
 	}
 	if (iet == ETH_P_IP || iet == ETH_P_IPV6)
 		dns = l4_of(skb, il3, iet, &it) == 0 && is_dns(skb, &it, cfg);
-	if (dns) {
-		stat(s, CSW_FS_TUNNEL_DNS);
-		return snap;
-	}
-	if (cfg->flags & CSW_FILTER_COPY_VXLAN) {
-		stat(s, CSW_FS_GENEVE_COPY);
-		return snap;
-	}
-	stat(s, CSW_FS_DROPPED);
-	return 0;
+	return tunnel_verdict(cfg, s, snap, dns, CSW_FS_GENEVE_COPY);
 suspect:
 	stat(s, CSW_FS_SUSPECT);
 	return snap;
@@ -354,7 +367,7 @@ suspect:
  * (having counted nothing).
  */
 #define FAST_LEN 88
-#define FAST_VX (ETH_HLEN + 20 + 8) /* the VXLAN header */
+#define FAST_VX (ETH_HLEN + 20 + 8) /* the VXLAN or Geneve header */
 #define FAST_INNER (FAST_VX + VXLAN_HLEN)
 
 static __always_inline int fast_path(struct __sk_buff *skb, const struct csw_filter_cfg *cfg, struct csw_filter_stats *s, __u32 snap, int *verdict)
@@ -373,13 +386,19 @@ static __always_inline int fast_path(struct __sk_buff *skb, const struct csw_fil
 	int dns_src = is_port(cfg->dns_port, sport);
 	if (proto == IPPROTO_UDP && !dns_src && is_port(cfg->vxlan_port, dport)) {
 		__u8 dir = skb->pkt_type == PACKET_OUTGOING ? CSW_DIR_TX : CSW_DIR_RX;
-		count_vtep4(skb, s, dir == CSW_DIR_RX ? &h[26] : &h[30], dir);
+		count_vtep4(skb, s, dir == CSW_DIR_RX ? &h[26] : &h[30], dir, CSW_ENCAP_VXLAN);
 		stat(s, CSW_FS_VXLAN);
 		*verdict = vxlan_verdict(skb, cfg, s, snap, FAST_VX, h[FAST_VX], &h[FAST_INNER]);
 		return 1;
 	}
-	if (proto == IPPROTO_UDP && !dns_src && is_port(cfg->geneve_port, dport))
-		return 0; /* Geneve: the general path (after VXLAN's test, which costs VXLAN nothing) */
+	if (proto == IPPROTO_UDP && !dns_src && is_port(cfg->geneve_port, dport)) {
+		/* After VXLAN's test, which costs VXLAN nothing; Geneve's options make the rest variable. */
+		__u8 dir = skb->pkt_type == PACKET_OUTGOING ? CSW_DIR_TX : CSW_DIR_RX;
+		count_vtep4(skb, s, dir == CSW_DIR_RX ? &h[26] : &h[30], dir, CSW_ENCAP_GENEVE);
+		stat(s, CSW_FS_GENEVE);
+		*verdict = csw_geneve_verdict(skb, cfg, s, snap, ETH_HLEN + 20);
+		return 1;
+	}
 	if (dns_src || is_port(cfg->dns_port, dport)) {
 		stat(s, CSW_FS_DNS);
 		*verdict = snap;
@@ -433,7 +452,7 @@ int csw_capture_filter(struct __sk_buff *skb)
 		__u8 dir = skb->pkt_type == PACKET_OUTGOING ? CSW_DIR_TX : CSW_DIR_RX;
 		count_vtep(skb, s, l3, ethertype, dir, CSW_ENCAP_GENEVE);
 		stat(s, CSW_FS_GENEVE);
-		return geneve_verdict(skb, cfg, s, snap, t.off);
+		return csw_geneve_verdict(skb, cfg, s, snap, t.off);
 	}
 	if (dns_src || is_port(cfg->dns_port, dport)) {
 		stat(s, CSW_FS_DNS);

@@ -39,17 +39,45 @@
 #define RING_MIN_BUF 4096
 #define LOG_SIZE 16384
 
-/* libbpf's messages since the last log() call, truncated at LOG_SIZE. */
+/*
+ * libbpf's messages since the last log() call, at most LOG_SIZE - 1 bytes of them: the newest,
+ * since a verifier log ends with its reason and can run to megabytes.
+ */
 static char log_buf[LOG_SIZE];
 static size_t log_len;
 
+static void log_keep(const char *s, size_t n)
+{
+	if (n >= LOG_SIZE - 1) {
+		memcpy(log_buf, s + n - (LOG_SIZE - 1), LOG_SIZE - 1);
+		log_len = LOG_SIZE - 1;
+		return;
+	}
+	if (log_len + n > LOG_SIZE - 1) {
+		size_t drop = log_len + n - (LOG_SIZE - 1);
+		memmove(log_buf, log_buf + drop, log_len - drop);
+		log_len -= drop;
+	}
+	memcpy(log_buf + log_len, s, n);
+	log_len += n;
+}
+
 static int on_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG || log_len >= LOG_SIZE - 1)
+	if (level == LIBBPF_DEBUG)
 		return 0;
-	int n = vsnprintf(log_buf + log_len, LOG_SIZE - log_len, fmt, ap);
-	if (n > 0)
-		log_len = log_len + (size_t)n < LOG_SIZE - 1 ? log_len + (size_t)n : LOG_SIZE - 1;
+	va_list aq;
+	va_copy(aq, ap);
+	int n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n <= 0)
+		return 0;
+	char *s = malloc((size_t)n + 1);
+	if (!s)
+		return 0;
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	log_keep(s, (size_t)n);
+	free(s);
 	return 0;
 }
 
