@@ -29,6 +29,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
+#include "wire.h"
 #include "shared/drops.h"
 #include "shared/btf.h"
 
@@ -39,21 +40,6 @@ CSW_BTF_TYPE(enum csw_drop_scope, drop_scope);
 CSW_BTF_TYPE(enum csw_drop_event_flag, drop_event_flag);
 CSW_BTF_TYPE(struct csw_drop_event, drop_event);
 
-#define ETH_HLEN 14
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define ETH_P_ARP 0x0806
-#define IPPROTO_ICMP 1
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define IPPROTO_ICMPV6 58
-#define UDP_HLEN 8
-#define VXLAN_HLEN 8
-#define GENEVE_HLEN 8
-#define GENEVE_MAX_OPT_WORDS 63 /* the 6-bit Opt Len, in 4-byte words (RFC 8926 §3.4) */
-#define ETH_P_TEB 0x6558        /* Transparent Ethernet Bridging: an Ethernet frame follows */
-#define IPV4_HLEN 20
-#define IPV6_HLEN 40
 #define NO_HEADER 0xffff /* an unset skb header offset ((typeof(skb->mac_header))~0U) */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

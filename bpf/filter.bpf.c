@@ -36,6 +36,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "wire.h"
 #include "shared/filter.h"
 #include "shared/btf.h"
 
@@ -46,22 +47,8 @@ CSW_BTF_TYPE(enum csw_vtep_dir, vtep_dir);
 CSW_BTF_TYPE(enum csw_filter_stat, filter_stat);
 CSW_BTF_TYPE(enum csw_encap, encap);
 
-#define ETH_HLEN 14
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define ETH_P_8021Q 0x8100
-#define ETH_P_8021AD 0x88A8
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define NEXTHDR_HOP 0
-#define NEXTHDR_ROUTING 43
-#define NEXTHDR_FRAGMENT 44
-#define NEXTHDR_DEST 60
 #define PACKET_OUTGOING 4
-#define VXLAN_HLEN 8
 #define VXLAN_I_FLAG 0x08 /* RFC 7348 §5: flags octet, I bit */
-#define GENEVE_HLEN 8
-#define ETH_P_TEB 0x6558 /* Transparent Ethernet Bridging: Geneve's inner Ethernet, RFC 8926 §3.4 */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -367,7 +354,7 @@ suspect:
  * (having counted nothing).
  */
 #define FAST_LEN 88
-#define FAST_VX (ETH_HLEN + 20 + 8) /* the VXLAN or Geneve header */
+#define FAST_VX (ETH_HLEN + IPV4_HLEN + UDP_HLEN) /* the VXLAN or Geneve header */
 #define FAST_INNER (FAST_VX + VXLAN_HLEN)
 
 static __always_inline int fast_path(struct __sk_buff *skb, const struct csw_filter_cfg *cfg, struct csw_filter_stats *s, __u32 snap, int *verdict)

@@ -20,17 +20,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#define TC_ACT_OK 0
-#define TC_ACT_SHOT 2
-#define ETH_HLEN 14
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define ETH_P_TEB 0x6558
-#define IPPROTO_UDP 17
-#define IPV4_HLEN 20
-#define IPV6_HLEN 40
-#define UDP_HLEN 8
-#define GENEVE_HLEN 8
+#include "wire.h"
+
 #define GENEVE_PORT 6081
 
 SEC("tc")

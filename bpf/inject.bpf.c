@@ -39,6 +39,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
 
+#include "wire.h"
 #include "shared/inject.h"
 #include "shared/btf.h"
 
@@ -47,18 +48,7 @@ CSW_BTF_TYPE(enum csw_inject_mode, inject_mode);
 CSW_BTF_TYPE(enum csw_inject_direction, inject_direction);
 CSW_BTF_TYPE(enum csw_inject_limits, inject_limits);
 
-#define TC_ACT_OK 0
 #define CHECKSUM_PARTIAL 3 /* include/linux/skbuff.h */
-
-#define ETH_HLEN 14
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define ETH_P_8021Q 0x8100
-#define ETH_P_8021AD 0x88A8
-#define IPPROTO_UDP 17
-#define VXLAN_HLEN 8
-#define UDP_HLEN 8
-#define IPV6_HLEN 40
 
 /* Outer Ethernet (2 tags) + IPv6 + UDP + VXLAN + inner Ethernet + IPv6 + UDP. */
 #define PULL_LEN (ETH_HLEN + 8 + IPV6_HLEN + UDP_HLEN + VXLAN_HLEN + ETH_HLEN + IPV6_HLEN + UDP_HLEN)

@@ -14,9 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#define TC_ACT_OK 0
-#define TC_ACT_SHOT 2
-#define ETH_P_8021Q 0x8100
+#include "wire.h"
 
 #define CSW_LAB_VLAN_ID 100
 
