@@ -75,11 +75,12 @@ struct {
 
 /*
  * The headroom before a decapsulated packet's Ethernet header, searched for a Geneve header of
- * any options length: the longest Geneve header, UDP and an IPv6 header. Indexes into it are
+ * any options length: the longest Geneve header, UDP, and room for the smallest IP header before
+ * them (which is read from the packet, not from here). Indexes into it are
  * masked with HEADROOM_MASK (the verifier's bound), and the buffer has room for a header past
  * the mask.
  */
-#define GENEVE_WINDOW (GENEVE_HLEN + GENEVE_MAX_OPT_WORDS * 4 + UDP_HLEN + IPV6_HLEN)
+#define GENEVE_WINDOW (GENEVE_HLEN + GENEVE_MAX_OPT_WORDS * 4 + UDP_HLEN + IPV4_HLEN)
 #define HEADROOM_MASK 511
 struct headroom {
 	__u8 b[HEADROOM_MASK + 1 + GENEVE_HLEN];
@@ -205,13 +206,10 @@ static __always_inline __u8 proto_of(__u16 ethertype, const struct csw_flow *f, 
 	return CSW_PROTO_IP;
 }
 
-/* RFC 7348 §5: flags byte with the I flag (0x08), then the VNI in bytes 4 to 6. */
-static __always_inline int vxlan_vni(const __u8 *v, __u32 *vni)
+/* The VNI: bytes 4 to 6 of a VXLAN (RFC 7348 §5) or a Geneve (RFC 8926 §3.4) header alike. */
+static __always_inline __u32 vni_of(const __u8 *h)
 {
-	if ((v[0] & 0x08) == 0)
-		return -1;
-	*vni = ((__u32)v[4] << 16) | ((__u32)v[5] << 8) | v[6];
-	return 0;
+	return ((__u32)h[4] << 16) | ((__u32)h[5] << 8) | h[6];
 }
 
 /* Tunnel kinds: which header follows the outer UDP header. */
@@ -242,38 +240,38 @@ __noinline int csw_enter_tunnel(const struct pkt *p, struct csw_drop_event *ev, 
 {
 	if (!p || !ev || !ip_end)
 		return -1;
-	__u8 v[VXLAN_HLEN];
-	__u32 inner;	     /* where the encapsulated packet starts */
-	__u16 inner_type;    /* its ethertype */
-	__u8 eth_type[2];
+	__u8 v[VXLAN_HLEN]; /* VXLAN's header, or Geneve's before its options: 8 bytes both */
+	__u32 inner;	    /* where the encapsulated packet starts */
+	__u16 inner_type;   /* its ethertype */
 
-	/* VXLAN and Geneve headers are both 8 bytes before any Geneve options. */
 	if (rd(v, sizeof(v), p, l4 + UDP_HLEN))
 		return -1;
 	if (kind == TUNNEL_GENEVE) {
 		int hlen = geneve_hlen(v);
-		if (hlen < 0)
-			return -1;
-		ev->vni = ((__u32)v[4] << 16) | ((__u32)v[5] << 8) | v[6];
-		inner = l4 + UDP_HLEN + hlen;
 		inner_type = ((__u16)v[2] << 8) | v[3];
+		/* Only what an endpoint would decapsulate: version 0, carrying Ethernet or IP. */
+		if (hlen < 0 || (inner_type != ETH_P_TEB && inner_type != ETH_P_IP && inner_type != ETH_P_IPV6))
+			return -1;
+		inner = l4 + UDP_HLEN + hlen;
 	} else {
-		if (vxlan_vni(v, &ev->vni))
+		if ((v[0] & VXLAN_I_FLAG) == 0)
 			return -1;
 		inner = l4 + UDP_HLEN + VXLAN_HLEN;
 		inner_type = ETH_P_TEB;
 	}
-	ev->tunnel = ev->flow;
-	__builtin_memset(&ev->flow, 0, sizeof(ev->flow));
-	/* From here the flags describe the inner packet. */
-	ev->flags = CSW_EV_TUNNEL | CSW_EV_VNI | (kind == TUNNEL_GENEVE ? CSW_EV_GENEVE : 0);
-	/* An Ethernet frame (VXLAN always; Geneve by its protocol type), else a bare IP packet. */
+	/* An Ethernet frame (VXLAN always; Geneve by its protocol type) says what it carries. */
 	if (inner_type == ETH_P_TEB) {
-		if (rd(eth_type, sizeof(eth_type), p, inner + 12))
+		__u8 et[2];
+		if (rd(et, sizeof(et), p, inner + 12))
 			return -1;
-		inner_type = ((__u16)eth_type[0] << 8) | eth_type[1];
+		inner_type = ((__u16)et[0] << 8) | et[1];
 		inner += ETH_HLEN;
 	}
+	/* A tunnel for sure: its flow becomes the tunnel, and the flags describe the inner packet. */
+	ev->vni = vni_of(v);
+	ev->tunnel = ev->flow;
+	__builtin_memset(&ev->flow, 0, sizeof(ev->flow));
+	ev->flags = CSW_EV_TUNNEL | CSW_EV_VNI | (kind == TUNNEL_GENEVE ? CSW_EV_GENEVE : 0);
 	int r = parse_ip(p, inner, inner_type, &ev->flow, &ev->flags, ip_end);
 	if (r >= 0 && ev->flow.family != 0)
 		ev->flags |= CSW_EV_FLOW;
@@ -282,20 +280,26 @@ __noinline int csw_enter_tunnel(const struct pkt *p, struct csw_drop_event *ev, 
 
 /*
  * The outer IPv4 or IPv6 header that ends at udp (the outer UDP header's offset), into t.
- * Returns 0, or -1 when neither is there.
+ * Returns 0, or -1 when neither is there. Stale bytes in the headroom must not pass for a
+ * tunnel: the IP header's length must end the packet exactly where the UDP header's length
+ * does (GRO, merging a tunnel's packets, updates both).
  */
 static __always_inline int outer_ip_before(const struct pkt *p, __u32 udp, struct csw_flow *t)
 {
 	__u16 fl = 0;
 	__u32 outer_end = 0;
+	__u8 len[2];
 
+	if (rd(len, sizeof(len), p, udp + 4))
+		return -1;
+	__u32 udp_end = udp + (((__u32)len[0] << 8) | len[1]);
 	if (udp >= IPV4_HLEN && parse_ip(p, udp - IPV4_HLEN, ETH_P_IP, t, &fl, &outer_end) == (int)udp &&
-	    t->l4 == IPPROTO_UDP)
+	    t->l4 == IPPROTO_UDP && outer_end == udp_end)
 		return 0;
 	__builtin_memset(t, 0, sizeof(*t));
 	fl = 0;
 	if (udp >= IPV6_HLEN && parse_ip(p, udp - IPV6_HLEN, ETH_P_IPV6, t, &fl, &outer_end) == (int)udp &&
-	    t->l4 == IPPROTO_UDP)
+	    t->l4 == IPPROTO_UDP && outer_end == udp_end)
 		return 0;
 	return -1;
 }
@@ -305,17 +309,18 @@ static __always_inline int outer_ip_before(const struct pkt *p, __u32 udp, struc
  * and the outer IP header lie before it. The options' length is unknown from here: each length
  * from 0 to 63 words is tried, shortest first, on one copy of the headroom; the first whose
  * header's own Opt Len says that length and whose protocol type is Ethernet is the candidate, taken
- * when a UDP header to one of the Geneve ports (four u16 in ports) long enough for it precedes it.
+ * when a UDP header to one of the Geneve ports long enough for it precedes it (else none is:
+ * option bytes that look like a header hide the real one, a miss and never a false tunnel).
  * Sets ev->vni and returns the UDP header's offset, or 0.
  *
  * A global function: the verifier checks it once, not once per path that reaches it (inlined,
  * its 64 rounds times handle()'s paths exceed the verifier's limit).
  */
-__noinline int csw_geneve_before(__u64 head, __u32 mac, __u64 ports, struct csw_drop_event *ev)
+__noinline int csw_geneve_before(__u64 head, __u32 mac, const struct csw_drop_cfg *cfg, struct csw_drop_event *ev)
 {
 	__u32 zero = 0;
 	struct headroom *w = bpf_map_lookup_elem(&csw_drop_headroom, &zero);
-	if (!w || !ev || head == 0)
+	if (!w || !cfg || !ev || head == 0)
 		return 0;
 	/* The window ends at mac; near the head of the buffer it is shorter. */
 	__u64 n = mac < GENEVE_WINDOW ? mac : GENEVE_WINDOW;
@@ -339,12 +344,9 @@ __noinline int csw_geneve_before(__u64 head, __u32 mac, __u64 ports, struct csw_
 	const __u8 *u = &w->b[(n - GENEVE_HLEN - UDP_HLEN - words * 4) & HEADROOM_MASK];
 	__u16 dport = ((__u16)u[2] << 8) | u[3];
 	__u16 ulen = ((__u16)u[4] << 8) | u[5];
-	if (dport == 0 || ulen < UDP_HLEN + GENEVE_HLEN + words * 4 + ETH_HLEN)
+	if (!port_in(cfg->geneve_port, dport) || ulen < UDP_HLEN + GENEVE_HLEN + words * 4 + ETH_HLEN)
 		return 0;
-	if (dport != (__u16)ports && dport != (__u16)(ports >> 16) && dport != (__u16)(ports >> 32) &&
-	    dport != (__u16)(ports >> 48))
-		return 0;
-	ev->vni = ((__u32)g[4] << 16) | ((__u32)g[5] << 8) | g[6];
+	ev->vni = vni_of(g);
 	return mac - GENEVE_HLEN - UDP_HLEN - words * 4;
 }
 
@@ -365,12 +367,12 @@ static __always_inline void recover_tunnel(const struct pkt *p, struct csw_drop_
 	__u16 geneve = 0;
 
 	if (mac >= UDP_HLEN + VXLAN_HLEN + IPV4_HLEN && !rd(uv, sizeof(uv), p, mac - sizeof(uv)) &&
-	    port_in(cfg->vxlan_port, ((__u16)uv[2] << 8) | uv[3]) && !vxlan_vni(&uv[UDP_HLEN], &ev->vni))
+	    port_in(cfg->vxlan_port, ((__u16)uv[2] << 8) | uv[3]) && (uv[UDP_HLEN] & VXLAN_I_FLAG)) {
 		udp = mac - sizeof(uv);
+		ev->vni = vni_of(&uv[UDP_HLEN]);
+	}
 	if (udp == 0 && cfg->geneve_port[0] != 0) {
-		const __u16 *gp = cfg->geneve_port;
-		__u64 ports = (__u64)gp[0] | ((__u64)gp[1] << 16) | ((__u64)gp[2] << 32) | ((__u64)gp[3] << 48);
-		udp = csw_geneve_before((__u64)p->head, mac, ports, ev);
+		udp = csw_geneve_before((__u64)p->head, mac, cfg, ev);
 		geneve = CSW_EV_GENEVE;
 	}
 	if (udp == 0 || outer_ip_before(p, udp, &t)) {
@@ -490,7 +492,8 @@ static __always_inline int handle(struct sk_buff *skb, __u32 reason)
 	if (l4 >= 0 && ev->flow.family != 0) {
 		ev->flags |= CSW_EV_FLOW;
 		int kind = TUNNEL_NONE;
-		if (l4 > 0 && ev->flow.l4 == IPPROTO_UDP)
+		/* Not from a DNS port: that is an answer to a client whose ephemeral port is a tunnel's. */
+		if (l4 > 0 && ev->flow.l4 == IPPROTO_UDP && !port_in(cfg->dns_port, ev->flow.sport))
 			kind = port_in(cfg->vxlan_port, ev->flow.dport)    ? TUNNEL_VXLAN
 			       : port_in(cfg->geneve_port, ev->flow.dport) ? TUNNEL_GENEVE
 									   : TUNNEL_NONE;

@@ -29,6 +29,7 @@
 #define IPV6_HLEN 40
 #define UDP_HLEN 8
 #define VXLAN_HLEN 8  /* RFC 7348 §5 */
+#define VXLAN_I_FLAG 0x08 /* the flags octet's I bit: a valid VNI */
 #define GENEVE_HLEN 8 /* RFC 8926 §3.4, before its options */
 #define GENEVE_MAX_OPT_WORDS 63 /* the 6-bit Opt Len, in 4-byte words */
 

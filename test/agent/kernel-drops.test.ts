@@ -146,14 +146,14 @@ t.test('every injector mode: the kernel drops counted by reason, lost queries ti
     const inner = drops.find((d) => d.reason === 'udp_csum' && d.proto === 'udp');
     t.ok(outer && inner, 'drops before and after decapsulation are listed');
     if (outer) {
-      t.match(outer, { ifname: 'eth0', flow: { src: '10.244.0.1', dst: '10.244.0.2', dport: 53 }, tunnel: { src: '10.200.0.1', dst: '10.200.0.2', dport: lab.config.port, vni: lab.config.vni, decapsulated: false }, dns: { qr: 0, qtype: 'A' } }, 'outer checksum: dropped on eth0, still in the tunnel');
+      t.match(outer, { ifname: 'eth0', flow: { src: '10.244.0.1', dst: '10.244.0.2', dport: 53 }, tunnel: { src: '10.200.0.1', dst: '10.200.0.2', dport: lab.config.port, encap: 'vxlan', vni: lab.config.vni, decapsulated: false }, dns: { qr: 0, qtype: 'A' } }, 'outer checksum: dropped on eth0, still in the tunnel');
       t.notOk(drops.some((d) => d.dns && 'name' in d.dns), 'no query name: names are only in /debug/lost');
       // The newest drops cost the newest lost transactions: their DNS IDs find their names there.
       const lost = JSON.parse(get(NS, `${DEBUG}/debug/lost`).body).lost as Lost[];
       const named = drops.filter((d) => d.dns?.qr === 0).map((d) => lost.find((l) => l.id === d.dns.id && l.reason === d.reason)).filter((l) => l !== undefined);
       t.ok(named.length > 0 && named.every((l) => /^kd.*\.lab\.test\.?$/.test(l!.name)), `${named.length} drops' queries found by DNS ID in /debug/lost`);
     }
-    if (inner) t.match(inner, { ifname: 'vxlan0', flow: { src: '10.244.0.1', dst: '10.244.0.2', dport: 53 }, tunnel: { src: '10.200.0.1', dst: '10.200.0.2', vni: lab.config.vni, decapsulated: true } }, 'inner checksum: dropped after vxlan0 decapsulated it, the tunnel read back from the headroom');
+    if (inner) t.match(inner, { ifname: 'vxlan0', flow: { src: '10.244.0.1', dst: '10.244.0.2', dport: 53 }, tunnel: { src: '10.200.0.1', dst: '10.200.0.2', encap: 'vxlan', vni: lab.config.vni, decapsulated: true } }, 'inner checksum: dropped after vxlan0 decapsulated it, the tunnel read back from the headroom');
   });
 
   await t.test('the live output passes promtool', async (t) => {
@@ -241,7 +241,7 @@ t.test('DNS in a pod: the drops inside the pod\'s namespace are seen and tied to
   t.equal(drops.length, r.damaged, 'an event for each');
   t.ok(drops.every((d) => d.netns === inode), `in the pod's namespace (inode ${inode}), not the node's`);
   t.ok(drops.every((d) => d.ifname === 'eth0' && d.flow.dst === lab.dnsAddress && d.reason === 'udp_csum'), "on the pod's eth0, to the pod, udp_csum");
-  t.ok(drops.every((d) => d.tunnel?.decapsulated === true && d.tunnel.src === '10.200.0.1' && d.tunnel.dst === '10.200.0.2' && d.tunnel.dport === lab.config.port), 'the tunnel it came through, read back from the headroom after forwarding');
+  t.ok(drops.every((d) => d.tunnel?.decapsulated === true && d.tunnel.encap === 'vxlan' && d.tunnel.src === '10.200.0.1' && d.tunnel.dst === '10.200.0.2' && d.tunnel.dport === lab.config.port), 'the tunnel it came through, read back from the headroom after forwarding');
   t.ok(drops.every((d) => d.tunnel.vni === null), 'but not its VNI, which forwarding overwrote');
   t.equal(await stopAgent(agent), 0);
   labDown(LAB);

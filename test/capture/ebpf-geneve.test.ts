@@ -14,6 +14,9 @@
 // the inner flow and query, for an Ethernet and a bare IP payload; a Geneve version the tracer
 // does not read is still counted as Geneve, with the outer flow only.
 //
+// Never a false tunnel: a Geneve packet decapsulated on a port the tracer was not given, and a
+// DNS answer to a client whose ephemeral port is 6081, carry none.
+//
 // In the agent: the drops of a Geneve peer's packets for a checksum are that peer's, and
 // /debug/drops says the tunnel was Geneve.
 
@@ -44,6 +47,8 @@ const A = 'cswgnv-a';
 const B = 'cswgnv-b';
 const ADDR_A = '10.231.0.1';
 const ADDR_B = '10.231.0.2';
+const ADDR6_A = 'fd00:231::1';
+const ADDR6_B = 'fd00:231::2';
 
 function sh(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
@@ -58,14 +63,22 @@ t.teardown(() => {
 sh('ip', ['netns', 'add', A]);
 sh('ip', ['netns', 'add', B]);
 sh('ip', ['link', 'add', 'gnv0', 'netns', A, 'type', 'veth', 'peer', 'name', 'gnv0', 'netns', B]);
-for (const [ns, addr] of [[A, ADDR_A], [B, ADDR_B]]) {
+for (const [ns, addr, addr6] of [[A, ADDR_A, ADDR6_A], [B, ADDR_B, ADDR6_B]]) {
   sh('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'gnv0']);
+  sh('ip', ['-n', ns, 'addr', 'add', `${addr6}/64`, 'dev', 'gnv0', 'nodad']);
   sh('ip', ['-n', ns, 'link', 'set', 'gnv0', 'up']);
   sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+}
+// Neighbours known from the start: a packet waiting for neighbour discovery would be dropped
+// after the test read the tracer.
+const macOf = (ns: string): string => (JSON.parse(sh('ip', ['-n', ns, '-j', 'link', 'show', 'gnv0'])) as Array<{ address: string }>)[0].address;
+for (const [ns, peer, addr, addr6] of [[A, B, ADDR_B, ADDR6_B], [B, A, ADDR_A, ADDR6_A]]) {
+  for (const to of [addr, addr6]) sh('ip', ['-n', ns, 'neigh', 'replace', to, 'lladdr', macOf(peer), 'dev', 'gnv0', 'nud', 'permanent']);
 }
 // Checksums computed by the sender's stack, so the receiver verifies them (a veth otherwise
 // hands over a pending checksum, which the receiver trusts).
 sh('ip', ['netns', 'exec', A, 'ethtool', '-K', 'gnv0', 'tx', 'off']);
+const NETNS_A = statSync(`/run/netns/${A}`).ino;
 const NETNS_B = statSync(`/run/netns/${B}`).ino;
 
 const decap = BpfObject.load(objectPath('geneve-decap'));
@@ -111,20 +124,27 @@ function genevePayload(vni: number, words: number, inner: FrameOpts, o: { versio
   return Buffer.concat([P.geneveHeader(g, protocol), frame]);
 }
 
-/** Sends each payload from A to B's UDP port, in order; returns when all are sent. */
-function send(datagrams: Array<[Buffer, number]>): void {
+/** A datagram: its payload, B's port it goes to, over IPv6 or not, and the sender's port (any). */
+interface Datagram { payload: Buffer; port: number; v6?: boolean; from?: number }
+
+/** Sends the datagrams from namespace ns to the other one, in order; returns when all are sent. */
+function send(datagrams: Array<Datagram | [Buffer, number]>, ns = A): void {
+  const to = ns === A ? { v4: ADDR_B, v6: ADDR6_B } : { v4: ADDR_A, v6: ADDR6_A };
+  const all = datagrams.map((d) => (Array.isArray(d) ? { payload: d[0], port: d[1] } : d)).map((d) => ({ hex: d.payload.toString('hex'), port: d.port, v6: d.v6 === true, from: d.from ?? 0 }));
   const script = `
-    const s = require('dgram').createSocket('udp4');
-    const all = ${JSON.stringify(datagrams.map(([b, port]) => [b.toString('hex'), port]))};
-    let n = 0;
-    const next = () => {
-      if (n === all.length) return s.close();
-      const [h, port] = all[n++];
-      s.send(Buffer.from(h, 'hex'), port, ${JSON.stringify(ADDR_B)}, next);
-    };
-    next();`;
-  const r = spawnSync('ip', ['netns', 'exec', A, process.execPath, '-e', script], { encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`sending in ${A}: ${r.stderr.trim()}`);
+    const dgram = require('dgram');
+    const to = ${JSON.stringify(to)};
+    const all = ${JSON.stringify(all)};
+    (async () => {
+      for (const d of all) {
+        const s = dgram.createSocket(d.v6 ? 'udp6' : 'udp4');
+        await new Promise((res) => s.bind(d.from, res));
+        await new Promise((res, rej) => s.send(Buffer.from(d.hex, 'hex'), d.port, d.v6 ? to.v6 : to.v4, (e) => (e ? rej(e) : res())));
+        s.close();
+      }
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`sending in ${ns}: ${r.stderr.trim()}`);
 }
 
 interface Seen {
@@ -139,7 +159,10 @@ interface Seen {
 
 function flowAt(ev: DropEvent, which: 'flow' | 'tunnel'): Seen['flow'] {
   const f = ev.flowAt(which);
-  const ip = (o: number) => [...ev.b.subarray(f + o, f + o + 4)].join('.');
+  const v6 = ev.b[f + FLOW_LAYOUT.family] === 6;
+  const ip = (o: number) => (v6
+    ? new URL(`http://[${[...Array(8).keys()].map((i) => ev.b.readUInt16BE(f + o + i * 2).toString(16)).join(':')}]`).hostname.slice(1, -1)
+    : [...ev.b.subarray(f + o, f + o + 4)].join('.'));
   return { src: ip(FLOW_LAYOUT.saddr), dst: ip(FLOW_LAYOUT.daddr), dport: ev.b.readUInt16LE(f + FLOW_LAYOUT.dport) };
 }
 
@@ -153,18 +176,23 @@ function record(ev: DropEvent): Seen {
   return { slot: ev.slot, proto: DROP_PROTOS[ev.proto], flags: ev.flags, vni: ev.vni, flow: flowAt(ev, 'flow'), tunnel: flowAt(ev, 'tunnel'), dnsId };
 }
 
-/** Traces the drops in B while sending; returns B's events and the count deltas by [slot][proto]. */
-function traced(datagrams: Array<[Buffer, number]>): { events: Seen[]; delta: (reason: number, proto: string) => number } {
-  const tr = DropTracer.open({ vxlanPorts: [4789], genevePorts: [6081, 6082], dnsPorts: [53], eventSlots: [UDP_CSUM, NO_SOCKET], eventScope: 'all' });
+/**
+ * Traces the drops while ns sends to the other namespace; returns the events in the receiver's
+ * namespace and the count deltas by [slot][proto].
+ */
+function traced(datagrams: Array<Datagram | [Buffer, number]>, o: { genevePorts?: number[]; from?: string } = {}): { events: Seen[]; delta: (reason: number, proto: string) => number } {
+  const ns = o.from ?? A;
+  const receiver = ns === A ? NETNS_B : NETNS_A;
+  const tr = DropTracer.open({ vxlanPorts: [4789], genevePorts: o.genevePorts ?? [6081, 6082], dnsPorts: [53], eventSlots: [UDP_CSUM, NO_SOCKET], eventScope: 'all' });
   const events: Seen[] = [];
   const before = new Float64Array(REASON_SLOTS * DROP_PROTOS.length);
   const after = new Float64Array(REASON_SLOTS * DROP_PROTOS.length);
   try {
     tr.readCounts(before);
     tr.start((ev) => {
-      if (ev.netns === NETNS_B) events.push(record(ev));
+      if (ev.netns === receiver) events.push(record(ev));
     }, (msg) => { throw new Error(msg); });
-    send(datagrams);
+    send(datagrams, ns);
     tr.poll();
     tr.readCounts(after);
   } finally {
@@ -202,6 +230,35 @@ t.test('a good inner checksum after decapsulation: dropped for no socket, the tu
   t.equal(events.length, 1);
   t.equal(REASONS[events[0]?.slot ?? -1], 'no_socket', 'nothing listens on port 53 in the receiver');
   t.equal((events[0]?.flags ?? 0) & (EV_TUNNEL | EV_DECAPPED | EV_GENEVE), EV_TUNNEL | EV_DECAPPED | EV_GENEVE);
+  t.end();
+});
+
+t.test('decapsulated under an IPv6 underlay: the tunnel read back through the IPv6 header', (t) => {
+  const { events } = traced([{ payload: genevePayload(5, 2, innerQuery(210, true)), port: 6081, v6: true }]);
+  t.equal(events.length, 1);
+  const e = events[0];
+  t.equal(REASONS[e?.slot ?? -1], 'udp_csum');
+  t.equal((e?.flags ?? 0) & (EV_TUNNEL | EV_DECAPPED | EV_GENEVE), EV_TUNNEL | EV_DECAPPED | EV_GENEVE);
+  t.same(e?.flow, { src: ADDR_A, dst: ADDR_B, dport: 53 }, 'the inner IPv4 query');
+  t.same(e?.tunnel, { src: ADDR6_A, dst: ADDR6_B, dport: 6081 }, 'the IPv6 tunnel');
+  t.end();
+});
+
+t.test('never a false tunnel: another Geneve port than the tracer\'s, a DNS answer to a client on 6081', (t) => {
+  const other = traced([[genevePayload(7, 2, innerQuery(220, true)), 6081]], { genevePorts: [6082] });
+  t.equal(other.events.length, 1, 'the decapsulated query still dropped');
+  t.equal((other.events[0]?.flags ?? 0) & EV_TUNNEL, 0, 'with no tunnel: 6081 is not a Geneve port here');
+  t.equal(other.events[0]?.dnsId, 220, 'and tied to its query all the same');
+  // An answer from B's port 53 to A's port 6081, where nothing listens: the DNS ID 0x0123 reads as
+  // Geneve version 0 with one word of options, as a tunnel parser taking it for Geneve would.
+  const answer = dnsPacket.encode({ type: 'response', id: 0x0123, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'a.geneve.test' }], answers: [{ type: 'A', name: 'a.geneve.test', data: '192.0.2.1' }] });
+  const back = traced([{ payload: answer, port: 6081, from: 53 }], { from: B });
+  t.equal(back.events.length, 1, 'the answer dropped in A');
+  const e = back.events[0];
+  t.equal(REASONS[e?.slot ?? -1], 'no_socket');
+  t.equal(e?.proto, 'udp', 'UDP, not Geneve: it comes from a DNS port');
+  t.equal((e?.flags ?? 0) & EV_TUNNEL, 0, 'no tunnel');
+  t.equal(e?.dnsId, 0x0123, 'and its DNS message read');
   t.end();
 });
 
@@ -252,7 +309,8 @@ t.test('in the agent: checksum drops charged to the Geneve peer, /debug/drops na
   while (mine().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const seen = mine();
   t.equal(seen.length, 3, 'three drops in the receiver');
-  t.same(peers.filter((p) => p === ADDR_A), [ADDR_A, ADDR_A], 'the two checksum drops charged to the peer that sent them');
+  // Other drops on the machine may be charged too; none may name an address of this test's but A.
+  t.same(peers.filter((p) => p.startsWith('10.231.')), [ADDR_A, ADDR_A], 'the two checksum drops charged to the peer that sent them, and nothing else here');
   const byId = (id: number) => seen.find((d) => d.dns?.id === id);
   t.match(byId(400), { reason: 'udp_csum', proto: 'udp', tunnel: { src: ADDR_A, dst: ADDR_B, dport: 6081, encap: 'geneve', vni: null, decapsulated: true } });
   t.match(byId(402), { reason: 'no_socket', proto: 'geneve', tunnel: { dport: 6082, encap: 'geneve', vni: 9, decapsulated: false }, flow: { dst: ADDR_B, dport: 53 } });
