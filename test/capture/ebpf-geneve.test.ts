@@ -21,16 +21,11 @@
 // /debug/drops says the tunnel was Geneve.
 
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
-import * as dnsPacket from 'dns-packet';
-
 import pino from 'pino';
+import * as dnsPacket from 'dns-packet';
 
 import { DEFAULT_AGENT_CONFIG } from '../../src/agent/config';
 import { KernelDrops } from '../../src/agent/drops';
-import { BpfObject, objectPath } from '../../src/bpf/object';
-import * as Decap from '../../src/bpf/generated/geneve-decap';
 import {
   DropEvent, dropReasonNames, DropTracer, DROP_PROTOS, EV_DECAPPED, EV_DNS, EV_FLOW, EV_GENEVE, EV_PORTS, EV_TUNNEL, EV_VNI,
   FLOW_LAYOUT, REASON_SLOTS,
@@ -39,113 +34,17 @@ import { DnsCorrelator } from '../../src/correlate/transactions';
 import { decodeDns } from '../../src/decode/dns';
 import { DnsView } from '../../src/decode/frame';
 import { rootTest } from '../support/root';
-import * as P from '../support/packets';
+import { ADDR6_A, ADDR6_B, ADDR_A, ADDR_B, Datagram, genevePair, genevePayload, innerQuery } from '../support/geneve-pair';
 
 rootTest('the eBPF Geneve tests');
 
-const A = 'cswgnv-a';
-const B = 'cswgnv-b';
-const ADDR_A = '10.231.0.1';
-const ADDR_B = '10.231.0.2';
-const ADDR6_A = 'fd00:231::1';
-const ADDR6_B = 'fd00:231::2';
-
-function sh(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.error?.message ?? r.stderr.trim()}`);
-  return r.stdout;
-}
-
-for (const ns of [A, B]) spawnSync('ip', ['netns', 'del', ns]);
-t.teardown(() => {
-  for (const ns of [A, B]) spawnSync('ip', ['netns', 'del', ns]);
-});
-sh('ip', ['netns', 'add', A]);
-sh('ip', ['netns', 'add', B]);
-sh('ip', ['link', 'add', 'gnv0', 'netns', A, 'type', 'veth', 'peer', 'name', 'gnv0', 'netns', B]);
-for (const [ns, addr, addr6] of [[A, ADDR_A, ADDR6_A], [B, ADDR_B, ADDR6_B]]) {
-  sh('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'gnv0']);
-  sh('ip', ['-n', ns, 'addr', 'add', `${addr6}/64`, 'dev', 'gnv0', 'nodad']);
-  sh('ip', ['-n', ns, 'link', 'set', 'gnv0', 'up']);
-  sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-}
-// Neighbours known from the start: a packet waiting for neighbour discovery would be dropped
-// after the test read the tracer.
-const macOf = (ns: string): string => (JSON.parse(sh('ip', ['-n', ns, '-j', 'link', 'show', 'gnv0'])) as Array<{ address: string }>)[0].address;
-for (const [ns, peer, addr, addr6] of [[A, B, ADDR_B, ADDR6_B], [B, A, ADDR_A, ADDR6_A]]) {
-  for (const to of [addr, addr6]) sh('ip', ['-n', ns, 'neigh', 'replace', to, 'lladdr', macOf(peer), 'dev', 'gnv0', 'nud', 'permanent']);
-}
-// Checksums computed by the sender's stack, so the receiver verifies them (a veth otherwise
-// hands over a pending checksum, which the receiver trusts).
-sh('ip', ['netns', 'exec', A, 'ethtool', '-K', 'gnv0', 'tx', 'off']);
-const NETNS_A = statSync(`/run/netns/${A}`).ino;
-const NETNS_B = statSync(`/run/netns/${B}`).ino;
-
-const decap = BpfObject.load(objectPath('geneve-decap'));
-try {
-  decap.tcAttach(Decap.programs.csw_geneve_decap, { netns: B, dev: 'gnv0', direction: 'ingress', priority: 1, handle: 1 });
-} finally {
-  decap.close();
-}
+const pair = genevePair('cswgnv');
+t.teardown(() => pair.remove());
+const [A, B] = [pair.a, pair.b];
 
 const { names: REASONS } = dropReasonNames(null);
 const UDP_CSUM = REASONS.indexOf('udp_csum');
 const NO_SOCKET = REASONS.indexOf('no_socket');
-
-/** A DNS query from A to B (ID id), over UDP with its checksum right or flipped, IPv4, Ethernet. */
-function innerQuery(id: number, badUdp: boolean): FrameOpts {
-  return {
-    link: { kind: 'eth' },
-    src: ADDR_A, dst: ADDR_B, sport: 40000 + id, dport: 53,
-    udpCsum: badUdp ? 'flip' : 'correct',
-    dns: { type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: `q${id}.geneve.test` }] },
-  };
-}
-type FrameOpts = P.DnsFrameOpts;
-
-/** Geneve options filling exactly `words` 4-byte words (each option at most 32 words). */
-function optionsOf(words: number): P.GeneveOption[] {
-  const out: P.GeneveOption[] = [];
-  for (let left = words; left > 0;) {
-    const w = Math.min(left, 32);
-    out.push({ cls: 0x0102, type: out.length, data: Array.from({ length: (w - 1) * 4 }, (_, i) => (i * 7 + w) & 0xff) });
-    left -= w;
-  }
-  return out;
-}
-
-/** The UDP payload of a Geneve packet: header, options, then the inner frame. */
-function genevePayload(vni: number, words: number, inner: FrameOpts, o: { version?: number; raw?: boolean } = {}): Buffer {
-  const spec = P.plainDnsSpec(o.raw ? { ...inner, link: { kind: 'raw' } } : inner);
-  const frame = P.build(spec).bytes;
-  const protocol = o.raw ? 0x0800 : 0x6558;
-  const g: P.GeneveSpec = { vni, options: optionsOf(words), inner: spec };
-  if (o.version !== undefined) g.version = o.version;
-  return Buffer.concat([P.geneveHeader(g, protocol), frame]);
-}
-
-/** A datagram: its payload, B's port it goes to, over IPv6 or not, and the sender's port (any). */
-interface Datagram { payload: Buffer; port: number; v6?: boolean; from?: number }
-
-/** Sends the datagrams from namespace ns to the other one, in order; returns when all are sent. */
-function send(datagrams: Array<Datagram | [Buffer, number]>, ns = A): void {
-  const to = ns === A ? { v4: ADDR_B, v6: ADDR6_B } : { v4: ADDR_A, v6: ADDR6_A };
-  const all = datagrams.map((d) => (Array.isArray(d) ? { payload: d[0], port: d[1] } : d)).map((d) => ({ hex: d.payload.toString('hex'), port: d.port, v6: d.v6 === true, from: d.from ?? 0 }));
-  const script = `
-    const dgram = require('dgram');
-    const to = ${JSON.stringify(to)};
-    const all = ${JSON.stringify(all)};
-    (async () => {
-      for (const d of all) {
-        const s = dgram.createSocket(d.v6 ? 'udp6' : 'udp4');
-        await new Promise((res) => s.bind(d.from, res));
-        await new Promise((res, rej) => s.send(Buffer.from(d.hex, 'hex'), d.port, d.v6 ? to.v6 : to.v4, (e) => (e ? rej(e) : res())));
-        s.close();
-      }
-    })().catch((e) => { console.error(e); process.exit(1); });`;
-  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`sending in ${ns}: ${r.stderr.trim()}`);
-}
 
 interface Seen {
   slot: number;
@@ -182,7 +81,7 @@ function record(ev: DropEvent): Seen {
  */
 function traced(datagrams: Array<Datagram | [Buffer, number]>, o: { genevePorts?: number[]; from?: string } = {}): { events: Seen[]; delta: (reason: number, proto: string) => number } {
   const ns = o.from ?? A;
-  const receiver = ns === A ? NETNS_B : NETNS_A;
+  const receiver = ns === A ? pair.netnsB : pair.netnsA;
   const tr = DropTracer.open({ vxlanPorts: [4789], genevePorts: o.genevePorts ?? [6081, 6082], dnsPorts: [53], eventSlots: [UDP_CSUM, NO_SOCKET], eventScope: 'all' });
   const events: Seen[] = [];
   const before = new Float64Array(REASON_SLOTS * DROP_PROTOS.length);
@@ -192,7 +91,7 @@ function traced(datagrams: Array<Datagram | [Buffer, number]>, o: { genevePorts?
     tr.start((ev) => {
       if (ev.netns === receiver) events.push(record(ev));
     }, (msg) => { throw new Error(msg); });
-    send(datagrams, ns);
+    pair.send(datagrams, ns);
     tr.poll();
     tr.readCounts(after);
   } finally {
@@ -302,10 +201,10 @@ t.test('in the agent: checksum drops charged to the Geneve peer, /debug/drops na
   drops.start();
   t.teardown(() => drops.stop());
   t.equal(drops.unavailable, null, 'the tracer runs');
-  send([[genevePayload(9, 2, innerQuery(400, true)), 6081], [genevePayload(9, 0, innerQuery(401, true)), 6081], [genevePayload(9, 0, innerQuery(402, false)), 6082]]);
+  pair.send([[genevePayload(9, 2, innerQuery(400, true)), 6081], [genevePayload(9, 0, innerQuery(401, true)), 6081], [genevePayload(9, 0, innerQuery(402, false)), 6082]]);
   // The ring is drained every 100 ms.
   const deadline = Date.now() + 5000;
-  const mine = () => drops.recentDrops().filter((d) => d.netns === NETNS_B);
+  const mine = () => drops.recentDrops().filter((d) => d.netns === pair.netnsB);
   while (mine().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const seen = mine();
   t.equal(seen.length, 3, 'three drops in the receiver');
