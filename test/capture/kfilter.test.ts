@@ -5,7 +5,7 @@
 // its per-peer table (by encapsulation) and counters say exactly what it saw. Then the same over the frames of real captures from other projects'
 // test corpora, against the user-space decoder's reading of the same frames.
 
-import t from 'tap';
+import t, { Test } from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -39,6 +39,17 @@ function peers(k: KernelFilter): Record<string, number> {
     out[`${e}${family}/${dir === 0 ? 'rx' : 'tx'}/${a}`] = packets;
   });
   return out;
+}
+
+/** Runs each case once, checks it was copied (snap length) or not as it says, and returns the filter's stats, every frame seen. */
+function runCases(t: Test, k: KernelFilter, cases: Array<[string, Buffer, boolean]>): Record<string, number> {
+  for (const [what, frame, copied] of cases) {
+    const r = k.run(frame);
+    t.equal(r.verdict, copied ? SNAP : 0, `${what}: ${copied ? 'copied' : 'not copied'}`);
+  }
+  const s = stats(k);
+  t.equal(s.seen, cases.length, 'every frame seen');
+  return s;
 }
 
 const inner4 = { link: { kind: 'eth' as const }, ip: { v: 4 as const, src: '10.244.1.5', dst: '10.244.0.7' } };
@@ -84,12 +95,7 @@ t.test('Geneve: what is copied and what is only counted, per peer under its own 
     ['Geneve, inner DNS port but an unknown protocol type', geneve(innerEth(dnsQuery), { protocol: 0x1234 }), false],
     ['UDP from port 53 to 6081: a DNS answer, not Geneve', P.build({ link: { kind: 'eth' }, ip: { v: 4, src: '10.0.0.53', dst: '10.0.0.1' }, l4: { kind: 'udp', sport: 53, dport: 6081, dns: P.defaultResponse() } }).bytes, true],
   ];
-  for (const [what, frame, copied] of cases) {
-    const r = k.run(frame);
-    t.equal(r.verdict, copied ? SNAP : 0, `${what}: ${copied ? 'copied' : 'not copied'}`);
-  }
-  const s = stats(k);
-  t.equal(s.seen, cases.length, 'every frame seen');
+  const s = runCases(t, k, cases);
   t.equal(s.geneve, 14, 'every Geneve frame counted as Geneve');
   t.equal(s.vxlan, 0, 'none as VXLAN');
   t.equal(s.tunnel_dns, 6, 'DNS inside Geneve copied');
@@ -130,12 +136,7 @@ t.test('what is copied and what is only counted', (t) => {
     ['plain UDP, not DNS', P.build({ link: { kind: 'eth' }, ip: { v: 4, src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'udp', sport: 1000, dport: 9999, payload: Buffer.alloc(40) } }).bytes, false],
     ['ARP', Buffer.concat([Buffer.from('ffffffffffff020000000001', 'hex'), Buffer.from([0x08, 0x06]), Buffer.alloc(46)]), false],
   ];
-  for (const [what, frame, copied] of cases) {
-    const r = k.run(frame);
-    t.equal(r.verdict, copied ? SNAP : 0, `${what}: ${copied ? 'copied' : 'not copied'}`);
-  }
-  const s = stats(k);
-  t.equal(s.seen, cases.length, 'every frame seen');
+  const s = runCases(t, k, cases);
   t.equal(s.vxlan, 9, 'every VXLAN frame counted');
   t.equal(s.tunnel_dns, 4, 'DNS inside VXLAN copied');
   t.equal(s.suspect, 1, 'the suspect one copied');
