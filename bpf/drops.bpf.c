@@ -76,9 +76,8 @@ struct {
 /*
  * The headroom before a decapsulated packet's Ethernet header, searched for a Geneve header of
  * any options length: the longest Geneve header, UDP, and room for the smallest IP header before
- * them (which is read from the packet, not from here). Indexes into it are
- * masked with HEADROOM_MASK (the verifier's bound), and the buffer has room for a header past
- * the mask.
+ * them (which is read from the packet, not from here). Indexes into it are masked with
+ * HEADROOM_MASK (the verifier's bound), and the buffer has room for a header past the mask.
  */
 #define GENEVE_WINDOW (GENEVE_HLEN + GENEVE_MAX_OPT_WORDS * 4 + UDP_HLEN + IPV4_HLEN)
 #define HEADROOM_MASK 511

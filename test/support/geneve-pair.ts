@@ -7,12 +7,12 @@
 // Neighbours are known from the start: a packet waiting for neighbour discovery would reach B
 // after the test looked.
 
-import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import * as dnsPacket from 'dns-packet';
 
 import { BpfObject, objectPath } from '../../src/bpf/object';
 import * as Decap from '../../src/bpf/generated/geneve-decap';
+import { inNs, run } from '../../src/lab/tools';
 import * as P from './packets';
 
 export const ADDR_A = '10.231.0.1';
@@ -35,34 +35,28 @@ export interface GenevePair {
   remove(): void;
 }
 
-function sh(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.error?.message ?? r.stderr.trim()}`);
-  return r.stdout;
-}
-
 /** Builds the pair as namespaces PREFIX-a and PREFIX-b (replacing any left over). */
 export function genevePair(prefix: string): GenevePair {
   const a = `${prefix}-a`;
   const b = `${prefix}-b`;
   const remove = () => {
-    for (const ns of [a, b]) spawnSync('ip', ['netns', 'del', ns]);
+    for (const ns of [a, b]) run('ip', ['netns', 'del', ns], { allowFail: true });
   };
   remove();
-  sh('ip', ['netns', 'add', a]);
-  sh('ip', ['netns', 'add', b]);
-  sh('ip', ['link', 'add', 'gnv0', 'netns', a, 'type', 'veth', 'peer', 'name', 'gnv0', 'netns', b]);
+  run('ip', ['netns', 'add', a]);
+  run('ip', ['netns', 'add', b]);
+  run('ip', ['link', 'add', 'gnv0', 'netns', a, 'type', 'veth', 'peer', 'name', 'gnv0', 'netns', b]);
   for (const [ns, addr, addr6] of [[a, ADDR_A, ADDR6_A], [b, ADDR_B, ADDR6_B]]) {
-    sh('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'gnv0']);
-    sh('ip', ['-n', ns, 'addr', 'add', `${addr6}/64`, 'dev', 'gnv0', 'nodad']);
-    sh('ip', ['-n', ns, 'link', 'set', 'gnv0', 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    run('ip', ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'gnv0']);
+    run('ip', ['-n', ns, 'addr', 'add', `${addr6}/64`, 'dev', 'gnv0', 'nodad']);
+    run('ip', ['-n', ns, 'link', 'set', 'gnv0', 'up']);
+    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   }
-  const macOf = (ns: string): string => (JSON.parse(sh('ip', ['-n', ns, '-j', 'link', 'show', 'gnv0'])) as Array<{ address: string }>)[0].address;
+  const macOf = (ns: string): string => (JSON.parse(run('ip', ['-n', ns, '-j', 'link', 'show', 'gnv0']).stdout) as Array<{ address: string }>)[0].address;
   for (const [ns, peer, addr, addr6] of [[a, b, ADDR_B, ADDR6_B], [b, a, ADDR_A, ADDR6_A]]) {
-    for (const to of [addr, addr6]) sh('ip', ['-n', ns, 'neigh', 'replace', to, 'lladdr', macOf(peer), 'dev', 'gnv0', 'nud', 'permanent']);
+    for (const to of [addr, addr6]) run('ip', ['-n', ns, 'neigh', 'replace', to, 'lladdr', macOf(peer), 'dev', 'gnv0', 'nud', 'permanent']);
   }
-  sh('ip', ['netns', 'exec', a, 'ethtool', '-K', 'gnv0', 'tx', 'off']);
+  inNs(a, 'ethtool', ['-K', 'gnv0', 'tx', 'off']);
   const decap = BpfObject.load(objectPath('geneve-decap'));
   try {
     decap.tcAttach(Decap.programs.csw_geneve_decap, { netns: b, dev: 'gnv0', direction: 'ingress', priority: 1, handle: 1 });
@@ -85,8 +79,7 @@ export function genevePair(prefix: string): GenevePair {
           s.close();
         }
       })().catch((e) => { console.error(e); process.exit(1); });`;
-    const r = spawnSync('ip', ['netns', 'exec', from, process.execPath, '-e', script], { encoding: 'utf8', timeout: 30_000 });
-    if (r.status !== 0) throw new Error(`sending in ${from}: ${r.stderr.trim()}`);
+    inNs(from, process.execPath, ['-e', script], { timeoutMs: 30_000 });
   };
   return { a, b, netnsA: statSync(`/run/netns/${a}`).ino, netnsB: statSync(`/run/netns/${b}`).ino, send, remove };
 }
