@@ -34,4 +34,9 @@ function main(argv: string[]): number {
   return 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`analyze-floor: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+}
